@@ -1,0 +1,2 @@
+//! Berth browser app.
+fn main() {}

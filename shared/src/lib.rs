@@ -1,0 +1,1 @@
+//! Types and parsers shared by the Berth server and the browser app.
