@@ -1,1 +1,10 @@
-//! Berth server library.
+//! Berth server library: configuration, database, services, GraphQL API and HTTP edge; `main.rs` only parses
+//! the command line and calls [`app::RunningApp::start`].
+
+pub mod app;
+pub mod config;
+pub mod db;
+pub mod graphql;
+pub mod http;
+pub mod service;
+pub mod telemetry;

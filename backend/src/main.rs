@@ -1,2 +1,97 @@
-//! The `berth` binary.
-fn main() {}
+//! The `berth` binary: parses the command line and runs the server from the library.
+
+use berth::app::RunningApp;
+use berth::config::Config;
+use berth::service::auth::Bootstrap;
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Berth manages Docker containers across many Docker hosts: registries, hosts, container definitions and
+/// their live status, through one GraphQL API and a web app.
+#[derive(Parser)]
+#[command(name = "berth", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (GraphQL API, subscriptions, web app).
+    Serve(ServeArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "BERTH_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Folder for the embedded database and local state.
+    #[arg(long, env = "BERTH_DATA_DIR", default_value = "./data")]
+    data_dir: PathBuf,
+    /// Database URL: sqlite://… or postgres://… (default: SQLite in the data folder).
+    #[arg(long, env = "DATABASE_URL")]
+    database_url: Option<String>,
+    /// Password for the bootstrap user `admin`, used at first start only (default: generated and printed once).
+    #[arg(long, env = "BERTH_ADMIN_PASSWORD", hide_env_values = true)]
+    admin_password: Option<String>,
+    /// Folder with the built web app (Trunk's output).
+    #[arg(long, env = "BERTH_STATIC_DIR", default_value = "./dist")]
+    static_dir: PathBuf,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    berth::telemetry::init();
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let config = Config {
+        listen: args.listen,
+        data_dir: args.data_dir,
+        database_url: args.database_url,
+        admin_password: args.admin_password,
+        static_dir: args.static_dir,
+    };
+    let app = RunningApp::start(config).await?;
+    match &app.bootstrap {
+        Bootstrap::Existing => {}
+        Bootstrap::CreatedWithConfiguredPassword => {
+            println!("Created user `admin` with the password from BERTH_ADMIN_PASSWORD.");
+        }
+        Bootstrap::CreatedWithGeneratedPassword(password) => {
+            println!("Created user `admin` with the generated password: {password}");
+            println!("It is shown only this once; change it after logging in.");
+        }
+    }
+    println!("Berth is serving on http://{}", app.addr);
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    app.shutdown().await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -1,1 +1,15 @@
-//! Database schema migrations.
+//! Database schema migrations for Berth; they run at server start-up on SQLite and PostgreSQL alike.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261128_000001_auth;
+
+/// Every migration, oldest first.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261128_000001_auth::Migration)]
+    }
+}

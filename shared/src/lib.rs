@@ -1,1 +1,19 @@
 //! Types and parsers shared by the Berth server and the browser app.
+//!
+//! Everything here builds for native targets and for `wasm32-unknown-unknown`: no file system, no
+//! threads, no async runtime. Parsers take `&str` and return typed values or errors whose messages a
+//! person can act on.
+
+pub mod bytes;
+pub mod env;
+pub mod error_code;
+pub mod image_ref;
+pub mod port;
+pub mod role;
+
+pub use bytes::{ByteSizeError, format_bytes, parse_bytes};
+pub use env::{EnvNameError, validate_env_name};
+pub use error_code::{ErrorCode, UnknownErrorCode};
+pub use image_ref::{ImageRef, ImageRefError};
+pub use port::{PortError, PortSpec, Protocol};
+pub use role::{Role, UnknownRole};

@@ -1,0 +1,5 @@
+//! sea-orm entities, one file per table. They never leave `db/`: services get plain domain types.
+
+pub mod api_token;
+pub mod session;
+pub mod user;

@@ -1,0 +1,30 @@
+//! Database access: connection, migrations, entities and the queries services use. Only `service/` calls it.
+
+pub mod entities;
+pub mod session_store;
+pub mod tokens;
+pub mod users;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use std::time::Duration;
+
+pub use sea_orm::DbErr;
+
+/// Connects to SQLite or PostgreSQL and brings the schema up to date.
+pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .max_connections(if url.starts_with("sqlite:") { 8 } else { 16 })
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(10))
+        .sqlx_logging(false);
+    let db = Database::connect(options).await?;
+    Migrator::up(&db, None).await?;
+    Ok(db)
+}
+
+/// Checks that the database answers (for `/healthz`).
+pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
+    db.ping().await
+}

@@ -1,0 +1,108 @@
+//! A tower-sessions store on the Berth database (SQLite or PostgreSQL), so sessions survive restarts and are
+//! shared by several backend replicas.
+
+use super::entities::session;
+use async_trait::async_trait;
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
+    sea_query::OnConflict,
+};
+use tower_sessions::session::{Id, Record};
+use tower_sessions::session_store::{Error, Result, SessionStore};
+
+#[derive(Debug, Clone)]
+pub struct DbSessionStore {
+    db: DatabaseConnection,
+}
+
+impl DbSessionStore {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+
+    /// Removes expired sessions; run periodically.
+    pub async fn delete_expired(&self) -> std::result::Result<u64, sea_orm::DbErr> {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let res = session::Entity::delete_many()
+            .filter(session::Column::ExpiresAt.lt(now))
+            .exec(&self.db)
+            .await?;
+        Ok(res.rows_affected)
+    }
+
+    fn row(record: &Record) -> Result<session::Model> {
+        Ok(session::Model {
+            id: record.id.to_string(),
+            data: serde_json::to_string(&record.data).map_err(|e| Error::Encode(e.to_string()))?,
+            expires_at: record.expiry_date.unix_timestamp(),
+        })
+    }
+}
+
+fn backend(e: sea_orm::DbErr) -> Error {
+    Error::Backend(e.to_string())
+}
+
+#[async_trait]
+impl SessionStore for DbSessionStore {
+    async fn create(&self, record: &mut Record) -> Result<()> {
+        // A fresh random 128-bit id practically never collides, but never overwrite someone else's session.
+        loop {
+            let exists = session::Entity::find_by_id(record.id.to_string())
+                .one(&self.db)
+                .await
+                .map_err(backend)?
+                .is_some();
+            if !exists {
+                break;
+            }
+            record.id = Id::default();
+        }
+        session::Entity::insert(Self::row(record)?.into_active_model())
+            .exec_without_returning(&self.db)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn save(&self, record: &Record) -> Result<()> {
+        session::Entity::insert(Self::row(record)?.into_active_model())
+            .on_conflict(
+                OnConflict::column(session::Column::Id)
+                    .update_columns([session::Column::Data, session::Column::ExpiresAt])
+                    .to_owned(),
+            )
+            .exec_without_returning(&self.db)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn load(&self, id: &Id) -> Result<Option<Record>> {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let Some(row) = session::Entity::find_by_id(id.to_string())
+            .filter(session::Column::ExpiresAt.gt(now))
+            .one(&self.db)
+            .await
+            .map_err(backend)?
+        else {
+            return Ok(None);
+        };
+        let data = serde_json::from_str(&row.data).map_err(|e| Error::Decode(e.to_string()))?;
+        let expiry_date = time::OffsetDateTime::from_unix_timestamp(row.expires_at)
+            .map_err(|e| Error::Decode(e.to_string()))?;
+        Ok(Some(Record {
+            id: *id,
+            data,
+            expiry_date,
+        }))
+    }
+
+    async fn delete(&self, id: &Id) -> Result<()> {
+        session::Entity::delete_by_id(id.to_string())
+            .exec(&self.db)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+}

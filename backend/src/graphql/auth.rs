@@ -1,0 +1,174 @@
+//! Who am I, logging in and out, and API tokens.
+
+use super::error::ApiResult;
+use super::{SessionHandle, require_user, services};
+use crate::service::ServiceError;
+use crate::service::auth;
+use async_graphql::{Context, Enum, ID, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+
+/// Session key holding the logged-in user's id.
+pub const SESSION_USER_KEY: &str = "user_id";
+
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Role {
+    Admin,
+    Operator,
+    Viewer,
+}
+
+impl From<berth_shared::Role> for Role {
+    fn from(r: berth_shared::Role) -> Self {
+        match r {
+            berth_shared::Role::Admin => Role::Admin,
+            berth_shared::Role::Operator => Role::Operator,
+            berth_shared::Role::Viewer => Role::Viewer,
+        }
+    }
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+pub struct User {
+    pub id: ID,
+    pub username: String,
+    pub role: Role,
+    pub disabled: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<auth::User> for User {
+    fn from(u: auth::User) -> Self {
+        User {
+            id: ID(u.id),
+            username: u.username,
+            role: u.role.into(),
+            disabled: u.disabled,
+            created_at: u.created_at,
+        }
+    }
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+pub struct ApiToken {
+    pub id: ID,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+impl From<auth::ApiToken> for ApiToken {
+    fn from(t: auth::ApiToken) -> Self {
+        ApiToken {
+            id: ID(t.id),
+            name: t.name,
+            created_at: t.created_at,
+            last_used_at: t.last_used_at,
+        }
+    }
+}
+
+/// A new token; `secret` is shown once and never again.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct CreatedApiToken {
+    pub token: ApiToken,
+    pub secret: String,
+}
+
+#[derive(Default)]
+pub struct AuthQuery;
+
+#[Object]
+impl AuthQuery {
+    /// The authenticated user.
+    async fn me(&self, ctx: &Context<'_>) -> ApiResult<User> {
+        Ok(require_user(ctx)?.clone().into())
+    }
+
+    /// The authenticated user's API tokens, newest first.
+    async fn api_tokens(&self, ctx: &Context<'_>) -> ApiResult<Vec<ApiToken>> {
+        let user = require_user(ctx)?;
+        let tokens = services(ctx)?.auth.tokens(user).await?;
+        Ok(tokens.into_iter().map(Into::into).collect())
+    }
+}
+
+#[derive(Default)]
+pub struct AuthMutation;
+
+fn session(ctx: &Context<'_>) -> Result<tower_sessions::Session, ServiceError> {
+    ctx.data_opt::<SessionHandle>()
+        .and_then(|s| s.0.clone())
+        .ok_or_else(|| {
+            ServiceError::bad_input("username", "log in over HTTP POST /graphql from a browser")
+        })
+}
+
+fn session_error(e: tower_sessions::session::Error) -> ServiceError {
+    ServiceError::Unexpected(anyhow::anyhow!("session store: {e}"))
+}
+
+#[Object]
+impl AuthMutation {
+    /// Checks the credentials and starts a browser session (a new session id, HttpOnly SameSite=Strict cookie).
+    async fn login(
+        &self,
+        ctx: &Context<'_>,
+        username: String,
+        password: String,
+    ) -> ApiResult<User> {
+        let session = session(ctx)?;
+        let user = services(ctx)?.auth.login(&username, &password).await?;
+        session.cycle_id().await.map_err(session_error)?;
+        session
+            .insert(SESSION_USER_KEY, user.id.clone())
+            .await
+            .map_err(session_error)?;
+        tracing::info!(user = %user.username, "logged in");
+        Ok(user.into())
+    }
+
+    /// Ends the browser session (a no-op for API-token requests).
+    async fn logout(&self, ctx: &Context<'_>) -> ApiResult<bool> {
+        require_user(ctx)?;
+        if let Some(session) = ctx.data_opt::<SessionHandle>().and_then(|s| s.0.clone()) {
+            session.flush().await.map_err(session_error)?;
+        }
+        Ok(true)
+    }
+
+    /// Creates an API token for scripts; the secret is in the answer and is never shown again.
+    async fn create_api_token(
+        &self,
+        ctx: &Context<'_>,
+        name: String,
+    ) -> ApiResult<CreatedApiToken> {
+        let user = require_user(ctx)?;
+        let created = services(ctx)?.auth.create_token(user, &name).await?;
+        Ok(CreatedApiToken {
+            token: created.token.into(),
+            secret: created.secret,
+        })
+    }
+
+    /// Revokes one of the authenticated user's tokens.
+    async fn revoke_api_token(&self, ctx: &Context<'_>, id: ID) -> ApiResult<bool> {
+        let user = require_user(ctx)?;
+        services(ctx)?.auth.revoke_token(user, &id).await?;
+        Ok(true)
+    }
+
+    /// Changes the authenticated user's password (the current one is required).
+    async fn change_password(
+        &self,
+        ctx: &Context<'_>,
+        old_password: String,
+        new_password: String,
+    ) -> ApiResult<bool> {
+        let user = require_user(ctx)?;
+        services(ctx)?
+            .auth
+            .change_password(user, &old_password, &new_password)
+            .await?;
+        Ok(true)
+    }
+}

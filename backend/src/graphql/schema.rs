@@ -1,0 +1,47 @@
+//! The schema: every domain's Query and Mutation parts merged into one, with limits.
+
+use super::auth::{AuthMutation, AuthQuery};
+use crate::service::Services;
+use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
+
+#[derive(MergedObject, Default)]
+pub struct Query(AuthQuery);
+
+#[derive(MergedObject, Default)]
+pub struct Mutation(AuthMutation);
+
+pub type BerthSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// The schema without runtime data (enough for the SDL).
+pub fn schema_builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .limit_depth(32)
+        .limit_complexity(5_000)
+        .limit_recursive_depth(32)
+}
+
+/// The schema served by the HTTP layer.
+pub fn build_schema(services: Services) -> BerthSchema {
+    schema_builder().data(services).finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The committed SDL (`backend/schema.graphql`) must equal the served one; run
+    /// `BERTH_UPDATE_SDL=1 cargo test -p berth sdl` after changing the schema.
+    #[test]
+    fn committed_sdl_is_current() {
+        let sdl = schema_builder().finish().sdl();
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schema.graphql");
+        if std::env::var_os("BERTH_UPDATE_SDL").is_some() {
+            std::fs::write(&path, &sdl).unwrap();
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == sdl,
+            "backend/schema.graphql is stale: run `BERTH_UPDATE_SDL=1 cargo test -p berth sdl` and commit it"
+        );
+    }
+}

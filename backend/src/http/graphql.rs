@@ -1,0 +1,344 @@
+//! GraphQL over HTTP and WebSocket with the CSRF rules of REFERENCE.md: POST must be `application/json`, GET runs
+//! queries only, WebSocket upgrades must come from our own origin and authenticate in `connection_init` (API
+//! token) or by the session cookie.
+
+use super::AppState;
+use super::auth::{bearer, session_user, token_user};
+use crate::graphql::{SessionHandle, Viewer};
+use crate::service::ServiceError;
+use crate::service::auth::User;
+use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource};
+use async_graphql::parser::types::{DocumentOperations, OperationType};
+use async_graphql::{BatchRequest, Data};
+use async_graphql_axum::{GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
+use axum::body::Bytes;
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use axum::extract::{FromRequestParts, Request, State, WebSocketUpgrade};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use berth_shared::ErrorCode;
+use futures::{SinkExt, StreamExt};
+use tower_sessions::Session;
+
+/// A GraphQL-shaped error answer outside of execution (wrong transport, bad body).
+fn refuse(status: StatusCode, code: ErrorCode, message: &str) -> Response {
+    let body = serde_json::json!({
+        "errors": [{ "message": message, "extensions": { "code": code.as_str() } }]
+    });
+    (status, axum::Json(body)).into_response()
+}
+
+fn service_refusal(e: ServiceError) -> Response {
+    let status = match e.code() {
+        ErrorCode::Unauthenticated => StatusCode::UNAUTHORIZED,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    let code = e.code();
+    let message = match e {
+        ServiceError::Unexpected(err) => {
+            tracing::error!(error = ?err, "resolving the request's user failed");
+            "internal error while checking credentials; the server log has the details".to_owned()
+        }
+        other => other.to_string(),
+    };
+    refuse(status, code, &message)
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// The request's user: a bearer token wins over the session cookie; an invalid token is an error.
+async fn viewer(
+    state: &AppState,
+    headers: &HeaderMap,
+    session: &Session,
+) -> Result<Option<User>, ServiceError> {
+    match bearer(headers) {
+        Some(secret) => token_user(&state.services, secret).await.map(Some),
+        None => session_user(&state.services, session).await,
+    }
+}
+
+/// `POST /graphql`: queries and mutations, single or batched.
+pub async fn post(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !is_json(&headers) {
+        return refuse(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::Forbidden,
+            "GraphQL requests must be sent as POST with Content-Type: application/json",
+        );
+    }
+    let request: BatchRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::BadUserInput,
+                &format!("the body is not a GraphQL request in JSON: {e}"),
+            );
+        }
+    };
+    let user = match viewer(&state, &headers, &session).await {
+        Ok(u) => u,
+        Err(e) => return service_refusal(e),
+    };
+    let request = request
+        .data(Viewer(user))
+        .data(SessionHandle(Some(session)));
+    GraphQLResponse::from(state.schema.execute_batch(request).await).into_response()
+}
+
+/// Whether the document (or the named operation in it) is anything but a query.
+fn is_query_only(query: &str, operation_name: Option<&str>) -> bool {
+    let Ok(doc) = async_graphql::parser::parse_query(query) else {
+        // Let execution report the syntax error.
+        return true;
+    };
+    match doc.operations {
+        DocumentOperations::Single(op) => op.node.ty == OperationType::Query,
+        DocumentOperations::Multiple(ops) => match operation_name {
+            Some(name) => ops
+                .iter()
+                .filter(|(n, _)| n.as_str() == name)
+                .all(|(_, op)| op.node.ty == OperationType::Query),
+            None => ops.values().all(|op| op.node.ty == OperationType::Query),
+        },
+    }
+}
+
+fn is_upgrade(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+}
+
+/// `GET /graphql`: a WebSocket upgrade for subscriptions, or a query in the URL (never a mutation).
+pub async fn get_or_upgrade(
+    State(state): State<AppState>,
+    session: Session,
+    request: Request,
+) -> Response {
+    let (parts, _body) = request.into_parts();
+    if is_upgrade(&parts.headers) {
+        return upgrade(state, session, parts).await;
+    }
+    let request =
+        match async_graphql::http::parse_query_string(parts.uri.query().unwrap_or_default()) {
+            Ok(r) => r,
+            Err(e) => {
+                return refuse(
+                    StatusCode::BAD_REQUEST,
+                    ErrorCode::BadUserInput,
+                    &format!("the URL does not carry a GraphQL request: {e}"),
+                );
+            }
+        };
+    if !is_query_only(&request.query, request.operation_name.as_deref()) {
+        return refuse(
+            StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::Forbidden,
+            "only queries run over GET; send mutations as POST with Content-Type: application/json",
+        );
+    }
+    let user = match viewer(&state, &parts.headers, &session).await {
+        Ok(u) => u,
+        Err(e) => return service_refusal(e),
+    };
+    // No session handle: a GET must not be able to log anyone in or out.
+    let request = request.data(Viewer(user)).data(SessionHandle(None));
+    GraphQLResponse::from(state.schema.execute(request).await).into_response()
+}
+
+/// A WebSocket upgrade is accepted only from a page of our own origin (or from a client that sends no Origin,
+/// such as a script); browsers always send Origin.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let origin_host = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+        .unwrap_or_default()
+        .trim_end_matches('/');
+    origin_host.eq_ignore_ascii_case(host)
+}
+
+async fn upgrade(state: AppState, session: Session, mut parts: Parts) -> Response {
+    if !same_origin(&parts.headers) {
+        return (
+            StatusCode::FORBIDDEN,
+            "cross-origin WebSocket connections are refused",
+        )
+            .into_response();
+    }
+    let protocol = match GraphQLProtocol::from_request_parts(&mut parts, &()).await {
+        Ok(p) => p,
+        Err(status) => {
+            return (status, "use the WebSocket subprotocol graphql-transport-ws").into_response();
+        }
+    };
+    let ws = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
+        Ok(ws) => ws,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let cookie_user = match session_user(&state.services, &session).await {
+        Ok(u) => u,
+        Err(e) => return service_refusal(e),
+    };
+    ws.protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| serve_socket(state, socket, protocol, cookie_user))
+}
+
+/// The next text frame, skipping control frames; `None` when the peer went away.
+async fn next_text(stream: &mut futures::stream::SplitStream<WebSocket>) -> Option<Message> {
+    while let Some(Ok(msg)) = stream.next().await {
+        match msg {
+            Message::Text(_) | Message::Binary(_) => return Some(msg),
+            Message::Close(_) => return None,
+            Message::Ping(_) | Message::Pong(_) => {}
+        }
+    }
+    None
+}
+
+async fn close(mut sink: futures::stream::SplitSink<WebSocket, Message>, code: u16, reason: &str) {
+    let frame = CloseFrame {
+        code,
+        reason: reason.into(),
+    };
+    let _ = sink.send(Message::Close(Some(frame))).await;
+}
+
+/// Authenticates `connection_init` (4408 when it does not come in time, 4403 when it carries no valid
+/// credentials), then hands the socket to async-graphql with the user in the connection's data.
+async fn serve_socket(
+    state: AppState,
+    socket: WebSocket,
+    protocol: GraphQLProtocol,
+    cookie_user: Option<User>,
+) {
+    let (sink, mut stream) = socket.split();
+    let init = match tokio::time::timeout(state.ws_init_timeout, next_text(&mut stream)).await {
+        Err(_) => return close(sink, 4408, "Connection initialisation timeout").await,
+        Ok(None) => return,
+        Ok(Some(msg)) => msg,
+    };
+    let parsed: serde_json::Value = match &init {
+        Message::Text(t) => serde_json::from_str(t.as_str()).unwrap_or_default(),
+        Message::Binary(b) => serde_json::from_slice(b).unwrap_or_default(),
+        _ => serde_json::Value::Null,
+    };
+    if parsed.get("type").and_then(|t| t.as_str()) != Some("connection_init") {
+        return close(sink, 4401, "Unauthorized: send connection_init first").await;
+    }
+    let token = parsed
+        .get("payload")
+        .and_then(|p| p.get("authorization").or_else(|| p.get("Authorization")))
+        .and_then(|a| a.as_str())
+        .map(|a| {
+            a.trim()
+                .strip_prefix("Bearer ")
+                .unwrap_or(a)
+                .trim()
+                .to_owned()
+        });
+    let user = match token {
+        Some(secret) => token_user(&state.services, &secret).await.ok(),
+        None => cookie_user,
+    };
+    let Some(user) = user else {
+        return close(sink, 4403, "Forbidden: invalid or missing credentials").await;
+    };
+    let replay = futures::stream::once(async move { Ok::<Message, axum::Error>(init) });
+    GraphQLWebSocket::new_with_pair(sink, replay.chain(stream), state.schema.clone(), protocol)
+        .on_connection_init(move |_| async move {
+            let mut data = Data::default();
+            data.insert(Viewer(Some(user)));
+            data.insert(SessionHandle(None));
+            Ok(data)
+        })
+        .serve()
+        .await;
+}
+
+/// `GET /graphiql`: the GraphiQL IDE.
+pub async fn graphiql() -> Html<String> {
+    Html(
+        GraphiQLSource::build()
+            .endpoint("/graphql")
+            .subscription_endpoint("/graphql")
+            .title("Berth GraphiQL")
+            .finish(),
+    )
+}
+
+/// `GET /schema.graphql`: the served SDL.
+pub async fn sdl(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        state.schema.sdl(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_queries_pass_the_get_check() {
+        assert!(is_query_only("{ me { username } }", None));
+        assert!(is_query_only("query A { me { username } }", Some("A")));
+        assert!(!is_query_only("mutation { logout }", None));
+        assert!(!is_query_only(
+            "query A { me { id } } mutation B { logout }",
+            None
+        ));
+        assert!(!is_query_only(
+            "query A { me { id } } mutation B { logout }",
+            Some("B")
+        ));
+        assert!(is_query_only(
+            "query A { me { id } } mutation B { logout }",
+            Some("A")
+        ));
+    }
+
+    #[test]
+    fn json_content_type_is_required() {
+        let mut h = HeaderMap::new();
+        assert!(!is_json(&h));
+        h.insert(header::CONTENT_TYPE, "text/plain".parse().unwrap());
+        assert!(!is_json(&h));
+        h.insert(
+            header::CONTENT_TYPE,
+            "application/json; charset=utf-8".parse().unwrap(),
+        );
+        assert!(is_json(&h));
+    }
+
+    #[test]
+    fn websocket_origin_must_match_host() {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, "127.0.0.1:8080".parse().unwrap());
+        assert!(same_origin(&h));
+        h.insert(header::ORIGIN, "http://127.0.0.1:8080".parse().unwrap());
+        assert!(same_origin(&h));
+        h.insert(header::ORIGIN, "http://evil.example".parse().unwrap());
+        assert!(!same_origin(&h));
+    }
+}

@@ -1,0 +1,80 @@
+//! The HTTP edge: router, authentication of each request, GraphQL transport (POST, GET, WebSocket), health,
+//! and the single-page app's files.
+
+mod auth;
+mod graphql;
+mod static_files;
+
+use crate::graphql::BerthSchema;
+use crate::service::Services;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use std::path::Path;
+use std::time::Duration;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer, SessionStore};
+
+/// Name of the browser session cookie.
+pub const SESSION_COOKIE: &str = "berth_session";
+/// Largest accepted request body.
+const BODY_LIMIT: usize = 2 * 1024 * 1024;
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub services: Services,
+    pub schema: BerthSchema,
+    pub ws_init_timeout: Duration,
+}
+
+/// Builds the router: API routes with sessions, then the SPA as fallback.
+pub fn router<S: SessionStore + Clone>(state: AppState, sessions: S, static_dir: &Path) -> Router {
+    let session_layer = SessionManagerLayer::new(sessions)
+        .with_name(SESSION_COOKIE)
+        .with_http_only(true)
+        .with_same_site(SameSite::Strict)
+        .with_secure(false)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(time::Duration::days(7)));
+
+    let api = Router::new()
+        .route("/graphql", get(graphql::get_or_upgrade).post(graphql::post))
+        .route("/graphiql", get(graphql::graphiql))
+        .route("/schema.graphql", get(graphql::sdl))
+        .route("/healthz", get(healthz))
+        .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(session_layer)
+        .with_state(state);
+
+    api.fallback_service(static_files::service(static_dir))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+}
+
+/// `GET /healthz`: 200 when the database answers, 503 otherwise, with a JSON body naming each part.
+async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
+    match state.services.database_health().await {
+        Ok(()) => (
+            StatusCode::OK,
+            axum::Json(serde_json::json!({"status": "ok", "database": "ok"})),
+        ),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(serde_json::json!({"status": "degraded", "database": e.to_string()})),
+        ),
+    }
+}

@@ -1,0 +1,347 @@
+//! Users, passwords (argon2id), API tokens (SHA-256 of a random secret) and the bootstrap admin.
+
+use crate::db::{tokens, users};
+use crate::service::ServiceError;
+use anyhow::Context as _;
+use argon2::Argon2;
+use argon2::password_hash::{
+    PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
+};
+use base64::Engine as _;
+use berth_shared::Role;
+use chrono::{DateTime, Utc};
+use rand::RngCore;
+use sea_orm::DatabaseConnection;
+use sha2::{Digest, Sha256};
+use std::str::FromStr;
+
+/// Name of the user created at first start.
+pub const BOOTSTRAP_ADMIN: &str = "admin";
+/// Longest accepted API token name.
+pub const MAX_TOKEN_NAME: usize = 64;
+/// `last_used_at` of a token is written at most this often.
+const TOKEN_TOUCH_INTERVAL_SECS: i64 = 60;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: String,
+    pub username: String,
+    pub role: Role,
+    pub disabled: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiToken {
+    pub id: String,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// A new token with its secret, which is never stored and so shown only once.
+#[derive(Debug, Clone)]
+pub struct CreatedToken {
+    pub token: ApiToken,
+    pub secret: String,
+}
+
+/// What the first start did about the admin user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Bootstrap {
+    /// Users exist already: nothing done.
+    Existing,
+    /// Created with the configured password.
+    CreatedWithConfiguredPassword,
+    /// Created with this generated password (print it once).
+    CreatedWithGeneratedPassword(String),
+}
+
+#[derive(Clone)]
+pub struct AuthService {
+    db: DatabaseConnection,
+}
+
+fn user_from_row(row: users::UserRow) -> Result<User, ServiceError> {
+    let role = Role::from_str(&row.role)
+        .map_err(|_| anyhow::anyhow!("user {} has an unknown role {:?}", row.username, row.role))?;
+    Ok(User {
+        id: row.id,
+        username: row.username,
+        role,
+        disabled: row.disabled,
+        created_at: row.created_at,
+    })
+}
+
+fn token_from_row(row: tokens::TokenRow) -> ApiToken {
+    ApiToken {
+        id: row.id,
+        name: row.name,
+        created_at: row.created_at,
+        last_used_at: row.last_used_at,
+    }
+}
+
+fn hash_secret(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+async fn hash_password(password: String) -> Result<String, ServiceError> {
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| anyhow::anyhow!("hashing a password failed: {e}"))
+    })
+    .await
+    .context("password hashing task")?
+    .map_err(ServiceError::from)
+}
+
+async fn verify_password(password: String, hash: String) -> Result<bool, ServiceError> {
+    tokio::task::spawn_blocking(move || {
+        let parsed = PasswordHash::new(&hash)
+            .map_err(|e| anyhow::anyhow!("stored password hash is invalid: {e}"))?;
+        Ok::<bool, anyhow::Error>(
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok(),
+        )
+    })
+    .await
+    .context("password verification task")?
+    .map_err(ServiceError::from)
+}
+
+/// A random secret of 32 bytes, URL-safe, with a recognisable prefix.
+fn new_secret() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    format!(
+        "berth_{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    )
+}
+
+fn generated_password() -> String {
+    let mut bytes = [0u8; 18];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn invalid_credentials() -> ServiceError {
+    ServiceError::Unauthenticated("wrong username or password".into())
+}
+
+impl AuthService {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+
+    /// Creates the `admin` user when the database has no user at all.
+    pub async fn bootstrap_admin(
+        &self,
+        configured: Option<&str>,
+    ) -> Result<Bootstrap, ServiceError> {
+        if users::count(&self.db).await? > 0 {
+            return Ok(Bootstrap::Existing);
+        }
+        let (password, outcome) = match configured.filter(|p| !p.is_empty()) {
+            Some(p) => (p.to_owned(), Bootstrap::CreatedWithConfiguredPassword),
+            None => {
+                let p = generated_password();
+                (p.clone(), Bootstrap::CreatedWithGeneratedPassword(p))
+            }
+        };
+        self.create_user(BOOTSTRAP_ADMIN, &password, Role::Admin)
+            .await?;
+        Ok(outcome)
+    }
+
+    pub async fn create_user(
+        &self,
+        username: &str,
+        password: &str,
+        role: Role,
+    ) -> Result<User, ServiceError> {
+        let username = username.trim();
+        if username.is_empty() {
+            return Err(ServiceError::bad_input(
+                "username",
+                "username must not be empty",
+            ));
+        }
+        if password.len() < 8 {
+            return Err(ServiceError::bad_input(
+                "password",
+                "password must have at least 8 characters",
+            ));
+        }
+        if users::by_username(&self.db, username).await?.is_some() {
+            return Err(ServiceError::Conflict(format!(
+                "a user named {username} exists already"
+            )));
+        }
+        let row = users::UserRow {
+            id: uuid::Uuid::new_v4().to_string(),
+            username: username.to_owned(),
+            password_hash: hash_password(password.to_owned()).await?,
+            role: role.as_str().to_owned(),
+            disabled: false,
+            created_at: Utc::now(),
+        };
+        user_from_row(users::insert(&self.db, row).await?)
+    }
+
+    /// Checks a username and password. Unknown users cost the same time as known ones.
+    pub async fn login(&self, username: &str, password: &str) -> Result<User, ServiceError> {
+        let row = users::by_username(&self.db, username.trim()).await?;
+        let Some(row) = row else {
+            // Spend the same effort as a real check so that timing does not reveal which names exist.
+            let _ = hash_password(password.to_owned()).await;
+            return Err(invalid_credentials());
+        };
+        if !verify_password(password.to_owned(), row.password_hash.clone()).await? {
+            return Err(invalid_credentials());
+        }
+        let user = user_from_row(row)?;
+        if user.disabled {
+            return Err(ServiceError::Unauthenticated(
+                "this account is disabled".into(),
+            ));
+        }
+        Ok(user)
+    }
+
+    /// The active user with this id, if any (a disabled user counts as none).
+    pub async fn active_user(&self, id: &str) -> Result<Option<User>, ServiceError> {
+        match users::by_id(&self.db, id).await? {
+            Some(row) => Ok(Some(user_from_row(row)?).filter(|u| !u.disabled)),
+            None => Ok(None),
+        }
+    }
+
+    /// The user a bearer secret belongs to; `Unauthenticated` for unknown or revoked secrets.
+    pub async fn authenticate_token(&self, secret: &str) -> Result<User, ServiceError> {
+        let invalid = || ServiceError::Unauthenticated("invalid or revoked API token".into());
+        let token = tokens::by_secret_hash(&self.db, &hash_secret(secret))
+            .await?
+            .ok_or_else(invalid)?;
+        let user = self
+            .active_user(&token.user_id)
+            .await?
+            .ok_or_else(invalid)?;
+        let now = Utc::now();
+        let stale = token
+            .last_used_at
+            .is_none_or(|t| (now - t).num_seconds() >= TOKEN_TOUCH_INTERVAL_SECS);
+        if stale {
+            tokens::touch(&self.db, &token.id, now).await?;
+        }
+        Ok(user)
+    }
+
+    pub async fn create_token(
+        &self,
+        user: &User,
+        name: &str,
+    ) -> Result<CreatedToken, ServiceError> {
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(ServiceError::bad_input(
+                "name",
+                "token name must not be empty",
+            ));
+        }
+        if name.chars().count() > MAX_TOKEN_NAME {
+            return Err(ServiceError::bad_input(
+                "name",
+                format!("token name must be at most {MAX_TOKEN_NAME} characters"),
+            ));
+        }
+        let secret = new_secret();
+        let row = tokens::TokenRow {
+            id: uuid::Uuid::new_v4().to_string(),
+            user_id: user.id.clone(),
+            name: name.to_owned(),
+            secret_hash: hash_secret(&secret),
+            created_at: Utc::now(),
+            last_used_at: None,
+        };
+        let token = token_from_row(tokens::insert(&self.db, row).await?);
+        Ok(CreatedToken { token, secret })
+    }
+
+    pub async fn tokens(&self, user: &User) -> Result<Vec<ApiToken>, ServiceError> {
+        Ok(tokens::for_user(&self.db, &user.id)
+            .await?
+            .into_iter()
+            .map(token_from_row)
+            .collect())
+    }
+
+    pub async fn revoke_token(&self, user: &User, id: &str) -> Result<(), ServiceError> {
+        if tokens::delete(&self.db, &user.id, id).await? {
+            Ok(())
+        } else {
+            Err(ServiceError::NotFound(format!("no API token with id {id}")))
+        }
+    }
+
+    /// Changes the user's own password after checking the old one.
+    pub async fn change_password(
+        &self,
+        user: &User,
+        old: &str,
+        new: &str,
+    ) -> Result<(), ServiceError> {
+        let row = users::by_id(&self.db, &user.id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound("user no longer exists".into()))?;
+        if !verify_password(old.to_owned(), row.password_hash).await? {
+            return Err(ServiceError::bad_input(
+                "oldPassword",
+                "the current password is wrong",
+            ));
+        }
+        if new.len() < 8 {
+            return Err(ServiceError::bad_input(
+                "newPassword",
+                "password must have at least 8 characters",
+            ));
+        }
+        users::set_password_hash(&self.db, &user.id, hash_password(new.to_owned()).await?).await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_unique_prefixed_and_hash_stably() {
+        let a = new_secret();
+        let b = new_secret();
+        assert_ne!(a, b);
+        assert!(a.starts_with("berth_"));
+        assert_eq!(a.len(), "berth_".len() + 43);
+        assert_eq!(hash_secret(&a), hash_secret(&a));
+        assert_ne!(hash_secret(&a), hash_secret(&b));
+        assert_eq!(hash_secret(&a).len(), 64);
+    }
+
+    #[tokio::test]
+    async fn password_hash_verifies_only_the_right_password() {
+        let hash = hash_password("correct horse".into()).await.unwrap();
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(
+            verify_password("correct horse".into(), hash.clone())
+                .await
+                .unwrap()
+        );
+        assert!(!verify_password("wrong horse".into(), hash).await.unwrap());
+    }
+}
