@@ -1,2 +1,156 @@
-//! xtask
-fn main() {}
+//! Developer commands: `cargo xtask run` (set up and serve), `cargo xtask test` (set up and run every test),
+//! `cargo xtask lint` (fmt, clippy, wasm32 checks) and `cargo xtask ci` (lint, then test).
+//!
+//! Set-up is idempotent: each step checks first and installs only what is missing, so a fresh Debian machine
+//! (as root) gets everything and a prepared one loses no time.
+
+mod setup;
+
+use anyhow::{Context as _, Result, bail};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const USAGE: &str = "usage: cargo xtask <command>
+
+commands:
+  run     install what is missing, build the web app and the server (release), make sure a Docker engine
+          answers, then serve Berth on http://127.0.0.1:8080 (extra arguments go to `berth serve`)
+  test    install what the tests need, build the web app, run every test (unit, integration, browser)
+  lint    cargo fmt --check, clippy -D warnings (native and wasm32), wasm32 build of shared and frontend
+  ci      lint, then test
+";
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("xtask: error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<()> {
+    let mut args = std::env::args().skip(1);
+    let cmd = args.next().unwrap_or_default();
+    let rest: Vec<String> = args.collect();
+    let root = workspace_root()?;
+    std::env::set_current_dir(&root)?;
+    match cmd.as_str() {
+        "run" => serve(&root, &rest),
+        "test" => test(&root, &rest),
+        "lint" => lint(),
+        "ci" => {
+            lint()?;
+            test(&root, &rest)
+        }
+        "" | "help" | "-h" | "--help" => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        other => bail!("unknown command `{other}`\n\n{USAGE}"),
+    }
+}
+
+fn workspace_root() -> Result<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    dir.parent()
+        .map(Path::to_path_buf)
+        .context("xtask must live in a workspace folder")
+}
+
+/// Runs a command, echoing it, and fails with its status.
+pub(crate) fn sh(cmd: &mut Command) -> Result<()> {
+    eprintln!("xtask: $ {}", describe(cmd));
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot start `{}`", describe(cmd)))?;
+    if !status.success() {
+        bail!("`{}` failed with {status}", describe(cmd));
+    }
+    Ok(())
+}
+
+pub(crate) fn describe(cmd: &Command) -> String {
+    let mut s = cmd.get_program().to_string_lossy().into_owned();
+    for a in cmd.get_args() {
+        s.push(' ');
+        s.push_str(&a.to_string_lossy());
+    }
+    s
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+/// Builds the web app into `dist/` with Trunk (offline; tools pinned in Trunk.toml).
+fn build_spa(release: bool) -> Result<()> {
+    let mut cmd = Command::new(setup::cargo_bin("trunk"));
+    cmd.args(["--skip-version-check", "build"]);
+    if release {
+        cmd.arg("--release");
+    }
+    // Trunk runs cargo with --offline: make sure every crate is in the local registry first.
+    sh(cargo().args(["fetch", "--locked"]))?;
+    sh(&mut cmd)
+}
+
+fn serve(root: &Path, extra: &[String]) -> Result<()> {
+    setup::frontend_tools(root)?;
+    build_spa(true)?;
+    sh(cargo().args(["build", "--release", "--locked", "-p", "berth"]))?;
+    let docker_host = setup::docker_engine(root)?;
+    let data_dir = std::env::var("BERTH_DATA_DIR").unwrap_or_else(|_| "data".into());
+    println!();
+    println!("Berth: http://{}", std::env::var("BERTH_LISTEN").unwrap_or_else(|_| "127.0.0.1:8080".into()));
+    match std::env::var("BERTH_ADMIN_PASSWORD") {
+        Ok(_) => println!("Log in as `admin` with the password in BERTH_ADMIN_PASSWORD."),
+        Err(_) => println!(
+            "Log in as `admin`: on the first start the server prints a generated password below \
+             (set BERTH_ADMIN_PASSWORD before the first start to choose it)."
+        ),
+    }
+    println!();
+    let mut cmd = Command::new(root.join("target/release/berth"));
+    cmd.arg("serve")
+        .args(extra)
+        .env("BERTH_DATA_DIR", &data_dir)
+        .env_remove("CARGO");
+    if std::env::var_os("BERTH_STATIC_DIR").is_none() {
+        cmd.env("BERTH_STATIC_DIR", root.join("dist"));
+    }
+    if let Some(host) = docker_host {
+        cmd.env("DOCKER_HOST", host);
+    }
+    sh(&mut cmd)
+}
+
+fn test(root: &Path, extra: &[String]) -> Result<()> {
+    setup::test_packages()?;
+    setup::frontend_tools(root)?;
+    build_spa(true)?;
+    let started = std::time::Instant::now();
+    let mut cmd = cargo();
+    // Default members: everything but the frontend, which only builds for wasm32 (checked by `lint`).
+    cmd.args(["test", "--locked"]).args(extra);
+    sh(&mut cmd)?;
+    eprintln!("xtask: all tests passed in {:.0?}", started.elapsed());
+    Ok(())
+}
+
+fn lint() -> Result<()> {
+    setup::wasm_target()?;
+    sh(cargo().args(["fmt", "--all", "--", "--check"]))?;
+    sh(cargo().args(["clippy", "--all-targets", "--locked", "--", "-D", "warnings"]))?;
+    sh(cargo().args([
+        "clippy",
+        "-p",
+        "berth-frontend",
+        "-p",
+        "berth-shared",
+        "--target",
+        "wasm32-unknown-unknown",
+        "--locked",
+        "--",
+        "-D",
+        "warnings",
+    ]))
+}
