@@ -1,11 +1,15 @@
 //! Starting and stopping a whole Berth server: database, bootstrap admin, background tasks and HTTP listener.
 
+use crate::bus::Bus;
 use crate::config::Config;
 use crate::db::session_store::DbSessionStore;
+use crate::engine::monitor::{self, MonitorSettings};
 use crate::graphql::build_schema;
 use crate::http::{AppState, router};
+use crate::secrets::SecretBox;
 use crate::service::Services;
 use crate::service::auth::Bootstrap;
+use crate::service::hosts::HostSettings;
 use anyhow::Context as _;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -21,6 +25,7 @@ pub struct RunningApp {
     stop: oneshot::Sender<()>,
     server: JoinHandle<std::io::Result<()>>,
     sweeper: JoinHandle<()>,
+    monitors: JoinHandle<()>,
 }
 
 impl RunningApp {
@@ -37,12 +42,23 @@ impl RunningApp {
         let db = crate::db::connect(&url)
             .await
             .with_context(|| format!("cannot open the database {}", redact(&url)))?;
-        let services = Services::new(db.clone());
+        let secrets = SecretBox::load(&config.data_dir)
+            .map_err(|e| anyhow::anyhow!("loading the secret key: {e}"))?;
+        let (services, monitor_commands) = Services::new(db.clone(), secrets, Bus::new());
         let bootstrap = services
             .auth
             .bootstrap_admin(config.admin_password.as_deref())
             .await
             .map_err(|e| anyhow::anyhow!("creating the admin user failed: {e}"))?;
+
+        let monitors = monitor::spawn(
+            services.hosts.clone(),
+            MonitorSettings::from_env(),
+            monitor_commands,
+        );
+        if std::env::var("BERTH_REGISTER_LOCAL_HOST").map_or(true, |v| v != "0") {
+            register_local_host(&services).await;
+        }
 
         let sessions = DbSessionStore::new(db);
         let sweeper = tokio::spawn(sweep_sessions(sessions.clone()));
@@ -71,6 +87,7 @@ impl RunningApp {
             stop,
             server,
             sweeper,
+            monitors,
         })
     }
 
@@ -78,6 +95,7 @@ impl RunningApp {
     pub async fn shutdown(self) -> anyhow::Result<()> {
         let _ = self.stop.send(());
         self.sweeper.abort();
+        self.monitors.abort();
         self.server.await.context("server task")??;
         Ok(())
     }
@@ -91,6 +109,41 @@ async fn sweep_sessions(store: DbSessionStore) {
         if let Err(e) = store.delete_expired().await {
             tracing::warn!(error = %e, "deleting expired sessions failed");
         }
+    }
+}
+
+/// On the first start (no hosts yet), registers the local engine as host `local` when it answers: the one in
+/// `DOCKER_HOST`, else `/var/run/docker.sock`.
+async fn register_local_host(services: &Services) {
+    match services.hosts.list().await {
+        Ok(list) if list.is_empty() => {}
+        _ => return,
+    }
+    let endpoint = match std::env::var("DOCKER_HOST") {
+        Ok(h) if !h.trim().is_empty() => h,
+        _ if std::path::Path::new("/var/run/docker.sock").exists() => {
+            "unix:///var/run/docker.sock".to_owned()
+        }
+        _ => return,
+    };
+    let Ok(parsed) = berth_shared::HostEndpoint::parse(&endpoint) else {
+        tracing::warn!(%endpoint, "DOCKER_HOST is not an endpoint Berth understands; not registering it");
+        return;
+    };
+    if crate::docker::Engine::connect(&parsed, None).await.is_err() {
+        return;
+    }
+    let settings = HostSettings {
+        name: "local".into(),
+        endpoint,
+        docker_support: true,
+        ..Default::default()
+    };
+    match services.hosts.add(settings).await {
+        Ok(host) => {
+            tracing::info!(endpoint = %host.endpoint, "registered the local Docker engine as host `local`")
+        }
+        Err(e) => tracing::warn!(error = %e, "registering the local Docker engine failed"),
     }
 }
 

@@ -2,9 +2,13 @@
 //! the command line and calls [`app::RunningApp::start`].
 
 pub mod app;
+pub mod bus;
 pub mod config;
 pub mod db;
+pub mod docker;
+pub mod engine;
 pub mod graphql;
 pub mod http;
+pub mod secrets;
 pub mod service;
 pub mod telemetry;

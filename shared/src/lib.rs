@@ -5,15 +5,19 @@
 //! person can act on.
 
 pub mod bytes;
+pub mod endpoint;
 pub mod env;
 pub mod error_code;
 pub mod image_ref;
 pub mod port;
 pub mod role;
+pub mod status;
 
 pub use bytes::{ByteSizeError, format_bytes, parse_bytes};
+pub use endpoint::{EndpointError, HostEndpoint};
 pub use env::{EnvNameError, validate_env_name};
 pub use error_code::{ErrorCode, UnknownErrorCode};
 pub use image_ref::{ImageRef, ImageRefError};
 pub use port::{PortError, PortSpec, Protocol};
 pub use role::{Role, UnknownRole};
+pub use status::{HostStatus, UnknownHostStatus};

@@ -1,6 +1,7 @@
 //! Database access: connection, migrations, entities and the queries services use. Only `service/` calls it.
 
 pub mod entities;
+pub mod hosts;
 pub mod session_store;
 pub mod tokens;
 pub mod users;

@@ -3,6 +3,8 @@
 
 pub mod auth;
 pub mod error;
+pub mod hosts;
+pub mod scalars;
 pub mod schema;
 
 pub use schema::{BerthSchema, build_schema, schema_builder};
@@ -33,4 +35,10 @@ pub(crate) fn services<'a>(ctx: &'a Context<'_>) -> Result<&'a Services, Service
             e.message
         ))
     })
+}
+
+/// The services, for a subscription stream that outlives the context, after checking the user.
+pub(crate) fn authorized_services(ctx: &Context<'_>) -> Result<Services, ServiceError> {
+    require_user(ctx)?;
+    services(ctx).cloned()
 }

@@ -1,23 +1,31 @@
 //! The schema: every domain's Query and Mutation parts merged into one, with limits.
 
 use super::auth::{AuthMutation, AuthQuery};
+use super::hosts::{HostMutation, HostQuery, HostSubscription};
 use crate::service::Services;
-use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
 #[derive(MergedObject, Default)]
-pub struct Query(AuthQuery);
+pub struct Query(AuthQuery, HostQuery);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(AuthMutation);
+pub struct Mutation(AuthMutation, HostMutation);
 
-pub type BerthSchema = Schema<Query, Mutation, EmptySubscription>;
+#[derive(MergedSubscription, Default)]
+pub struct Subscription(HostSubscription);
+
+pub type BerthSchema = Schema<Query, Mutation, Subscription>;
 
 /// The schema without runtime data (enough for the SDL).
-pub fn schema_builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .limit_depth(32)
-        .limit_complexity(5_000)
-        .limit_recursive_depth(32)
+pub fn schema_builder() -> SchemaBuilder<Query, Mutation, Subscription> {
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
+    .limit_depth(32)
+    .limit_complexity(5_000)
+    .limit_recursive_depth(32)
 }
 
 /// The schema served by the HTTP layer.

@@ -1,25 +1,41 @@
-//! Business rules. Services own the database handle; the GraphQL and HTTP layers call services only.
+//! Business rules. Services own the database handle; the GraphQL and HTTP layers and the engine call services
+//! only.
 
 pub mod auth;
 pub mod error;
+pub mod hosts;
 
 pub use error::ServiceError;
 
+use crate::bus::Bus;
+use crate::secrets::SecretBox;
 use sea_orm::DatabaseConnection;
+use tokio::sync::mpsc;
 
 /// All services, cheap to clone (shared state behind `Arc`s / pooled connections).
 #[derive(Clone)]
 pub struct Services {
     pub auth: auth::AuthService,
+    pub hosts: hosts::HostService,
+    pub bus: Bus,
     db: DatabaseConnection,
 }
 
 impl Services {
-    pub fn new(db: DatabaseConnection) -> Self {
-        Self {
+    /// Services plus the receiving end of the host monitors' command channel (for `engine::monitor::spawn`).
+    pub fn new(
+        db: DatabaseConnection,
+        secrets: SecretBox,
+        bus: Bus,
+    ) -> (Self, mpsc::UnboundedReceiver<hosts::MonitorCommand>) {
+        let (monitor_tx, monitor_rx) = mpsc::unbounded_channel();
+        let services = Self {
             auth: auth::AuthService::new(db.clone()),
+            hosts: hosts::HostService::new(db.clone(), secrets, bus.clone(), monitor_tx),
+            bus,
             db,
-        }
+        };
+        (services, monitor_rx)
     }
 
     /// Whether the database answers; for `/healthz`.

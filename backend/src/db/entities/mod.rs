@@ -1,5 +1,7 @@
 //! sea-orm entities, one file per table. They never leave `db/`: services get plain domain types.
 
 pub mod api_token;
+pub mod host;
+pub mod host_image;
 pub mod session;
 pub mod user;

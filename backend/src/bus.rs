@@ -1,0 +1,63 @@
+//! The in-process event bus that subscriptions read: a tokio broadcast channel behind a small type, so that a
+//! PostgreSQL LISTEN/NOTIFY fan-out can replace it when several replicas run.
+
+use chrono::{DateTime, Utc};
+use tokio::sync::broadcast;
+
+/// A change somebody may be subscribed to. Carries ids, not objects: subscribers read fresh state.
+#[derive(Clone, Debug)]
+pub enum Event {
+    HostStatus {
+        host_id: String,
+        status: String,
+        previous: Option<String>,
+        at: DateTime<Utc>,
+        message: Option<String>,
+    },
+    ImagePull {
+        host_id: String,
+        reference: String,
+        phase: PullPhase,
+        current_bytes: Option<i64>,
+        total_bytes: Option<i64>,
+        at: DateTime<Utc>,
+        message: Option<String>,
+    },
+    /// A host's image cache changed.
+    HostImages { host_id: String, at: DateTime<Utc> },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PullPhase {
+    Started,
+    Progress,
+    Finished,
+    Failed,
+}
+
+#[derive(Clone)]
+pub struct Bus {
+    tx: broadcast::Sender<Event>,
+}
+
+impl Default for Bus {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Bus {
+    pub fn new() -> Self {
+        let (tx, _) = broadcast::channel(4096);
+        Self { tx }
+    }
+
+    /// Publishes to every current subscriber (none is fine).
+    pub fn publish(&self, event: Event) {
+        let _ = self.tx.send(event);
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.tx.subscribe()
+    }
+}

@@ -1,0 +1,371 @@
+//! The Docker Engine adapter: the only module that imports bollard. It connects to an engine (unix socket, TCP,
+//! TCP with TLS), reads capabilities, streams events, lists, pulls and removes images, with a timeout on every
+//! call so that a host that never answers cannot hold anything else up.
+
+use berth_shared::HostEndpoint;
+use bollard::Docker;
+use bollard::auth::DockerCredentials;
+use bollard::query_parameters::{
+    CreateImageOptionsBuilder, EventsOptionsBuilder, ListImagesOptionsBuilder,
+    RemoveImageOptionsBuilder,
+};
+use chrono::{DateTime, Utc};
+use futures::{Stream, StreamExt};
+use std::collections::HashMap;
+use std::future::Future;
+use std::time::Duration;
+
+/// Timeout of one API call (the bollard client timeout is the same, in seconds).
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum DockerError {
+    #[error("cannot connect to the Docker engine: {0}")]
+    Unreachable(String),
+    #[error("TLS problem: {0}")]
+    Tls(String),
+    #[error("the Docker engine did not answer within {0:?}")]
+    Timeout(Duration),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the Docker engine answered {status}: {message}")]
+    Api { status: u16, message: String },
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+fn classify(e: bollard::errors::Error) -> DockerError {
+    use bollard::errors::Error as E;
+    match e {
+        E::DockerResponseServerError {
+            status_code,
+            message,
+        } => match status_code {
+            404 => DockerError::NotFound(message),
+            409 => DockerError::Conflict(message),
+            _ => DockerError::Api {
+                status: status_code,
+                message,
+            },
+        },
+        E::RequestTimeoutError => DockerError::Timeout(CALL_TIMEOUT),
+        other => {
+            let text = error_chain(&other);
+            let lower = text.to_lowercase();
+            if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake")
+            {
+                DockerError::Tls(text)
+            } else {
+                DockerError::Unreachable(text)
+            }
+        }
+    }
+}
+
+/// The error with its causes, which carry the useful part (e.g. "UnknownIssuer").
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let part = s.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = s.source();
+    }
+    text
+}
+
+async fn timed<T>(
+    fut: impl Future<Output = Result<T, bollard::errors::Error>>,
+) -> Result<T, DockerError> {
+    match tokio::time::timeout(CALL_TIMEOUT, fut).await {
+        Ok(r) => r.map_err(classify),
+        Err(_) => Err(DockerError::Timeout(CALL_TIMEOUT)),
+    }
+}
+
+/// TLS material of a host, PEM text.
+#[derive(Clone, Debug, Default)]
+pub struct TlsPems {
+    pub ca: String,
+    pub cert: String,
+    pub key: String,
+}
+
+/// What the engine reports about itself.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Capabilities {
+    pub docker_version: String,
+    pub api_version: String,
+    pub operating_system: String,
+    pub kernel_version: String,
+    pub architecture: String,
+    pub cpus: i64,
+    pub memory_bytes: i64,
+    pub storage_driver: String,
+}
+
+/// One image in an engine's local cache, per reference (repo:tag); untagged images use their id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LocalImage {
+    pub reference: String,
+    pub image_id: String,
+    pub digest: Option<String>,
+    pub size_bytes: i64,
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+/// An engine event Berth cares about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EngineEvent {
+    /// `container` or `image`.
+    pub kind: String,
+    pub action: String,
+    pub id: String,
+    pub attributes: HashMap<String, String>,
+    /// Nanoseconds since the epoch.
+    pub time_nanos: i64,
+}
+
+/// Progress of a pull.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PullProgress {
+    pub status: String,
+    /// Sum of bytes downloaded over all layers seen so far, and their announced total.
+    pub current_bytes: i64,
+    pub total_bytes: i64,
+}
+
+/// Credentials for a pull (username and password for the registry that serves the image).
+#[derive(Clone)]
+pub struct PullCredentials {
+    pub username: String,
+    pub password: String,
+    pub server: String,
+}
+
+/// A connection to one engine. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Engine {
+    docker: Docker,
+}
+
+impl Engine {
+    /// Connects and negotiates the API version. TLS files are written to a private temporary folder only for
+    /// the moment bollard reads them, then removed.
+    pub async fn connect(
+        endpoint: &HostEndpoint,
+        tls: Option<&TlsPems>,
+    ) -> Result<Engine, DockerError> {
+        let secs = CALL_TIMEOUT.as_secs();
+        let docker = match (endpoint, tls) {
+            (HostEndpoint::Unix(path), _) => {
+                Docker::connect_with_socket(path, secs, bollard::API_DEFAULT_VERSION)
+                    .map_err(classify)?
+            }
+            (HostEndpoint::Tcp { .. }, None) => {
+                Docker::connect_with_http(&endpoint.to_string(), secs, bollard::API_DEFAULT_VERSION)
+                    .map_err(classify)?
+            }
+            (HostEndpoint::Tcp { .. }, Some(pems)) => {
+                connect_tls(&endpoint.to_string(), pems, secs)?
+            }
+        };
+        let docker = match tokio::time::timeout(CALL_TIMEOUT, docker.negotiate_version()).await {
+            Ok(r) => r.map_err(classify)?,
+            Err(_) => return Err(DockerError::Timeout(CALL_TIMEOUT)),
+        };
+        Ok(Engine { docker })
+    }
+
+    pub async fn ping(&self) -> Result<(), DockerError> {
+        timed(self.docker.ping()).await.map(|_| ())
+    }
+
+    pub async fn capabilities(&self) -> Result<Capabilities, DockerError> {
+        let info = timed(self.docker.info()).await?;
+        let version = timed(self.docker.version()).await?;
+        Ok(Capabilities {
+            docker_version: info.server_version.or(version.version).unwrap_or_default(),
+            api_version: version.api_version.unwrap_or_default(),
+            operating_system: info.operating_system.unwrap_or_default(),
+            kernel_version: info.kernel_version.unwrap_or_default(),
+            architecture: info.architecture.unwrap_or_default(),
+            cpus: info.ncpu.unwrap_or_default(),
+            memory_bytes: info.mem_total.unwrap_or_default(),
+            storage_driver: info.driver.unwrap_or_default(),
+        })
+    }
+
+    /// Every tagged image (one entry per tag), and untagged ones under their id.
+    pub async fn images(&self) -> Result<Vec<LocalImage>, DockerError> {
+        let list = timed(
+            self.docker
+                .list_images(Some(ListImagesOptionsBuilder::new().all(false).build())),
+        )
+        .await?;
+        let mut out = Vec::new();
+        for image in list {
+            let digest = image
+                .repo_digests
+                .first()
+                .and_then(|d| d.split_once('@'))
+                .map(|(_, d)| d.to_owned());
+            let created_at = DateTime::from_timestamp(image.created, 0);
+            let tags: Vec<String> = image
+                .repo_tags
+                .iter()
+                .filter(|t| t.as_str() != "<none>:<none>")
+                .cloned()
+                .collect();
+            let refs = if tags.is_empty() {
+                vec![image.id.clone()]
+            } else {
+                tags
+            };
+            for reference in refs {
+                out.push(LocalImage {
+                    reference,
+                    image_id: image.id.clone(),
+                    digest: digest.clone(),
+                    size_bytes: image.size,
+                    created_at,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Container and image events from `since` (seconds.nanos, inclusive) on, never ending by itself.
+    pub fn events(
+        &self,
+        since: Option<i64>,
+    ) -> impl Stream<Item = Result<EngineEvent, DockerError>> + use<> {
+        let mut filters: HashMap<&str, Vec<&str>> = HashMap::new();
+        filters.insert("type", vec!["container", "image"]);
+        let mut options = EventsOptionsBuilder::new().filters(&filters);
+        let since_text;
+        if let Some(nanos) = since {
+            since_text = format!("{}.{:09}", nanos / 1_000_000_000, nanos % 1_000_000_000);
+            options = options.since(&since_text);
+        }
+        self.docker.events(Some(options.build())).map(|item| {
+            let msg = item.map_err(classify)?;
+            let actor = msg.actor.unwrap_or_default();
+            Ok(EngineEvent {
+                kind: msg.typ.map(|t| t.to_string()).unwrap_or_default(),
+                action: msg.action.unwrap_or_default(),
+                id: actor.id.unwrap_or_default(),
+                attributes: actor.attributes.unwrap_or_default(),
+                time_nanos: msg
+                    .time_nano
+                    .or(msg.time.map(|s| s * 1_000_000_000))
+                    .unwrap_or_default(),
+            })
+        })
+    }
+
+    /// Pulls an image, yielding progress. The stream ends after the last message; an error item ends it.
+    pub fn pull(
+        &self,
+        reference: &str,
+        credentials: Option<PullCredentials>,
+    ) -> impl Stream<Item = Result<PullProgress, DockerError>> + use<> {
+        let options = CreateImageOptionsBuilder::new()
+            .from_image(reference)
+            .build();
+        let creds = credentials.map(|c| DockerCredentials {
+            username: Some(c.username),
+            password: Some(c.password),
+            serveraddress: Some(c.server),
+            ..Default::default()
+        });
+        let mut layers: HashMap<String, (i64, i64)> = HashMap::new();
+        self.docker
+            .create_image(Some(options), None, creds)
+            .map(move |item| {
+                let info = item.map_err(classify)?;
+                if let Some(err) = info.error_detail.and_then(|d| d.message) {
+                    return Err(DockerError::Api {
+                        status: 500,
+                        message: err,
+                    });
+                }
+                if let (Some(id), Some(detail)) = (info.id.as_ref(), info.progress_detail.as_ref())
+                {
+                    let entry = layers.entry(id.clone()).or_default();
+                    if let Some(total) = detail.total.filter(|t| *t > 0) {
+                        entry.1 = total;
+                    }
+                    if let Some(current) = detail.current {
+                        entry.0 = current.max(entry.0);
+                    }
+                    if info.status.as_deref() == Some("Pull complete")
+                        || info.status.as_deref() == Some("Download complete")
+                    {
+                        entry.0 = entry.1;
+                    }
+                }
+                Ok(PullProgress {
+                    status: info.status.unwrap_or_default(),
+                    current_bytes: layers.values().map(|l| l.0).sum(),
+                    total_bytes: layers.values().map(|l| l.1).sum(),
+                })
+            })
+    }
+
+    pub async fn remove_image(&self, reference: &str) -> Result<(), DockerError> {
+        timed(self.docker.remove_image(
+            reference,
+            Some(RemoveImageOptionsBuilder::new().build()),
+            None,
+        ))
+        .await
+        .map(|_| ())
+    }
+}
+
+fn connect_tls(addr: &str, pems: &TlsPems, secs: u64) -> Result<Docker, DockerError> {
+    let dir = std::env::temp_dir().join(format!("berth-tls-{}", uuid::Uuid::new_v4()));
+    let result = (|| {
+        create_private_dir(&dir)?;
+        let (ca, cert, key) = (
+            dir.join("ca.pem"),
+            dir.join("cert.pem"),
+            dir.join("key.pem"),
+        );
+        write_private(&ca, &pems.ca)?;
+        write_private(&cert, &pems.cert)?;
+        write_private(&key, &pems.key)?;
+        Docker::connect_with_ssl(addr, &key, &cert, &ca, secs, bollard::API_DEFAULT_VERSION)
+            .map_err(|e| DockerError::Tls(error_chain(&e)))
+    })();
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+fn create_private_dir(dir: &std::path::Path) -> Result<(), DockerError> {
+    let mut builder = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(dir)
+        .map_err(|e| anyhow::anyhow!("creating {}: {e}", dir.display()).into())
+}
+
+fn write_private(path: &std::path::Path, text: &str) -> Result<(), DockerError> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .map_err(|e| anyhow::anyhow!("creating {}: {e}", path.display()))?;
+    file.write_all(text.as_bytes())
+        .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()).into())
+}

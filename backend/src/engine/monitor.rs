@@ -1,0 +1,259 @@
+//! Host monitors: one task per host with Docker support. Each holds one engine `/events` stream (container and
+//! image events), pings every few seconds, and records status transitions (UP ↔ NON_RESPONSIVE, MAINTENANCE),
+//! capabilities and the image cache through `HostService`. A host that hangs only ever delays its own task.
+
+use crate::docker::Engine;
+use crate::service::hosts::{HostService, MonitorCommand};
+use berth_shared::{HostEndpoint, HostStatus};
+use futures::StreamExt;
+use std::collections::HashMap;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+/// Monitor timing (env `BERTH_HOST_PING_SECS`, default 3 s).
+#[derive(Clone, Copy, Debug)]
+pub struct MonitorSettings {
+    pub ping_every: Duration,
+    pub retry_max: Duration,
+}
+
+impl MonitorSettings {
+    pub fn from_env() -> Self {
+        let ping = std::env::var("BERTH_HOST_PING_SECS")
+            .ok()
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|v| *v > 0.0)
+            .unwrap_or(3.0);
+        MonitorSettings {
+            ping_every: Duration::from_secs_f64(ping),
+            retry_max: Duration::from_secs(10),
+        }
+    }
+}
+
+enum HostCommand {
+    Refresh(oneshot::Sender<()>),
+}
+
+struct Running {
+    task: JoinHandle<()>,
+    commands: mpsc::UnboundedSender<HostCommand>,
+}
+
+/// Runs the supervisor: starts a monitor for every stored host, then follows the service's commands.
+pub fn spawn(
+    hosts: HostService,
+    settings: MonitorSettings,
+    mut commands: mpsc::UnboundedReceiver<MonitorCommand>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut running: HashMap<String, Running> = HashMap::new();
+        match hosts.list().await {
+            Ok(list) => {
+                for host in list {
+                    start(&mut running, &hosts, settings, host.id, None);
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "listing hosts for monitoring failed"),
+        }
+        while let Some(cmd) = commands.recv().await {
+            match cmd {
+                MonitorCommand::Start(id, ready) => {
+                    start(&mut running, &hosts, settings, id, ready)
+                }
+                MonitorCommand::Stop(id) => {
+                    if let Some(r) = running.remove(&id) {
+                        r.task.abort();
+                    }
+                }
+                MonitorCommand::Refresh(id, done) => match running.get(&id) {
+                    Some(r) => {
+                        let _ = r.commands.send(HostCommand::Refresh(done));
+                    }
+                    None => start(&mut running, &hosts, settings, id, Some(done)),
+                },
+            }
+        }
+        for (_, r) in running {
+            r.task.abort();
+        }
+    })
+}
+
+fn start(
+    running: &mut HashMap<String, Running>,
+    hosts: &HostService,
+    settings: MonitorSettings,
+    id: String,
+    ready: Option<oneshot::Sender<()>>,
+) {
+    if let Some(old) = running.remove(&id) {
+        old.task.abort();
+    }
+    let (tx, rx) = mpsc::unbounded_channel();
+    let task = tokio::spawn(monitor(hosts.clone(), settings, id.clone(), rx, ready));
+    running.insert(id, Running { task, commands: tx });
+}
+
+/// Why a connected session with an engine ended.
+enum Ended {
+    Lost(String),
+    Removed,
+}
+
+async fn monitor(
+    hosts: HostService,
+    settings: MonitorSettings,
+    id: String,
+    mut commands: mpsc::UnboundedReceiver<HostCommand>,
+    mut ready: Option<oneshot::Sender<()>>,
+) {
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        let conn = match hosts.connection(&id).await {
+            Ok(Some(c)) => c,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::error!(host = %id, error = %e, "reading host settings failed");
+                tokio::time::sleep(settings.retry_max).await;
+                continue;
+            }
+        };
+        let (row, tls) = conn;
+        if !row.docker_support {
+            let _ = hosts
+                .record_status(
+                    &id,
+                    HostStatus::Down,
+                    None,
+                    Some("Docker support switched off"),
+                )
+                .await;
+            if let Some(r) = ready.take() {
+                let _ = r.send(());
+            }
+            // Not monitored: wait for a command (a settings change restarts this task).
+            while let Some(HostCommand::Refresh(done)) = commands.recv().await {
+                let _ = done.send(());
+            }
+            return;
+        }
+        let attempt = async {
+            let endpoint = HostEndpoint::parse(&row.endpoint).map_err(|e| e.to_string())?;
+            let engine = Engine::connect(&endpoint, tls.as_ref())
+                .await
+                .map_err(|e| e.to_string())?;
+            check(&hosts, &id, &engine).await?;
+            Ok::<Engine, String>(engine)
+        };
+        match attempt.await {
+            Ok(engine) => {
+                backoff = Duration::from_millis(500);
+                let status = if row.maintenance {
+                    HostStatus::Maintenance
+                } else {
+                    HostStatus::Up
+                };
+                let _ = hosts
+                    .record_status(&id, status, None, Some("engine answers"))
+                    .await;
+                if let Some(r) = ready.take() {
+                    let _ = r.send(());
+                }
+                match watch(&hosts, settings, &id, &engine, &mut commands).await {
+                    Ended::Removed => return,
+                    Ended::Lost(reason) => {
+                        tracing::warn!(host = %row.name, %reason, "host stopped answering");
+                        let _ = hosts
+                            .record_status(&id, HostStatus::NonResponsive, Some(reason), None)
+                            .await;
+                    }
+                }
+            }
+            Err(reason) => {
+                let _ = hosts
+                    .record_status(&id, HostStatus::NonResponsive, Some(reason), None)
+                    .await;
+                if let Some(r) = ready.take() {
+                    let _ = r.send(());
+                }
+                // Wait before retrying, but answer refreshes meanwhile (with a fresh attempt).
+                let sleep = tokio::time::sleep(backoff);
+                tokio::pin!(sleep);
+                tokio::select! {
+                    _ = &mut sleep => {}
+                    cmd = commands.recv() => match cmd {
+                        Some(HostCommand::Refresh(done)) => ready = Some(done),
+                        None => return,
+                    },
+                }
+                backoff = (backoff * 2).min(settings.retry_max);
+            }
+        }
+    }
+}
+
+/// Capabilities and the image cache, read fresh from the engine.
+async fn check(hosts: &HostService, id: &str, engine: &Engine) -> Result<(), String> {
+    let caps = engine.capabilities().await.map_err(|e| e.to_string())?;
+    hosts
+        .record_capabilities(id, &caps)
+        .await
+        .map_err(|e| e.to_string())?;
+    let images = engine.images().await.map_err(|e| e.to_string())?;
+    hosts
+        .record_images(id, images)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Follows the engine's events and pings it until it stops answering.
+async fn watch(
+    hosts: &HostService,
+    settings: MonitorSettings,
+    id: &str,
+    engine: &Engine,
+    commands: &mut mpsc::UnboundedReceiver<HostCommand>,
+) -> Ended {
+    let mut events = Box::pin(engine.events(None));
+    let mut ping = tokio::time::interval(settings.ping_every);
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ping.tick().await;
+    loop {
+        tokio::select! {
+            item = events.next() => match item {
+                Some(Ok(event)) => {
+                    if event.kind == "image" {
+                        // pull, tag, untag, delete, import, load: re-read the (small) image list.
+                        match engine.images().await {
+                            Ok(images) => {
+                                if let Err(e) = hosts.record_images(id, images).await {
+                                    tracing::error!(host = %id, error = %e, "recording images failed");
+                                }
+                            }
+                            Err(e) => return Ended::Lost(e.to_string()),
+                        }
+                    }
+                }
+                Some(Err(e)) => return Ended::Lost(format!("event stream failed: {e}")),
+                None => return Ended::Lost("event stream ended".into()),
+            },
+            _ = ping.tick() => {
+                if let Err(e) = engine.ping().await {
+                    return Ended::Lost(e.to_string());
+                }
+            }
+            cmd = commands.recv() => match cmd {
+                Some(HostCommand::Refresh(done)) => {
+                    let result = check(hosts, id, engine).await;
+                    let _ = done.send(());
+                    if let Err(e) = result {
+                        return Ended::Lost(e);
+                    }
+                }
+                None => return Ended::Removed,
+            },
+        }
+    }
+}

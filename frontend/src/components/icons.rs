@@ -1,0 +1,113 @@
+//! Inline SVG icons (24×24, stroked with `currentColor`), so the app needs no icon font or image requests.
+
+use leptos::prelude::*;
+
+/// The icons the app uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IconKind {
+    /// Berth's mark.
+    Logo,
+    Containers,
+    Storage,
+    Disk,
+    Hosts,
+    Key,
+    ChevronDown,
+    Copy,
+    Check,
+    LogOut,
+    AlertCircle,
+    Close,
+    Compass,
+}
+
+/// One icon. Decorative: hidden from screen readers, so pair it with text.
+#[component]
+pub fn Icon(kind: IconKind) -> impl IntoView {
+    let shapes = match kind {
+        IconKind::Logo => view! {
+            <circle cx="12" cy="5" r="2.5" />
+            <line x1="12" y1="7.5" x2="12" y2="21" />
+            <line x1="8" y1="11" x2="16" y2="11" />
+            <path d="M4 13a8 8 0 0 0 16 0" />
+        }
+        .into_any(),
+        IconKind::Containers => view! {
+            <path d="M21 16V8a2 2 0 0 0-1-1.73l-7-4a2 2 0 0 0-2 0l-7 4A2 2 0 0 0 3 8v8a2 2 0 0 0 1 1.73l7 4a2 2 0 0 0 2 0l7-4A2 2 0 0 0 21 16z" />
+            <polyline points="3.3 7 12 12 20.7 7" />
+            <line x1="12" y1="22" x2="12" y2="12" />
+        }
+        .into_any(),
+        IconKind::Storage => view! {
+            <ellipse cx="12" cy="5" rx="9" ry="3" />
+            <path d="M21 12c0 1.66-4 3-9 3s-9-1.34-9-3" />
+            <path d="M3 5v14c0 1.66 4 3 9 3s9-1.34 9-3V5" />
+        }
+        .into_any(),
+        IconKind::Disk => view! {
+            <line x1="22" y1="12" x2="2" y2="12" />
+            <path d="M5.45 5.11 2 12v6a2 2 0 0 0 2 2h16a2 2 0 0 0 2-2v-6l-3.45-6.89A2 2 0 0 0 16.76 4H7.24a2 2 0 0 0-1.79 1.11z" />
+            <line x1="6" y1="16" x2="6.01" y2="16" />
+            <line x1="10" y1="16" x2="10.01" y2="16" />
+        }
+        .into_any(),
+        IconKind::Hosts => view! {
+            <rect x="2" y="3" width="20" height="7" rx="2" />
+            <rect x="2" y="14" width="20" height="7" rx="2" />
+            <line x1="6" y1="6.5" x2="6.01" y2="6.5" />
+            <line x1="6" y1="17.5" x2="6.01" y2="17.5" />
+        }
+        .into_any(),
+        IconKind::Key => view! {
+            <circle cx="7.5" cy="15.5" r="4.5" />
+            <path d="M10.7 12.3 21 2" />
+            <path d="m16 7 3 3" />
+            <path d="m18.5 4.5 2 2" />
+        }
+        .into_any(),
+        IconKind::ChevronDown => view! { <polyline points="6 9 12 15 18 9" /> }.into_any(),
+        IconKind::Copy => view! {
+            <rect x="9" y="9" width="13" height="13" rx="2" />
+            <path d="M5 15H4a2 2 0 0 1-2-2V4a2 2 0 0 1 2-2h9a2 2 0 0 1 2 2v1" />
+        }
+        .into_any(),
+        IconKind::Check => view! { <polyline points="20 6 9 17 4 12" /> }.into_any(),
+        IconKind::LogOut => view! {
+            <path d="M9 21H5a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2h4" />
+            <polyline points="16 17 21 12 16 7" />
+            <line x1="21" y1="12" x2="9" y2="12" />
+        }
+        .into_any(),
+        IconKind::AlertCircle => view! {
+            <circle cx="12" cy="12" r="10" />
+            <line x1="12" y1="8" x2="12" y2="12" />
+            <line x1="12" y1="16" x2="12.01" y2="16" />
+        }
+        .into_any(),
+        IconKind::Close => view! {
+            <line x1="18" y1="6" x2="6" y2="18" />
+            <line x1="6" y1="6" x2="18" y2="18" />
+        }
+        .into_any(),
+        IconKind::Compass => view! {
+            <circle cx="12" cy="12" r="10" />
+            <polygon points="16.24 7.76 14.12 14.12 7.76 16.24 9.88 9.88 16.24 7.76" />
+        }
+        .into_any(),
+    };
+    view! {
+        <svg
+            class="icon"
+            viewBox="0 0 24 24"
+            fill="none"
+            stroke="currentColor"
+            stroke-width="2"
+            stroke-linecap="round"
+            stroke-linejoin="round"
+            aria-hidden="true"
+            focusable="false"
+        >
+            {shapes}
+        </svg>
+    }
+}

@@ -1,0 +1,11 @@
+//! Building blocks shared by the pages: badges, empty states, dialogs, alerts, toasts, icons, timestamps.
+
+pub mod alert;
+pub mod badge;
+pub mod clipboard;
+pub mod dialog;
+pub mod empty_state;
+pub mod icons;
+pub mod page_header;
+pub mod time;
+pub mod toast;

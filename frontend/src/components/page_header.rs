@@ -1,0 +1,21 @@
+//! The heading block at the top of every page: an `h1`, a one-line description and optional actions.
+
+use leptos::prelude::*;
+
+/// Page title (`h1`) with a short description under it.
+#[component]
+pub fn PageHeader(
+    #[prop(into)] title: String,
+    #[prop(into)] description: String,
+    #[prop(optional)] children: Option<Children>,
+) -> impl IntoView {
+    view! {
+        <header class="page-header">
+            <div class="page-header-text">
+                <h1>{title}</h1>
+                <p class="page-description">{description}</p>
+            </div>
+            {children.map(|actions| view! { <div class="page-actions">{actions()}</div> })}
+        </header>
+    }
+}

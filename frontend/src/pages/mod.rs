@@ -1,0 +1,8 @@
+//! One module per page (route) of the app.
+
+pub mod containers;
+pub mod hosts;
+pub mod login;
+pub mod not_found;
+pub mod storage;
+pub mod tokens;
