@@ -1,2 +1,485 @@
-//! e2e
-fn main() {}
+//! End-to-end tests of Berth against real Docker engines, registries and a headless browser.
+//!
+//! A small runner (`harness = false`): the real environment is expensive (three engines, two
+//! registries, chromedriver), so it starts once per process, every test runs in turn against it with
+//! a timeout, and the environment is torn down at the end — also on Ctrl-C.
+//!
+//! Usage: `cargo test -p berth-tests --test e2e -- [FILTER] [--exact] [--skip NAME] [--list]`.
+
+mod auth;
+mod browser;
+mod harness;
+mod health;
+
+use std::future::Future;
+use std::io::Write;
+use std::path::Path;
+use std::pin::Pin;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use berth_tests::TestEnv;
+use nix::sys::signal::Signal;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::watch;
+
+/// How long one test may run.
+const TEST_TIMEOUT: Duration = Duration::from_secs(120);
+
+type TestFuture<'a> = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send + 'a>>;
+type TestFn = for<'a> fn(&'a TestEnv) -> TestFuture<'a>;
+
+/// `module::name` pairs, turned into named test functions.
+macro_rules! tests {
+    ($($module:ident :: $name:ident),* $(,)?) => {
+        vec![$(
+            (concat!(stringify!($module), "::", stringify!($name)), {
+                fn run(env: &TestEnv) -> TestFuture<'_> {
+                    Box::pin($module::$name(env))
+                }
+                run as TestFn
+            })
+        ),*]
+    };
+}
+
+fn all_tests() -> Vec<(&'static str, TestFn)> {
+    tests![
+        harness::engines_answer,
+        harness::registries_answer,
+        harness::image_runs_on_every_engine,
+        harness::auth_registry_needs_login,
+        health::healthz_reports_database_ok,
+        auth::me_requires_authentication,
+        auth::wrong_password_is_refused,
+        auth::login_sets_session_cookie,
+        auth::api_token_lifecycle,
+        auth::wrong_bearer_is_refused,
+        auth::logout_ends_session,
+        auth::empty_token_name_is_bad_user_input,
+        auth::non_json_post_is_refused,
+        auth::get_allows_queries_but_not_mutations,
+        auth::session_survives_restart,
+        auth::ws_init_without_auth_is_closed_4403,
+        auth::ws_init_with_bearer_is_acknowledged,
+        auth::ws_foreign_origin_is_refused,
+        auth::ws_without_init_is_closed_4408,
+        browser::login_tabs_tokens_logout,
+    ]
+}
+
+/// What the command line asked for.
+struct Selection {
+    filter: Option<String>,
+    exact: bool,
+    skip: Vec<String>,
+    list: bool,
+    ignored_only: bool,
+}
+
+impl Selection {
+    fn parse() -> Selection {
+        let mut selection = Selection {
+            filter: None,
+            exact: false,
+            skip: Vec::new(),
+            list: false,
+            ignored_only: false,
+        };
+        // libtest flags that take a value in the next argument.
+        const WITH_VALUE: &[&str] = &[
+            "--test-threads",
+            "--color",
+            "--format",
+            "--logfile",
+            "--shuffle-seed",
+            "-Z",
+            "--report-time",
+        ];
+        let mut args = std::env::args().skip(1);
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--exact" => selection.exact = true,
+                "--list" => selection.list = true,
+                "--ignored" => selection.ignored_only = true,
+                "--skip" => selection.skip.extend(args.next()),
+                flag if WITH_VALUE.contains(&flag) => {
+                    args.next();
+                }
+                flag if flag.starts_with('-') => {}
+                name => {
+                    if selection.filter.is_none() {
+                        selection.filter = Some(name.to_string());
+                    }
+                }
+            }
+        }
+        selection
+    }
+
+    fn matches(&self, name: &str) -> bool {
+        if self.ignored_only || self.skip.iter().any(|s| name.contains(s.as_str())) {
+            return false;
+        }
+        match &self.filter {
+            None => true,
+            Some(f) if self.exact => name == f,
+            Some(f) => name.contains(f.as_str()),
+        }
+    }
+}
+
+enum Outcome {
+    Passed,
+    Failed(String),
+    Interrupted,
+}
+
+/// The server reads how long a WebSocket client may wait before `connection_init` from this variable.
+const WS_INIT_TIMEOUT_VAR: &str = "BERTH_WS_INIT_TIMEOUT_SECS";
+/// The value the tests run with unless the caller set one (the server's default is 10 s).
+const WS_INIT_TIMEOUT_FOR_TESTS: &str = "3";
+
+fn main() -> ExitCode {
+    let selection = Selection::parse();
+    let all = all_tests();
+    if selection.list {
+        for (name, _) in &all {
+            println!("{name}: test");
+        }
+        return ExitCode::SUCCESS;
+    }
+    if std::env::var_os(WS_INIT_TIMEOUT_VAR).is_none() {
+        return run_again_with_test_settings();
+    }
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                // tower-sessions warns about every unknown session id, which the logout tests replay on
+                // purpose.
+                .unwrap_or_else(|_| {
+                    tracing_subscriber::EnvFilter::new("warn,tower_sessions_core::session=error")
+                }),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("cannot build the tokio runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let total = all.len();
+    let selected: Vec<_> = all
+        .into_iter()
+        .filter(|(name, _)| selection.matches(name))
+        .collect();
+    runtime.block_on(run(selected, total))
+}
+
+/// Starts this runner again with the servers' test settings in its environment and waits for it.
+///
+/// A running (multi-threaded) process cannot set environment variables safely, and the workspace
+/// forbids unsafe code; the in-process Berth servers read their settings from the environment.
+fn run_again_with_test_settings() -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("cannot build the tokio runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let exe = match std::env::current_exe() {
+            Ok(exe) => exe,
+            Err(e) => {
+                eprintln!("cannot find the test runner's own executable: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        // Listen before the child exists, so no signal falls between the two.
+        let mut terminate = match signal(SignalKind::terminate()) {
+            Ok(stream) => stream,
+            Err(e) => {
+                eprintln!("cannot listen for SIGTERM: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let mut interrupt = match signal(SignalKind::interrupt()) {
+            Ok(stream) => stream,
+            Err(e) => {
+                eprintln!("cannot listen for SIGINT: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        // Its own process group: a terminal's Ctrl-C reaches only this process, which forwards it once.
+        let mut child = match tokio::process::Command::new(&exe)
+            .args(std::env::args_os().skip(1))
+            .env(WS_INIT_TIMEOUT_VAR, WS_INIT_TIMEOUT_FOR_TESTS)
+            .process_group(0)
+            .spawn()
+        {
+            Ok(child) => child,
+            Err(e) => {
+                eprintln!("cannot start {}: {e}", exe.display());
+                return ExitCode::FAILURE;
+            }
+        };
+        let Some(pid) = child.id() else {
+            eprintln!("the test runner exited at once");
+            return ExitCode::FAILURE;
+        };
+        // The child tears down on SIGINT/SIGTERM; this process passes them on and keeps waiting.
+        loop {
+            tokio::select! {
+                status = child.wait() => {
+                    return match status {
+                        Ok(status) => match status.code() {
+                            Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+                            None => ExitCode::from(130),
+                        },
+                        Err(e) => {
+                            eprintln!("waiting for the test runner: {e}");
+                            ExitCode::FAILURE
+                        }
+                    };
+                }
+                Some(()) = interrupt.recv() => berth_tests::process::signal(pid, Signal::SIGINT),
+                Some(()) = terminate.recv() => berth_tests::process::signal(pid, Signal::SIGTERM),
+            }
+        }
+    })
+}
+
+/// Formats an error with its chain of causes, one per line.
+fn describe_error(error: &anyhow::Error) -> String {
+    let mut text = error.to_string();
+    for cause in error.chain().skip(1) {
+        text.push_str(&format!("\n  caused by: {cause}"));
+    }
+    text
+}
+
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic with a non-string payload".to_string()
+    }
+}
+
+/// Resolves once Ctrl-C was pressed.
+async fn interrupted(mut rx: watch::Receiver<bool>) {
+    if rx.wait_for(|&pressed| pressed).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+async fn run(selected: Vec<(&'static str, TestFn)>, total: usize) -> ExitCode {
+    let started = Instant::now();
+    let filtered_out = total - selected.len();
+    println!("\nrunning {} tests", selected.len());
+    if selected.is_empty() {
+        summary(0, 0, filtered_out, started, &[]);
+        return ExitCode::SUCCESS;
+    }
+
+    // First Ctrl-C: stop the running test and tear down; second one: leave at once (the next run
+    // cleans up).
+    let (tx, rx) = watch::channel(false);
+    let (mut interrupt, mut terminate) = match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
+        (Ok(interrupt), Ok(terminate)) => (interrupt, terminate),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("cannot listen for SIGINT/SIGTERM: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                Some(()) = interrupt.recv() => {}
+                Some(()) = terminate.recv() => {}
+                else => return,
+            }
+            if *tx.borrow() {
+                eprintln!(
+                    "\nberth-test: interrupted again, exiting without teardown (the next run cleans up)"
+                );
+                std::process::exit(130);
+            }
+            eprintln!(
+                "\nberth-test: interrupted, tearing the test environment down (interrupt again to exit at once)"
+            );
+            let _ = tx.send(true);
+        }
+    });
+
+    let env = match TestEnv::start_until(interrupted(rx.clone())).await {
+        Ok(env) => Arc::new(env),
+        Err(e) => {
+            eprintln!(
+                "\nberth-test: the test environment failed to start:\n{}",
+                describe_error(&e)
+            );
+            let failures: Vec<(String, String)> = selected
+                .iter()
+                .map(|(name, _)| {
+                    (
+                        name.to_string(),
+                        "the test environment failed to start (see above)".into(),
+                    )
+                })
+                .collect();
+            for (name, _) in &selected {
+                println!("test {name} ... FAILED");
+            }
+            summary(0, failures.len(), filtered_out, started, &failures);
+            return if *rx.borrow() {
+                ExitCode::from(130)
+            } else {
+                ExitCode::FAILURE
+            };
+        }
+    };
+    eprintln!(
+        "berth-test: environment ready in {:.1}s",
+        env.startup.as_secs_f64()
+    );
+
+    let mut passed = 0;
+    let mut failures: Vec<(String, String)> = Vec::new();
+    let mut timings = Vec::new();
+    let mut was_interrupted = false;
+    for (name, test) in &selected {
+        if *rx.borrow() {
+            was_interrupted = true;
+            break;
+        }
+        print!("test {name} ... ");
+        let _ = std::io::stdout().flush();
+        let test_started = Instant::now();
+        let shared = env.clone();
+        let test = *test;
+        let mut handle = tokio::spawn(async move { test(&shared).await });
+        let outcome = tokio::select! {
+            result = tokio::time::timeout(TEST_TIMEOUT, &mut handle) => match result {
+                Ok(Ok(Ok(()))) => Outcome::Passed,
+                Ok(Ok(Err(e))) => Outcome::Failed(describe_error(&e)),
+                Ok(Err(join)) if join.is_panic() => Outcome::Failed(format!("panicked: {}", panic_message(join.into_panic()))),
+                Ok(Err(join)) => Outcome::Failed(format!("the test task failed: {join}")),
+                Err(_) => Outcome::Failed(format!("timed out after {}s", TEST_TIMEOUT.as_secs())),
+            },
+            () = interrupted(rx.clone()) => Outcome::Interrupted,
+        };
+        if !handle.is_finished() {
+            handle.abort();
+            let _ = (&mut handle).await;
+        }
+        timings.push((name.to_string(), test_started.elapsed()));
+        match outcome {
+            Outcome::Passed => {
+                println!("ok");
+                passed += 1;
+            }
+            Outcome::Failed(details) => {
+                println!("FAILED");
+                failures.push((name.to_string(), details));
+            }
+            Outcome::Interrupted => {
+                println!("FAILED");
+                failures.push((name.to_string(), "interrupted (SIGINT/SIGTERM)".into()));
+                was_interrupted = true;
+                break;
+            }
+        }
+    }
+
+    // Tests hold the environment only inside their (finished or aborted) tasks.
+    let teardown_started = Instant::now();
+    let mut env = env;
+    let env = loop {
+        match Arc::try_unwrap(env) {
+            Ok(env) => break Some(env),
+            Err(shared) if teardown_started.elapsed() < Duration::from_secs(5) => {
+                env = shared;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(_) => break None,
+        }
+    };
+    match env {
+        Some(env) => {
+            if !failures.is_empty() {
+                let logs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/e2e-logs");
+                match env.save_logs(&logs) {
+                    Ok(()) => eprintln!("berth-test: component logs saved in {}", logs.display()),
+                    Err(e) => eprintln!("berth-test: could not save the component logs: {e:#}"),
+                }
+            }
+            if let Err(e) = env.stop().await {
+                eprintln!("berth-test: teardown: {}", describe_error(&e));
+            }
+        }
+        None => {
+            eprintln!("berth-test: the environment is still in use; the next run will clean it up")
+        }
+    }
+    eprintln!(
+        "berth-test: teardown took {:.1}s",
+        teardown_started.elapsed().as_secs_f64()
+    );
+
+    if !timings.is_empty() {
+        eprintln!("berth-test: timings:");
+        for (name, took) in &timings {
+            eprintln!("  {:>6.2}s  {name}", took.as_secs_f64());
+        }
+    }
+    summary(passed, failures.len(), filtered_out, started, &failures);
+    if was_interrupted {
+        return ExitCode::from(130);
+    }
+    if failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn summary(
+    passed: usize,
+    failed: usize,
+    filtered_out: usize,
+    started: Instant,
+    failures: &[(String, String)],
+) {
+    if !failures.is_empty() {
+        println!("\nfailures:\n");
+        for (name, details) in failures {
+            println!("---- {name} ----\n{details}\n");
+        }
+        println!("failures:");
+        for (name, _) in failures {
+            println!("    {name}");
+        }
+    }
+    let status = if failed == 0 { "ok" } else { "FAILED" };
+    println!(
+        "\ntest result: {status}. {passed} passed; {failed} failed; 0 ignored; 0 measured; {filtered_out} filtered out; finished in {:.2}s",
+        started.elapsed().as_secs_f64()
+    );
+    println!("{passed} passed, {failed} failed");
+}

@@ -100,7 +100,10 @@ fn serve(root: &Path, extra: &[String]) -> Result<()> {
     let docker_host = setup::docker_engine(root)?;
     let data_dir = std::env::var("BERTH_DATA_DIR").unwrap_or_else(|_| "data".into());
     println!();
-    println!("Berth: http://{}", std::env::var("BERTH_LISTEN").unwrap_or_else(|_| "127.0.0.1:8080".into()));
+    println!(
+        "Berth: http://{}",
+        std::env::var("BERTH_LISTEN").unwrap_or_else(|_| "127.0.0.1:8080".into())
+    );
     match std::env::var("BERTH_ADMIN_PASSWORD") {
         Ok(_) => println!("Log in as `admin` with the password in BERTH_ADMIN_PASSWORD."),
         Err(_) => println!(
@@ -131,15 +134,55 @@ fn test(root: &Path, extra: &[String]) -> Result<()> {
     let mut cmd = cargo();
     // Default members: everything but the frontend, which only builds for wasm32 (checked by `lint`).
     cmd.args(["test", "--locked"]).args(extra);
-    sh(&mut cmd)?;
+    let (passed, failed, ok) = run_counting(&mut cmd)?;
+    println!("tests: {passed} passed, {failed} failed");
+    if !ok || failed > 0 {
+        bail!("tests failed after {:.0?}", started.elapsed());
+    }
     eprintln!("xtask: all tests passed in {:.0?}", started.elapsed());
     Ok(())
+}
+
+/// Runs `cargo test`, passing its output through, and adds up the runners' `test result:` lines.
+fn run_counting(cmd: &mut Command) -> Result<(u64, u64, bool)> {
+    use std::io::{BufRead as _, BufReader};
+    eprintln!("xtask: $ {}", describe(cmd));
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .with_context(|| format!("cannot start `{}`", describe(cmd)))?;
+    let (mut passed, mut failed) = (0, 0);
+    if let Some(out) = child.stdout.take() {
+        for line in BufReader::new(out).lines() {
+            let line = line?;
+            println!("{line}");
+            if let Some(rest) = line.strip_prefix("test result: ") {
+                for part in rest.split(';') {
+                    let words: Vec<&str> = part.split_whitespace().collect();
+                    match words.as_slice() {
+                        [.., n, "passed"] => passed += n.parse::<u64>().unwrap_or(0),
+                        [n, "failed"] => failed += n.parse::<u64>().unwrap_or(0),
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+    let status = child.wait()?;
+    Ok((passed, failed, status.success()))
 }
 
 fn lint() -> Result<()> {
     setup::wasm_target()?;
     sh(cargo().args(["fmt", "--all", "--", "--check"]))?;
-    sh(cargo().args(["clippy", "--all-targets", "--locked", "--", "-D", "warnings"]))?;
+    sh(cargo().args([
+        "clippy",
+        "--all-targets",
+        "--locked",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
     sh(cargo().args([
         "clippy",
         "-p",

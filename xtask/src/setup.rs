@@ -74,8 +74,12 @@ pub fn test_packages() -> Result<()> {
 }
 
 pub fn wasm_target() -> Result<()> {
-    let installed = output(Command::new("rustup").args(["target", "list", "--installed"])).unwrap_or_default();
-    if installed.lines().any(|l| l.trim() == "wasm32-unknown-unknown") {
+    let installed =
+        output(Command::new("rustup").args(["target", "list", "--installed"])).unwrap_or_default();
+    if installed
+        .lines()
+        .any(|l| l.trim() == "wasm32-unknown-unknown")
+    {
         return Ok(());
     }
     sh(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))
@@ -87,19 +91,23 @@ fn locked_version(root: &Path, package: &str) -> Result<String> {
     let needle = format!("name = \"{package}\"");
     let mut lines = lock.lines();
     while let Some(line) = lines.next() {
-        if line.trim() == needle {
-            if let Some(v) = lines.next().and_then(|l| l.trim().strip_prefix("version = ")) {
-                return Ok(v.trim_matches('"').to_owned());
-            }
+        if line.trim() == needle
+            && let Some(v) = lines
+                .next()
+                .and_then(|l| l.trim().strip_prefix("version = "))
+        {
+            return Ok(v.trim_matches('"').to_owned());
         }
     }
     bail!("{package} is not in Cargo.lock")
 }
 
 fn cargo_install(args: &[&str]) -> Result<()> {
-    sh(Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .arg("install")
-        .args(args))
+    sh(
+        Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .arg("install")
+            .args(args),
+    )
 }
 
 /// The wasm32 target, Trunk, and wasm-bindgen-cli at exactly the wasm-bindgen version in Cargo.lock.
@@ -108,7 +116,13 @@ pub fn frontend_tools(root: &Path) -> Result<()> {
     let trunk = output(Command::new(cargo_bin("trunk")).arg("--version")).unwrap_or_default();
     if !trunk.contains(TRUNK_VERSION) {
         // Trunk 0.22 declares a newer rust-version than it needs (TOOLCHAIN.md).
-        cargo_install(&["--locked", "trunk", "--version", TRUNK_VERSION, "--ignore-rust-version"])?;
+        cargo_install(&[
+            "--locked",
+            "trunk",
+            "--version",
+            TRUNK_VERSION,
+            "--ignore-rust-version",
+        ])?;
     }
     let wanted = locked_version(root, "wasm-bindgen")?;
     let have = output(Command::new(cargo_bin("wasm-bindgen")).arg("--version")).unwrap_or_default();
@@ -125,7 +139,9 @@ fn pings(socket: &Path) -> bool {
         return false;
     };
     let _ = s.set_read_timeout(Some(Duration::from_secs(3)));
-    if s.write_all(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n").is_err() {
+    if s.write_all(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
+        .is_err()
+    {
         return false;
     }
     let mut buf = [0u8; 64];
@@ -157,7 +173,9 @@ pub fn docker_engine(root: &Path) -> Result<Option<String>> {
         apt_install(&["docker.io"])?;
     }
     if !is_root() {
-        bail!("no Docker engine answers on /var/run/docker.sock; start one (`sudo service docker start`) or set DOCKER_HOST");
+        bail!(
+            "no Docker engine answers on /var/run/docker.sock; start one (`sudo service docker start`) or set DOCKER_HOST"
+        );
     }
     std::fs::create_dir_all(&dir)?;
     // A killed earlier daemon can leave containerd's pid file behind, which makes the new one wait (TOOLCHAIN.md).

@@ -1,0 +1,241 @@
+//! `spawn_app`: a Berth server on a free port with a fresh SQLite database, and a GraphQL client
+//! that keeps the session cookie.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use berth::app::RunningApp;
+use berth::config::Config;
+use reqwest::cookie::{CookieStore, Jar};
+use reqwest::{StatusCode, Url};
+use serde_json::{Value, json};
+
+use crate::env::TestEnv;
+
+/// The admin account every test app starts with.
+pub const ADMIN_USERNAME: &str = "admin";
+/// Its password.
+pub const ADMIN_PASSWORD: &str = "admin-secret-for-tests";
+/// The name of Berth's session cookie.
+pub const SESSION_COOKIE: &str = "berth_session";
+
+/// A running Berth server and a cookie-keeping client for it.
+pub struct TestApp {
+    /// The address the server listens on.
+    pub addr: SocketAddr,
+    /// `http://127.0.0.1:PORT`.
+    pub base_url: String,
+    /// The server's data folder (SQLite database and whatever else it keeps).
+    pub data_dir: PathBuf,
+    /// An HTTP client with a cookie jar: logging in with it keeps the session.
+    pub client: reqwest::Client,
+    /// The client's cookie jar.
+    pub cookies: Arc<Jar>,
+    app: Option<RunningApp>,
+}
+
+/// `<workspace>/dist`, the SPA built by Trunk.
+pub fn static_dir() -> Result<PathBuf> {
+    let dist = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("dist");
+    if !dist.join("index.html").is_file() {
+        bail!(
+            "the SPA is not built ({} is missing): run `cargo xtask test` (it builds it with trunk)",
+            dist.join("index.html").display()
+        );
+    }
+    Ok(dist)
+}
+
+/// Starts a Berth server with a fresh data folder inside the run dir.
+pub async fn spawn_app(env: &TestEnv) -> Result<TestApp> {
+    let data_dir = env.new_app_dir()?;
+    spawn_app_with_data_dir(&data_dir).await
+}
+
+/// Starts a Berth server on an existing data folder (to test what survives a restart).
+pub async fn spawn_app_with_data_dir(data_dir: &Path) -> Result<TestApp> {
+    let static_dir = static_dir()?;
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
+    let config = Config {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        data_dir: data_dir.to_path_buf(),
+        database_url: None,
+        admin_password: Some(ADMIN_PASSWORD.into()),
+        static_dir,
+    };
+    let app = RunningApp::start(config)
+        .await
+        .with_context(|| format!("starting Berth on data dir {}", data_dir.display()))?;
+    let addr = app.addr;
+    let cookies = Arc::new(Jar::default());
+    let client = http_client(Some(cookies.clone()))?;
+    Ok(TestApp {
+        addr,
+        base_url: format!("http://{addr}"),
+        data_dir: data_dir.to_path_buf(),
+        client,
+        cookies,
+        app: Some(app),
+    })
+}
+
+/// A reqwest client with a 30 s timeout and, optionally, a cookie jar.
+pub fn http_client(cookies: Option<Arc<Jar>>) -> Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder().timeout(Duration::from_secs(30));
+    if let Some(jar) = cookies {
+        builder = builder.cookie_provider(jar);
+    }
+    builder.build().context("building an HTTP client")
+}
+
+impl TestApp {
+    /// `base_url` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base_url, path)
+    }
+
+    /// `ws://ADDR/graphql`.
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/graphql", self.addr)
+    }
+
+    /// POSTs a GraphQL request with the cookie-keeping client; returns the response body (with `data`
+    /// and/or `errors`).
+    pub async fn graphql(&self, query: &str, variables: Value) -> Result<Value> {
+        let (_, body) = self
+            .graphql_raw(self.client.post(self.url("/graphql")), query, variables)
+            .await?;
+        Ok(body)
+    }
+
+    /// POSTs a GraphQL request with `Authorization: Bearer <token>` from a client without cookies.
+    pub async fn graphql_with_token(
+        &self,
+        token: &str,
+        query: &str,
+        variables: Value,
+    ) -> Result<Value> {
+        let client = http_client(None)?;
+        let request = client.post(self.url("/graphql")).bearer_auth(token);
+        let (_, body) = self.graphql_raw(request, query, variables).await?;
+        Ok(body)
+    }
+
+    /// POSTs a GraphQL request with an explicit `Cookie` header from a client without a jar.
+    pub async fn graphql_with_cookie(
+        &self,
+        cookie: &str,
+        query: &str,
+        variables: Value,
+    ) -> Result<Value> {
+        let client = http_client(None)?;
+        let request = client
+            .post(self.url("/graphql"))
+            .header(reqwest::header::COOKIE, cookie);
+        let (_, body) = self.graphql_raw(request, query, variables).await?;
+        Ok(body)
+    }
+
+    /// Sends `request` with a GraphQL JSON body; returns the HTTP status and the parsed body.
+    pub async fn graphql_raw(
+        &self,
+        request: reqwest::RequestBuilder,
+        query: &str,
+        variables: Value,
+    ) -> Result<(StatusCode, Value)> {
+        let response = request
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .context("sending a GraphQL request")?;
+        let status = response.status();
+        let text = response
+            .text()
+            .await
+            .context("reading the GraphQL response")?;
+        let body = serde_json::from_str(&text)
+            .with_context(|| format!("GraphQL response (HTTP {status}) is not JSON: {text}"))?;
+        Ok((status, body))
+    }
+
+    /// Logs in with the cookie-keeping client; returns `login { username role }` or fails with the
+    /// GraphQL errors.
+    pub async fn login_as(&self, username: &str, password: &str) -> Result<Value> {
+        let body = self
+            .graphql(
+                "mutation Login($u: String!, $p: String!) { login(username: $u, password: $p) { username role } }",
+                json!({ "u": username, "p": password }),
+            )
+            .await?;
+        Ok(data(&body)?["login"].clone())
+    }
+
+    /// The `Cookie` header value the jar would send to this server, if any.
+    pub fn cookie_header(&self) -> Option<String> {
+        let url = Url::parse(&self.base_url).ok()?;
+        let value = self.cookies.cookies(&url)?;
+        value.to_str().ok().map(str::to_owned)
+    }
+
+    /// The value of the `berth_session` cookie, if the jar holds one.
+    pub fn session_cookie(&self) -> Option<String> {
+        let header = self.cookie_header()?;
+        header.split(';').find_map(|pair| {
+            let (name, value) = pair.trim().split_once('=')?;
+            (name == SESSION_COOKIE).then(|| value.to_string())
+        })
+    }
+
+    /// Stops the server.
+    pub async fn shutdown(mut self) -> Result<()> {
+        match self.app.take() {
+            Some(app) => app.shutdown().await.context("shutting Berth down"),
+            None => Ok(()),
+        }
+    }
+
+    /// Stops the server and passes on a test's outcome (the test's error wins over a shutdown error).
+    pub async fn finish<T>(self, outcome: Result<T>) -> Result<T> {
+        let shutdown = self.shutdown().await;
+        let value = outcome?;
+        shutdown?;
+        Ok(value)
+    }
+
+    /// Stops the server and starts a new one on the same data folder (it gets a new port).
+    pub async fn restart(self) -> Result<TestApp> {
+        let data_dir = self.data_dir.clone();
+        self.shutdown().await?;
+        spawn_app_with_data_dir(&data_dir).await
+    }
+}
+
+/// `body.data`, or an error listing `body.errors`.
+pub fn data(body: &Value) -> Result<&Value> {
+    if let Some(errors) = body.get("errors").filter(|e| !e.is_null()) {
+        return Err(anyhow!("GraphQL errors: {errors}"));
+    }
+    body.get("data")
+        .filter(|d| !d.is_null())
+        .ok_or_else(|| anyhow!("GraphQL response without data: {body}"))
+}
+
+/// `body.errors[0].extensions.code`, if present.
+pub fn error_code(body: &Value) -> Option<&str> {
+    body.pointer("/errors/0/extensions/code")
+        .and_then(Value::as_str)
+}
+
+/// Fails unless the first GraphQL error has `extensions.code == code`.
+pub fn expect_error_code(body: &Value, code: &str) -> Result<()> {
+    match error_code(body) {
+        Some(actual) if actual == code => Ok(()),
+        _ => bail!("expected a GraphQL error with code {code}, got {body}"),
+    }
+}
