@@ -26,6 +26,7 @@ pub struct RunningApp {
     server: JoinHandle<std::io::Result<()>>,
     sweeper: JoinHandle<()>,
     monitors: JoinHandle<()>,
+    refresher: JoinHandle<()>,
 }
 
 impl RunningApp {
@@ -56,6 +57,7 @@ impl RunningApp {
             MonitorSettings::from_env(),
             monitor_commands,
         );
+        let refresher = crate::engine::refresher::spawn(services.registries.clone());
         if std::env::var("BERTH_REGISTER_LOCAL_HOST").map_or(true, |v| v != "0") {
             register_local_host(&services).await;
         }
@@ -88,6 +90,7 @@ impl RunningApp {
             server,
             sweeper,
             monitors,
+            refresher,
         })
     }
 
@@ -96,6 +99,7 @@ impl RunningApp {
         let _ = self.stop.send(());
         self.sweeper.abort();
         self.monitors.abort();
+        self.refresher.abort();
         self.server.await.context("server task")??;
         Ok(())
     }

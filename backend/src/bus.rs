@@ -25,6 +25,23 @@ pub enum Event {
     },
     /// A host's image cache changed.
     HostImages { host_id: String, at: DateTime<Utc> },
+    /// Progress of a registry refresh.
+    RegistryRefresh {
+        registry_id: String,
+        phase: RefreshPhase,
+        repositories_done: i64,
+        repositories_total: Option<i64>,
+        at: DateTime<Utc>,
+        message: Option<String>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RefreshPhase {
+    Started,
+    Progress,
+    Finished,
+    Failed,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -17,8 +17,8 @@ use crate::{
         toast::{ToastRegion, Toasts, use_toasts},
     },
     pages::{
-        containers::ContainersPage, hosts::HostsPage, login::LoginPage, not_found::NotFoundPage,
-        storage::StoragePage, tokens::TokensPage,
+        containers::ContainersPage, host_detail::HostDetailPage, hosts::HostsPage,
+        login::LoginPage, not_found::NotFoundPage, storage::StoragePage, tokens::TokensPage,
     },
 };
 
@@ -63,6 +63,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("containers") view=ContainersPage />
                     <Route path=path!("storage") view=StoragePage />
                     <Route path=path!("hosts") view=HostsPage />
+                    <Route path=path!("hosts/:id") view=HostDetailPage />
                     <Route path=path!("tokens") view=TokensPage />
                     <Route path=path!("*any") view=NotFoundPage />
                 </ParentRoute>

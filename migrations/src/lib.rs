@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261128_000001_auth;
 mod m20261128_000002_hosts;
+mod m20261128_000003_registries;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261128_000001_auth::Migration),
             Box::new(m20261128_000002_hosts::Migration),
+            Box::new(m20261128_000003_registries::Migration),
         ]
     }
 }

@@ -140,3 +140,107 @@ async fn journey(client: &Client, app: &TestApp) -> Result<()> {
     wait_for_path(client, "/login", PAGE).await?;
     Ok(())
 }
+
+/// The Hosts tab: add a host in the dialog and see it turn UP by itself, open it, pull an image and watch the
+/// progress bar reach 100 %, then see the image listed.
+pub async fn hosts_add_and_pull(env: &TestEnv) -> Result<()> {
+    let (app, client) = open(env).await?;
+    let outcome = hosts_journey(&client, &app, env).await;
+    close(app, client, "browser-hosts", outcome).await
+}
+
+/// Polls until the element's text contains `needle`.
+async fn wait_for_text_containing(client: &Client, css: &str, needle: &str) -> Result<String> {
+    let deadline = std::time::Instant::now() + PAGE;
+    loop {
+        let text = match client.find(Locator::Css(css)).await {
+            Ok(el) => el.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if text.contains(needle) {
+            return Ok(text);
+        }
+        ensure!(
+            std::time::Instant::now() < deadline,
+            "`{css}` never contained {needle:?} (last text {text:?})"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn hosts_journey(client: &Client, app: &TestApp, env: &TestEnv) -> Result<()> {
+    client
+        .goto(&app.url("/hosts"))
+        .await
+        .context("opening /hosts")?;
+    wait_for_path(client, "/login", PAGE).await?;
+    log_in(client, ADMIN_PASSWORD).await?;
+    wait_for(client, "nav#tabs", PAGE).await?;
+    client
+        .goto(&app.url("/hosts"))
+        .await
+        .context("opening /hosts")?;
+    wait_for(client, ".empty-state", PAGE).await?;
+
+    let h2 = env.host("h2")?;
+    click(client, "#host-add").await?;
+    type_into(client, "#host-name", "h2").await?;
+    // Validation as you type: a bad endpoint marks the field before anything is sent.
+    type_into(client, "#host-endpoint", "ftp://x").await?;
+    wait_for(client, "#host-endpoint.invalid", PAGE).await?;
+    type_into(client, "#host-endpoint", &h2.endpoint).await?;
+    wait_gone(client, "#host-endpoint.invalid", PAGE).await?;
+    click(client, "#host-save").await?;
+    let row = r#"tr.host-row[data-host-name="h2"]"#;
+    wait_for(
+        client,
+        &format!(r#"{row} span.host-status[data-status="UP"]"#),
+        PAGE,
+    )
+    .await?;
+    screenshot(client, "hosts-list.png").await?;
+
+    wait_for(client, &format!("{row} a.host-link"), PAGE)
+        .await?
+        .click()
+        .await
+        .context("opening the host")?;
+    let caps = wait_for_text(client, "#host-capabilities", PAGE).await?;
+    ensure!(
+        caps.contains("overlay2") || caps.contains("vfs") || caps.contains("Storage"),
+        "capabilities panel: {caps}"
+    );
+
+    let reference = env
+        .images
+        .iter()
+        .find(|r| r.contains("apps/worker"))
+        .context("the harness pushes apps/worker")?
+        .clone();
+    type_into(client, "#pull-reference", &reference).await?;
+    click(client, "#pull-submit").await?;
+    wait_for_text_containing(client, "#pull-progress-text", "100").await?;
+    wait_for(
+        client,
+        &format!(r#"tr.image-row[data-reference="{reference}"]"#),
+        PAGE,
+    )
+    .await?;
+    screenshot(client, "host-images.png").await?;
+
+    // The API agrees with the page.
+    app.login_as(ADMIN_USERNAME, ADMIN_PASSWORD).await?;
+    let body = app
+        .graphql(
+            "{ hosts { name status images { reference sizeBytes } } }",
+            json!({}),
+        )
+        .await?;
+    let hosts = data(&body)?["hosts"].clone();
+    let images = hosts[0]["images"].as_array().cloned().unwrap_or_default();
+    ensure!(
+        hosts[0]["status"] == "UP" && images.iter().any(|i| i["reference"] == reference.as_str()),
+        "API shows {hosts}"
+    );
+    Ok(())
+}

@@ -10,6 +10,9 @@ mod auth;
 mod browser;
 mod harness;
 mod health;
+mod hosts;
+mod postgres;
+mod registries;
 
 use std::future::Future;
 use std::io::Write;
@@ -65,7 +68,33 @@ fn all_tests() -> Vec<(&'static str, TestFn)> {
         auth::ws_init_with_bearer_is_acknowledged,
         auth::ws_foreign_origin_is_refused,
         auth::ws_without_init_is_closed_4408,
+        hosts::engines_are_added_up_with_their_capabilities,
+        hosts::bad_input_is_refused_and_nothing_saved,
+        hosts::wrong_ca_is_saved_non_responsive,
+        hosts::silent_host_does_not_delay_others,
+        hosts::pull_image_reports_progress_and_fills_cache,
+        hosts::pull_streams_real_bytes,
+        hosts::cache_follows_the_docker_cli,
+        hosts::remove_image_and_failed_pull,
+        hosts::maintenance_refresh_and_remove,
+        // Freeze h1 and kill h2: last of the host tests (the runner resumes and restarts them should
+        // these fail).
+        hosts::frozen_engine_is_seen_and_recovers,
+        hosts::killed_engine_is_seen_and_recovers,
+        registries::open_registry_is_listed,
+        registries::auth_registry_right_and_wrong_password,
+        registries::misbehaving_registries_fail_clearly,
+        registries::docker_hub_namespace_is_listed,
+        registries::periodic_refresh_is_seen,
+        registries::seeded_registry_with_index_and_deletion,
+        registries::token_registry_refreshes_incrementally,
+        registries::host_pull_uses_registry_credentials,
+        registries::host_pull_with_base64_trap_password,
+        registries::stopped_registry_keeps_list_and_recovers,
+        registries::registries_on_postgres,
         browser::login_tabs_tokens_logout,
+        browser::hosts_add_and_pull,
+        postgres::auth_sessions_and_hosts,
     ]
 }
 
@@ -224,6 +253,8 @@ fn run_again_with_test_settings() -> ExitCode {
         let mut child = match tokio::process::Command::new(&exe)
             .args(std::env::args_os().skip(1))
             .env(WS_INIT_TIMEOUT_VAR, WS_INIT_TIMEOUT_FOR_TESTS)
+            // Small registry pages, so listings page through `Link` headers.
+            .env("BERTH_REGISTRY_PAGE_SIZE", "7")
             .process_group(0)
             .spawn()
         {
@@ -389,6 +420,20 @@ async fn run(selected: Vec<(&'static str, TestFn)>, total: usize) -> ExitCode {
             let _ = (&mut handle).await;
         }
         timings.push((name.to_string(), test_started.elapsed()));
+        // A test that kills an engine restarts it itself; should it fail or time out first, the next
+        // tests still get all three engines.
+        if !matches!(outcome, Outcome::Interrupted) {
+            match env.revive_engines().await {
+                Ok(started) if !started.is_empty() => {
+                    eprintln!("berth-test: restarted engine(s) {started:?} left stopped by {name}")
+                }
+                Ok(_) => {}
+                Err(e) => eprintln!(
+                    "berth-test: could not restart the engines after {name}: {}",
+                    describe_error(&e)
+                ),
+            }
+        }
         match outcome {
             Outcome::Passed => {
                 println!("ok");

@@ -1,5 +1,5 @@
-//! `spawn_app`: a Berth server on a free port with a fresh SQLite database, and a GraphQL client
-//! that keeps the session cookie.
+//! `spawn_app`: a Berth server on a free port with a fresh SQLite database (or a given one, e.g.
+//! PostgreSQL), and a GraphQL client that keeps the session cookie.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, bail};
 use berth::app::RunningApp;
 use berth::config::Config;
+use berth::service::auth::Bootstrap;
 use reqwest::cookie::{CookieStore, Jar};
 use reqwest::{StatusCode, Url};
 use serde_json::{Value, json};
@@ -30,6 +31,10 @@ pub struct TestApp {
     pub base_url: String,
     /// The server's data folder (SQLite database and whatever else it keeps).
     pub data_dir: PathBuf,
+    /// The database it was given (`None`: SQLite in `data_dir`).
+    pub database_url: Option<String>,
+    /// What the start did about the admin user (created, or `Existing`).
+    pub bootstrap: Bootstrap,
     /// An HTTP client with a cookie jar: logging in with it keeps the session.
     pub client: reqwest::Client,
     /// The client's cookie jar.
@@ -59,13 +64,24 @@ pub async fn spawn_app(env: &TestEnv) -> Result<TestApp> {
 
 /// Starts a Berth server on an existing data folder (to test what survives a restart).
 pub async fn spawn_app_with_data_dir(data_dir: &Path) -> Result<TestApp> {
+    start_app(data_dir, None).await
+}
+
+/// Starts a Berth server with a fresh data folder on the database at `url` (e.g. a PostgreSQL one
+/// from [`crate::postgres::PostgresServer::create_database`]).
+pub async fn spawn_app_with_database(env: &TestEnv, url: &str) -> Result<TestApp> {
+    let data_dir = env.new_app_dir()?;
+    start_app(&data_dir, Some(url.to_string())).await
+}
+
+async fn start_app(data_dir: &Path, database_url: Option<String>) -> Result<TestApp> {
     let static_dir = static_dir()?;
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("creating {}", data_dir.display()))?;
     let config = Config {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         data_dir: data_dir.to_path_buf(),
-        database_url: None,
+        database_url: database_url.clone(),
         admin_password: Some(ADMIN_PASSWORD.into()),
         static_dir,
     };
@@ -73,12 +89,15 @@ pub async fn spawn_app_with_data_dir(data_dir: &Path) -> Result<TestApp> {
         .await
         .with_context(|| format!("starting Berth on data dir {}", data_dir.display()))?;
     let addr = app.addr;
+    let bootstrap = app.bootstrap.clone();
     let cookies = Arc::new(Jar::default());
     let client = http_client(Some(cookies.clone()))?;
     Ok(TestApp {
         addr,
         base_url: format!("http://{addr}"),
         data_dir: data_dir.to_path_buf(),
+        database_url,
+        bootstrap,
         client,
         cookies,
         app: Some(app),
@@ -176,6 +195,26 @@ impl TestApp {
         Ok(data(&body)?["login"].clone())
     }
 
+    /// Logs in as admin with the cookie client and creates an API token called `name`; returns its
+    /// secret (for `Authorization: Bearer` and the WebSocket `connection_init` payload).
+    pub async fn admin_token(&self, name: &str) -> Result<String> {
+        self.login_as(ADMIN_USERNAME, ADMIN_PASSWORD).await?;
+        let body = self
+            .graphql(
+                "mutation Create($name: String!) { createApiToken(name: $name) { secret } }",
+                json!({ "name": name }),
+            )
+            .await?;
+        let secret = data(&body)?["createApiToken"]["secret"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        if secret.is_empty() {
+            bail!("createApiToken returned no secret: {body}");
+        }
+        Ok(secret)
+    }
+
     /// The `Cookie` header value the jar would send to this server, if any.
     pub fn cookie_header(&self) -> Option<String> {
         let url = Url::parse(&self.base_url).ok()?;
@@ -208,11 +247,13 @@ impl TestApp {
         Ok(value)
     }
 
-    /// Stops the server and starts a new one on the same data folder (it gets a new port).
+    /// Stops the server and starts a new one on the same data folder and database (it gets a new
+    /// port).
     pub async fn restart(self) -> Result<TestApp> {
         let data_dir = self.data_dir.clone();
+        let database_url = self.database_url.clone();
         self.shutdown().await?;
-        spawn_app_with_data_dir(&data_dir).await
+        start_app(&data_dir, database_url).await
     }
 }
 

@@ -1,15 +1,18 @@
 //! Docker engines as test hosts: one `dockerd` per host with its own data root, exec root, pid file,
 //! containerd, bridge and log, reachable over a unix socket, plain TCP or TCP with TLS.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
 
-use crate::process::{ManagedProcess, Probe, free_port, log_tail, poll, run, run_ok};
+use crate::process::{
+    ManagedProcess, Probe, free_port, is_alive, log_tail, poll, run, run_ok, signal,
+};
 use crate::tls::{TlsFiles, TlsMaterial};
 
 /// How long an engine may take to answer `/_ping` after start.
@@ -61,6 +64,9 @@ pub struct EngineHandle {
     pub log: PathBuf,
     docker_bin: PathBuf,
     docker_config: PathBuf,
+    /// dockerd's program and arguments, to start it again on the same folders, ports and certificates.
+    dockerd_bin: PathBuf,
+    dockerd_args: Vec<OsString>,
 }
 
 impl EngineHandle {
@@ -236,6 +242,7 @@ pub async fn spawn(spec: EngineSpec<'_>) -> Result<(EngineHandle, ManagedProcess
     }
     .context("engine without endpoint")?;
 
+    let dockerd_args: Vec<OsString> = cmd.as_std().get_args().map(OsString::from).collect();
     let process = ManagedProcess::spawn(&format!("dockerd {}", spec.name), &mut cmd, &log)?;
     let handle = EngineHandle {
         name: spec.name,
@@ -249,8 +256,83 @@ pub async fn spawn(spec: EngineSpec<'_>) -> Result<(EngineHandle, ManagedProcess
         log,
         docker_bin: spec.docker_bin.to_path_buf(),
         docker_config: spec.docker_config.to_path_buf(),
+        dockerd_bin: spec.dockerd_bin.to_path_buf(),
+        dockerd_args,
     };
     Ok((handle, process))
+}
+
+/// Kills an engine the way a crash would: SIGKILL to dockerd (reaped through `process`) and to the
+/// containerd it started, then removes containerd's pid file, which would otherwise make the next
+/// dockerd on these folders wait for a dead containerd until it times out.
+pub async fn kill(engine: &EngineHandle, process: &mut ManagedProcess) -> Result<()> {
+    let containerd_pidfile = engine.containerd_pidfile();
+    let containerd = std::fs::read_to_string(&containerd_pidfile)
+        .ok()
+        .and_then(|text| text.trim().parse::<u32>().ok())
+        .filter(|&pid| engine.owns_process(pid));
+    process
+        .kill()
+        .await
+        .with_context(|| format!("killing dockerd {}", engine.name))?;
+    // dockerd's containerd can outlive it (nothing may reap it): kill it too and wait until it is gone
+    // (a zombie counts as gone).
+    if let Some(pid) = containerd {
+        signal(pid, nix::sys::signal::Signal::SIGKILL);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while is_alive(pid) {
+            if Instant::now() >= deadline {
+                bail!(
+                    "containerd of {} (pid {pid}) still runs 10 s after SIGKILL",
+                    engine.name
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    match std::fs::remove_file(&containerd_pidfile) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("removing {}", containerd_pidfile.display())),
+    }
+}
+
+/// Starts an engine's dockerd again with the command line it first ran with (same data root, exec
+/// root, sockets, port and certificates). The caller waits with [`wait_ready`].
+pub fn respawn(engine: &EngineHandle) -> Result<ManagedProcess> {
+    // Whatever stopped it, a stale containerd pid file must not make the new dockerd wait.
+    let pidfile = engine.containerd_pidfile();
+    if let Ok(text) = std::fs::read_to_string(&pidfile)
+        && !text
+            .trim()
+            .parse::<u32>()
+            .is_ok_and(|pid| is_alive(pid) && engine.owns_process(pid))
+    {
+        let _ = std::fs::remove_file(&pidfile);
+    }
+    let mut cmd = Command::new(&engine.dockerd_bin);
+    cmd.args(&engine.dockerd_args)
+        .env_remove("DOCKER_HOST")
+        .env_remove("DOCKER_TLS_VERIFY")
+        .env_remove("DOCKER_CERT_PATH");
+    ManagedProcess::spawn(&format!("dockerd {}", engine.name), &mut cmd, &engine.log)
+}
+
+impl EngineHandle {
+    /// `<exec-root>/containerd/containerd.pid`.
+    fn containerd_pidfile(&self) -> PathBuf {
+        self.dir
+            .join("exec")
+            .join("containerd")
+            .join("containerd.pid")
+    }
+
+    /// Whether `pid`'s command line mentions this engine's folder (so a recycled pid is never killed).
+    fn owns_process(&self, pid: u32) -> bool {
+        let needle = format!("{}/", self.dir.display());
+        std::fs::read(format!("/proc/{pid}/cmdline"))
+            .is_ok_and(|cmdline| String::from_utf8_lossy(&cmdline).contains(&needle))
+    }
 }
 
 /// Polls the engine until it answers `/_ping` (raw HTTP over the socket; the docker CLI with TLS

@@ -123,7 +123,9 @@ struct Teardown {
     ip: PathBuf,
     chromedriver: Option<ManagedProcess>,
     registries: Vec<ManagedProcess>,
-    engines: Vec<ManagedProcess>,
+    /// The dockerd processes, in the order of `TestEnv::hosts`; behind a lock because tests may kill
+    /// and restart an engine ([`TestEnv::kill_engine`], [`TestEnv::start_engine`]).
+    engines: tokio::sync::Mutex<Vec<ManagedProcess>>,
     bridges: Vec<String>,
 }
 
@@ -141,7 +143,7 @@ impl Teardown {
             }
         }
         // dockerd stops its containers (3 s shutdown timeout) and its containerd.
-        let engines: Vec<_> = self.engines.drain(..).collect();
+        let engines: Vec<_> = self.engines.get_mut().drain(..).collect();
         let results = futures::future::join_all(
             engines
                 .into_iter()
@@ -224,7 +226,7 @@ impl TestEnv {
             run: Some(run),
             chromedriver: None,
             registries: Vec::new(),
-            engines: Vec::new(),
+            engines: tokio::sync::Mutex::new(Vec::new()),
             bridges: Vec::new(),
         };
         let result = tokio::select! {
@@ -264,6 +266,90 @@ impl TestEnv {
         self.hosts
             .iter()
             .find(|h| h.name == name)
+            .ok_or_else(|| anyhow!("no host {name}"))
+    }
+
+    /// Kills host `name`'s engine like a crash (SIGKILL to dockerd and its containerd). Restart it
+    /// with [`TestEnv::start_engine`]; the runner also restarts any engine a test left stopped.
+    pub async fn kill_engine(&self, name: &str) -> Result<()> {
+        let (index, host) = self.host_index(name)?;
+        let mut engines = self.teardown.engines.lock().await;
+        let process = engines
+            .get_mut(index)
+            .ok_or_else(|| anyhow!("no process for engine {name}"))?;
+        engine::kill(host, process).await
+    }
+
+    /// Starts host `name`'s engine again on the same folders, endpoints and certificates if it is not
+    /// running, and waits until it answers. Returns whether it had to be started.
+    pub async fn start_engine(&self, name: &str) -> Result<bool> {
+        let (index, host) = self.host_index(name)?;
+        let mut engines = self.teardown.engines.lock().await;
+        let process = engines
+            .get_mut(index)
+            .ok_or_else(|| anyhow!("no process for engine {name}"))?;
+        if process.is_running() {
+            return Ok(false);
+        }
+        *process = engine::respawn(host)?;
+        engine::wait_ready(host, process).await?;
+        Ok(true)
+    }
+
+    /// Freezes host `name`'s dockerd (SIGSTOP): its sockets stay open and the kernel still accepts
+    /// connections, but nothing answers — a hung engine. [`TestEnv::thaw_engine`] resumes it; the
+    /// runner thaws every engine after each test.
+    pub async fn freeze_engine(&self, name: &str) -> Result<()> {
+        self.signal_engine(name, nix::sys::signal::Signal::SIGSTOP)
+            .await
+    }
+
+    /// Resumes a frozen dockerd (SIGCONT; harmless on a running one).
+    pub async fn thaw_engine(&self, name: &str) -> Result<()> {
+        self.signal_engine(name, nix::sys::signal::Signal::SIGCONT)
+            .await
+    }
+
+    async fn signal_engine(&self, name: &str, signal: nix::sys::signal::Signal) -> Result<()> {
+        let (index, _) = self.host_index(name)?;
+        let mut engines = self.teardown.engines.lock().await;
+        let process = engines
+            .get_mut(index)
+            .ok_or_else(|| anyhow!("no process for engine {name}"))?;
+        if !process.is_running() {
+            bail!("engine {name} is not running");
+        }
+        crate::process::signal(process.pid(), signal);
+        Ok(())
+    }
+
+    /// Whether host `name`'s dockerd is running.
+    pub async fn engine_running(&self, name: &str) -> Result<bool> {
+        let (index, _) = self.host_index(name)?;
+        let mut engines = self.teardown.engines.lock().await;
+        Ok(engines.get_mut(index).is_some_and(|p| p.is_running()))
+    }
+
+    /// Resumes every frozen engine and starts every engine that is not running (after a test that
+    /// froze or killed one failed or timed out); returns the names of those it started.
+    pub async fn revive_engines(&self) -> Result<Vec<String>> {
+        let mut started = Vec::new();
+        for host in &self.hosts {
+            if self.engine_running(&host.name).await? {
+                self.thaw_engine(&host.name).await?;
+            }
+            if self.start_engine(&host.name).await? {
+                started.push(host.name.clone());
+            }
+        }
+        Ok(started)
+    }
+
+    fn host_index(&self, name: &str) -> Result<(usize, &EngineHandle)> {
+        self.hosts
+            .iter()
+            .enumerate()
+            .find(|(_, h)| h.name == name)
             .ok_or_else(|| anyhow!("no host {name}"))
     }
 
@@ -350,7 +436,7 @@ async fn start_parts(tools: &Tools, teardown: &mut Teardown, started: Instant) -
             tls: Some(&tls),
         })
         .await?;
-        teardown.engines.push(process);
+        teardown.engines.get_mut().push(process);
         hosts.push(handle);
     }
     let (registry, process) = registry::spawn(
@@ -383,7 +469,7 @@ async fn start_parts(tools: &Tools, teardown: &mut Teardown, started: Instant) -
     let engines_ready = try_join_all(
         hosts
             .iter()
-            .zip(engines.iter_mut())
+            .zip(engines.get_mut().iter_mut())
             .map(|(h, p)| engine::wait_ready(h, p)),
     );
     let registries_ready = async {

@@ -173,6 +173,22 @@ impl ManagedProcess {
         }
     }
 
+    /// Whether the process is still running (it is reaped when it has exited).
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// SIGKILL at once and reap (a crash, not a shutdown). A process that already exited is fine.
+    pub async fn kill(&mut self) -> Result<()> {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return Ok(());
+        }
+        self.child
+            .kill()
+            .await
+            .with_context(|| format!("killing {} (pid {})", self.name, self.pid))
+    }
+
     /// SIGTERM, wait up to `grace`, then SIGKILL and reap.
     pub async fn stop(&mut self, grace: Duration) -> Result<()> {
         if let Ok(Some(_)) = self.child.try_wait() {

@@ -172,6 +172,8 @@ fn clean_stale_runs(own: &Path) -> Result<()> {
 /// Kills every process that belongs to `dir`, unmounts everything under it and deletes it.
 pub fn clean_run_dir(dir: &Path) -> Result<()> {
     kill_processes_under(dir);
+    // A killed PostgreSQL leaves its System V shared memory segment behind.
+    crate::postgres::remove_leftover_shared_memory(dir);
     unmount_under(dir)?;
     // dockerd waits for a stale containerd.pid; never leave one behind.
     remove_containerd_pidfiles(dir);

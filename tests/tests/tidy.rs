@@ -105,6 +105,22 @@ fn only_the_docker_module_imports_bollard() {
 }
 
 #[test]
+fn only_the_registry_module_speaks_http_to_registries() {
+    assert_only_under(
+        "reqwest is used in the server outside backend/src/registry/",
+        &["reqwest"],
+        &[
+            "backend/src/registry/",
+            "tests/",
+            "frontend/",
+            "xtask/",
+            "shared/",
+            "migrations/",
+        ],
+    );
+}
+
+#[test]
 fn only_services_reach_the_database() {
     assert_only_under(
         "the database layer is used outside services (and the start-up wiring)",

@@ -1,5 +1,6 @@
 //! Developer commands: `cargo xtask run` (set up and serve), `cargo xtask test` (set up and run every test),
-//! `cargo xtask lint` (fmt, clippy, wasm32 checks) and `cargo xtask ci` (lint, then test).
+//! `cargo xtask lint` (fmt, clippy, wasm32 checks), `cargo xtask ci` (lint, then test) and
+//! `cargo xtask bench hosts` (a benchmark against the real test environment; figures into BENCHMARKS.md).
 //!
 //! Set-up is idempotent: each step checks first and installs only what is missing, so a fresh Debian machine
 //! (as root) gets everything and a prepared one loses no time.
@@ -18,6 +19,14 @@ commands:
   test    install what the tests need, build the web app, run every test (unit, integration, browser)
   lint    cargo fmt --check, clippy -D warnings (native and wasm32), wasm32 build of shared and frontend
   ci      lint, then test
+  bench hosts
+          run the host benchmark (release build, real engines, as root): kill/hang → NON_RESPONSIVE,
+          docker pull → image cache, hosts query latency with hanging hosts; prints the table and
+          writes it into BENCHMARKS.md
+  bench registry
+          run the registry benchmark (release build; needs docker-registry and skopeo): full and
+          unchanged refresh of 200 repositories × 20 tags against `skopeo list-tags` per repository;
+          writes the table into BENCHMARKS.md
 ";
 
 fn main() {
@@ -41,6 +50,7 @@ fn run() -> Result<()> {
             lint()?;
             test(&root, &rest)
         }
+        "bench" => bench(&root, &rest),
         "" | "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())
@@ -141,6 +151,41 @@ fn test(root: &Path, extra: &[String]) -> Result<()> {
     }
     eprintln!("xtask: all tests passed in {:.0?}", started.elapsed());
     Ok(())
+}
+
+/// The benchmarks of the tests crate (`tests/benches/*.rs`, `harness = false`), in a release build.
+const BENCHMARKS: &[&str] = &["hosts", "registry"];
+
+fn bench(root: &Path, rest: &[String]) -> Result<()> {
+    let Some((which, extra)) = rest.split_first() else {
+        bail!(
+            "name a benchmark: cargo xtask bench <{}>",
+            BENCHMARKS.join("|")
+        );
+    };
+    if !BENCHMARKS.contains(&which.as_str()) {
+        bail!(
+            "unknown benchmark `{which}` (known: {})",
+            BENCHMARKS.join(", ")
+        );
+    }
+    setup::test_packages()?;
+    // The Berth under test serves the web app; any build of it will do.
+    if !root.join("dist/index.html").is_file() {
+        setup::frontend_tools(root)?;
+        build_spa(true)?;
+    }
+    sh(cargo()
+        .args([
+            "bench",
+            "--locked",
+            "-p",
+            "berth-tests",
+            "--bench",
+            which.as_str(),
+            "--",
+        ])
+        .args(extra))
 }
 
 /// Runs `cargo test`, passing its output through, and adds up the runners' `test result:` lines.

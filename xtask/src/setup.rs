@@ -8,13 +8,18 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Debian packages the test environment needs: (a file the package installs, package).
+/// Debian packages the test environment needs: (a file the package installs, package). A `*` stands
+/// for one path component, e.g. PostgreSQL's version folder.
 const TEST_PACKAGES: &[(&str, &str)] = &[
     ("/usr/sbin/dockerd", "docker.io"),
     ("/usr/bin/docker-registry", "docker-registry"),
     ("/bin/busybox", "busybox-static"),
     ("/usr/bin/chromium", "chromium"),
     ("/usr/bin/chromedriver", "chromium-driver"),
+    // The host tests read Berth's SQLite file to check what removeHost left behind.
+    ("/usr/bin/sqlite3", "sqlite3"),
+    // The server (the client package alone also fills /usr/lib/postgresql/<version>/bin).
+    ("/usr/lib/postgresql/*/bin/initdb", "postgresql"),
 ];
 
 const TRUNK_VERSION: &str = "0.22.1";
@@ -63,11 +68,23 @@ fn apt_install(packages: &[&str]) -> Result<()> {
         .env("DEBIAN_FRONTEND", "noninteractive"))
 }
 
+/// Whether `pattern` names an existing path; a `*` component matches any name in its folder.
+fn installed(pattern: &str) -> bool {
+    match pattern.split_once("/*/") {
+        None => Path::new(pattern).exists(),
+        Some((dir, rest)) => std::fs::read_dir(dir).is_ok_and(|entries| {
+            entries
+                .flatten()
+                .any(|entry| installed(&format!("{}/{rest}", entry.path().display())))
+        }),
+    }
+}
+
 /// Installs the Debian packages of the test environment that are missing.
 pub fn test_packages() -> Result<()> {
     let missing: Vec<&str> = TEST_PACKAGES
         .iter()
-        .filter(|(file, _)| !Path::new(file).exists())
+        .filter(|(file, _)| !installed(file))
         .map(|(_, pkg)| *pkg)
         .collect();
     apt_install(&missing)

@@ -118,11 +118,14 @@ pub async fn replace_images(
     host_id: &str,
     rows: Vec<HostImageRow>,
 ) -> Result<(), DbErr> {
-    let txn = db.begin().await?;
+    // Read before the transaction (callers serialise writers of one host's cache), so the transaction
+    // starts with a write: a SQLite transaction that reads first and then writes fails at once with
+    // SQLITE_BUSY when another connection committed in between, whatever the busy timeout.
     let existing = host_image::Entity::find()
         .filter(host_image::Column::HostId.eq(host_id))
-        .all(&txn)
+        .all(db)
         .await?;
+    let txn = db.begin().await?;
     host_image::Entity::delete_many()
         .filter(host_image::Column::HostId.eq(host_id))
         .exec(&txn)

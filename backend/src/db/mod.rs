@@ -2,6 +2,7 @@
 
 pub mod entities;
 pub mod hosts;
+pub mod registries;
 pub mod session_store;
 pub mod tokens;
 pub mod users;

@@ -152,34 +152,59 @@ pub struct PullCredentials {
 #[derive(Clone, Debug)]
 pub struct Engine {
     docker: Docker,
+    /// The TLS files of a TLS connection, removed when the last clone of the engine goes.
+    _tls: Option<std::sync::Arc<TlsDir>>,
+}
+
+/// A private folder (0700) holding the PEM files of one TLS connection. bollard reads the client
+/// certificate and key from their paths at every TLS handshake (not once at connect), so the files must
+/// live as long as the connection; the folder is deleted on drop.
+#[derive(Debug)]
+struct TlsDir(std::path::PathBuf);
+
+impl Drop for TlsDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 impl Engine {
-    /// Connects and negotiates the API version. TLS files are written to a private temporary folder only for
-    /// the moment bollard reads them, then removed.
+    /// Connects and negotiates the API version. TLS files are written to a private folder (in memory under
+    /// /dev/shm where there is one) for as long as the connection is used, then removed.
     pub async fn connect(
         endpoint: &HostEndpoint,
         tls: Option<&TlsPems>,
     ) -> Result<Engine, DockerError> {
         let secs = CALL_TIMEOUT.as_secs();
-        let docker = match (endpoint, tls) {
-            (HostEndpoint::Unix(path), _) => {
+        let (docker, tls_dir) = match (endpoint, tls) {
+            (HostEndpoint::Unix(path), _) => (
                 Docker::connect_with_socket(path, secs, bollard::API_DEFAULT_VERSION)
-                    .map_err(classify)?
-            }
-            (HostEndpoint::Tcp { .. }, None) => {
-                Docker::connect_with_http(&endpoint.to_string(), secs, bollard::API_DEFAULT_VERSION)
-                    .map_err(classify)?
-            }
+                    .map_err(classify)?,
+                None,
+            ),
+            (HostEndpoint::Tcp { .. }, None) => (
+                Docker::connect_with_http(
+                    &endpoint.to_string(),
+                    secs,
+                    bollard::API_DEFAULT_VERSION,
+                )
+                .map_err(classify)?,
+                None,
+            ),
             (HostEndpoint::Tcp { .. }, Some(pems)) => {
-                connect_tls(&endpoint.to_string(), pems, secs)?
+                let (docker, dir) = connect_tls(&endpoint.to_string(), pems, secs)?;
+                (docker, Some(std::sync::Arc::new(dir)))
             }
         };
         let docker = match tokio::time::timeout(CALL_TIMEOUT, docker.negotiate_version()).await {
             Ok(r) => r.map_err(classify)?,
             Err(_) => return Err(DockerError::Timeout(CALL_TIMEOUT)),
         };
-        Ok(Engine { docker })
+        let docker = docker.with_request_modifier(url_safe_registry_auth);
+        Ok(Engine {
+            docker,
+            _tls: tls_dir,
+        })
     }
 
     pub async fn ping(&self) -> Result<(), DockerError> {
@@ -210,11 +235,24 @@ impl Engine {
         .await?;
         let mut out = Vec::new();
         for image in list {
-            let digest = image
+            // `repo@sha256:…` per repository the image came from or went to.
+            let digests: Vec<(&str, &str)> = image
                 .repo_digests
-                .first()
-                .and_then(|d| d.split_once('@'))
-                .map(|(_, d)| d.to_owned());
+                .iter()
+                .filter_map(|d| d.split_once('@'))
+                .collect();
+            // The digest of the tag's own repository (an image pulled as `a/x:1` and tagged `b/y:2` has a
+            // digest only for `a/x`; `b/y` has none until it is pushed or pulled).
+            let digest_of = |reference: &str| -> Option<String> {
+                let repository = match reference.rsplit_once(':') {
+                    Some((repo, tag)) if !tag.contains('/') => repo,
+                    _ => reference,
+                };
+                digests
+                    .iter()
+                    .find(|(repo, _)| *repo == repository)
+                    .map(|(_, d)| (*d).to_owned())
+            };
             let created_at = DateTime::from_timestamp(image.created, 0);
             let tags: Vec<String> = image
                 .repo_tags
@@ -222,16 +260,21 @@ impl Engine {
                 .filter(|t| t.as_str() != "<none>:<none>")
                 .cloned()
                 .collect();
-            let refs = if tags.is_empty() {
-                vec![image.id.clone()]
-            } else {
-                tags
-            };
-            for reference in refs {
+            if tags.is_empty() {
                 out.push(LocalImage {
+                    reference: image.id.clone(),
+                    image_id: image.id.clone(),
+                    digest: digests.first().map(|(_, d)| (*d).to_owned()),
+                    size_bytes: image.size,
+                    created_at,
+                });
+                continue;
+            }
+            for reference in tags {
+                out.push(LocalImage {
+                    digest: digest_of(&reference),
                     reference,
                     image_id: image.id.clone(),
-                    digest: digest.clone(),
                     size_bytes: image.size,
                     created_at,
                 });
@@ -329,10 +372,36 @@ impl Engine {
     }
 }
 
-fn connect_tls(addr: &str, pems: &TlsPems, secs: u64) -> Result<Docker, DockerError> {
-    let dir = std::env::temp_dir().join(format!("berth-tls-{}", uuid::Uuid::new_v4()));
-    let result = (|| {
-        create_private_dir(&dir)?;
+/// bollard encodes `X-Registry-Auth` with standard base64, but the daemon decodes it as URL-safe base64 and, when
+/// that fails, pulls anonymously without saying so (REFERENCE.md). Credentials whose JSON encodes to `+` or `/`
+/// would silently go out anonymous: re-encode the header URL-safe before every request.
+fn url_safe_registry_auth(mut req: bollard::BollardRequest) -> bollard::BollardRequest {
+    const HEADER: &str = "x-registry-auth";
+    let fixed = req
+        .headers()
+        .get(HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.contains('+') || v.contains('/'))
+        .map(|v| v.replace('+', "-").replace('/', "_"))
+        .and_then(|v| axum::http::HeaderValue::from_str(&v).ok());
+    if let Some(value) = fixed {
+        req.headers_mut().insert(HEADER, value);
+    }
+    req
+}
+
+fn connect_tls(addr: &str, pems: &TlsPems, secs: u64) -> Result<(Docker, TlsDir), DockerError> {
+    let shm = std::path::Path::new("/dev/shm");
+    let base = if shm.is_dir() {
+        shm.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    };
+    // Dropped (the folder deleted) on every error below.
+    let dir = TlsDir(base.join(format!("berth-tls-{}", uuid::Uuid::new_v4())));
+    let docker = {
+        let dir = &dir.0;
+        create_private_dir(dir)?;
         let (ca, cert, key) = (
             dir.join("ca.pem"),
             dir.join("cert.pem"),
@@ -342,10 +411,9 @@ fn connect_tls(addr: &str, pems: &TlsPems, secs: u64) -> Result<Docker, DockerEr
         write_private(&cert, &pems.cert)?;
         write_private(&key, &pems.key)?;
         Docker::connect_with_ssl(addr, &key, &cert, &ca, secs, bollard::API_DEFAULT_VERSION)
-            .map_err(|e| DockerError::Tls(error_chain(&e)))
-    })();
-    let _ = std::fs::remove_dir_all(&dir);
-    result
+            .map_err(|e| DockerError::Tls(error_chain(&e)))?
+    };
+    Ok((docker, dir))
 }
 
 fn create_private_dir(dir: &std::path::Path) -> Result<(), DockerError> {

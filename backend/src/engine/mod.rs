@@ -2,3 +2,4 @@
 //! refresher.
 
 pub mod monitor;
+pub mod refresher;

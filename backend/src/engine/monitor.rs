@@ -41,6 +41,14 @@ struct Running {
     commands: mpsc::UnboundedSender<HostCommand>,
 }
 
+/// A monitor never outlives its supervisor: aborting the supervisor (server shutdown) drops the map of
+/// running monitors, and with it every monitor task.
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 /// Runs the supervisor: starts a monitor for every stored host, then follows the service's commands.
 pub fn spawn(
     hosts: HostService,
@@ -63,9 +71,7 @@ pub fn spawn(
                     start(&mut running, &hosts, settings, id, ready)
                 }
                 MonitorCommand::Stop(id) => {
-                    if let Some(r) = running.remove(&id) {
-                        r.task.abort();
-                    }
+                    running.remove(&id);
                 }
                 MonitorCommand::Refresh(id, done) => match running.get(&id) {
                     Some(r) => {
@@ -74,9 +80,6 @@ pub fn spawn(
                     None => start(&mut running, &hosts, settings, id, Some(done)),
                 },
             }
-        }
-        for (_, r) in running {
-            r.task.abort();
         }
     })
 }
@@ -88,9 +91,7 @@ fn start(
     id: String,
     ready: Option<oneshot::Sender<()>>,
 ) {
-    if let Some(old) = running.remove(&id) {
-        old.task.abort();
-    }
+    // Replacing an entry drops (and so aborts) the old monitor.
     let (tx, rx) = mpsc::unbounded_channel();
     let task = tokio::spawn(monitor(hosts.clone(), settings, id.clone(), rx, ready));
     running.insert(id, Running { task, commands: tx });
@@ -201,9 +202,10 @@ async fn check(hosts: &HostService, id: &str, engine: &Engine) -> Result<(), Str
         .record_capabilities(id, &caps)
         .await
         .map_err(|e| e.to_string())?;
+    let cache = hosts.lock_image_cache(id).await;
     let images = engine.images().await.map_err(|e| e.to_string())?;
     hosts
-        .record_images(id, images)
+        .record_images(&cache, images)
         .await
         .map_err(|e| e.to_string())
 }
@@ -226,10 +228,11 @@ async fn watch(
                 Some(Ok(event)) => {
                     if event.kind == "image" {
                         // pull, tag, untag, delete, import, load: re-read the (small) image list.
+                        let cache = hosts.lock_image_cache(id).await;
                         match engine.images().await {
                             Ok(images) => {
-                                if let Err(e) = hosts.record_images(id, images).await {
-                                    tracing::error!(host = %id, error = %e, "recording images failed");
+                                if let Err(e) = hosts.record_images(&cache, images).await {
+                                    tracing::error!(host = %id, error = ?e, "recording images failed");
                                 }
                             }
                             Err(e) => return Ended::Lost(e.to_string()),

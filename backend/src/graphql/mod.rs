@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod error;
 pub mod hosts;
+pub mod registries;
 pub mod scalars;
 pub mod schema;
 

@@ -2,17 +2,18 @@
 
 use super::auth::{AuthMutation, AuthQuery};
 use super::hosts::{HostMutation, HostQuery, HostSubscription};
+use super::registries::{RegistryMutation, RegistryQuery, RegistrySubscription};
 use crate::service::Services;
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
 #[derive(MergedObject, Default)]
-pub struct Query(AuthQuery, HostQuery);
+pub struct Query(AuthQuery, HostQuery, RegistryQuery);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(AuthMutation, HostMutation);
+pub struct Mutation(AuthMutation, HostMutation, RegistryMutation);
 
 #[derive(MergedSubscription, Default)]
-pub struct Subscription(HostSubscription);
+pub struct Subscription(HostSubscription, RegistrySubscription);
 
 pub type BerthSchema = Schema<Query, Mutation, Subscription>;
 

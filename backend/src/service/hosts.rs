@@ -10,8 +10,10 @@ use berth_shared::{HostEndpoint, HostStatus, ImageRef};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use sea_orm::DatabaseConnection;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{OwnedMutexGuard, mpsc, oneshot};
 
 /// What a user submits to add or edit a host.
 #[derive(Clone, Debug, Default)]
@@ -67,6 +69,18 @@ pub struct HostService {
     secrets: SecretBox,
     bus: Bus,
     monitors: mpsc::UnboundedSender<MonitorCommand>,
+    /// One lock per host serialising "list the engine's images, then store them" (monitor events, refreshes,
+    /// pulls and removals run concurrently), so two writers never interleave their replace-all transactions
+    /// and an older list never overwrites a newer one.
+    image_locks: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+    /// Pull credentials of the configured registries ([`Self::with_registry_credentials`]).
+    registry_credentials: Option<crate::service::registries::RegistryCredentials>,
+}
+
+/// Proof that its holder is the only writer of one host's image cache ([`HostService::lock_image_cache`]).
+pub struct ImageCacheGuard {
+    host_id: String,
+    _guard: OwnedMutexGuard<()>,
 }
 
 /// How long add/update/refresh wait for the monitor's first check before answering with what is known.
@@ -142,6 +156,33 @@ impl HostService {
             secrets,
             bus,
             monitors,
+            image_locks: Arc::default(),
+            registry_credentials: None,
+        }
+    }
+
+    /// Pulls use the credentials of the registry whose domain matches the image reference's.
+    pub fn with_registry_credentials(
+        mut self,
+        credentials: crate::service::registries::RegistryCredentials,
+    ) -> Self {
+        self.registry_credentials = Some(credentials);
+        self
+    }
+
+    /// Waits until nobody else writes host `id`'s image cache. List the engine's images while holding the
+    /// guard, then store them with [`Self::record_images`].
+    pub async fn lock_image_cache(&self, id: &str) -> ImageCacheGuard {
+        let lock = {
+            let mut locks = self
+                .image_locks
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            locks.entry(id.to_owned()).or_default().clone()
+        };
+        ImageCacheGuard {
+            host_id: id.to_owned(),
+            _guard: lock.lock_owned().await,
         }
     }
 
@@ -302,7 +343,14 @@ impl HostService {
     pub async fn remove(&self, id: &str) -> Result<(), ServiceError> {
         self.require(id).await?;
         let _ = self.monitors.send(MonitorCommand::Stop(id.to_owned()));
+        // Let a cache write in flight finish first; later ones find the host gone.
+        let cache = self.lock_image_cache(id).await;
         q::delete(&self.db, id).await?;
+        drop(cache);
+        self.image_locks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(id);
         Ok(())
     }
 
@@ -420,12 +468,17 @@ impl HostService {
         Ok(())
     }
 
-    /// Makes the stored cache equal to what the engine reports.
+    /// Makes the stored cache of the guarded host equal to what the engine reports (a removed host's cache
+    /// is left alone).
     pub async fn record_images(
         &self,
-        id: &str,
+        cache: &ImageCacheGuard,
         images: Vec<LocalImage>,
     ) -> Result<(), ServiceError> {
+        let id = cache.host_id.as_str();
+        if q::by_id(&self.db, id).await?.is_none() {
+            return Ok(());
+        }
         let mut rows: Vec<HostImageRow> = images
             .into_iter()
             .map(|i| HostImageRow {
@@ -450,12 +503,23 @@ impl HostService {
     // ---- images ----------------------------------------------------------------------------------
 
     /// Credentials for pulling `reference`: those of the configured registry whose host matches the
-    /// reference's domain. Registries are not configurable yet, so this finds none.
+    /// reference's domain.
     async fn credentials_for(
         &self,
-        _reference: &ImageRef,
+        reference: &ImageRef,
     ) -> Result<Option<PullCredentials>, ServiceError> {
-        Ok(None)
+        let Some(lookup) = &self.registry_credentials else {
+            return Ok(None);
+        };
+        let domain = reference.domain();
+        Ok(lookup
+            .for_domain(domain)
+            .await?
+            .map(|(username, password)| PullCredentials {
+                username,
+                password,
+                server: domain.to_owned(),
+            }))
     }
 
     /// Pulls an image onto a host, publishing progress on `imagePull`, and returns its cache entry.
@@ -500,30 +564,36 @@ impl HostService {
                     }
                 }
                 Err(e) => {
-                    let err = engine_error(&row.name, e);
+                    // A reference the registry does not know (the engine answers 404, or reports it in the
+                    // stream) is the user's input, not a missing Berth object.
+                    let err = match e {
+                        DockerError::NotFound(m) => ServiceError::bad_input("reference", m),
+                        DockerError::Api { message, .. }
+                            if message.contains("not found")
+                                || message.contains("manifest unknown") =>
+                        {
+                            ServiceError::bad_input("reference", message)
+                        }
+                        other => engine_error(&row.name, other),
+                    };
                     publish(
                         PullPhase::Failed,
                         Some(latest.0),
                         None,
                         Some(err.to_string()),
                     );
-                    return Err(match err {
-                        ServiceError::Unavailable(m)
-                            if m.contains("not found") || m.contains("manifest unknown") =>
-                        {
-                            ServiceError::bad_input("reference", m)
-                        }
-                        other => other,
-                    });
+                    return Err(err);
                 }
             }
         }
+        let cache = self.lock_image_cache(host_id).await;
         let images = engine
             .images()
             .await
             .map_err(|e| engine_error(&row.name, e))?;
-        self.record_images(host_id, images).await?;
+        self.record_images(&cache, images).await?;
         q::mark_pulled(&self.db, host_id, &full, Utc::now()).await?;
+        drop(cache);
         let total = latest.1.max(latest.0);
         publish(PullPhase::Finished, Some(total), Some(total), None);
         self.images(host_id)
@@ -562,10 +632,11 @@ impl HostService {
             .remove_image(&docker_name)
             .await
             .map_err(|e| engine_error(&row.name, e))?;
+        let cache = self.lock_image_cache(host_id).await;
         let images = engine
             .images()
             .await
             .map_err(|e| engine_error(&row.name, e))?;
-        self.record_images(host_id, images).await
+        self.record_images(&cache, images).await
     }
 }

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod error;
 pub mod hosts;
+pub mod registries;
 
 pub use error::ServiceError;
 
@@ -17,6 +18,7 @@ use tokio::sync::mpsc;
 pub struct Services {
     pub auth: auth::AuthService,
     pub hosts: hosts::HostService,
+    pub registries: registries::RegistryService,
     pub bus: Bus,
     db: DatabaseConnection,
 }
@@ -31,7 +33,17 @@ impl Services {
         let (monitor_tx, monitor_rx) = mpsc::unbounded_channel();
         let services = Self {
             auth: auth::AuthService::new(db.clone()),
-            hosts: hosts::HostService::new(db.clone(), secrets, bus.clone(), monitor_tx),
+            hosts: hosts::HostService::new(db.clone(), secrets.clone(), bus.clone(), monitor_tx)
+                .with_registry_credentials(registries::RegistryCredentials::new(
+                    db.clone(),
+                    secrets.clone(),
+                )),
+            registries: registries::RegistryService::new(
+                db.clone(),
+                secrets,
+                bus.clone(),
+                registries::RefreshSettings::from_env(),
+            ),
             bus,
             db,
         };

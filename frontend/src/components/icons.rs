@@ -19,6 +19,15 @@ pub enum IconKind {
     AlertCircle,
     Close,
     Compass,
+    Plus,
+    Edit,
+    Refresh,
+    Wrench,
+    Trash,
+    Search,
+    Download,
+    ArrowLeft,
+    Lock,
 }
 
 /// One icon. Decorative: hidden from screen readers, so pair it with text.
@@ -92,6 +101,54 @@ pub fn Icon(kind: IconKind) -> impl IntoView {
         IconKind::Compass => view! {
             <circle cx="12" cy="12" r="10" />
             <polygon points="16.24 7.76 14.12 14.12 7.76 16.24 9.88 9.88 16.24 7.76" />
+        }
+        .into_any(),
+        IconKind::Plus => view! {
+            <line x1="12" y1="5" x2="12" y2="19" />
+            <line x1="5" y1="12" x2="19" y2="12" />
+        }
+        .into_any(),
+        IconKind::Edit => view! {
+            <path d="M12 20h9" />
+            <path d="M16.5 3.5a2.12 2.12 0 0 1 3 3L7 19l-4 1 1-4z" />
+        }
+        .into_any(),
+        IconKind::Refresh => view! {
+            <polyline points="23 4 23 10 17 10" />
+            <polyline points="1 20 1 14 7 14" />
+            <path d="M3.51 9a9 9 0 0 1 14.85-3.36L23 10M1 14l4.64 4.36A9 9 0 0 0 20.49 15" />
+        }
+        .into_any(),
+        IconKind::Wrench => view! {
+            <path d="M14.7 6.3a1 1 0 0 0 0 1.4l1.6 1.6a1 1 0 0 0 1.4 0l3.77-3.77a6 6 0 0 1-7.94 7.94l-6.91 6.91a2.12 2.12 0 0 1-3-3l6.91-6.91a6 6 0 0 1 7.94-7.94l-3.76 3.76z" />
+        }
+        .into_any(),
+        IconKind::Trash => view! {
+            <polyline points="3 6 5 6 21 6" />
+            <path d="M19 6l-1 14a2 2 0 0 1-2 2H8a2 2 0 0 1-2-2L5 6" />
+            <path d="M10 11v6M14 11v6" />
+            <path d="M9 6V4a1 1 0 0 1 1-1h4a1 1 0 0 1 1 1v2" />
+        }
+        .into_any(),
+        IconKind::Search => view! {
+            <circle cx="11" cy="11" r="7" />
+            <line x1="21" y1="21" x2="16.65" y2="16.65" />
+        }
+        .into_any(),
+        IconKind::Download => view! {
+            <path d="M21 15v4a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2v-4" />
+            <polyline points="7 10 12 15 17 10" />
+            <line x1="12" y1="15" x2="12" y2="3" />
+        }
+        .into_any(),
+        IconKind::ArrowLeft => view! {
+            <line x1="19" y1="12" x2="5" y2="12" />
+            <polyline points="12 19 5 12 12 5" />
+        }
+        .into_any(),
+        IconKind::Lock => view! {
+            <rect x="3" y="11" width="18" height="11" rx="2" />
+            <path d="M7 11V7a5 5 0 0 1 10 0v4" />
         }
         .into_any(),
     };

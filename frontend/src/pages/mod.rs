@@ -1,6 +1,7 @@
 //! One module per page (route) of the app.
 
 pub mod containers;
+pub mod host_detail;
 pub mod hosts;
 pub mod login;
 pub mod not_found;

@@ -3,5 +3,7 @@
 pub mod api_token;
 pub mod host;
 pub mod host_image;
+pub mod registry;
+pub mod registry_tag;
 pub mod session;
 pub mod user;

@@ -1,0 +1,401 @@
+//! Registries: listing, adding and editing (the password is write-only), refreshing, browsing their
+//! repositories as a Relay connection, and live refresh progress.
+
+use super::error::{ApiError, ApiResult};
+use super::scalars::Bytes;
+use super::{authorized_services, require_user, services};
+use crate::bus::{Event, RefreshPhase as BusRefreshPhase};
+use crate::service::ServiceError;
+use crate::service::registries::{self as svc, RegistrySettings};
+use async_graphql::{
+    ComplexObject, Context, Enum, ID, InputObject, Object, SimpleObject, Subscription,
+};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use futures::{Stream, StreamExt};
+
+/// Page size of `repositories` when `first` is not given, and the largest one.
+const DEFAULT_PAGE: i32 = 50;
+const MAX_PAGE: i32 = 500;
+
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "crate::service::registries::RegistryKind")]
+pub enum RegistryKind {
+    V2,
+    DockerHub,
+}
+
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "crate::service::registries::RegistryStatus")]
+pub enum RegistryStatus {
+    NeverRefreshed,
+    Refreshing,
+    Ok,
+    Error,
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+#[graphql(complex)]
+pub struct Registry {
+    pub id: ID,
+    pub name: String,
+    /// e.g. https://registry.example.com or http://127.0.0.1:5000
+    pub url: String,
+    pub kind: RegistryKind,
+    /// DOCKER_HUB: the user or organisation whose repositories are listed.
+    pub namespace: Option<String>,
+    pub username: Option<String>,
+    /// The password itself is never returned.
+    pub has_password: bool,
+    /// Plain http or unverified TLS allowed.
+    pub insecure: bool,
+    /// 0 = only on demand.
+    pub refresh_interval_seconds: i32,
+    pub status: RegistryStatus,
+    pub last_refreshed_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+}
+
+impl From<svc::Registry> for Registry {
+    fn from(r: svc::Registry) -> Self {
+        Registry {
+            id: ID(r.id),
+            name: r.name,
+            url: r.url,
+            kind: r.kind.into(),
+            namespace: r.namespace,
+            username: r.username,
+            has_password: r.has_password,
+            insecure: r.insecure,
+            refresh_interval_seconds: r.refresh_interval_seconds,
+            status: r.status.into(),
+            last_refreshed_at: r.last_refreshed_at,
+            last_error: r.last_error,
+        }
+    }
+}
+
+fn count(n: usize) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+fn cursor(offset: usize) -> String {
+    URL_SAFE_NO_PAD.encode(format!("o:{offset}"))
+}
+
+fn parse_cursor(after: &str) -> Result<usize, ServiceError> {
+    URL_SAFE_NO_PAD
+        .decode(after.trim())
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| s.strip_prefix("o:").and_then(|n| n.parse::<usize>().ok()))
+        .ok_or_else(|| ServiceError::bad_input("after", "not a cursor of this connection"))
+}
+
+#[ComplexObject]
+impl Registry {
+    async fn repository_count(&self, ctx: &Context<'_>) -> ApiResult<i32> {
+        Ok(count(
+            services(ctx)?.registries.repository_count(&self.id).await?,
+        ))
+    }
+
+    async fn tag_count(&self, ctx: &Context<'_>) -> ApiResult<i32> {
+        Ok(count(services(ctx)?.registries.tag_count(&self.id).await?))
+    }
+
+    /// The repositories of the last good refresh, by name; `filter` keeps names containing it. `first` is
+    /// clamped to 1..=500 (default 50).
+    async fn repositories(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<String>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<RepositoryConnection> {
+        let first = usize::try_from(first.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE)).unwrap_or(1);
+        let offset = match after.as_deref() {
+            Some(a) => parse_cursor(a)?.saturating_add(1),
+            None => 0,
+        };
+        let page = services(ctx)?
+            .registries
+            .repositories(&self.id, filter.as_deref(), offset, first)
+            .await?;
+        let edges: Vec<RepositoryEdge> = page
+            .repositories
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| RepositoryEdge {
+                cursor: cursor(page.offset + i),
+                node: r.into(),
+            })
+            .collect();
+        Ok(RepositoryConnection {
+            page_info: PageInfo {
+                has_next_page: page.has_next,
+                end_cursor: edges.last().map(|e| e.cursor.clone()),
+            },
+            edges,
+            total_count: count(page.total),
+        })
+    }
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+pub struct Repository {
+    /// e.g. tools/busybox
+    pub name: String,
+    pub tags: Vec<ImageTag>,
+}
+
+impl From<svc::Repository> for Repository {
+    fn from(r: svc::Repository) -> Self {
+        Repository {
+            name: r.name,
+            tags: r.tags.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+pub struct ImageTag {
+    /// e.g. 1.35
+    pub name: String,
+    /// Full pullable reference, e.g. 127.0.0.1:5000/tools/busybox:1.35
+    pub reference: String,
+    pub digest: Option<String>,
+    pub size_bytes: Option<Bytes>,
+    pub architectures: Vec<String>,
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+impl From<svc::ImageTag> for ImageTag {
+    fn from(t: svc::ImageTag) -> Self {
+        ImageTag {
+            name: t.name,
+            reference: t.reference,
+            digest: t.digest,
+            size_bytes: t.size_bytes.map(Bytes),
+            architectures: t.architectures,
+            created_at: t.created_at,
+        }
+    }
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+pub struct RepositoryConnection {
+    pub edges: Vec<RepositoryEdge>,
+    pub page_info: PageInfo,
+    pub total_count: i32,
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+pub struct RepositoryEdge {
+    pub cursor: String,
+    pub node: Repository,
+}
+
+/// Relay page information (forward paging only).
+#[derive(SimpleObject, Clone, Debug)]
+pub struct PageInfo {
+    pub has_next_page: bool,
+    pub end_cursor: Option<String>,
+}
+
+#[derive(InputObject, Clone, Debug)]
+pub struct RegistryInput {
+    pub name: String,
+    pub url: String,
+    #[graphql(default_with = "Some(RegistryKind::V2)")]
+    pub kind: Option<RegistryKind>,
+    pub namespace: Option<String>,
+    pub username: Option<String>,
+    /// Omitted on update = keep the stored one; "" = clear it.
+    pub password: Option<String>,
+    #[graphql(default_with = "Some(false)")]
+    pub insecure: Option<bool>,
+    #[graphql(default_with = "Some(3600)")]
+    pub refresh_interval_seconds: Option<i32>,
+}
+
+impl From<RegistryInput> for RegistrySettings {
+    fn from(i: RegistryInput) -> Self {
+        RegistrySettings {
+            name: i.name,
+            url: i.url,
+            kind: i.kind.unwrap_or(RegistryKind::V2).into(),
+            namespace: i.namespace,
+            username: i.username,
+            password: i.password,
+            insecure: i.insecure.unwrap_or(false),
+            refresh_interval_seconds: i.refresh_interval_seconds.unwrap_or(3600),
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct RegistryQuery;
+
+#[Object]
+impl RegistryQuery {
+    /// Every registry, by name.
+    async fn registries(&self, ctx: &Context<'_>) -> ApiResult<Vec<Registry>> {
+        require_user(ctx)?;
+        Ok(services(ctx)?
+            .registries
+            .list()
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    async fn registry(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Registry>> {
+        require_user(ctx)?;
+        Ok(services(ctx)?.registries.get(&id).await?.map(Into::into))
+    }
+}
+
+#[derive(Default)]
+pub struct RegistryMutation;
+
+#[Object]
+impl RegistryMutation {
+    /// Saves a registry and starts its first refresh (answers at once, REFRESHING).
+    async fn add_registry(&self, ctx: &Context<'_>, input: RegistryInput) -> ApiResult<Registry> {
+        require_user(ctx)?;
+        Ok(services(ctx)?.registries.add(input.into()).await?.into())
+    }
+
+    /// Saves new settings and starts a refresh.
+    async fn update_registry(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: RegistryInput,
+    ) -> ApiResult<Registry> {
+        require_user(ctx)?;
+        Ok(services(ctx)?
+            .registries
+            .update(&id, input.into())
+            .await?
+            .into())
+    }
+
+    async fn remove_registry(&self, ctx: &Context<'_>, id: ID) -> ApiResult<bool> {
+        require_user(ctx)?;
+        services(ctx)?.registries.remove(&id).await?;
+        Ok(true)
+    }
+
+    /// Starts a refresh now; progress on `registryRefresh`.
+    async fn refresh_registry(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Registry> {
+        require_user(ctx)?;
+        Ok(services(ctx)?.registries.refresh(&id).await?.into())
+    }
+}
+
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum RefreshPhase {
+    Started,
+    Progress,
+    Finished,
+    Failed,
+}
+
+impl From<BusRefreshPhase> for RefreshPhase {
+    fn from(p: BusRefreshPhase) -> Self {
+        match p {
+            BusRefreshPhase::Started => RefreshPhase::Started,
+            BusRefreshPhase::Progress => RefreshPhase::Progress,
+            BusRefreshPhase::Finished => RefreshPhase::Finished,
+            BusRefreshPhase::Failed => RefreshPhase::Failed,
+        }
+    }
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+pub struct RegistryRefreshEvent {
+    pub registry: Registry,
+    pub phase: RefreshPhase,
+    pub repositories_done: i32,
+    pub repositories_total: Option<i32>,
+    pub at: DateTime<Utc>,
+    pub message: Option<String>,
+}
+
+#[derive(Default)]
+pub struct RegistrySubscription;
+
+#[Subscription]
+impl RegistrySubscription {
+    /// Refresh progress (of one registry, or of all with no argument).
+    async fn registry_refresh(
+        &self,
+        ctx: &Context<'_>,
+        registry_id: Option<ID>,
+    ) -> Result<impl Stream<Item = RegistryRefreshEvent> + use<>, ApiError> {
+        let services = authorized_services(ctx)?;
+        let rx = services.bus.subscribe();
+        let stream = stream_from(rx).filter_map(move |event| {
+            let services = services.clone();
+            let wanted = registry_id.clone();
+            async move {
+                let Event::RegistryRefresh {
+                    registry_id,
+                    phase,
+                    repositories_done,
+                    repositories_total,
+                    at,
+                    message,
+                } = event
+                else {
+                    return None;
+                };
+                if wanted.as_ref().is_some_and(|w| w.as_str() != registry_id) {
+                    return None;
+                }
+                let registry = services.registries.get(&registry_id).await.ok().flatten()?;
+                Some(RegistryRefreshEvent {
+                    registry: registry.into(),
+                    phase: phase.into(),
+                    repositories_done: i32::try_from(repositories_done).unwrap_or(i32::MAX),
+                    repositories_total: repositories_total
+                        .map(|t| i32::try_from(t).unwrap_or(i32::MAX)),
+                    at,
+                    message,
+                })
+            }
+        });
+        Ok(stream)
+    }
+}
+
+/// A broadcast receiver as a stream; a subscriber that lags skips what it missed.
+fn stream_from(
+    rx: tokio::sync::broadcast::Receiver<Event>,
+) -> impl Stream<Item = Event> + Send + 'static {
+    futures::stream::unfold(rx, |mut rx| async move {
+        loop {
+            match rx.recv().await {
+                Ok(e) => return Some((e, rx)),
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_junk_is_refused() {
+        assert_eq!(parse_cursor(&cursor(41)).unwrap(), 41);
+        assert!(parse_cursor("nope!").is_err());
+        assert!(parse_cursor(&URL_SAFE_NO_PAD.encode("x:1")).is_err());
+    }
+}

@@ -1,0 +1,927 @@
+//! Registries: validation and storage of registry settings (password sealed, never returned), refreshes of
+//! their repositories and tags (on demand, at add/update and periodically; one at a time per registry;
+//! incremental; progress on the bus), the stored list for browsing, and pull credentials by domain.
+
+use crate::bus::{Bus, Event, RefreshPhase};
+use crate::db::registries::{self as q, RegistryRow, RegistryTagRow};
+use crate::registry::Url;
+use crate::registry::{self, RegistryClient, RegistryError, TagDetails};
+use crate::secrets::SecretBox;
+use crate::service::ServiceError;
+use chrono::{DateTime, Utc};
+use futures::{StreamExt, TryStreamExt};
+use sea_orm::DatabaseConnection;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RegistryKind {
+    #[default]
+    V2,
+    DockerHub,
+}
+
+impl RegistryKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::V2 => "V2",
+            Self::DockerHub => "DOCKER_HUB",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        if s == "DOCKER_HUB" {
+            Self::DockerHub
+        } else {
+            Self::V2
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RegistryStatus {
+    NeverRefreshed,
+    Refreshing,
+    Ok,
+    Error,
+}
+
+impl RegistryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NeverRefreshed => "NEVER_REFRESHED",
+            Self::Refreshing => "REFRESHING",
+            Self::Ok => "OK",
+            Self::Error => "ERROR",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "REFRESHING" => Self::Refreshing,
+            "OK" => Self::Ok,
+            "ERROR" => Self::Error,
+            _ => Self::NeverRefreshed,
+        }
+    }
+}
+
+/// What a user submits to add or edit a registry.
+#[derive(Clone, Debug, Default)]
+pub struct RegistrySettings {
+    pub name: String,
+    pub url: String,
+    pub kind: RegistryKind,
+    pub namespace: Option<String>,
+    pub username: Option<String>,
+    /// `None` on update = keep; `Some("")` = clear.
+    pub password: Option<String>,
+    pub insecure: bool,
+    pub refresh_interval_seconds: i32,
+}
+
+/// A registry as the rest of Berth sees it (no password).
+#[derive(Clone, Debug)]
+pub struct Registry {
+    pub id: String,
+    pub name: String,
+    pub url: String,
+    pub kind: RegistryKind,
+    pub namespace: Option<String>,
+    pub username: Option<String>,
+    pub has_password: bool,
+    pub insecure: bool,
+    pub refresh_interval_seconds: i32,
+    pub status: RegistryStatus,
+    pub last_refreshed_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ImageTag {
+    pub name: String,
+    /// Full pullable reference, e.g. `127.0.0.1:5000/tools/busybox:1.35`.
+    pub reference: String,
+    pub digest: Option<String>,
+    pub size_bytes: Option<i64>,
+    pub architectures: Vec<String>,
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Repository {
+    pub name: String,
+    pub tags: Vec<ImageTag>,
+}
+
+/// One page of a registry's repositories.
+#[derive(Clone, Debug)]
+pub struct RepositoryPage {
+    /// Offset of the first repository of the page in the (filtered) list.
+    pub offset: usize,
+    pub repositories: Vec<Repository>,
+    pub total: usize,
+    pub has_next: bool,
+}
+
+/// How refreshes run (env `BERTH_REGISTRY_CONCURRENCY`, `BERTH_REGISTRY_PAGE_SIZE`,
+/// `BERTH_REGISTRY_REQUEST_TIMEOUT_SECS`, `BERTH_REGISTRY_REFRESH_DEADLINE_SECS`).
+#[derive(Clone, Copy, Debug)]
+pub struct RefreshSettings {
+    pub concurrency: usize,
+    pub page_size: usize,
+    pub request_timeout: Duration,
+    pub deadline: Duration,
+}
+
+impl Default for RefreshSettings {
+    fn default() -> Self {
+        Self {
+            concurrency: 8,
+            page_size: 100,
+            request_timeout: Duration::from_secs(10),
+            deadline: Duration::from_secs(600),
+        }
+    }
+}
+
+impl RefreshSettings {
+    pub fn from_env() -> Self {
+        let d = Self::default();
+        let num = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .filter(|v| *v > 0)
+        };
+        Self {
+            concurrency: num("BERTH_REGISTRY_CONCURRENCY")
+                .and_then(|v| usize::try_from(v).ok())
+                .unwrap_or(d.concurrency),
+            page_size: num("BERTH_REGISTRY_PAGE_SIZE")
+                .and_then(|v| usize::try_from(v).ok())
+                .unwrap_or(d.page_size),
+            request_timeout: num("BERTH_REGISTRY_REQUEST_TIMEOUT_SECS")
+                .map(Duration::from_secs)
+                .unwrap_or(d.request_timeout),
+            deadline: num("BERTH_REGISTRY_REFRESH_DEADLINE_SECS")
+                .map(Duration::from_secs)
+                .unwrap_or(d.deadline),
+        }
+    }
+}
+
+/// Pull credentials of the configured registries, by domain. Shared with the host service (which pulls) without
+/// it depending on the whole registry service.
+#[derive(Clone)]
+pub struct RegistryCredentials {
+    db: DatabaseConnection,
+    secrets: SecretBox,
+}
+
+/// `host[:port]` of a registry as it appears in image references (`docker.io` for Docker Hub).
+fn domain_of(kind: RegistryKind, url: &str) -> Option<String> {
+    if kind == RegistryKind::DockerHub {
+        return Some("docker.io".to_owned());
+    }
+    let url = Url::parse(url).ok()?;
+    let host = url.host_str()?.to_ascii_lowercase();
+    Some(match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host,
+    })
+}
+
+impl RegistryCredentials {
+    pub fn new(db: DatabaseConnection, secrets: SecretBox) -> Self {
+        Self { db, secrets }
+    }
+
+    /// `(username, password)` of the first registry (by name) whose domain is `domain` and that has a
+    /// username, e.g. `127.0.0.1:5000` or `docker.io`.
+    pub async fn for_domain(&self, domain: &str) -> Result<Option<(String, String)>, ServiceError> {
+        let domain = domain.to_ascii_lowercase();
+        for row in q::all(&self.db).await? {
+            let kind = RegistryKind::parse(&row.kind);
+            if domain_of(kind, &row.url).as_deref() != Some(domain.as_str()) {
+                continue;
+            }
+            let Some(username) = row.username.filter(|u| !u.is_empty()) else {
+                continue;
+            };
+            let password = match &row.password_sealed {
+                Some(sealed) => self
+                    .secrets
+                    .open(sealed)
+                    .map_err(|e| ServiceError::Unexpected(anyhow::anyhow!(e)))?,
+                None => String::new(),
+            };
+            return Ok(Some((username, password)));
+        }
+        Ok(None)
+    }
+}
+
+#[derive(Clone)]
+pub struct RegistryService {
+    db: DatabaseConnection,
+    secrets: SecretBox,
+    bus: Bus,
+    settings: RefreshSettings,
+    /// Registries with a refresh running (never two at once for one registry), each with whether another
+    /// refresh was asked for meanwhile (it runs when the current one ends, with the settings then stored).
+    running: Running,
+    /// One client per registry with the settings it was made for.
+    clients: Arc<Mutex<HashMap<String, (ClientFingerprint, RegistryClient)>>>,
+}
+
+/// The stored settings a registry client depends on.
+type ClientFingerprint = (
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    bool,
+);
+
+type Running = Arc<Mutex<HashMap<String, bool>>>;
+
+/// Removes its registry from the running set when the refresh task ends, however it ends.
+struct RunningGuard {
+    id: String,
+    running: Running,
+    /// Left the running set already ([`Self::again`]).
+    left: bool,
+}
+
+impl RunningGuard {
+    /// Whether another refresh was asked for while this one ran (clears the request); when not, the registry
+    /// leaves the running set at once, so a later request starts a new task.
+    fn again(&mut self) -> bool {
+        let mut running = self
+            .running
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match running.get_mut(&self.id) {
+            Some(again) if *again => {
+                *again = false;
+                true
+            }
+            _ => {
+                running.remove(&self.id);
+                self.left = true;
+                false
+            }
+        }
+    }
+}
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        if self.left {
+            return;
+        }
+        self.running
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&self.id);
+    }
+}
+
+fn to_registry(row: RegistryRow) -> Registry {
+    Registry {
+        kind: RegistryKind::parse(&row.kind),
+        status: RegistryStatus::parse(&row.status),
+        has_password: row.password_sealed.is_some(),
+        id: row.id,
+        name: row.name,
+        url: row.url,
+        namespace: row.namespace,
+        username: row.username,
+        insecure: row.insecure,
+        refresh_interval_seconds: row.refresh_interval_seconds,
+        last_refreshed_at: row.last_refreshed_at,
+        last_error: row.last_error,
+        created_at: row.created_at,
+    }
+}
+
+/// The prefix of a registry's pullable references: `127.0.0.1:5000/`, `docker.io/NAMESPACE/`.
+fn reference_prefix(row: &RegistryRow) -> String {
+    let kind = RegistryKind::parse(&row.kind);
+    let domain = domain_of(kind, &row.url).unwrap_or_default();
+    match (kind, &row.namespace) {
+        (RegistryKind::DockerHub, Some(ns)) => format!("{domain}/{ns}/"),
+        _ => format!("{domain}/"),
+    }
+}
+
+fn to_tag(prefix: &str, row: RegistryTagRow) -> ImageTag {
+    ImageTag {
+        reference: format!("{prefix}{}:{}", row.repository, row.tag),
+        architectures: serde_json::from_str(&row.architectures).unwrap_or_default(),
+        name: row.tag,
+        digest: row.digest,
+        size_bytes: row.size_bytes,
+        created_at: row.created_at,
+    }
+}
+
+fn trimmed(value: Option<String>) -> Option<String> {
+    value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+impl RegistryService {
+    pub fn new(
+        db: DatabaseConnection,
+        secrets: SecretBox,
+        bus: Bus,
+        settings: RefreshSettings,
+    ) -> Self {
+        Self {
+            db,
+            secrets,
+            bus,
+            settings,
+            running: Arc::default(),
+            clients: Arc::default(),
+        }
+    }
+
+    /// The credentials lookup the host service uses for pulls.
+    pub fn credentials(&self) -> RegistryCredentials {
+        RegistryCredentials::new(self.db.clone(), self.secrets.clone())
+    }
+
+    pub async fn list(&self) -> Result<Vec<Registry>, ServiceError> {
+        Ok(q::all(&self.db)
+            .await?
+            .into_iter()
+            .map(to_registry)
+            .collect())
+    }
+
+    pub async fn get(&self, id: &str) -> Result<Option<Registry>, ServiceError> {
+        Ok(q::by_id(&self.db, id).await?.map(to_registry))
+    }
+
+    async fn require(&self, id: &str) -> Result<RegistryRow, ServiceError> {
+        q::by_id(&self.db, id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("no registry with id {id}")))
+    }
+
+    /// Validates settings into a row (password sealed). `existing` supplies kept values on update.
+    fn validated_row(
+        &self,
+        settings: RegistrySettings,
+        existing: Option<&RegistryRow>,
+    ) -> Result<RegistryRow, ServiceError> {
+        let name = settings.name.trim().to_owned();
+        if name.is_empty() {
+            return Err(ServiceError::bad_input(
+                "name",
+                "registry name must not be empty",
+            ));
+        }
+        if name.chars().count() > 64 {
+            return Err(ServiceError::bad_input(
+                "name",
+                "registry name must be at most 64 characters",
+            ));
+        }
+        let raw_url = settings.url.trim();
+        let url = Url::parse(raw_url).map_err(|e| {
+            ServiceError::bad_input(
+                "url",
+                format!("{raw_url:?} is not a URL ({e}); e.g. https://registry.example.com"),
+            )
+        })?;
+        match url.scheme() {
+            "https" => {}
+            "http" if settings.insecure => {}
+            "http" => {
+                return Err(ServiceError::bad_input(
+                    "insecure",
+                    "plain http is allowed only for a registry marked insecure",
+                ));
+            }
+            other => {
+                return Err(ServiceError::bad_input(
+                    "url",
+                    format!("the URL must start with https:// or http://, not {other}://"),
+                ));
+            }
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(ServiceError::bad_input("url", "the URL has no host"));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(ServiceError::bad_input(
+                "url",
+                "put credentials in the username and password fields, not in the URL",
+            ));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(ServiceError::bad_input(
+                "url",
+                "the URL must not have a query or fragment",
+            ));
+        }
+        let url = url.as_str().trim_end_matches('/').to_owned();
+        let namespace = trimmed(settings.namespace);
+        if settings.kind == RegistryKind::DockerHub {
+            match &namespace {
+                None => {
+                    return Err(ServiceError::bad_input(
+                        "namespace",
+                        "a Docker Hub registry needs the namespace (user or organisation) to list",
+                    ));
+                }
+                Some(ns)
+                    if !ns.chars().all(|c| {
+                        c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.')
+                    }) =>
+                {
+                    return Err(ServiceError::bad_input(
+                        "namespace",
+                        "a namespace has lowercase letters, digits, '-', '_' and '.' only",
+                    ));
+                }
+                _ => {}
+            }
+        }
+        if settings.refresh_interval_seconds < 0 {
+            return Err(ServiceError::bad_input(
+                "refreshIntervalSeconds",
+                "the refresh interval must be 0 (on demand only) or more seconds",
+            ));
+        }
+        let username = trimmed(settings.username);
+        let password_sealed = match settings.password {
+            None => existing.and_then(|e| e.password_sealed.clone()),
+            Some(p) if p.is_empty() => None,
+            Some(p) => Some(
+                self.secrets
+                    .seal(&p)
+                    .map_err(|e| ServiceError::Unexpected(anyhow::anyhow!(e)))?,
+            ),
+        };
+        Ok(RegistryRow {
+            id: existing
+                .map(|e| e.id.clone())
+                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+            name,
+            url,
+            kind: settings.kind.as_str().to_owned(),
+            namespace,
+            username,
+            password_sealed,
+            insecure: settings.insecure,
+            refresh_interval_seconds: settings.refresh_interval_seconds,
+            status: existing
+                .map(|e| e.status.clone())
+                .unwrap_or_else(|| RegistryStatus::NeverRefreshed.as_str().to_owned()),
+            last_refreshed_at: existing.and_then(|e| e.last_refreshed_at),
+            last_error: existing.and_then(|e| e.last_error.clone()),
+            created_at: existing.map(|e| e.created_at).unwrap_or_else(Utc::now),
+        })
+    }
+
+    async fn ensure_unique_name(
+        &self,
+        name: &str,
+        except: Option<&str>,
+    ) -> Result<(), ServiceError> {
+        match q::by_name(&self.db, name).await? {
+            Some(other) if Some(other.id.as_str()) != except => Err(ServiceError::Conflict(
+                format!("a registry named {name} exists already"),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Saves a new registry and starts its first refresh.
+    pub async fn add(&self, settings: RegistrySettings) -> Result<Registry, ServiceError> {
+        let row = self.validated_row(settings, None)?;
+        self.ensure_unique_name(&row.name, None).await?;
+        let row = q::insert(&self.db, row).await?;
+        self.refresh(&row.id).await
+    }
+
+    /// Saves new settings and starts a refresh.
+    pub async fn update(
+        &self,
+        id: &str,
+        settings: RegistrySettings,
+    ) -> Result<Registry, ServiceError> {
+        let existing = self.require(id).await?;
+        let row = self.validated_row(settings, Some(&existing))?;
+        self.ensure_unique_name(&row.name, Some(id)).await?;
+        q::update_settings(&self.db, row).await?;
+        self.refresh(id).await
+    }
+
+    pub async fn remove(&self, id: &str) -> Result<(), ServiceError> {
+        self.require(id).await?;
+        q::delete(&self.db, id).await?;
+        self.clients
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(id);
+        Ok(())
+    }
+
+    /// Starts a refresh (unless one is running) and answers at once, REFRESHING.
+    pub async fn refresh(&self, id: &str) -> Result<Registry, ServiceError> {
+        self.require(id).await?;
+        self.start_refresh(id).await?;
+        self.require(id).await.map(to_registry)
+    }
+
+    /// Whether a refresh of this registry is running.
+    pub fn is_refreshing(&self, id: &str) -> bool {
+        self.running
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains_key(id)
+    }
+
+    /// Marks the registry REFRESHING and runs its refresh in the background; `false` when one was running.
+    pub async fn start_refresh(&self, id: &str) -> Result<bool, ServiceError> {
+        {
+            let mut running = self
+                .running
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(again) = running.get_mut(id) {
+                *again = true;
+                return Ok(false);
+            }
+            running.insert(id.to_owned(), false);
+        }
+        let mut guard = RunningGuard {
+            id: id.to_owned(),
+            running: self.running.clone(),
+            left: false,
+        };
+        let row = match q::by_id(&self.db, id).await {
+            Ok(Some(row)) => row,
+            Ok(None) => return Ok(false),
+            Err(e) => return Err(e.into()),
+        };
+        q::set_status(
+            &self.db,
+            id,
+            RegistryStatus::Refreshing.as_str(),
+            row.last_error.clone(),
+            None,
+        )
+        .await?;
+        self.publish(id, RefreshPhase::Started, 0, None, None);
+        let service = self.clone();
+        tokio::spawn(async move {
+            let mut row = row;
+            loop {
+                service.run_refresh(row).await;
+                if !guard.again() {
+                    break;
+                }
+                row = match q::by_id(&service.db, &guard.id).await {
+                    Ok(Some(row)) => row,
+                    _ => break,
+                };
+                if let Err(e) = q::set_status(
+                    &service.db,
+                    &row.id,
+                    RegistryStatus::Refreshing.as_str(),
+                    row.last_error.clone(),
+                    None,
+                )
+                .await
+                {
+                    tracing::warn!(registry = %row.name, error = %e, "marking a registry REFRESHING failed");
+                }
+                service.publish(&row.id, RefreshPhase::Started, 0, None, None);
+            }
+            drop(guard);
+        });
+        Ok(true)
+    }
+
+    fn publish(
+        &self,
+        id: &str,
+        phase: RefreshPhase,
+        done: i64,
+        total: Option<i64>,
+        message: Option<String>,
+    ) {
+        self.bus.publish(Event::RegistryRefresh {
+            registry_id: id.to_owned(),
+            phase,
+            repositories_done: done,
+            repositories_total: total,
+            at: Utc::now(),
+            message,
+        });
+    }
+
+    /// The registry's client, kept between refreshes (its tokens are cached until they expire) while the
+    /// connection settings stay the same.
+    fn client_for(&self, row: &RegistryRow) -> Result<RegistryClient, RegistryError> {
+        let fingerprint = (
+            row.url.clone(),
+            row.kind.clone(),
+            row.namespace.clone(),
+            row.username.clone(),
+            row.password_sealed.clone(),
+            row.insecure,
+        );
+        let mut clients = self
+            .clients
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((kept, client)) = clients.get(&row.id)
+            && *kept == fingerprint
+        {
+            return Ok(client.clone());
+        }
+        let client = self.new_client(row)?;
+        clients.insert(row.id.clone(), (fingerprint, client.clone()));
+        Ok(client)
+    }
+
+    fn new_client(&self, row: &RegistryRow) -> Result<RegistryClient, RegistryError> {
+        let password = match &row.password_sealed {
+            Some(sealed) => Some(
+                self.secrets
+                    .open(sealed)
+                    .map_err(|e| RegistryError::Settings(e.to_string()))?,
+            ),
+            None => None,
+        };
+        RegistryClient::new(registry::Settings {
+            url: row.url.clone(),
+            kind: match RegistryKind::parse(&row.kind) {
+                RegistryKind::V2 => registry::Kind::V2,
+                RegistryKind::DockerHub => registry::Kind::DockerHub,
+            },
+            namespace: row.namespace.clone(),
+            username: row.username.clone(),
+            password,
+            insecure: row.insecure,
+            concurrency: self.settings.concurrency,
+            page_size: self.settings.page_size,
+            request_timeout: self.settings.request_timeout,
+        })
+    }
+
+    /// One refresh: list, compare with the stored list, store the new one (or keep the old one on failure).
+    async fn run_refresh(&self, row: RegistryRow) {
+        let id = row.id.clone();
+        let started = Instant::now();
+        let outcome = match tokio::time::timeout(self.settings.deadline, self.scan(&row)).await {
+            Ok(result) => result,
+            Err(_) => Err(format!(
+                "the refresh did not finish within {} s",
+                self.settings.deadline.as_secs()
+            )),
+        };
+        // A registry removed meanwhile: nothing to record.
+        match q::by_id(&self.db, &id).await {
+            Ok(Some(_)) => {}
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(registry = %row.name, error = %e, "reading the registry after its refresh");
+                return;
+            }
+        }
+        let now = Utc::now();
+        let recorded = match outcome {
+            Ok((rows, total)) => {
+                let tags = rows.len();
+                let stored = q::replace_tags(&self.db, &id, rows).await;
+                match stored {
+                    Ok(()) => {
+                        tracing::info!(registry = %row.name, repositories = total, tags, took = ?started.elapsed(), "registry refreshed");
+                        let set = q::set_status(
+                            &self.db,
+                            &id,
+                            RegistryStatus::Ok.as_str(),
+                            None,
+                            Some(now),
+                        )
+                        .await;
+                        self.publish(
+                            &id,
+                            RefreshPhase::Finished,
+                            i64::try_from(total).unwrap_or(i64::MAX),
+                            Some(i64::try_from(total).unwrap_or(i64::MAX)),
+                            None,
+                        );
+                        set
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            Err(message) => {
+                tracing::warn!(registry = %row.name, error = %message, "registry refresh failed");
+                let set = q::set_status(
+                    &self.db,
+                    &id,
+                    RegistryStatus::Error.as_str(),
+                    Some(message.clone()),
+                    Some(now),
+                )
+                .await;
+                self.publish(&id, RefreshPhase::Failed, 0, None, Some(message));
+                set
+            }
+        };
+        if let Err(e) = recorded {
+            tracing::error!(registry = %row.name, error = %e, "recording a registry refresh failed");
+            let _ = q::set_status(
+                &self.db,
+                &id,
+                RegistryStatus::Error.as_str(),
+                Some(format!("storing the refresh failed: {e}")),
+                Some(now),
+            )
+            .await;
+            self.publish(
+                &id,
+                RefreshPhase::Failed,
+                0,
+                None,
+                Some("storing the refresh failed".into()),
+            );
+        }
+    }
+
+    /// Lists the registry; returns the rows to store and the number of repositories, or a message.
+    async fn scan(&self, row: &RegistryRow) -> Result<(Vec<RegistryTagRow>, usize), String> {
+        let client = self.client_for(row).map_err(|e| e.to_string())?;
+        let known_rows = q::tags(&self.db, &row.id)
+            .await
+            .map_err(|e| format!("reading the stored list: {e}"))?;
+        let mut known: HashMap<String, HashMap<String, RegistryTagRow>> = HashMap::new();
+        for r in known_rows {
+            known
+                .entry(r.repository.clone())
+                .or_default()
+                .insert(r.tag.clone(), r);
+        }
+        let repositories = client
+            .list_repositories()
+            .await
+            .map_err(|e| e.to_string())?;
+        let total = repositories.len();
+        let total_i = i64::try_from(total).unwrap_or(i64::MAX);
+        self.publish(&row.id, RefreshPhase::Progress, 0, Some(total_i), None);
+        let done = AtomicI64::new(0);
+        let last_progress = Mutex::new(Instant::now());
+        let empty = HashMap::new();
+        let scanned: Vec<(String, Vec<registry::ScannedTag>)> = futures::stream::iter(repositories)
+            .map(|repository| {
+                let client = client.clone();
+                let known_tags = known.get(&repository).unwrap_or(&empty);
+                let done = &done;
+                let last_progress = &last_progress;
+                async move {
+                    let digests: HashMap<String, String> = known_tags
+                        .iter()
+                        .filter_map(|(tag, r)| r.digest.clone().map(|d| (tag.clone(), d)))
+                        .collect();
+                    let tags = match client.scan_repository(&repository, &digests).await {
+                        Ok(tags) => tags,
+                        // A repository the account may not read is left out, not a failed refresh.
+                        Err(RegistryError::Denied(path)) => {
+                            tracing::warn!(registry = %row.name, %repository, %path, "access denied; repository skipped");
+                            Vec::new()
+                        }
+                        Err(e) => return Err(e),
+                    };
+                    let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+                    let due = {
+                        let mut last = last_progress
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner);
+                        if last.elapsed() >= Duration::from_millis(100) || n == total_i {
+                            *last = Instant::now();
+                            true
+                        } else {
+                            false
+                        }
+                    };
+                    if due {
+                        self.publish(&row.id, RefreshPhase::Progress, n, Some(total_i), None);
+                    }
+                    Ok::<_, RegistryError>((repository, tags))
+                }
+            })
+            .buffer_unordered(self.settings.concurrency.max(1))
+            .try_collect()
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut rows = Vec::new();
+        for (repository, tags) in scanned {
+            let known_tags = known.get(&repository);
+            for (tag, details) in tags {
+                let row_for = |d: TagDetails| RegistryTagRow {
+                    registry_id: row.id.clone(),
+                    repository: repository.clone(),
+                    tag: tag.clone(),
+                    digest: d.digest,
+                    size_bytes: d.size_bytes,
+                    architectures: serde_json::to_string(&d.architectures)
+                        .unwrap_or_else(|_| "[]".into()),
+                    created_at: d.created_at,
+                };
+                match details {
+                    Some(d) => rows.push(row_for(d)),
+                    None => {
+                        if let Some(old) = known_tags.and_then(|k| k.get(&tag)) {
+                            rows.push(old.clone());
+                        }
+                    }
+                }
+            }
+        }
+        Ok((rows, total))
+    }
+
+    // ---- browsing ------------------------------------------------------------------------------
+
+    pub async fn repository_count(&self, id: &str) -> Result<usize, ServiceError> {
+        Ok(usize::try_from(q::repository_count(&self.db, id).await?).unwrap_or(usize::MAX))
+    }
+
+    pub async fn tag_count(&self, id: &str) -> Result<usize, ServiceError> {
+        Ok(usize::try_from(q::tag_count(&self.db, id).await?).unwrap_or(usize::MAX))
+    }
+
+    /// Repositories whose name contains `filter`, `first` of them after `offset`.
+    pub async fn repositories(
+        &self,
+        id: &str,
+        filter: Option<&str>,
+        offset: usize,
+        first: usize,
+    ) -> Result<RepositoryPage, ServiceError> {
+        let row = self.require(id).await?;
+        let filter = filter
+            .map(|f| f.trim().to_ascii_lowercase())
+            .filter(|f| !f.is_empty());
+        let names = q::repository_names(&self.db, id, filter.as_deref()).await?;
+        let total = names.len();
+        let page: Vec<String> = names.into_iter().skip(offset).take(first).collect();
+        let has_next = offset.saturating_add(page.len()) < total;
+        let prefix = reference_prefix(&row);
+        let mut by_repo: HashMap<String, Vec<ImageTag>> = HashMap::new();
+        for t in q::tags_of(&self.db, id, &page).await? {
+            by_repo
+                .entry(t.repository.clone())
+                .or_default()
+                .push(to_tag(&prefix, t));
+        }
+        let repositories = page
+            .into_iter()
+            .map(|name| Repository {
+                tags: by_repo.remove(&name).unwrap_or_default(),
+                name,
+            })
+            .collect();
+        Ok(RepositoryPage {
+            offset,
+            repositories,
+            total,
+            has_next,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn domains_match_image_references() {
+        assert_eq!(
+            domain_of(RegistryKind::V2, "http://127.0.0.1:5000").as_deref(),
+            Some("127.0.0.1:5000")
+        );
+        assert_eq!(
+            domain_of(RegistryKind::V2, "https://Registry.Example.com/").as_deref(),
+            Some("registry.example.com")
+        );
+        assert_eq!(
+            domain_of(RegistryKind::DockerHub, "https://hub.docker.com").as_deref(),
+            Some("docker.io")
+        );
+    }
+}

@@ -1,0 +1,567 @@
+//! The add/edit host dialog: name, endpoint (checked as you type with the server's own parser), Docker support
+//! and TLS material. Server errors that name a field (`extensions.field`) appear under it, others at the top.
+
+use std::collections::BTreeMap;
+
+use berth_shared::HostEndpoint;
+use leptos::{ev, ev::SubmitEvent, html, prelude::*, task::spawn_local};
+
+use super::{
+    format::sentence,
+    icons::{Icon, IconKind},
+};
+use crate::api::{self, Host, HostInput};
+
+/// Longest host name the server accepts.
+const NAME_MAX: usize = 64;
+
+/// The input fields the server may name in `extensions.field`.
+const NAME: &str = "name";
+const ENDPOINT: &str = "endpoint";
+const TLS_CA: &str = "tlsCaPem";
+const TLS_CERT: &str = "tlsCertPem";
+const TLS_KEY: &str = "tlsKeyPem";
+const FIELDS: [&str; 5] = [NAME, ENDPOINT, TLS_CA, TLS_CERT, TLS_KEY];
+
+/// Client-side check of a host name (the server trims and checks the same).
+fn check_name(name: &str) -> Result<(), String> {
+    let name = name.trim();
+    if name.is_empty() {
+        Err("Give the host a name.".to_owned())
+    } else if name.chars().count() > NAME_MAX {
+        Err(format!("At most {NAME_MAX} characters."))
+    } else {
+        Ok(())
+    }
+}
+
+/// The endpoint as the server will parse it.
+fn check_endpoint(endpoint: &str) -> Result<HostEndpoint, String> {
+    HostEndpoint::parse(endpoint).map_err(|error| sentence(&error.to_string()))
+}
+
+/// A PEM field: empty is fine unless `required`; otherwise it must look like PEM (the server's rule).
+fn check_pem(pem: &str, required: bool) -> Result<(), String> {
+    let pem = pem.trim();
+    if pem.is_empty() {
+        if required {
+            Err("Required for TLS.".to_owned())
+        } else {
+            Ok(())
+        }
+    } else if pem.contains("-----BEGIN ") && pem.contains("-----END ") {
+        Ok(())
+    } else {
+        Err("Expected PEM text, from -----BEGIN …----- to -----END …-----.".to_owned())
+    }
+}
+
+/// `Some(text)` for a filled field, `None` (keep what is stored) for an empty one.
+fn filled(text: &str) -> Option<String> {
+    let text = text.trim();
+    (!text.is_empty()).then(|| text.to_owned())
+}
+
+/// The add (`host: None`) or edit dialog. Calls `on_saved` with the host as the server saved and checked it.
+#[component]
+pub fn HostDialog(
+    /// The host to edit; `None` adds a new one.
+    host: Option<Host>,
+    on_saved: Callback<Host>,
+    on_close: Callback<()>,
+) -> impl IntoView {
+    let host_id = host.as_ref().map(|h| h.id.clone());
+    let is_edit = host.is_some();
+    // On edit, the stored certificates are never returned: an empty field keeps what is stored.
+    let had_tls = host.as_ref().is_some_and(|h| h.tls);
+    let title = match &host {
+        Some(host) => format!("Edit host “{}”", host.name),
+        None => "Add a host".to_owned(),
+    };
+
+    let name = RwSignal::new(host.as_ref().map(|h| h.name.clone()).unwrap_or_default());
+    let endpoint = RwSignal::new(
+        host.as_ref()
+            .map(|h| h.endpoint.clone())
+            .unwrap_or_default(),
+    );
+    let docker_support = RwSignal::new(host.as_ref().is_none_or(|h| h.docker_support));
+    let use_tls = RwSignal::new(had_tls);
+    let ca = RwSignal::new(String::new());
+    let cert = RwSignal::new(String::new());
+    let key = RwSignal::new(String::new());
+    // "Required" messages wait until the user touched the field or tried to save.
+    let touched = RwSignal::new(BTreeMap::<&'static str, bool>::new());
+    let submitted = RwSignal::new(false);
+    let server_errors = RwSignal::new(BTreeMap::<&'static str, String>::new());
+    let form_error = RwSignal::new(None::<String>);
+    let saving = RwSignal::new(false);
+
+    let name_ref = NodeRef::<html::Input>::new();
+    let endpoint_ref = NodeRef::<html::Input>::new();
+    let ca_ref = NodeRef::<html::Textarea>::new();
+    let cert_ref = NodeRef::<html::Textarea>::new();
+    let key_ref = NodeRef::<html::Textarea>::new();
+
+    Effect::new(move |_| {
+        if let Some(input) = name_ref.get() {
+            let _ = input.focus();
+        }
+    });
+    let keydown = window_event_listener(ev::keydown, move |event| {
+        if event.key() == "Escape" && !saving.try_get_untracked().unwrap_or(true) {
+            on_close.run(());
+        }
+    });
+    on_cleanup(move || keydown.remove());
+
+    let shown = move |field: &'static str| {
+        submitted.get() || touched.with(|t| t.get(field).copied().unwrap_or(false))
+    };
+    let pem_required = move || use_tls.get() && !had_tls;
+    let tls_on_unix = move || {
+        use_tls.get() && matches!(check_endpoint(&endpoint.get()), Ok(HostEndpoint::Unix(_)))
+    };
+
+    // Client-side problems of each field (whether shown yet or not).
+    let client_error = move |field: &'static str| -> Option<String> {
+        match field {
+            NAME => check_name(&name.get()).err(),
+            ENDPOINT => check_endpoint(&endpoint.get()).err(),
+            TLS_CA if use_tls.get() => check_pem(&ca.get(), pem_required()).err(),
+            TLS_CERT if use_tls.get() => check_pem(&cert.get(), pem_required()).err(),
+            TLS_KEY if use_tls.get() => check_pem(&key.get(), pem_required()).err(),
+            _ => None,
+        }
+    };
+    // What is shown under a field: the server's word first, then ours (once it is fair to show it).
+    let field_error = move |field: &'static str| -> Option<String> {
+        if let Some(message) = server_errors.with(|errors| errors.get(field).cloned()) {
+            return Some(message);
+        }
+        let value_empty = match field {
+            NAME => name.with(|v| v.trim().is_empty()),
+            ENDPOINT => endpoint.with(|v| v.trim().is_empty()),
+            TLS_CA => ca.with(|v| v.trim().is_empty()),
+            TLS_CERT => cert.with(|v| v.trim().is_empty()),
+            _ => key.with(|v| v.trim().is_empty()),
+        };
+        client_error(field).filter(|_| !value_empty || shown(field))
+    };
+    let invalid = move || FIELDS.iter().any(|field| client_error(field).is_some()) || tls_on_unix();
+
+    let edited = move |field: &'static str| {
+        touched.update(|t| {
+            t.insert(field, true);
+        });
+        server_errors.update(|errors| {
+            errors.remove(field);
+        });
+        form_error.set(None);
+    };
+
+    let on_submit = move |event: SubmitEvent| {
+        event.prevent_default();
+        if saving.get_untracked() {
+            return;
+        }
+        // Read the fields themselves, so autofill and scripted input count too.
+        if let Some(input) = name_ref.get_untracked() {
+            name.set(input.value());
+        }
+        if let Some(input) = endpoint_ref.get_untracked() {
+            endpoint.set(input.value());
+        }
+        for (node, signal) in [(ca_ref, ca), (cert_ref, cert), (key_ref, key)] {
+            if let Some(area) = node.get_untracked() {
+                signal.set(area.value());
+            }
+        }
+        submitted.set(true);
+        form_error.set(None);
+        server_errors.set(BTreeMap::new());
+        if FIELDS.iter().any(|field| client_error(field).is_some()) || tls_on_unix() {
+            return;
+        }
+        let (tls_ca_pem, tls_cert_pem, tls_key_pem) = if use_tls.get_untracked() {
+            (
+                filled(&ca.get_untracked()),
+                filled(&cert.get_untracked()),
+                filled(&key.get_untracked()),
+            )
+        } else if had_tls {
+            // TLS switched off: clear what is stored.
+            (
+                Some(String::new()),
+                Some(String::new()),
+                Some(String::new()),
+            )
+        } else {
+            (None, None, None)
+        };
+        let input = HostInput {
+            name: name.get_untracked().trim().to_owned(),
+            endpoint: endpoint.get_untracked().trim().to_owned(),
+            docker_support: docker_support.get_untracked(),
+            tls_ca_pem,
+            tls_cert_pem,
+            tls_key_pem,
+        };
+        saving.set(true);
+        let host_id = host_id.clone();
+        spawn_local(async move {
+            let result = match &host_id {
+                Some(id) => api::update_host(id, &input).await,
+                None => api::add_host(&input).await,
+            };
+            saving.set(false);
+            match result {
+                Ok(host) => on_saved.run(host),
+                Err(error) => match FIELDS.into_iter().find(|field| error.is_about_field(field)) {
+                    Some(field) => server_errors.update(|errors| {
+                        errors.insert(field, sentence(&error.message));
+                    }),
+                    None => form_error.set(Some(error.message)),
+                },
+            }
+        });
+    };
+
+    let endpoint_hint = move || match check_endpoint(&endpoint.get()) {
+        Ok(parsed) => format!("Berth connects to {parsed}."),
+        Err(_) => "unix:///var/run/docker.sock, or tcp://host:2375 (2376 with TLS).".to_owned(),
+    };
+    let name_length = move || name.with(|n| n.trim().chars().count());
+    let (ca_hint, cert_hint, key_hint) = if had_tls {
+        (
+            "Leave empty to keep the stored CA certificate.",
+            "Leave empty to keep the stored client certificate.",
+            "Write-only: the stored key is never shown. Leave empty to keep it.",
+        )
+    } else {
+        (
+            "Required: PEM text, as in ca.pem.",
+            "Required: PEM text, as in cert.pem.",
+            "Required: PEM text, as in key.pem. Stored encrypted, never shown again.",
+        )
+    };
+
+    view! {
+        <div class="modal-backdrop">
+            <form
+                id="host-dialog"
+                class="modal modal-form"
+                role="dialog"
+                aria-modal="true"
+                aria-labelledby="host-dialog-title"
+                aria-busy=move || saving.get().to_string()
+                novalidate
+                on:submit=on_submit
+            >
+                <div class="modal-head">
+                    <h2 id="host-dialog-title" class="modal-title">
+                        {title}
+                    </h2>
+                    <button
+                        type="button"
+                        class="icon-button"
+                        aria-label="Close"
+                        disabled=move || saving.get()
+                        on:click=move |_| on_close.run(())
+                    >
+                        <Icon kind=IconKind::Close />
+                    </button>
+                </div>
+                {move || {
+                    form_error
+                        .get()
+                        .map(|message| {
+                            view! {
+                                <p id="host-form-error" class="form-error" role="alert">
+                                    <Icon kind=IconKind::AlertCircle />
+                                    <span>{message}</span>
+                                </p>
+                            }
+                        })
+                }}
+                <div class="modal-scroll">
+                    <fieldset class="plain-fieldset" disabled=move || saving.get()>
+                        <div class="field">
+                            <label for="host-name">"Name"</label>
+                            <input
+                                id="host-name"
+                                name="name"
+                                class="input"
+                                type="text"
+                                autocomplete="off"
+                                spellcheck="false"
+                                placeholder="build-01"
+                                node_ref=name_ref
+                                prop:value=move || name.get()
+                                class:invalid=move || field_error(NAME).is_some()
+                                aria-invalid=move || field_error(NAME).is_some().to_string()
+                                aria-describedby="host-name-help"
+                                on:input=move |event| {
+                                    name.set(event_target_value(&event));
+                                    edited(NAME);
+                                }
+                                on:change=move |event| {
+                                    name.set(event_target_value(&event));
+                                    edited(NAME);
+                                }
+                            />
+                            <div class="field-foot">
+                                <span
+                                    id="host-name-help"
+                                    class=move || {
+                                        if field_error(NAME).is_some() { "field-error" } else { "field-hint" }
+                                    }
+                                >
+                                    {move || {
+                                        field_error(NAME)
+                                            .unwrap_or_else(|| "Unique; shown in lists and when placing containers.".to_owned())
+                                    }}
+                                </span>
+                                <span class="counter" class:over=move || { name_length() > NAME_MAX }>
+                                    {move || format!("{}/{NAME_MAX}", name_length())}
+                                </span>
+                            </div>
+                        </div>
+                        <div class="field">
+                            <label for="host-endpoint">"Endpoint"</label>
+                            <input
+                                id="host-endpoint"
+                                name="endpoint"
+                                class="input input-mono"
+                                type="text"
+                                autocomplete="off"
+                                autocapitalize="none"
+                                spellcheck="false"
+                                placeholder="tcp://10.0.0.12:2376"
+                                node_ref=endpoint_ref
+                                prop:value=move || endpoint.get()
+                                class:invalid=move || field_error(ENDPOINT).is_some()
+                                aria-invalid=move || field_error(ENDPOINT).is_some().to_string()
+                                aria-describedby="host-endpoint-help"
+                                on:input=move |event| {
+                                    endpoint.set(event_target_value(&event));
+                                    edited(ENDPOINT);
+                                }
+                                on:change=move |event| {
+                                    endpoint.set(event_target_value(&event));
+                                    edited(ENDPOINT);
+                                }
+                            />
+                            <div class="field-foot">
+                                <span
+                                    id="host-endpoint-help"
+                                    class=move || {
+                                        if field_error(ENDPOINT).is_some() { "field-error" } else { "field-hint" }
+                                    }
+                                >
+                                    {move || field_error(ENDPOINT).unwrap_or_else(endpoint_hint)}
+                                </span>
+                            </div>
+                        </div>
+                        <label class="check-row">
+                            <input
+                                id="host-docker-support"
+                                type="checkbox"
+                                prop:checked=move || docker_support.get()
+                                on:change=move |event| {
+                                    docker_support.set(event_target_checked(&event));
+                                    form_error.set(None);
+                                }
+                            />
+                            <span>
+                                <span class="check-label">"Docker support"</span>
+                                <span class="check-help">
+                                    "Monitor this host's engine. Off: kept on record, never contacted."
+                                </span>
+                            </span>
+                        </label>
+                        <section class="tls-section" class:open=move || use_tls.get()>
+                            <label class="check-row">
+                                <input
+                                    id="host-tls"
+                                    type="checkbox"
+                                    prop:checked=move || use_tls.get()
+                                    on:change=move |event| {
+                                        use_tls.set(event_target_checked(&event));
+                                        form_error.set(None);
+                                        server_errors.update(|errors| {
+                                            errors.remove(TLS_CA);
+                                            errors.remove(TLS_CERT);
+                                            errors.remove(TLS_KEY);
+                                        });
+                                    }
+                                />
+                                <span>
+                                    <span class="check-label">
+                                        <Icon kind=IconKind::Lock />
+                                        " Use TLS"
+                                    </span>
+                                    <span class="check-help">
+                                        "Verify the engine with a CA certificate and log in with a client certificate and key (PEM), as for "
+                                        <code>"dockerd --tlsverify"</code> "."
+                                    </span>
+                                </span>
+                            </label>
+                            {move || {
+                                (had_tls && !use_tls.get())
+                                    .then(|| {
+                                        view! {
+                                            <p class="tls-note">
+                                                "Saving removes the stored certificates and key; Berth will connect without TLS."
+                                            </p>
+                                        }
+                                    })
+                            }}
+                            <Show when=move || use_tls.get()>
+                                <div class="tls-fields">
+                                    {move || {
+                                        tls_on_unix()
+                                            .then(|| {
+                                                view! {
+                                                    <p class="field-error tls-unix">
+                                                        "TLS applies to tcp:// endpoints only."
+                                                    </p>
+                                                }
+                                            })
+                                    }}
+                                    <PemField
+                                        id="host-tls-ca"
+                                        label="CA certificate"
+                                        placeholder="-----BEGIN CERTIFICATE-----"
+                                        hint=ca_hint
+                                        field=TLS_CA
+                                        value=ca
+                                        node_ref=ca_ref
+                                        error=Signal::derive(move || field_error(TLS_CA))
+                                        on_edit=Callback::new(move |()| edited(TLS_CA))
+                                    />
+                                    <PemField
+                                        id="host-tls-cert"
+                                        label="Client certificate"
+                                        placeholder="-----BEGIN CERTIFICATE-----"
+                                        hint=cert_hint
+                                        field=TLS_CERT
+                                        value=cert
+                                        node_ref=cert_ref
+                                        error=Signal::derive(move || field_error(TLS_CERT))
+                                        on_edit=Callback::new(move |()| edited(TLS_CERT))
+                                    />
+                                    <PemField
+                                        id="host-tls-key"
+                                        label="Client key"
+                                        placeholder="-----BEGIN PRIVATE KEY-----"
+                                        hint=key_hint
+                                        field=TLS_KEY
+                                        value=key
+                                        node_ref=key_ref
+                                        error=Signal::derive(move || field_error(TLS_KEY))
+                                        on_edit=Callback::new(move |()| edited(TLS_KEY))
+                                    />
+                                </div>
+                            </Show>
+                        </section>
+                    </fieldset>
+                </div>
+                <div class="modal-foot">
+                    <span class="modal-foot-note muted" aria-live="polite">
+                        {move || {
+                            if saving.get() {
+                                "Berth is checking the engine; this can take a few seconds."
+                            } else if is_edit {
+                                "Saving checks the engine again."
+                            } else {
+                                "Saving checks the engine at once."
+                            }
+                        }}
+                    </span>
+                    <button
+                        id="host-cancel"
+                        type="button"
+                        class="btn btn-secondary"
+                        disabled=move || saving.get()
+                        on:click=move |_| on_close.run(())
+                    >
+                        "Cancel"
+                    </button>
+                    <button
+                        id="host-save"
+                        type="submit"
+                        class="btn btn-primary"
+                        disabled=move || saving.get() || invalid()
+                        aria-busy=move || saving.get().to_string()
+                    >
+                        {move || {
+                            if saving.get() {
+                                view! {
+                                    <span class="spinner spinner-on-accent" aria-hidden="true"></span>
+                                    <span>"Checking engine…"</span>
+                                }
+                                    .into_any()
+                            } else if is_edit {
+                                view! { <span>"Save changes"</span> }.into_any()
+                            } else {
+                                view! { <span>"Add host"</span> }.into_any()
+                            }
+                        }}
+                    </button>
+                </div>
+            </form>
+        </div>
+    }
+}
+
+/// One PEM textarea with its label, hint and error.
+#[component]
+fn PemField(
+    id: &'static str,
+    label: &'static str,
+    placeholder: &'static str,
+    hint: &'static str,
+    field: &'static str,
+    value: RwSignal<String>,
+    node_ref: NodeRef<html::Textarea>,
+    error: Signal<Option<String>>,
+    on_edit: Callback<()>,
+) -> impl IntoView {
+    let help_id = format!("{id}-help");
+    view! {
+        <div class="field" data-field=field>
+            <label for=id>{label}</label>
+            <textarea
+                id=id
+                class="input textarea"
+                rows="4"
+                spellcheck="false"
+                autocomplete="off"
+                wrap="off"
+                placeholder=placeholder
+                node_ref=node_ref
+                prop:value=move || value.get()
+                class:invalid=move || error.get().is_some()
+                aria-invalid=move || error.get().is_some().to_string()
+                aria-describedby=help_id.clone()
+                on:input=move |event| {
+                    value.set(event_target_value(&event));
+                    on_edit.run(());
+                }
+                on:change=move |event| {
+                    value.set(event_target_value(&event));
+                    on_edit.run(());
+                }
+            ></textarea>
+            <div class="field-foot">
+                <span
+                    id=help_id
+                    class=move || if error.get().is_some() { "field-error" } else { "field-hint" }
+                >
+                    {move || error.get().unwrap_or_else(|| hint.to_owned())}
+                </span>
+            </div>
+        </div>
+    }
+}

@@ -1,0 +1,218 @@
+//! Berth on PostgreSQL: logins, API tokens, sessions that outlive a restart, the bootstrap admin and
+//! hosts, against a throwaway PostgreSQL server the harness starts for this test only.
+
+use anyhow::{Context, Result, ensure};
+use berth::service::auth::Bootstrap;
+use berth_tests::app::{ADMIN_PASSWORD, ADMIN_USERNAME, SESSION_COOKIE, data, expect_error_code};
+use berth_tests::{PostgresServer, TestApp, TestEnv, spawn_app_with_database};
+use serde_json::{Value, json};
+
+const ME: &str = "{ me { username role } }";
+
+/// Fails unless `body` is `me` for the admin.
+fn expect_admin(body: &Value) -> Result<()> {
+    let me = &data(body)?["me"];
+    ensure!(
+        me["username"] == ADMIN_USERNAME && me["role"] == "ADMIN",
+        "expected me == admin/ADMIN, got {body}"
+    );
+    Ok(())
+}
+
+/// Creates an API token with the logged-in cookie client; returns `(id, secret)`.
+async fn create_token(app: &TestApp, name: &str) -> Result<(String, String)> {
+    let body = app
+        .graphql(
+            "mutation Create($name: String!) { createApiToken(name: $name) { token { id name } secret } }",
+            json!({ "name": name }),
+        )
+        .await?;
+    let created = &data(&body)?["createApiToken"];
+    let id = created["token"]["id"].as_str().unwrap_or_default();
+    let secret = created["secret"].as_str().unwrap_or_default();
+    ensure!(
+        !id.is_empty() && !secret.is_empty(),
+        "createApiToken: {body}"
+    );
+    ensure!(created["token"]["name"] == name, "createApiToken: {body}");
+    Ok((id.to_string(), secret.to_string()))
+}
+
+/// On a fresh PostgreSQL database: the admin is created and logs in (a wrong password does not), API
+/// tokens work as bearers until revoked, logout ends the session; after a restart on the same
+/// database with a fresh data folder the admin is not created again, the session cookie and a kept
+/// token still work, and host h1 is added UP with its capabilities.
+pub async fn auth_sessions_and_hosts(env: &TestEnv) -> Result<()> {
+    let postgres = PostgresServer::start(env).await?;
+    let outcome = on_postgres(env, &postgres).await;
+    postgres.finish(outcome).await
+}
+
+async fn on_postgres(env: &TestEnv, postgres: &PostgresServer) -> Result<()> {
+    let url = postgres.create_database("berth_e2e").await?;
+    let app = spawn_app_with_database(env, &url)
+        .await
+        .context("starting Berth on PostgreSQL")?;
+    let kept = match first_start(&app).await {
+        Ok(kept) => kept,
+        Err(e) => return app.finish(Err(e)).await,
+    };
+    app.shutdown().await?;
+
+    // A new data folder: only the database carries the users, sessions and tokens over.
+    let app = spawn_app_with_database(env, &url)
+        .await
+        .context("starting Berth again on the same PostgreSQL database")?;
+    let outcome = second_start(env, &app, &kept).await;
+    app.finish(outcome).await
+}
+
+/// What the first server leaves for the second: a live session cookie and an unrevoked token.
+struct Kept {
+    cookie: String,
+    token: String,
+}
+
+async fn first_start(app: &TestApp) -> Result<Kept> {
+    ensure!(
+        app.bootstrap == Bootstrap::CreatedWithConfiguredPassword,
+        "first start on an empty database: expected the admin to be created, got {:?}",
+        app.bootstrap
+    );
+
+    let wrong = app
+        .graphql(
+            "mutation Login($u: String!, $p: String!) { login(username: $u, password: $p) { username } }",
+            json!({ "u": ADMIN_USERNAME, "p": "not-the-password" }),
+        )
+        .await?;
+    expect_error_code(&wrong, "UNAUTHENTICATED").context("login with a wrong password")?;
+    ensure!(
+        app.session_cookie().is_none(),
+        "a failed login set a session cookie"
+    );
+    expect_error_code(&app.graphql(ME, json!({})).await?, "UNAUTHENTICATED")?;
+
+    let login = app.login_as(ADMIN_USERNAME, ADMIN_PASSWORD).await?;
+    ensure!(
+        login["username"] == ADMIN_USERNAME && login["role"] == "ADMIN",
+        "login returned {login}"
+    );
+    expect_admin(&app.graphql(ME, json!({})).await?).context("me after login")?;
+
+    let (id, secret) = create_token(app, "pg-revoked").await?;
+    expect_admin(&app.graphql_with_token(&secret, ME, json!({})).await?)
+        .context("me with the bearer token")?;
+    let list = app.graphql("{ apiTokens { id name } }", json!({})).await?;
+    ensure!(
+        data(&list)?["apiTokens"]
+            .as_array()
+            .is_some_and(|tokens| tokens.iter().any(|t| t["id"] == id.as_str())),
+        "apiTokens does not list the new token: {list}"
+    );
+    let revoked = app
+        .graphql(
+            "mutation Revoke($id: ID!) { revokeApiToken(id: $id) }",
+            json!({ "id": id }),
+        )
+        .await?;
+    ensure!(
+        data(&revoked)?["revokeApiToken"] == true,
+        "revokeApiToken: {revoked}"
+    );
+    expect_error_code(
+        &app.graphql_with_token(&secret, ME, json!({})).await?,
+        "UNAUTHENTICATED",
+    )
+    .context("the revoked token still works")?;
+    let (_, kept_token) = create_token(app, "pg-kept").await?;
+
+    let cookie = app
+        .session_cookie()
+        .context("no session cookie after login")?;
+    let logout = app.graphql("mutation { logout }", json!({})).await?;
+    ensure!(data(&logout)?["logout"] == true, "logout: {logout}");
+    expect_error_code(&app.graphql(ME, json!({})).await?, "UNAUTHENTICATED")
+        .context("me after logout")?;
+    expect_error_code(
+        &app.graphql_with_cookie(&format!("{SESSION_COOKIE}={cookie}"), ME, json!({}))
+            .await?,
+        "UNAUTHENTICATED",
+    )
+    .context("the logged-out session cookie still works")?;
+
+    // A fresh session for the second server to accept.
+    app.login_as(ADMIN_USERNAME, ADMIN_PASSWORD).await?;
+    let cookie = app
+        .session_cookie()
+        .context("no session cookie after the second login")?;
+    Ok(Kept {
+        cookie,
+        token: kept_token,
+    })
+}
+
+async fn second_start(env: &TestEnv, app: &TestApp, kept: &Kept) -> Result<()> {
+    ensure!(
+        app.bootstrap == Bootstrap::Existing,
+        "restart on the same database: the admin user was created again ({:?})",
+        app.bootstrap
+    );
+    // Cookies are host-only on 127.0.0.1 and the port changed: carry the cookie by hand.
+    let me = app
+        .graphql_with_cookie(&format!("{SESSION_COOKIE}={}", kept.cookie), ME, json!({}))
+        .await?;
+    expect_admin(&me).context("the session did not survive the restart")?;
+    expect_admin(&app.graphql_with_token(&kept.token, ME, json!({})).await?)
+        .context("the API token did not survive the restart")?;
+    app.login_as(ADMIN_USERNAME, ADMIN_PASSWORD)
+        .await
+        .context("login with the same password after the restart")?;
+
+    let h1 = env.host("h1")?;
+    let added = app
+        .graphql(
+            "mutation Add($input: HostInput!) { addHost(input: $input) { id name status lastError } }",
+            json!({ "input": { "name": "h1", "endpoint": h1.endpoint } }),
+        )
+        .await?;
+    let host = &data(&added)?["addHost"];
+    ensure!(
+        host["name"] == "h1" && host["status"] == "UP",
+        "addHost h1 ({}): expected status UP, got {added}",
+        h1.endpoint
+    );
+    let id = host["id"].as_str().unwrap_or_default().to_string();
+
+    let body = app
+        .graphql(
+            "{ hosts { id name endpoint status capabilities { dockerVersion apiVersion cpus memoryBytes } } }",
+            json!({}),
+        )
+        .await?;
+    let hosts = data(&body)?["hosts"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let listed = hosts
+        .iter()
+        .find(|h| h["id"] == id.as_str())
+        .with_context(|| format!("hosts does not list h1 ({id}): {body}"))?;
+    ensure!(
+        listed["name"] == "h1" && listed["endpoint"] == h1.endpoint.as_str(),
+        "hosts lists h1 as {listed}"
+    );
+    ensure!(listed["status"] == "UP", "hosts: h1 is not UP: {listed}");
+    let capabilities = &listed["capabilities"];
+    ensure!(
+        capabilities["dockerVersion"]
+            .as_str()
+            .is_some_and(|v| !v.is_empty())
+            && capabilities["apiVersion"]
+                .as_str()
+                .is_some_and(|v| !v.is_empty())
+            && capabilities["cpus"].as_i64().is_some_and(|n| n > 0),
+        "hosts: h1 without capabilities: {listed}"
+    );
+    Ok(())
+}
