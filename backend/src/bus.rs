@@ -77,4 +77,18 @@ impl Bus {
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.tx.subscribe()
     }
+
+    /// Every event from now on, as a stream; a subscriber that lags skips what it missed (subscribers read
+    /// fresh state for each event, so nothing stays wrong).
+    pub fn stream(&self) -> impl futures::Stream<Item = Event> + Send + 'static + use<> {
+        futures::stream::unfold(self.subscribe(), |mut rx| async move {
+            loop {
+                match rx.recv().await {
+                    Ok(e) => return Some((e, rx)),
+                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        })
+    }
 }

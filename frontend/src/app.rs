@@ -18,7 +18,8 @@ use crate::{
     },
     pages::{
         containers::ContainersPage, host_detail::HostDetailPage, hosts::HostsPage,
-        login::LoginPage, not_found::NotFoundPage, storage::StoragePage, tokens::TokensPage,
+        login::LoginPage, not_found::NotFoundPage, registry_detail::RegistryDetailPage,
+        storage::StoragePage, tokens::TokensPage,
     },
 };
 
@@ -62,6 +63,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("") view=|| view! { <Redirect path=HOME options=replace() /> } />
                     <Route path=path!("containers") view=ContainersPage />
                     <Route path=path!("storage") view=StoragePage />
+                    <Route path=path!("storage/registries/:id") view=RegistryDetailPage />
                     <Route path=path!("hosts") view=HostsPage />
                     <Route path=path!("hosts/:id") view=HostDetailPage />
                     <Route path=path!("tokens") view=TokensPage />

@@ -244,3 +244,94 @@ async fn hosts_journey(client: &Client, app: &TestApp, env: &TestEnv) -> Result<
     );
     Ok(())
 }
+
+/// The Storage tab: add a registry (the URL is checked as you type), see it refreshed with its counts, open
+/// its images, filter them and open a repository's tags; a registry with a wrong password shows its error.
+pub async fn storage_registries(env: &TestEnv) -> Result<()> {
+    let (app, client) = open(env).await?;
+    let outcome = storage_journey(&client, &app, env).await;
+    close(app, client, "browser-storage", outcome).await
+}
+
+async fn storage_journey(client: &Client, app: &TestApp, env: &TestEnv) -> Result<()> {
+    client
+        .goto(&app.url("/storage"))
+        .await
+        .context("opening /storage")?;
+    wait_for_path(client, "/login", PAGE).await?;
+    log_in(client, ADMIN_PASSWORD).await?;
+    wait_for(client, "nav#tabs", PAGE).await?;
+    client
+        .goto(&app.url("/storage"))
+        .await
+        .context("opening /storage")?;
+    wait_for(client, ".empty-state", PAGE).await?;
+
+    click(client, "#registry-add").await?;
+    wait_for(client, "#registry-dialog", PAGE).await?;
+    type_into(client, "#registry-name", "local").await?;
+    // Plain http is refused until "insecure" is ticked: the field says so before anything is sent.
+    type_into(client, "#registry-url", &env.registry.url).await?;
+    wait_for(client, "#registry-url.invalid", PAGE).await?;
+    click(client, "#registry-insecure").await?;
+    wait_gone(client, "#registry-url.invalid", PAGE).await?;
+    click(client, "#registry-save").await?;
+    let row = r#"tr.registry-row[data-registry-name="local"]"#;
+    wait_for(
+        client,
+        &format!(r#"{row} span.registry-status[data-status="OK"]"#),
+        PAGE,
+    )
+    .await?;
+    screenshot(client, "storage-registries.png").await?;
+
+    wait_for(client, &format!("{row} a.registry-link"), PAGE)
+        .await?
+        .click()
+        .await
+        .context("opening the registry")?;
+    wait_for(client, r#"div.repo[data-repo="apps/web"]"#, PAGE).await?;
+    type_into(client, "#repo-filter", "tools").await?;
+    wait_gone(client, r#"div.repo[data-repo="apps/web"]"#, PAGE).await?;
+    let busybox = r#"div.repo[data-repo="tools/busybox"]"#;
+    wait_for(client, &format!("{busybox} button.repo-toggle"), PAGE)
+        .await?
+        .click()
+        .await
+        .context("opening tools/busybox")?;
+    wait_for(
+        client,
+        &format!(r#"{busybox} tr.tag-row[data-tag="1.35"]"#),
+        PAGE,
+    )
+    .await?;
+    screenshot(client, "registry-images.png").await?;
+
+    // A registry that refuses the credentials shows ERROR with the reason.
+    client
+        .goto(&app.url("/storage"))
+        .await
+        .context("opening /storage")?;
+    click(client, "#registry-add").await?;
+    wait_for(client, "#registry-dialog", PAGE).await?;
+    type_into(client, "#registry-name", "private").await?;
+    click(client, "#registry-insecure").await?;
+    type_into(client, "#registry-url", &env.auth_registry.url).await?;
+    type_into(client, "#registry-username", "berth").await?;
+    type_into(client, "#registry-password", "not-the-password").await?;
+    click(client, "#registry-save").await?;
+    let bad = r#"tr.registry-row[data-registry-name="private"]"#;
+    wait_for(
+        client,
+        &format!(r#"{bad} span.registry-status[data-status="ERROR"]"#),
+        PAGE,
+    )
+    .await?;
+    let text = wait_for_text(client, bad, PAGE).await?;
+    ensure!(
+        text.to_lowercase().contains("authentication"),
+        "error row: {text}"
+    );
+    screenshot(client, "storage-error.png").await?;
+    Ok(())
+}

@@ -94,6 +94,7 @@ fn all_tests() -> Vec<(&'static str, TestFn)> {
         registries::registries_on_postgres,
         browser::login_tabs_tokens_logout,
         browser::hosts_add_and_pull,
+        browser::storage_registries,
         postgres::auth_sessions_and_hosts,
     ]
 }

@@ -401,39 +401,17 @@ fn connect_tls(addr: &str, pems: &TlsPems, secs: u64) -> Result<(Docker, TlsDir)
     let dir = TlsDir(base.join(format!("berth-tls-{}", uuid::Uuid::new_v4())));
     let docker = {
         let dir = &dir.0;
-        create_private_dir(dir)?;
+        crate::private_fs::create_dir(dir)?;
         let (ca, cert, key) = (
             dir.join("ca.pem"),
             dir.join("cert.pem"),
             dir.join("key.pem"),
         );
-        write_private(&ca, &pems.ca)?;
-        write_private(&cert, &pems.cert)?;
-        write_private(&key, &pems.key)?;
+        crate::private_fs::write_new(&ca, &pems.ca)?;
+        crate::private_fs::write_new(&cert, &pems.cert)?;
+        crate::private_fs::write_new(&key, &pems.key)?;
         Docker::connect_with_ssl(addr, &key, &cert, &ca, secs, bollard::API_DEFAULT_VERSION)
             .map_err(|e| DockerError::Tls(error_chain(&e)))?
     };
     Ok((docker, dir))
-}
-
-fn create_private_dir(dir: &std::path::Path) -> Result<(), DockerError> {
-    let mut builder = std::fs::DirBuilder::new();
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder
-        .create(dir)
-        .map_err(|e| anyhow::anyhow!("creating {}: {e}", dir.display()).into())
-}
-
-fn write_private(path: &std::path::Path, text: &str) -> Result<(), DockerError> {
-    use std::io::Write as _;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(path)
-        .map_err(|e| anyhow::anyhow!("creating {}: {e}", path.display()))?;
-    file.write_all(text.as_bytes())
-        .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()).into())
 }

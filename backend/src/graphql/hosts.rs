@@ -292,8 +292,7 @@ impl HostSubscription {
         host_id: Option<ID>,
     ) -> Result<impl Stream<Item = HostStatusEvent> + use<>, ApiError> {
         let services = authorized_services(ctx)?;
-        let rx = services.bus.subscribe();
-        let stream = tokio_stream_from(rx).filter_map(move |event| {
+        let stream = services.bus.stream().filter_map(move |event| {
             let services = services.clone();
             let wanted = host_id.clone();
             async move {
@@ -330,8 +329,7 @@ impl HostSubscription {
         host_id: Option<ID>,
     ) -> Result<impl Stream<Item = ImagePullEvent> + use<>, ApiError> {
         let services = authorized_services(ctx)?;
-        let rx = services.bus.subscribe();
-        let stream = tokio_stream_from(rx).filter_map(move |event| {
+        let stream = services.bus.stream().filter_map(move |event| {
             let services = services.clone();
             let wanted = host_id.clone();
             async move {
@@ -364,19 +362,4 @@ impl HostSubscription {
         });
         Ok(stream)
     }
-}
-
-/// A broadcast receiver as a stream; a subscriber that lags skips what it missed.
-fn tokio_stream_from(
-    rx: tokio::sync::broadcast::Receiver<Event>,
-) -> impl Stream<Item = Event> + Send + 'static {
-    futures::stream::unfold(rx, |mut rx| async move {
-        loop {
-            match rx.recv().await {
-                Ok(e) => return Some((e, rx)),
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
-            }
-        }
-    })
 }

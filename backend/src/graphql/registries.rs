@@ -338,8 +338,7 @@ impl RegistrySubscription {
         registry_id: Option<ID>,
     ) -> Result<impl Stream<Item = RegistryRefreshEvent> + use<>, ApiError> {
         let services = authorized_services(ctx)?;
-        let rx = services.bus.subscribe();
-        let stream = stream_from(rx).filter_map(move |event| {
+        let stream = services.bus.stream().filter_map(move |event| {
             let services = services.clone();
             let wanted = registry_id.clone();
             async move {
@@ -371,21 +370,6 @@ impl RegistrySubscription {
         });
         Ok(stream)
     }
-}
-
-/// A broadcast receiver as a stream; a subscriber that lags skips what it missed.
-fn stream_from(
-    rx: tokio::sync::broadcast::Receiver<Event>,
-) -> impl Stream<Item = Event> + Send + 'static {
-    futures::stream::unfold(rx, |mut rx| async move {
-        loop {
-            match rx.recv().await {
-                Ok(e) => return Some((e, rx)),
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
-            }
-        }
-    })
 }
 
 #[cfg(test)]

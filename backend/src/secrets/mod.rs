@@ -44,7 +44,7 @@ impl SecretBox {
             Ok(text) => Self::from_base64(text.trim()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let key = XChaCha20Poly1305::generate_key(&mut OsRng);
-                write_private(&path, &STANDARD.encode(key))?;
+                crate::private_fs::write_new(&path, &STANDARD.encode(key))?;
                 Ok(SecretBox {
                     cipher: XChaCha20Poly1305::new(&key),
                 })
@@ -89,20 +89,6 @@ impl SecretBox {
             .map_err(|_| undecryptable("authentication failed"))?;
         String::from_utf8(plain).map_err(|_| undecryptable("not UTF-8"))
     }
-}
-
-fn write_private(path: &Path, text: &str) -> Result<(), SecretError> {
-    use std::io::Write as _;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(path)
-        .map_err(|e| anyhow::anyhow!("creating the key file {}: {e}", path.display()))?;
-    file.write_all(text.as_bytes())
-        .map_err(|e| anyhow::anyhow!("writing the key file {}: {e}", path.display()))?;
-    Ok(())
 }
 
 #[cfg(test)]

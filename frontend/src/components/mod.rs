@@ -11,6 +11,8 @@ pub mod host_status;
 pub mod icons;
 pub mod live;
 pub mod page_header;
+pub mod registry_form;
+pub mod registry_status;
 pub mod sort_header;
 pub mod time;
 pub mod toast;

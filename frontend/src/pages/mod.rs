@@ -5,5 +5,6 @@ pub mod host_detail;
 pub mod hosts;
 pub mod login;
 pub mod not_found;
+pub mod registry_detail;
 pub mod storage;
 pub mod tokens;

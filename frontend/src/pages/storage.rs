@@ -1,43 +1,694 @@
-//! Storage tab (`/storage`): image registries and disks (not built yet).
+//! Storage tab (`/storage`): the image registries Berth lists (live status and refresh progress, sorting,
+//! filtering, the add/edit dialog and the row actions: refresh, edit, remove), and disks (not built yet).
 
-use leptos::prelude::*;
+use std::{cmp::Ordering, collections::HashMap};
 
-use crate::components::{empty_state::EmptyState, icons::IconKind, page_header::PageHeader};
+use leptos::{prelude::*, task::spawn_local};
 
-/// The Storage page: for now, what its two sections will hold.
+use crate::{
+    api::{self, ApiError, Live, RefreshPhase, Registry, RegistryStatus},
+    components::{
+        alert::{Alert, AlertTone},
+        badge::{Badge, Tone},
+        dialog::ConfirmDialog,
+        empty_state::EmptyState,
+        format::{sentence, truncate},
+        icons::{Icon, IconKind},
+        live::{LiveIndicator, LiveState},
+        page_header::PageHeader,
+        registry_form::RegistryDialog,
+        registry_status::{RefreshProgress, RefreshProgressBar, RegistryStatusBadge},
+        sort_header::{Sort, SortHeader},
+        time::Timestamp,
+        toast::use_toasts,
+    },
+};
+
+/// How much of a registry's last error the table shows (the whole text is in the tooltip).
+const ERROR_PREVIEW: usize = 60;
+/// Columns of the registries table (for placeholder rows).
+const COLUMNS: &str = "9";
+
+/// The list as loaded.
+#[derive(Clone, Debug, PartialEq)]
+enum Registries {
+    Loading,
+    Loaded(Vec<Registry>),
+    Failed(ApiError),
+}
+
+/// What the registries section shows; changes only when the list appears, empties or fails.
+#[derive(Clone, Debug, PartialEq)]
+enum Phase {
+    Loading,
+    Failed(ApiError),
+    Empty,
+    List,
+}
+
+/// Which registry dialog is open.
+#[derive(Clone, Debug, PartialEq)]
+enum Editing {
+    Add,
+    Edit(Registry),
+}
+
+/// Sortable columns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SortKey {
+    Name,
+    Url,
+    Kind,
+    Status,
+    Repositories,
+    Tags,
+    LastRefreshed,
+    LastError,
+}
+
+/// Status order for sorting: listed ones first, then the running, the failing and the never listed.
+fn status_rank(status: RegistryStatus) -> u8 {
+    match status {
+        RegistryStatus::Ok => 0,
+        RegistryStatus::Refreshing => 1,
+        RegistryStatus::Error => 2,
+        RegistryStatus::NeverRefreshed => 3,
+    }
+}
+
+fn compare(sort: Sort<SortKey>, a: &Registry, b: &Registry) -> Ordering {
+    let ordering = match sort.key {
+        SortKey::Name => a.name.to_lowercase().cmp(&b.name.to_lowercase()),
+        SortKey::Url => a.url.cmp(&b.url),
+        SortKey::Kind => a.kind.label().cmp(b.kind.label()),
+        SortKey::Status => status_rank(a.status).cmp(&status_rank(b.status)),
+        SortKey::Repositories => a.repository_count.cmp(&b.repository_count),
+        SortKey::Tags => a.tag_count.cmp(&b.tag_count),
+        // RFC 3339 timestamps of the same zone sort as text.
+        SortKey::LastRefreshed => a.last_refreshed_at.cmp(&b.last_refreshed_at),
+        SortKey::LastError => a.last_error.cmp(&b.last_error),
+    };
+    // Ties keep a stable, readable order whatever the direction.
+    sort.direct(ordering)
+        .then_with(|| a.name.to_lowercase().cmp(&b.name.to_lowercase()))
+        .then_with(|| a.id.cmp(&b.id))
+}
+
+/// Whether a registry matches the filter text (name, URL, kind, namespace, status), case-insensitively.
+fn matches(registry: &Registry, query: &str) -> bool {
+    let query = query.trim().to_lowercase();
+    if query.is_empty() {
+        return true;
+    }
+    let status = registry.status.as_str().to_lowercase();
+    [
+        registry.name.to_lowercase(),
+        registry.url.to_lowercase(),
+        registry.kind.label().to_lowercase(),
+        registry.kind.as_str().to_lowercase(),
+        registry
+            .namespace
+            .clone()
+            .unwrap_or_default()
+            .to_lowercase(),
+        registry.status.label().to_lowercase(),
+        status.replace('_', " "),
+        status,
+    ]
+    .iter()
+    .any(|text| text.contains(&query))
+}
+
+/// Puts a registry as the server returned it into the list (or appends it).
+fn put_registry(registries: RwSignal<Registries>, registry: Registry) {
+    registries.update(|state| match state {
+        Registries::Loaded(list) => match list.iter_mut().find(|r| r.id == registry.id) {
+            Some(slot) => *slot = registry,
+            None => list.push(registry),
+        },
+        _ => *state = Registries::Loaded(vec![registry]),
+    });
+}
+
+/// The Storage page: registries, then disks.
 #[component]
 pub fn StoragePage() -> impl IntoView {
-    view! {
-        <PageHeader
-            title="Storage"
-            description="The registries images come from, and the disks containers mount."
-        />
-        <div class="grid-2">
-        <section class="section">
-            <h2 class="section-title">"Registries"</h2>
+    let toasts = use_toasts();
+    let registries = RwSignal::new(Registries::Loading);
+    let live = RwSignal::new(LiveState::Connecting);
+    let filter = RwSignal::new(String::new());
+    let sort = RwSignal::new(Sort {
+        key: SortKey::Name,
+        ascending: true,
+    });
+    let editing = RwSignal::new(None::<Editing>);
+    // Running refreshes, by registry id, as the live feed reports them.
+    let progress = RwSignal::new(HashMap::<String, RefreshProgress>::new());
+
+    // Only the newest request may write the list (events can trigger several in a row).
+    let generation = StoredValue::new(0_u64);
+    let load = move || {
+        let this = generation.get_value().wrapping_add(1);
+        generation.set_value(this);
+        spawn_local(async move {
+            let result = api::registries().await;
+            if generation.try_get_value() != Some(this) {
+                return;
+            }
+            match result {
+                Ok(list) => {
+                    // Forget the progress of refreshes that ended while the feed was away.
+                    progress.update(|running| {
+                        running.retain(|id, _| {
+                            list.iter()
+                                .any(|r| &r.id == id && r.status == RegistryStatus::Refreshing)
+                        });
+                    });
+                    registries.set(Registries::Loaded(list));
+                }
+                // A failed re-fetch keeps the list on screen; the live indicator tells about outages.
+                Err(error) => registries.update(|state| {
+                    if !matches!(state, Registries::Loaded(_)) {
+                        *state = Registries::Failed(error);
+                    }
+                }),
+            }
+        });
+    };
+    load();
+
+    api::watch_registry_refresh(None, move |event| {
+        LiveState::follow(live, &event);
+        match event {
+            Live::Event(change) => {
+                let id = change.registry.id.clone();
+                match RefreshProgress::from_event(&change) {
+                    Some(now) => progress.update(|running| {
+                        running.insert(id, now);
+                    }),
+                    None => progress.update(|running| {
+                        running.remove(&id);
+                    }),
+                }
+                let ended = matches!(change.phase, RefreshPhase::Finished | RefreshPhase::Failed);
+                if registries.with_untracked(|state| matches!(state, Registries::Loaded(_))) {
+                    put_registry(registries, change.registry);
+                }
+                if ended {
+                    load();
+                }
+            }
+            Live::Connected { reconnect: true } => load(),
+            _ => {}
+        }
+    });
+
+    let phase = Memo::new(move |_| {
+        registries.with(|state| match state {
+            Registries::Loading => Phase::Loading,
+            Registries::Failed(error) => Phase::Failed(error.clone()),
+            Registries::Loaded(list) if list.is_empty() => Phase::Empty,
+            Registries::Loaded(_) => Phase::List,
+        })
+    });
+
+    let visible = move || {
+        let query = filter.get();
+        let sort = sort.get();
+        let mut list: Vec<Registry> = registries.with(|state| match state {
+            Registries::Loaded(list) => list
+                .iter()
+                .filter(|r| matches(r, &query))
+                .cloned()
+                .collect(),
+            _ => Vec::new(),
+        });
+        list.sort_by(|a, b| compare(sort, a, b));
+        list
+    };
+    let total = move || {
+        registries.with(|state| match state {
+            Registries::Loaded(list) => list.len(),
+            _ => 0,
+        })
+    };
+    let shown = Memo::new(move |_| {
+        let query = filter.get();
+        registries.with(|state| match state {
+            Registries::Loaded(list) => list.iter().filter(|r| matches(r, &query)).count(),
+            _ => 0,
+        })
+    });
+
+    // Removing: the registry waiting for confirmation, and the request's state.
+    let to_remove = RwSignal::new(None::<Registry>);
+    let removing = RwSignal::new(false);
+    let remove_error = RwSignal::new(None::<String>);
+    let confirm_remove = Callback::new(move |()| {
+        let Some(registry) = to_remove.get_untracked() else {
+            return;
+        };
+        if removing.get_untracked() {
+            return;
+        }
+        removing.set(true);
+        remove_error.set(None);
+        spawn_local(async move {
+            match api::remove_registry(&registry.id).await {
+                Ok(()) => {
+                    registries.update(|state| {
+                        if let Registries::Loaded(list) = state {
+                            list.retain(|r| r.id != registry.id);
+                        }
+                    });
+                    to_remove.set(None);
+                    toasts.success(format!("Registry “{}” removed.", registry.name));
+                    load();
+                }
+                Err(error) => remove_error.set(Some(error.message)),
+            }
+            removing.set(false);
+        });
+    });
+    let cancel_remove = Callback::new(move |()| {
+        if !removing.get_untracked() {
+            to_remove.set(None);
+            remove_error.set(None);
+        }
+    });
+
+    let on_saved = Callback::new(move |registry: Registry| {
+        let added = matches!(editing.get_untracked(), Some(Editing::Add));
+        editing.set(None);
+        let verb = if added { "added" } else { "saved" };
+        toasts.success(format!(
+            "Registry “{}” {verb}; Berth is listing its repositories.",
+            registry.name
+        ));
+        put_registry(registries, registry);
+        load();
+    });
+    let on_close = Callback::new(move |()| editing.set(None));
+    let refreshed = Callback::new(move |registry: Registry| {
+        put_registry(registries, registry);
+        load();
+    });
+
+    let table = move || {
+        view! {
+            <div class="toolbar">
+                <div class="search-field">
+                    <Icon kind=IconKind::Search />
+                    <input
+                        id="registries-filter"
+                        class="input"
+                        type="search"
+                        placeholder="Filter by name, URL, kind or status"
+                        aria-label="Filter registries"
+                        autocomplete="off"
+                        spellcheck="false"
+                        prop:value=move || filter.get()
+                        on:input=move |event| filter.set(event_target_value(&event))
+                        on:change=move |event| filter.set(event_target_value(&event))
+                    />
+                </div>
+                <span class="toolbar-count muted" aria-live="polite">
+                    {move || {
+                        let (shown, total) = (shown.get(), total());
+                        let noun = if total == 1 { "registry" } else { "registries" };
+                        if shown == total { format!("{total} {noun}") } else { format!("{shown} of {total} {noun}") }
+                    }}
+                </span>
+            </div>
+            <div class="card table-card table-scroll">
+                <table id="registries-table" class="table registries-table">
+                    <thead>
+                        <tr>
+                            <SortHeader label="Name" key=SortKey::Name sort=sort />
+                            <SortHeader label="URL" key=SortKey::Url sort=sort />
+                            <SortHeader label="Kind" key=SortKey::Kind sort=sort />
+                            <SortHeader label="Status" key=SortKey::Status sort=sort />
+                            <SortHeader label="Repos" key=SortKey::Repositories sort=sort class="numeric" />
+                            <SortHeader label="Tags" key=SortKey::Tags sort=sort class="numeric" />
+                            <SortHeader label="Refreshed" key=SortKey::LastRefreshed sort=sort />
+                            <SortHeader label="Last error" key=SortKey::LastError sort=sort />
+                            <th class="actions-col">
+                                <span class="visually-hidden">"Actions"</span>
+                            </th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        <For each=visible key=|registry| registry.id.clone() let:registry>
+                            <RegistryRow
+                                registry=registry
+                                registries=registries
+                                progress=progress
+                                editing=editing
+                                to_remove=to_remove
+                                refreshed=refreshed
+                            />
+                        </For>
+                        {move || {
+                            (shown.get() == 0)
+                                .then(|| {
+                                    view! {
+                                        <tr class="placeholder-row empty-row">
+                                            <td colspan=COLUMNS>
+                                                <div class="table-empty">
+                                                    <Icon kind=IconKind::Search />
+                                                    <div>
+                                                        "No registry matches “" <strong>{move || filter.get()}</strong> "”. "
+                                                        <button
+                                                            type="button"
+                                                            class="btn btn-ghost btn-sm"
+                                                            on:click=move |_| filter.set(String::new())
+                                                        >
+                                                            "Clear filter"
+                                                        </button>
+                                                    </div>
+                                                </div>
+                                            </td>
+                                        </tr>
+                                    }
+                                })
+                        }}
+                    </tbody>
+                </table>
+            </div>
+        }
+    };
+
+    let registries_section = move || {
+        match phase.get() {
+        Phase::Loading => view! {
+            <div class="card">
+                <div class="loading-block" aria-busy="true">
+                    <span class="spinner" aria-hidden="true"></span>
+                    <span class="muted">"Loading registries…"</span>
+                </div>
+            </div>
+        }
+        .into_any(),
+        Phase::Failed(error) => view! {
+            <Alert tone=AlertTone::Error>
+                "The registries could not be loaded: " {error.message} " "
+                <button
+                    type="button"
+                    class="btn btn-secondary btn-sm"
+                    on:click=move |_| {
+                        registries.set(Registries::Loading);
+                        load();
+                    }
+                >
+                    "Retry"
+                </button>
+            </Alert>
+        }
+        .into_any(),
+        Phase::Empty => view! {
             <div class="card">
                 <EmptyState icon=IconKind::Storage title="No registries yet">
                     <p>
                         "A registry is any Registry v2 / OCI registry, or a Docker Hub namespace, with or without "
-                        "credentials. Berth will list its repositories and tags (digest, size, architectures), "
-                        "refresh them on a schedule or on demand, and say clearly when a registry cannot be reached."
+                        "credentials. Berth lists its repositories and tags (digest, size, architectures), "
+                        "refreshes them on a schedule or on demand, and says clearly when a registry cannot be reached."
                     </p>
-                    <p class="muted">"Adding registries arrives with registry management."</p>
+                    <div class="status-legend" aria-label="Registry statuses">
+                        <Badge tone=Tone::Up>{RegistryStatus::Ok.label()}</Badge>
+                        <Badge tone=Tone::Warn>{RegistryStatus::Refreshing.label()}</Badge>
+                        <Badge tone=Tone::Down>{RegistryStatus::Error.label()}</Badge>
+                        <Badge tone=Tone::Neutral>{RegistryStatus::NeverRefreshed.label()}</Badge>
+                    </div>
+                    <div class="empty-state-actions">
+                        <button
+                            id="registry-add-first"
+                            type="button"
+                            class="btn btn-primary"
+                            on:click=move |_| editing.set(Some(Editing::Add))
+                        >
+                            <Icon kind=IconKind::Plus />
+                            <span>"Add your first registry"</span>
+                        </button>
+                    </div>
                 </EmptyState>
             </div>
-        </section>
-        <section class="section">
-            <h2 class="section-title">"Disks"</h2>
-            <div class="card">
-                <EmptyState icon=IconKind::Disk title="No disks yet">
-                    <p>
-                        "Disks are managed storage for containers: Docker volumes or directories on a host, "
-                        "mounted into containers read-write or read-only."
-                    </p>
-                    <p class="muted">"Creating disks arrives with disk management."</p>
-                </EmptyState>
-            </div>
-        </section>
+        }
+        .into_any(),
+        Phase::List => table().into_any(),
+    }
+    };
+    // Side by side while both sections are empty states; the registries table takes the full width.
+    let layout = move || {
+        if matches!(phase.get(), Phase::List) {
+            "storage-sections stacked"
+        } else {
+            "storage-sections grid-2"
+        }
+    };
+
+    view! {
+        <PageHeader
+            title="Storage"
+            description="The registries images come from, and the disks containers mount."
+        >
+            <LiveIndicator state=live />
+            <button
+                id="registry-add"
+                type="button"
+                class="btn btn-primary"
+                on:click=move |_| editing.set(Some(Editing::Add))
+            >
+                <Icon kind=IconKind::Plus />
+                <span>"Add registry"</span>
+            </button>
+        </PageHeader>
+        <div class=layout>
+            <section id="registries-section" class="section">
+                <h2 class="section-title">"Registries"</h2>
+                {registries_section}
+            </section>
+            <section id="disks-section" class="section">
+                <h2 class="section-title">"Disks"</h2>
+                <div class="card">
+                    <EmptyState icon=IconKind::Disk title="No disks yet">
+                        <p>
+                            "Disks are managed storage for containers: Docker volumes or directories on a host, "
+                            "mounted into containers read-write or read-only."
+                        </p>
+                        <p class="muted">"Creating disks arrives with disk management."</p>
+                    </EmptyState>
+                </div>
+            </section>
         </div>
+        {move || {
+            editing
+                .get()
+                .map(|mode| {
+                    let registry = match mode {
+                        Editing::Add => None,
+                        Editing::Edit(registry) => Some(registry),
+                    };
+                    view! { <RegistryDialog registry=registry on_saved=on_saved on_close=on_close /> }
+                })
+        }}
+        {move || {
+            to_remove
+                .get()
+                .map(|registry| {
+                    view! {
+                        <ConfirmDialog
+                            title="Remove this registry?"
+                            confirm_label="Remove registry"
+                            danger=true
+                            busy=removing
+                            error=remove_error
+                            on_confirm=confirm_remove
+                            on_cancel=cancel_remove
+                        >
+                            <p>
+                                "Berth forgets "<strong>"“"{registry.name.clone()}"”"</strong>" ("
+                                <code>{registry.url.clone()}</code>
+                                "), its stored credentials and its listing. The registry and its images are left as they are."
+                            </p>
+                        </ConfirmDialog>
+                    }
+                })
+        }}
+    }
+}
+
+/// One `tr.registry-row`. The row stays in place while its registry changes (live status, re-fetches): every
+/// cell reads the registry from the list.
+#[component]
+fn RegistryRow(
+    registry: Registry,
+    registries: RwSignal<Registries>,
+    progress: RwSignal<HashMap<String, RefreshProgress>>,
+    editing: RwSignal<Option<Editing>>,
+    to_remove: RwSignal<Option<Registry>>,
+    refreshed: Callback<Registry>,
+) -> impl IntoView {
+    let toasts = use_toasts();
+    let id = registry.id.clone();
+    let current = {
+        let id = id.clone();
+        Memo::new(move |previous: Option<&Registry>| {
+            registries
+                .with(|state| match state {
+                    Registries::Loaded(list) => list.iter().find(|r| r.id == id).cloned(),
+                    _ => None,
+                })
+                .or_else(|| previous.cloned())
+                .unwrap_or_else(|| registry.clone())
+        })
+    };
+    let refresh_busy = RwSignal::new(false);
+    // The bar shows while the registry is refreshing; its numbers come from the live feed.
+    let running = {
+        let id = id.clone();
+        Memo::new(move |_| {
+            let known = progress.with(|running| running.get(&id).copied());
+            let refreshing = current.with(|r| r.status == RegistryStatus::Refreshing);
+            (refreshing || known.is_some()).then(|| known.unwrap_or_default())
+        })
+    };
+
+    let refresh = move |_| {
+        if refresh_busy.get_untracked() {
+            return;
+        }
+        let registry = current.get_untracked();
+        refresh_busy.set(true);
+        spawn_local(async move {
+            match api::refresh_registry(&registry.id).await {
+                Ok(updated) => {
+                    toasts.success(format!("Refreshing “{}”…", updated.name));
+                    refreshed.run(updated);
+                }
+                Err(error) => toasts.error(format!(
+                    "Could not refresh “{}”: {}",
+                    registry.name,
+                    sentence(&error.message)
+                )),
+            }
+            let _ = refresh_busy.try_set(false);
+        });
+    };
+
+    let name = move || current.with(|r| r.name.clone());
+    let dash = || view! { <span class="muted">"—"</span> };
+    let href = format!("/storage/registries/{id}");
+
+    view! {
+        <tr
+            class="registry-row"
+            class:refreshing=move || running.with(Option::is_some)
+            data-registry-id=id.clone()
+            data-registry-name=name
+        >
+            <td class="registry-name-cell">
+                <a class="registry-link" href=href title=name>
+                    {name}
+                </a>
+                {move || {
+                    current
+                        .with(|r| r.insecure)
+                        .then(|| {
+                            view! {
+                                <span class="tag tag-warn registry-insecure" title="Plain http or unverified TLS allowed">
+                                    "insecure"
+                                </span>
+                            }
+                        })
+                }}
+            </td>
+            <td class="registry-url">
+                <span class="mono" title=move || current.with(|r| r.url.clone())>
+                    {move || current.with(|r| r.url.clone())}
+                </span>
+            </td>
+            <td class="registry-kind">
+                {move || {
+                    current
+                        .with(|r| match (&r.kind, &r.namespace) {
+                            (api::RegistryKind::DockerHub, Some(namespace)) => {
+                                format!("{} · {namespace}", r.kind.label())
+                            }
+                            _ => r.kind.label().to_owned(),
+                        })
+                }}
+            </td>
+            <td class="registry-status-cell">
+                <RegistryStatusBadge status=Signal::derive(move || current.with(|r| r.status)) />
+                {move || {
+                    running
+                        .get()
+                        .map(|_| {
+                            view! {
+                                <RefreshProgressBar progress=Signal::derive(move || {
+                                    running.get().unwrap_or_default()
+                                }) />
+                            }
+                        })
+                }}
+            </td>
+            <td class="numeric registry-repository-count">{move || current.with(|r| r.repository_count)}</td>
+            <td class="numeric registry-tag-count">{move || current.with(|r| r.tag_count)}</td>
+            <td class="registry-refreshed">
+                {move || match current.with(|r| r.last_refreshed_at.clone()) {
+                    Some(at) => view! { <Timestamp value=at /> }.into_any(),
+                    None => view! { <span class="muted">"never"</span> }.into_any(),
+                }}
+            </td>
+            <td class="registry-error">
+                {move || match current.with(|r| r.last_error.clone()).filter(|e| !e.trim().is_empty()) {
+                    Some(error) => view! {
+                        <span class="error-text" title=error.clone()>
+                            {truncate(&error, ERROR_PREVIEW)}
+                        </span>
+                    }
+                    .into_any(),
+                    None => dash().into_any(),
+                }}
+            </td>
+            <td class="actions-col">
+                <div class="row-actions">
+                    <button
+                        type="button"
+                        class="icon-button registry-refresh"
+                        title="Refresh: list the repositories and tags now"
+                        aria-label=move || format!("Refresh registry {}", name())
+                        disabled=move || refresh_busy.get()
+                        on:click=refresh
+                    >
+                        {move || {
+                            if refresh_busy.get() {
+                                view! { <span class="spinner spinner-sm" aria-hidden="true"></span> }.into_any()
+                            } else {
+                                view! { <Icon kind=IconKind::Refresh /> }.into_any()
+                            }
+                        }}
+                    </button>
+                    <button
+                        type="button"
+                        class="icon-button registry-edit"
+                        title="Edit"
+                        aria-label=move || format!("Edit registry {}", name())
+                        on:click=move |_| editing.set(Some(Editing::Edit(current.get_untracked())))
+                    >
+                        <Icon kind=IconKind::Edit />
+                    </button>
+                    <button
+                        type="button"
+                        class="icon-button danger registry-remove"
+                        title="Remove"
+                        aria-label=move || format!("Remove registry {}", name())
+                        on:click=move |_| to_remove.set(Some(current.get_untracked()))
+                    >
+                        <Icon kind=IconKind::Trash />
+                    </button>
+                </div>
+            </td>
+        </tr>
     }
 }

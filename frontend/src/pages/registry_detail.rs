@@ -1,0 +1,854 @@
+//! Registry detail (`/storage/registries/:id`): name, live status, URL and last error, refresh progress, and the
+//! Images subtab: the registry's repositories (server-side filter, paged with "Load more"), each expandable to
+//! its tags (digest, size, architectures, created) with a copy-reference button.
+
+use std::{collections::HashSet, time::Duration};
+
+use berth_shared::format_bytes;
+use gloo_timers::future::sleep;
+use leptos::{html, prelude::*, task::spawn_local};
+use leptos_router::hooks::use_params_map;
+
+use crate::{
+    api::{
+        self, ApiError, ImageTag, Live, RefreshPhase, Registry, RegistryStatus, Repository,
+        bytes_u64,
+    },
+    components::{
+        alert::{Alert, AlertTone},
+        clipboard::copy_text,
+        empty_state::EmptyState,
+        format::{sentence, short_digest},
+        icons::{Icon, IconKind},
+        live::{LiveIndicator, LiveState},
+        registry_form::{RegistryDialog, describe_interval},
+        registry_status::{RefreshProgress, RefreshProgressBar, RegistryStatusBadge},
+        time::Timestamp,
+        toast::use_toasts,
+    },
+};
+
+/// Repositories per page.
+const PAGE_SIZE: i64 = 50;
+/// How long the filter waits for typing to pause before asking the server.
+const FILTER_DEBOUNCE: Duration = Duration::from_millis(300);
+
+/// The registry as loaded.
+#[derive(Clone, Debug, PartialEq)]
+enum Loaded {
+    Loading,
+    Found(Registry),
+    Missing,
+    Failed(ApiError),
+}
+
+/// What the page shows; changes only when the registry appears, disappears or fails to load.
+#[derive(Clone, Debug, PartialEq)]
+enum Phase {
+    Loading,
+    Found,
+    Missing,
+    Failed(ApiError),
+}
+
+/// The `/storage/registries/:id` page; a new id renders a fresh page.
+#[component]
+pub fn RegistryDetailPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = Memo::new(move |_| params.with(|p| p.get("id")).unwrap_or_default());
+    move || view! { <RegistryDetail id=id.get() /> }
+}
+
+/// One registry's page.
+#[component]
+fn RegistryDetail(id: String) -> impl IntoView {
+    let registry_id = StoredValue::new(id.clone());
+    let state = RwSignal::new(Loaded::Loading);
+    let live = RwSignal::new(LiveState::Connecting);
+    let progress = RwSignal::new(None::<RefreshProgress>);
+    // Bumped when a refresh ends: the repositories are listed again.
+    let listing = RwSignal::new(0_u64);
+
+    let generation = StoredValue::new(0_u64);
+    let load = move || {
+        let this = generation.get_value().wrapping_add(1);
+        generation.set_value(this);
+        let id = registry_id.get_value();
+        spawn_local(async move {
+            let result = api::registry(&id).await;
+            if generation.try_get_value() != Some(this) {
+                return;
+            }
+            match result {
+                Ok(Some(registry)) => {
+                    if registry.status != RegistryStatus::Refreshing {
+                        progress.set(None);
+                    }
+                    state.set(Loaded::Found(registry));
+                }
+                Ok(None) => state.set(Loaded::Missing),
+                Err(error) => state.update(|state| {
+                    if !matches!(state, Loaded::Found(_)) {
+                        *state = Loaded::Failed(error);
+                    }
+                }),
+            }
+        });
+    };
+    load();
+
+    api::watch_registry_refresh(Some(&id), move |event| {
+        LiveState::follow(live, &event);
+        match event {
+            Live::Event(change) => {
+                progress.set(RefreshProgress::from_event(&change));
+                let ended = matches!(change.phase, RefreshPhase::Finished | RefreshPhase::Failed);
+                state.update(|state| {
+                    if let Loaded::Found(registry) = state {
+                        *registry = change.registry;
+                    }
+                });
+                if ended {
+                    load();
+                    listing.update(|n| *n = n.wrapping_add(1));
+                }
+            }
+            Live::Connected { reconnect: true } => {
+                load();
+                listing.update(|n| *n = n.wrapping_add(1));
+            }
+            _ => {}
+        }
+    });
+
+    let phase = Memo::new(move |_| {
+        state.with(|state| match state {
+            Loaded::Loading => Phase::Loading,
+            Loaded::Found(_) => Phase::Found,
+            Loaded::Missing => Phase::Missing,
+            Loaded::Failed(error) => Phase::Failed(error.clone()),
+        })
+    });
+
+    move || match phase.get() {
+        Phase::Loading => view! {
+            <BackLink />
+            <div class="card">
+                <div class="loading-block" aria-busy="true">
+                    <span class="spinner" aria-hidden="true"></span>
+                    <span class="muted">"Loading the registry…"</span>
+                </div>
+            </div>
+        }
+        .into_any(),
+        Phase::Missing => view! {
+            <BackLink />
+            <div class="card">
+                <EmptyState icon=IconKind::Storage title="Registry not found">
+                    <p>"There is no registry with this id. It may have been removed."</p>
+                    <div class="empty-state-actions">
+                        <a class="btn btn-secondary" href="/storage">
+                            "Go to Storage"
+                        </a>
+                    </div>
+                </EmptyState>
+            </div>
+        }
+        .into_any(),
+        Phase::Failed(error) => view! {
+            <BackLink />
+            <Alert tone=AlertTone::Error>
+                "The registry could not be loaded: " {error.message} " "
+                <button
+                    type="button"
+                    class="btn btn-secondary btn-sm"
+                    on:click=move |_| {
+                        state.set(Loaded::Loading);
+                        load();
+                    }
+                >
+                    "Retry"
+                </button>
+            </Alert>
+        }
+        .into_any(),
+        Phase::Found => {
+            let Some(initial) = state.with_untracked(|state| match state {
+                Loaded::Found(registry) => Some(registry.clone()),
+                _ => None,
+            }) else {
+                return ().into_any();
+            };
+            let registry = Memo::new(move |previous: Option<&Registry>| {
+                state
+                    .with(|state| match state {
+                        Loaded::Found(registry) => Some(registry.clone()),
+                        _ => None,
+                    })
+                    .or_else(|| previous.cloned())
+                    .unwrap_or_else(|| initial.clone())
+            });
+            let reload = Callback::new(move |()| load());
+            view! {
+                <BackLink />
+                <RegistryHeader registry=registry live=live state=state progress=progress reload=reload />
+                <nav class="subtabs" role="tablist" aria-label="Registry sections">
+                    <a
+                        id="subtab-images"
+                        class="subtab active"
+                        role="tab"
+                        aria-selected="true"
+                        aria-current="page"
+                        href=move || format!("/storage/registries/{}", registry.with(|r| r.id.clone()))
+                    >
+                        <Icon kind=IconKind::Storage />
+                        <span>"Images"</span>
+                        <span class="subtab-count" title="Repositories">
+                            {move || registry.with(|r| r.repository_count)}
+                        </span>
+                    </a>
+                </nav>
+                <section class="subtab-panel" role="tabpanel" aria-labelledby="subtab-images">
+                    <RepositoriesPanel registry=registry listing=listing />
+                </section>
+            }
+            .into_any()
+        }
+    }
+}
+
+/// "← Storage".
+#[component]
+fn BackLink() -> impl IntoView {
+    view! {
+        <a class="back-link" href="/storage">
+            <Icon kind=IconKind::ArrowLeft />
+            <span>"Storage"</span>
+        </a>
+    }
+}
+
+/// Name, status badge, URL, the registry's actions (refresh, edit), refresh progress and the last error.
+#[component]
+fn RegistryHeader(
+    registry: Memo<Registry>,
+    live: RwSignal<LiveState>,
+    state: RwSignal<Loaded>,
+    progress: RwSignal<Option<RefreshProgress>>,
+    reload: Callback<()>,
+) -> impl IntoView {
+    let toasts = use_toasts();
+    let refreshing = RwSignal::new(false);
+    let editing = RwSignal::new(false);
+
+    let refresh = move |_| {
+        if refreshing.get_untracked() {
+            return;
+        }
+        let current = registry.get_untracked();
+        refreshing.set(true);
+        spawn_local(async move {
+            match api::refresh_registry(&current.id).await {
+                Ok(updated) => {
+                    toasts.success(format!("Refreshing “{}”…", updated.name));
+                    state.update(|state| {
+                        if let Loaded::Found(registry) = state {
+                            *registry = updated;
+                        }
+                    });
+                    reload.run(());
+                }
+                Err(error) => toasts.error(format!(
+                    "Could not refresh “{}”: {}",
+                    current.name,
+                    sentence(&error.message)
+                )),
+            }
+            let _ = refreshing.try_set(false);
+        });
+    };
+    let on_saved = Callback::new(move |saved: Registry| {
+        editing.set(false);
+        toasts.success(format!(
+            "Registry “{}” saved; Berth is listing its repositories.",
+            saved.name
+        ));
+        state.set(Loaded::Found(saved));
+        reload.run(());
+    });
+    let on_close = Callback::new(move |()| editing.set(false));
+
+    let last_error = move || {
+        registry.with(|r| {
+            r.last_error
+                .clone()
+                .filter(|e| !e.trim().is_empty() && r.status == RegistryStatus::Error)
+        })
+    };
+    let running = move || {
+        let refreshing = registry.with(|r| r.status == RegistryStatus::Refreshing);
+        let known = progress.get();
+        (refreshing || known.is_some()).then(|| known.unwrap_or_default())
+    };
+
+    view! {
+        <header
+            class="page-header registry-header"
+            data-registry-id=move || registry.with(|r| r.id.clone())
+        >
+            <div class="page-header-text">
+                <div class="host-title">
+                    <h1 id="registry-title">{move || registry.with(|r| r.name.clone())}</h1>
+                    <RegistryStatusBadge status=Signal::derive(move || registry.with(|r| r.status)) />
+                    <span class="tag registry-kind-tag">
+                        {move || {
+                            registry
+                                .with(|r| match &r.namespace {
+                                    Some(namespace) if r.kind == api::RegistryKind::DockerHub => {
+                                        format!("{} · {namespace}", r.kind.label())
+                                    }
+                                    _ => r.kind.label().to_owned(),
+                                })
+                        }}
+                    </span>
+                    {move || {
+                        registry
+                            .with(|r| r.insecure)
+                            .then(|| {
+                                view! {
+                                    <span class="tag tag-warn" title="Plain http or unverified TLS allowed">
+                                        "insecure"
+                                    </span>
+                                }
+                            })
+                    }}
+                    {move || {
+                        registry
+                            .with(|r| r.has_password || r.username.is_some())
+                            .then(|| {
+                                view! {
+                                    <span class="tag" title="Berth logs in with stored credentials">
+                                        <Icon kind=IconKind::Lock />
+                                        "credentials"
+                                    </span>
+                                }
+                            })
+                    }}
+                </div>
+                <p class="page-description host-meta">
+                    <span id="registry-url" class="mono">
+                        {move || registry.with(|r| r.url.clone())}
+                    </span>
+                    <span class="meta-sep" aria-hidden="true">"·"</span>
+                    <span>
+                        {move || match registry.with(|r| r.last_refreshed_at.clone()) {
+                            Some(at) => view! { "Refreshed " <Timestamp value=at /> }.into_any(),
+                            None => view! { "Never refreshed" }.into_any(),
+                        }}
+                    </span>
+                    <span class="meta-sep" aria-hidden="true">"·"</span>
+                    <span class="registry-schedule">
+                        {move || {
+                            let interval = registry.with(|r| r.refresh_interval_seconds);
+                            if interval > 0 {
+                                format!("Refreshes {}", describe_interval(interval))
+                            } else {
+                                "Refreshes only on demand".to_owned()
+                            }
+                        }}
+                    </span>
+                </p>
+            </div>
+            <div class="page-actions">
+                <LiveIndicator state=live />
+                <button
+                    type="button"
+                    class="btn btn-secondary registry-refresh"
+                    disabled=move || refreshing.get()
+                    on:click=refresh
+                >
+                    {move || {
+                        if refreshing.get() {
+                            view! { <span class="spinner spinner-sm" aria-hidden="true"></span> }.into_any()
+                        } else {
+                            view! { <Icon kind=IconKind::Refresh /> }.into_any()
+                        }
+                    }}
+                    <span>"Refresh"</span>
+                </button>
+                <button
+                    type="button"
+                    class="btn btn-secondary registry-edit"
+                    on:click=move |_| editing.set(true)
+                >
+                    <Icon kind=IconKind::Edit />
+                    <span>"Edit"</span>
+                </button>
+            </div>
+        </header>
+        {move || {
+            running()
+                .map(|_| {
+                    view! {
+                        <div class="card registry-refresh-card">
+                            <RefreshProgressBar progress=Signal::derive(move || running().unwrap_or_default()) />
+                        </div>
+                    }
+                })
+        }}
+        {move || {
+            last_error()
+                .map(|error| {
+                    view! {
+                        <div class="alert alert-error registry-last-error" role="status">
+                            <strong>"Last refresh failed: "</strong>
+                            {error}
+                        </div>
+                    }
+                })
+        }}
+        {move || {
+            editing
+                .get()
+                .then(|| {
+                    view! {
+                        <RegistryDialog
+                            registry=Some(registry.get_untracked())
+                            on_saved=on_saved
+                            on_close=on_close
+                        />
+                    }
+                })
+        }}
+    }
+}
+
+/// The repositories as loaded so far (pages appended by "Load more").
+#[derive(Clone, Debug, PartialEq, Default)]
+struct Listing {
+    repositories: Vec<Repository>,
+    end_cursor: Option<String>,
+    has_next_page: bool,
+    total_count: i64,
+    /// A first page was answered (for the current filter).
+    loaded: bool,
+}
+
+/// The filter box, the repositories (expandable to their tags) and "Load more".
+#[component]
+fn RepositoriesPanel(registry: Memo<Registry>, listing: RwSignal<u64>) -> impl IntoView {
+    let typed = RwSignal::new(String::new());
+    let query = RwSignal::new(String::new());
+    let repos = RwSignal::new(Listing::default());
+    let loading = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+    let expanded = RwSignal::new(HashSet::<String>::new());
+    let typing = StoredValue::new(0_u64);
+    let generation = StoredValue::new(0_u64);
+    let registry_id = registry.with_untracked(|r| r.id.clone());
+    let registry_id = StoredValue::new(registry_id);
+
+    // Loads the first page (`after: None`, replacing the list) or the next one (appending).
+    let fetch = move |more: bool| {
+        let this = generation.get_value().wrapping_add(1);
+        generation.set_value(this);
+        let id = registry_id.get_value();
+        let filter = query.get_untracked().trim().to_owned();
+        let after = if more {
+            repos.with_untracked(|r| r.end_cursor.clone())
+        } else {
+            None
+        };
+        loading.set(true);
+        error.set(None);
+        spawn_local(async move {
+            let filter = (!filter.is_empty()).then_some(filter);
+            let result =
+                api::registry_repositories(&id, filter.as_deref(), PAGE_SIZE, after.as_deref())
+                    .await;
+            if generation.try_get_value() != Some(this) {
+                return;
+            }
+            loading.set(false);
+            match result {
+                Ok(Some(page)) => repos.update(|listing| {
+                    if more {
+                        listing.repositories.extend(page.repositories);
+                    } else {
+                        listing.repositories = page.repositories;
+                    }
+                    listing.end_cursor = page.end_cursor;
+                    listing.has_next_page = page.has_next_page;
+                    listing.total_count = page.total_count;
+                    listing.loaded = true;
+                }),
+                Ok(None) => error.set(Some("The registry is gone.".to_owned())),
+                Err(failure) => error.set(Some(failure.message)),
+            }
+        });
+    };
+    // A new filter, or a finished refresh: start again from the first page.
+    Effect::new(move |_| {
+        query.track();
+        listing.track();
+        fetch(false);
+    });
+
+    let on_input = move |value: String| {
+        typed.set(value);
+        let this = typing.get_value().wrapping_add(1);
+        typing.set_value(this);
+        spawn_local(async move {
+            sleep(FILTER_DEBOUNCE).await;
+            if typing.try_get_value() == Some(this)
+                && let Some(text) = typed.try_get_untracked()
+                && query.get_untracked() != text
+            {
+                query.set(text);
+            }
+        });
+    };
+
+    let shown = move || repos.with(|r| r.repositories.len());
+    let count_text = move || {
+        repos.with(|r| {
+            let total = r.total_count;
+            let noun = if total == 1 {
+                "repository"
+            } else {
+                "repositories"
+            };
+            if !r.loaded {
+                String::new()
+            } else if (r.repositories.len() as i64) < total {
+                format!("{} of {total} {noun}", r.repositories.len())
+            } else {
+                format!("{total} {noun}")
+            }
+        })
+    };
+    // Why the list is empty when no filter is set.
+    let empty_reason = move || {
+        registry.with(|r| match r.status {
+            RegistryStatus::Error if r.repository_count == 0 => {
+                "Nothing listed: the last refresh failed (see above)."
+            }
+            RegistryStatus::NeverRefreshed | RegistryStatus::Refreshing
+                if r.repository_count == 0 =>
+            {
+                "Not listed yet: the refresh has not finished."
+            }
+            _ => "The registry holds no repositories (as of the last good refresh).",
+        })
+    };
+
+    view! {
+        <div class="toolbar">
+            <div class="search-field">
+                <Icon kind=IconKind::Search />
+                <input
+                    id="repo-filter"
+                    class="input"
+                    type="search"
+                    placeholder="Filter repositories by name"
+                    aria-label="Filter repositories"
+                    autocomplete="off"
+                    spellcheck="false"
+                    prop:value=move || typed.get()
+                    on:input=move |event| on_input(event_target_value(&event))
+                    on:change=move |event| on_input(event_target_value(&event))
+                />
+            </div>
+            <span class="toolbar-count muted" aria-live="polite">
+                {move || {
+                    if loading.get() && !repos.with(|r| r.loaded) {
+                        "Loading…".to_owned()
+                    } else {
+                        count_text()
+                    }
+                }}
+            </span>
+        </div>
+        {move || {
+            error
+                .get()
+                .map(|message| {
+                    view! {
+                        <Alert tone=AlertTone::Error>
+                            "The repositories could not be loaded: " {message} " "
+                            <button
+                                type="button"
+                                class="btn btn-secondary btn-sm"
+                                on:click=move |_| fetch(repos.with_untracked(|r| r.loaded && r.has_next_page))
+                            >
+                                "Retry"
+                            </button>
+                        </Alert>
+                    }
+                })
+        }}
+        <div id="repo-list" class="card repo-list" aria-busy=move || loading.get().to_string()>
+            <For
+                each=move || repos.with(|r| r.repositories.clone())
+                key=|repo| repo.clone()
+                let:repo
+            >
+                <RepoItem repo=repo expanded=expanded />
+            </For>
+            {move || {
+                (repos.with(|r| r.loaded) && shown() == 0)
+                    .then(|| {
+                        let filtered = !query.with(|q| q.trim().is_empty());
+                        if filtered {
+                            view! {
+                                <div class="table-empty repo-empty">
+                                    <Icon kind=IconKind::Search />
+                                    <div>
+                                        "No repository name contains “" <strong>{move || query.get()}</strong> "”. "
+                                        <button
+                                            type="button"
+                                            class="btn btn-ghost btn-sm"
+                                            on:click=move |_| {
+                                                typed.set(String::new());
+                                                query.set(String::new());
+                                            }
+                                        >
+                                            "Clear filter"
+                                        </button>
+                                    </div>
+                                </div>
+                            }
+                            .into_any()
+                        } else {
+                            view! {
+                                <div class="table-empty repo-empty">
+                                    <Icon kind=IconKind::Storage />
+                                    <div>
+                                        {empty_reason}
+                                    </div>
+                                </div>
+                            }
+                            .into_any()
+                        }
+                    })
+            }}
+            {move || {
+                (loading.get() && !repos.with(|r| r.loaded))
+                    .then(|| {
+                        view! {
+                            <div class="loading-block" aria-busy="true">
+                                <span class="spinner" aria-hidden="true"></span>
+                                <span class="muted">"Loading repositories…"</span>
+                            </div>
+                        }
+                    })
+            }}
+        </div>
+        {move || {
+            repos
+                .with(|r| r.loaded && r.has_next_page)
+                .then(|| {
+                    view! {
+                        <div class="load-more">
+                            <button
+                                id="repo-more"
+                                type="button"
+                                class="btn btn-secondary"
+                                disabled=move || loading.get()
+                                aria-busy=move || loading.get().to_string()
+                                on:click=move |_| fetch(true)
+                            >
+                                {move || {
+                                    if loading.get() {
+                                        view! {
+                                            <span class="spinner spinner-sm" aria-hidden="true"></span>
+                                            <span>"Loading…"</span>
+                                        }
+                                            .into_any()
+                                    } else {
+                                        view! { <span>"Load more"</span> }.into_any()
+                                    }
+                                }}
+                            </button>
+                        </div>
+                    }
+                })
+        }}
+    }
+}
+
+/// One `div.repo`: a toggle with the name and tag count, and when open its `table.tags-table`.
+#[component]
+fn RepoItem(repo: Repository, expanded: RwSignal<HashSet<String>>) -> impl IntoView {
+    let name = repo.name.clone();
+    let open = {
+        let name = name.clone();
+        Memo::new(move |_| expanded.with(|set| set.contains(&name)))
+    };
+    let toggle = {
+        let name = name.clone();
+        move |_| {
+            expanded.update(|set| {
+                if !set.remove(&name) {
+                    set.insert(name.clone());
+                }
+            })
+        }
+    };
+    let tag_count = repo.tags.len();
+    let tags = StoredValue::new(repo.tags.clone());
+    let panel_id = format!("repo-tags-{}", name.replace(['/', '.', ':'], "-"));
+    view! {
+        <div class="repo" class:open=move || open.get() data-repo=name.clone()>
+            <button
+                type="button"
+                class="repo-toggle"
+                aria-expanded=move || open.get().to_string()
+                aria-controls=panel_id.clone()
+                on:click=toggle
+            >
+                <span class="repo-chevron" aria-hidden="true">
+                    <Icon kind=IconKind::ChevronDown />
+                </span>
+                <span class="repo-name mono">{name.clone()}</span>
+                <span class="repo-tag-count muted">
+                    {format!("{tag_count} {}", if tag_count == 1 { "tag" } else { "tags" })}
+                </span>
+            </button>
+            <Show when=move || open.get()>
+                <div class="repo-tags table-scroll" id=panel_id.clone()>
+                    <table class="table tags-table">
+                        <thead>
+                            <tr>
+                                <th>"Tag"</th>
+                                <th>"Digest"</th>
+                                <th class="numeric">"Size"</th>
+                                <th>"Architectures"</th>
+                                <th>"Created"</th>
+                                <th class="actions-col">
+                                    <span class="visually-hidden">"Actions"</span>
+                                </th>
+                            </tr>
+                        </thead>
+                        <tbody>
+                            {tags
+                                .get_value()
+                                .into_iter()
+                                .map(|tag| view! { <TagRow tag=tag /> })
+                                .collect_view()}
+                            {(tag_count == 0)
+                                .then(|| {
+                                    view! {
+                                        <tr class="placeholder-row empty-row">
+                                            <td colspan="6">
+                                                <span class="muted">"No tags."</span>
+                                            </td>
+                                        </tr>
+                                    }
+                                })}
+                        </tbody>
+                    </table>
+                </div>
+            </Show>
+        </div>
+    }
+}
+
+/// One `tr.tag-row` with its copy-reference button.
+#[component]
+fn TagRow(tag: ImageTag) -> impl IntoView {
+    let toasts = use_toasts();
+    let copied = RwSignal::new(false);
+    let reference_ref = NodeRef::<html::Code>::new();
+    let reference = tag.reference.clone();
+    let copy = {
+        let reference = reference.clone();
+        move |_| {
+            let reference = reference.clone();
+            let element = reference_ref.get_untracked().map(web_sys::Element::from);
+            spawn_local(async move {
+                match copy_text(&reference, element).await {
+                    Ok(()) => {
+                        let _ = copied.try_set(true);
+                        set_timeout(
+                            move || {
+                                let _ = copied.try_set(false);
+                            },
+                            Duration::from_secs(2),
+                        );
+                    }
+                    Err(message) => toasts.error(message),
+                }
+            });
+        }
+    };
+    let digest = match tag.digest.clone() {
+        Some(digest) => view! {
+            <code class="digest" title=digest.clone()>
+                {short_digest(&digest)}
+            </code>
+        }
+        .into_any(),
+        None => view! { <span class="muted">"—"</span> }.into_any(),
+    };
+    let size = match tag.size_bytes {
+        Some(bytes) => {
+            view! { <span title=format!("{bytes} bytes")>{format_bytes(bytes_u64(bytes))}</span> }
+                .into_any()
+        }
+        None => view! { <span class="muted">"—"</span> }.into_any(),
+    };
+    let architectures = if tag.architectures.is_empty() {
+        view! { <span class="muted">"—"</span> }.into_any()
+    } else {
+        tag.architectures
+            .iter()
+            .map(|arch| view! { <span class="tag arch">{arch.clone()}</span> })
+            .collect_view()
+            .into_any()
+    };
+    let created = match tag.created_at.clone() {
+        Some(at) => view! { <Timestamp value=at /> }.into_any(),
+        None => view! { <span class="muted">"—"</span> }.into_any(),
+    };
+    let label = format!("Copy {}", tag.reference);
+    view! {
+        <tr class="tag-row" data-tag=tag.name.clone() data-reference=reference.clone()>
+            <td class="tag-name">
+                <span class="mono strong">{tag.name.clone()}</span>
+                <code class="tag-reference visually-hidden" node_ref=reference_ref>
+                    {reference.clone()}
+                </code>
+            </td>
+            <td>{digest}</td>
+            <td class="numeric">{size}</td>
+            <td class="tag-arches">{architectures}</td>
+            <td>{created}</td>
+            <td class="actions-col">
+                <button
+                    type="button"
+                    class="btn btn-ghost btn-sm tag-copy"
+                    title=reference.clone()
+                    aria-label=label
+                    on:click=copy
+                >
+                    {move || {
+                        if copied.get() {
+                            view! {
+                                <Icon kind=IconKind::Check />
+                                <span>"Copied"</span>
+                            }
+                                .into_any()
+                        } else {
+                            view! {
+                                <Icon kind=IconKind::Copy />
+                                <span>"Copy"</span>
+                            }
+                                .into_any()
+                        }
+                    }}
+                </button>
+            </td>
+        </tr>
+    }
+}
