@@ -65,18 +65,29 @@ fn classify(e: bollard::errors::Error) -> DockerError {
 }
 
 /// The error with its causes, which carry the useful part (e.g. "UnknownIssuer").
+/// Layers of the HTTP client that say nothing a person can act on.
+const NOISE: [&str; 2] = ["Error in the hyper legacy client", "client error (Connect)"];
+
 fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let part = s.to_string();
-        if !text.contains(&part) {
-            text.push_str(": ");
-            text.push_str(&part);
+    let mut parts: Vec<String> = Vec::new();
+    let mut current: Option<&dyn std::error::Error> = Some(e);
+    while let Some(err) = current {
+        let part = err.to_string();
+        if !parts.iter().any(|p| p.contains(&part)) {
+            parts.push(part);
         }
-        source = s.source();
+        current = err.source();
     }
-    text
+    let useful: Vec<&str> = parts
+        .iter()
+        .map(String::as_str)
+        .filter(|p| !NOISE.iter().any(|n| p.trim() == *n))
+        .collect();
+    if useful.is_empty() {
+        parts.join(": ")
+    } else {
+        useful.join(": ")
+    }
 }
 
 async fn timed<T>(
@@ -414,4 +425,43 @@ fn connect_tls(addr: &str, pems: &TlsPems, secs: u64) -> Result<(Docker, TlsDir)
             .map_err(|e| DockerError::Tls(error_chain(&e)))?
     };
     Ok((docker, dir))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Layer(&'static str, Option<Box<Layer>>);
+
+    impl std::fmt::Display for Layer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Layer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1
+                .as_deref()
+                .map(|l| l as &(dyn std::error::Error + 'static))
+        }
+    }
+
+    #[test]
+    fn error_chain_keeps_the_useful_causes() {
+        let e = Layer(
+            "Error in the hyper legacy client",
+            Some(Box::new(Layer(
+                "client error (Connect)",
+                Some(Box::new(Layer(
+                    "invalid peer certificate: UnknownIssuer",
+                    None,
+                ))),
+            ))),
+        );
+        assert_eq!(error_chain(&e), "invalid peer certificate: UnknownIssuer");
+        let plain = Layer("connection refused", None);
+        assert_eq!(error_chain(&plain), "connection refused");
+    }
 }

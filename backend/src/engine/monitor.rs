@@ -2,7 +2,7 @@
 //! image events), pings every few seconds, and records status transitions (UP ↔ NON_RESPONSIVE, MAINTENANCE),
 //! capabilities and the image cache through `HostService`. A host that hangs only ever delays its own task.
 
-use crate::docker::Engine;
+use crate::docker::{Engine, EngineEvent};
 use crate::service::hosts::{HostService, MonitorCommand};
 use berth_shared::{HostEndpoint, HostStatus};
 use futures::StreamExt;
@@ -97,6 +97,41 @@ fn start(
     running.insert(id, Running { task, commands: tx });
 }
 
+/// Where a host's event stream stopped: the newest event time seen and the events seen at that very time.
+/// `since` is inclusive, so a resumed stream repeats them; they are skipped.
+#[derive(Debug, Default)]
+struct EventCursor {
+    time_nanos: Option<i64>,
+    at_time: Vec<(String, String, String)>,
+}
+
+impl EventCursor {
+    fn since(&self) -> Option<i64> {
+        self.time_nanos
+    }
+
+    /// Records the event; `false` when it was seen already.
+    fn is_new(&mut self, event: &EngineEvent) -> bool {
+        let key = (event.kind.clone(), event.action.clone(), event.id.clone());
+        match self.time_nanos {
+            Some(t) if event.time_nanos < t => false,
+            Some(t) if event.time_nanos == t => {
+                if self.at_time.contains(&key) {
+                    false
+                } else {
+                    self.at_time.push(key);
+                    true
+                }
+            }
+            _ => {
+                self.time_nanos = Some(event.time_nanos);
+                self.at_time = vec![key];
+                true
+            }
+        }
+    }
+}
+
 /// Why a connected session with an engine ended.
 enum Ended {
     Lost(String),
@@ -111,6 +146,7 @@ async fn monitor(
     mut ready: Option<oneshot::Sender<()>>,
 ) {
     let mut backoff = Duration::from_millis(500);
+    let mut cursor = EventCursor::default();
     loop {
         let conn = match hosts.connection(&id).await {
             Ok(Some(c)) => c,
@@ -162,7 +198,7 @@ async fn monitor(
                 if let Some(r) = ready.take() {
                     let _ = r.send(());
                 }
-                match watch(&hosts, settings, &id, &engine, &mut commands).await {
+                match watch(&hosts, settings, &id, &engine, &mut commands, &mut cursor).await {
                     Ended::Removed => return,
                     Ended::Lost(reason) => {
                         tracing::warn!(host = %row.name, %reason, "host stopped answering");
@@ -217,8 +253,11 @@ async fn watch(
     id: &str,
     engine: &Engine,
     commands: &mut mpsc::UnboundedReceiver<HostCommand>,
+    cursor: &mut EventCursor,
 ) -> Ended {
-    let mut events = Box::pin(engine.events(None));
+    // Resume where the last stream of this engine stopped. `check` has just re-read the whole image list, so
+    // anything older than the daemon's replay buffer (256 events) is covered by that re-list.
+    let mut events = Box::pin(engine.events(cursor.since()));
     let mut ping = tokio::time::interval(settings.ping_every);
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ping.tick().await;
@@ -226,6 +265,9 @@ async fn watch(
         tokio::select! {
             item = events.next() => match item {
                 Some(Ok(event)) => {
+                    if !cursor.is_new(&event) {
+                        continue;
+                    }
                     if event.kind == "image" {
                         // pull, tag, untag, delete, import, load: re-read the (small) image list.
                         let cache = hosts.lock_image_cache(id).await;
@@ -258,5 +300,40 @@ async fn watch(
                 None => return Ended::Removed,
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(time_nanos: i64, action: &str, id: &str) -> EngineEvent {
+        EngineEvent {
+            kind: "image".into(),
+            action: action.into(),
+            id: id.into(),
+            attributes: Default::default(),
+            time_nanos,
+        }
+    }
+
+    #[test]
+    fn a_resumed_stream_skips_what_was_seen() {
+        let mut cursor = EventCursor::default();
+        assert_eq!(cursor.since(), None);
+        assert!(cursor.is_new(&event(10, "pull", "a")));
+        assert!(cursor.is_new(&event(20, "pull", "b")));
+        assert!(
+            cursor.is_new(&event(20, "tag", "b")),
+            "same time, other event"
+        );
+        assert_eq!(cursor.since(), Some(20));
+        // `since` is inclusive: the replay repeats the events at 20 and may repeat older ones.
+        assert!(!cursor.is_new(&event(20, "pull", "b")));
+        assert!(!cursor.is_new(&event(20, "tag", "b")));
+        assert!(!cursor.is_new(&event(10, "pull", "a")));
+        assert!(cursor.is_new(&event(20, "delete", "c")));
+        assert!(cursor.is_new(&event(30, "pull", "a")));
+        assert_eq!(cursor.since(), Some(30));
     }
 }
