@@ -17,6 +17,9 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use berth_tests::app::{data, error_code, http_client};
 use berth_tests::registry::{AUTH_PASSWORD, AUTH_USERNAME};
+use berth_tests::seed::{
+    OCI_INDEX, OCI_MANIFEST, image_config, image_manifest, put_manifest, upload_blob,
+};
 use berth_tests::ws::GraphqlWs;
 use berth_tests::{RegistryHandle, TestApp, TestEnv, spawn_app};
 use futures::{StreamExt, TryStreamExt};
@@ -784,92 +787,7 @@ pub async fn periodic_refresh_is_seen(env: &TestEnv) -> Result<()> {
     app.finish(outcome).await
 }
 
-/// Uploads a blob into `repo` (two-step upload); returns its digest and size.
-async fn upload_blob(
-    client: &reqwest::Client,
-    base: &str,
-    repo: &str,
-    bytes: &[u8],
-) -> Result<(String, usize)> {
-    let digest = format!("sha256:{}", hex_bytes(bytes));
-    let started = client
-        .post(format!("{base}/v2/{repo}/blobs/uploads/"))
-        .send()
-        .await?;
-    ensure!(
-        started.status() == StatusCode::ACCEPTED,
-        "upload start: {}",
-        started.status()
-    );
-    let location = started
-        .headers()
-        .get(header::LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .context("upload Location")?
-        .to_string();
-    let location = if location.starts_with("http") {
-        location
-    } else {
-        format!("{base}{location}")
-    };
-    let separator = if location.contains('?') { '&' } else { '?' };
-    let done = client
-        .put(format!("{location}{separator}digest={digest}"))
-        .header(header::CONTENT_TYPE, "application/octet-stream")
-        .body(bytes.to_vec())
-        .send()
-        .await?;
-    ensure!(
-        done.status() == StatusCode::CREATED,
-        "upload {repo} {digest}: {}",
-        done.status()
-    );
-    Ok((digest, bytes.len()))
-}
-
-/// PUTs a manifest under `reference` (its own digest when empty); returns its digest and size.
-async fn put_manifest(
-    client: &reqwest::Client,
-    base: &str,
-    repo: &str,
-    reference: &str,
-    media_type: &str,
-    manifest: &Value,
-) -> Result<(String, usize)> {
-    let body = serde_json::to_vec(manifest)?;
-    let digest = format!("sha256:{}", hex_bytes(&body));
-    let reference = if reference.is_empty() {
-        digest.as_str()
-    } else {
-        reference
-    };
-    let response = client
-        .put(format!("{base}/v2/{repo}/manifests/{reference}"))
-        .header(header::CONTENT_TYPE, media_type)
-        .body(body.clone())
-        .send()
-        .await?;
-    let status = response.status();
-    ensure!(
-        status == StatusCode::CREATED,
-        "PUT manifest {repo}:{reference}: {status} {}",
-        response.text().await.unwrap_or_default()
-    );
-    Ok((digest, body.len()))
-}
-
-const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 const SEEDED: usize = 32;
-
-fn image_manifest(config: &(String, usize), layer: &(String, usize), tag: &str) -> Value {
-    json!({
-        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
-        "config": { "mediaType": "application/vnd.oci.image.config.v1+json", "digest": config.0, "size": config.1 },
-        "layers": [{ "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": layer.0, "size": layer.1 }],
-        "annotations": { "org.opencontainers.image.ref.name": tag }
-    })
-}
 
 /// ≥ 30 repositories × 3 tags pushed through the registry API (one shared layer), a multi-arch index with an
 /// attestation entry, a small page size: counts, digests, sizes, architectures; then a deleted tag is gone
@@ -880,17 +798,7 @@ pub async fn seeded_registry_with_index_and_deletion(env: &TestEnv) -> Result<()
         let base = env.registry.url.clone();
         let client = http_client(None)?;
         let layer_bytes = b"berth shared layer: not a real tarball, registries do not look".to_vec();
-        let config_for = |arch: &str, variant: Option<&str>| {
-            let mut c = json!({
-                "architecture": arch, "os": "linux", "created": "2024-01-02T03:04:05Z",
-                "config": {}, "rootfs": { "type": "layers", "diff_ids": [] }
-            });
-            if let Some(v) = variant {
-                c["variant"] = json!(v);
-            }
-            serde_json::to_vec(&c).unwrap_or_default()
-        };
-        let amd64 = config_for("amd64", None);
+        let amd64 = image_config("amd64", None);
         futures::stream::iter(0..SEEDED)
             .map(|i| {
                 let client = client.clone();
@@ -914,7 +822,7 @@ pub async fn seeded_registry_with_index_and_deletion(env: &TestEnv) -> Result<()
         let layer = upload_blob(&client, &base, repo, &layer_bytes).await?;
         let mut platforms = Vec::new();
         for (arch, variant) in [("amd64", None), ("arm64", Some("v8")), ("unknown", None)] {
-            let config = upload_blob(&client, &base, repo, &config_for(arch, variant)).await?;
+            let config = upload_blob(&client, &base, repo, &image_config(arch, variant)).await?;
             let manifest = image_manifest(&config, &layer, arch);
             let body_digest = put_manifest(&client, &base, repo, "", OCI_MANIFEST, &manifest).await?;
             let mut entry = json!({
