@@ -974,12 +974,21 @@ pub async fn killed_engine_is_seen_and_recovers(env: &TestEnv) -> Result<()> {
     let (app, token) = berth(env).await?;
     let outcome = killed_engine_scenario(env, &app, &token).await;
     // Whatever happened, h2 runs again for the tests that follow.
-    let restarted = env.start_engine("h2").await;
-    let outcome = match (outcome, restarted) {
-        (Ok(()), Err(e)) => Err(e.context("restarting h2 after the test")),
+    let restored = env.start_engine("h2").await;
+    app.finish(keep_first_error(
+        outcome,
+        restored,
+        "restarting h2 after the test",
+    ))
+    .await
+}
+
+/// The scenario's own error wins; a failed clean-up fails an otherwise passing test.
+fn keep_first_error<T>(outcome: Result<()>, cleanup: Result<T>, what: &'static str) -> Result<()> {
+    match (outcome, cleanup) {
+        (Ok(()), Err(e)) => Err(e.context(what)),
         (outcome, _) => outcome,
-    };
-    app.finish(outcome).await
+    }
 }
 
 async fn killed_engine_scenario(env: &TestEnv, app: &TestApp, token: &str) -> Result<()> {
@@ -1083,12 +1092,13 @@ pub async fn frozen_engine_is_seen_and_recovers(env: &TestEnv) -> Result<()> {
     let (app, token) = berth(env).await?;
     let outcome = frozen_engine_scenario(env, &app, &token).await;
     // Whatever happened, h1 runs on for the tests that follow.
-    let thawed = env.thaw_engine("h1").await;
-    let outcome = match (outcome, thawed) {
-        (Ok(()), Err(e)) => Err(e.context("resuming h1 after the test")),
-        (outcome, _) => outcome,
-    };
-    app.finish(outcome).await
+    let restored = env.thaw_engine("h1").await;
+    app.finish(keep_first_error(
+        outcome,
+        restored,
+        "resuming h1 after the test",
+    ))
+    .await
 }
 
 async fn frozen_engine_scenario(env: &TestEnv, app: &TestApp, token: &str) -> Result<()> {
