@@ -4,6 +4,7 @@ use crate::bus::Bus;
 use crate::config::Config;
 use crate::db::session_store::DbSessionStore;
 use crate::engine::monitor::{self, MonitorSettings};
+use crate::engine::reconciler::{self, ReconcilerSettings};
 use crate::graphql::build_schema;
 use crate::http::{AppState, router};
 use crate::secrets::SecretBox;
@@ -26,6 +27,7 @@ pub struct RunningApp {
     server: JoinHandle<std::io::Result<()>>,
     sweeper: JoinHandle<()>,
     monitors: JoinHandle<()>,
+    reconciler: JoinHandle<()>,
     refresher: JoinHandle<()>,
 }
 
@@ -45,17 +47,33 @@ impl RunningApp {
             .with_context(|| format!("cannot open the database {}", redact(&url)))?;
         let secrets = SecretBox::load(&config.data_dir)
             .map_err(|e| anyhow::anyhow!("loading the secret key: {e}"))?;
-        let (services, monitor_commands) = Services::new(db.clone(), secrets, Bus::new());
+        let (services, background) = Services::new(db.clone(), secrets, Bus::new());
         let bootstrap = services
             .auth
             .bootstrap_admin(config.admin_password.as_deref())
             .await
             .map_err(|e| anyhow::anyhow!("creating the admin user failed: {e}"))?;
 
+        let owner = services
+            .containers
+            .installation_id()
+            .await
+            .map_err(|e| anyhow::anyhow!("reading the installation id: {e}"))?;
+        let (reconciler_handle, reconciler_inputs) = reconciler::channel();
+        let reconciler = reconciler::spawn(
+            services.containers.clone(),
+            services.hosts.clone(),
+            background.instance_writer,
+            owner,
+            ReconcilerSettings::from_env(),
+            background.reconcile_commands,
+            reconciler_inputs,
+        );
         let monitors = monitor::spawn(
             services.hosts.clone(),
             MonitorSettings::from_env(),
-            monitor_commands,
+            reconciler_handle,
+            background.monitor_commands,
         );
         let refresher = crate::engine::refresher::spawn(services.registries.clone());
         if std::env::var("BERTH_REGISTER_LOCAL_HOST").map_or(true, |v| v != "0") {
@@ -90,6 +108,7 @@ impl RunningApp {
             server,
             sweeper,
             monitors,
+            reconciler,
             refresher,
         })
     }
@@ -99,6 +118,7 @@ impl RunningApp {
         let _ = self.stop.send(());
         self.sweeper.abort();
         self.monitors.abort();
+        self.reconciler.abort();
         self.refresher.abort();
         self.server.await.context("server task")??;
         Ok(())

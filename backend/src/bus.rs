@@ -25,6 +25,21 @@ pub enum Event {
     },
     /// A host's image cache changed.
     HostImages { host_id: String, at: DateTime<Utc> },
+    /// An instance's status changed (or a note about it, such as a health check result).
+    ContainerStatus {
+        container_id: String,
+        instance_id: Option<String>,
+        status: String,
+        previous: Option<String>,
+        at: DateTime<Utc>,
+        message: Option<String>,
+    },
+    /// A container definition was created, edited, deleted or asked to run or stop.
+    ContainerChanged {
+        container_id: String,
+        at: DateTime<Utc>,
+        message: Option<String>,
+    },
     /// Progress of a registry refresh.
     RegistryRefresh {
         registry_id: String,

@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261128_000001_auth;
 mod m20261128_000002_hosts;
 mod m20261128_000003_registries;
+mod m20261128_000004_containers;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_auth::Migration),
             Box::new(m20261128_000002_hosts::Migration),
             Box::new(m20261128_000003_registries::Migration),
+            Box::new(m20261128_000004_containers::Migration),
         ]
     }
 }

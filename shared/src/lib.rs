@@ -5,6 +5,7 @@
 //! person can act on.
 
 pub mod bytes;
+pub mod container;
 pub mod endpoint;
 pub mod env;
 pub mod error_code;
@@ -14,6 +15,10 @@ pub mod role;
 pub mod status;
 
 pub use bytes::{ByteSizeError, format_bytes, parse_bytes};
+pub use container::{
+    ContainerFieldError, DesiredState, InstanceStatus, RestartPolicy, UnknownValue, parse_cpus,
+    summary_status, validate_container_name, validate_cpu_shares, validate_cpus, validate_replicas,
+};
 pub use endpoint::{EndpointError, HostEndpoint};
 pub use env::{EnvNameError, validate_env_name};
 pub use error_code::{ErrorCode, UnknownErrorCode};

@@ -8,6 +8,7 @@
 
 mod auth;
 mod browser;
+mod containers;
 mod harness;
 mod health;
 mod hosts;
@@ -92,6 +93,12 @@ fn all_tests() -> Vec<(&'static str, TestFn)> {
         registries::host_pull_with_base64_trap_password,
         registries::stopped_registry_keeps_list_and_recovers,
         registries::registries_on_postgres,
+        containers::httpd_runs_on_any_host_and_serves,
+        containers::pinned_maintenance_and_cached_image,
+        containers::pull_with_credentials_before_run,
+        containers::exits_kills_clashes_and_logs,
+        containers::validation_versions_and_delete,
+        containers::adopts_containers_after_sigkill,
         browser::login_tabs_tokens_logout,
         browser::hosts_add_and_pull,
         browser::storage_registries,

@@ -280,3 +280,78 @@ pub fn expect_error_code(body: &Value, code: &str) -> Result<()> {
         _ => bail!("expected a GraphQL error with code {code}, got {body}"),
     }
 }
+
+/// A Berth server running as its own process (the `berth` binary), for tests that kill it outright.
+pub struct BerthProcess {
+    /// A client for it (its `shutdown` does nothing: the process is stopped through `process`).
+    pub app: TestApp,
+    pub process: crate::process::ManagedProcess,
+}
+
+/// The `berth` binary of this workspace: `BERTH_BIN`, else `target/debug/berth` (`cargo xtask test` builds it).
+pub fn berth_binary() -> Result<PathBuf> {
+    if let Some(path) = std::env::var_os("BERTH_BIN") {
+        return Ok(PathBuf::from(path));
+    }
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .context("workspace root")?
+        .join("target/debug/berth");
+    if !path.is_file() {
+        bail!(
+            "{} is missing: build it with `cargo build -p berth --bin berth` (cargo xtask test does)",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+/// Starts `berth serve` on `data_dir` in a child process and waits until it answers `/healthz`.
+pub async fn spawn_berth_process(data_dir: &Path) -> Result<BerthProcess> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
+    let port = crate::process::free_port()?;
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut cmd = tokio::process::Command::new(berth_binary()?);
+    cmd.arg("serve")
+        .env("BERTH_LISTEN", addr.to_string())
+        .env("BERTH_DATA_DIR", data_dir)
+        .env("BERTH_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("BERTH_STATIC_DIR", static_dir()?)
+        .env("BERTH_REGISTER_LOCAL_HOST", "0")
+        .env_remove("DATABASE_URL");
+    let log = data_dir.join("berth.log");
+    let mut process = crate::process::ManagedProcess::spawn("berth", &mut cmd, &log)?;
+    let cookies = Arc::new(Jar::default());
+    let client = http_client(Some(cookies.clone()))?;
+    let health = format!("http://{addr}/healthz");
+    let started = std::time::Instant::now();
+    loop {
+        process.check_running()?;
+        if let Ok(r) = client.get(&health).send().await
+            && r.status().is_success()
+        {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            bail!(
+                "berth did not answer {health} within 60 s; its log:\n{}",
+                crate::process::log_tail(&log, 30)
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(BerthProcess {
+        app: TestApp {
+            addr,
+            base_url: format!("http://{addr}"),
+            data_dir: data_dir.to_path_buf(),
+            database_url: None,
+            bootstrap: Bootstrap::Existing,
+            client,
+            cookies,
+            app: None,
+        },
+        process,
+    })
+}

@@ -9,6 +9,7 @@
 
 pub mod app;
 pub mod browser;
+pub mod containers;
 pub mod engine;
 pub mod env;
 pub mod hosts;

@@ -141,3 +141,20 @@ fn resolvers_never_touch_entities() {
         &["backend/src/db/"],
     );
 }
+
+#[test]
+fn only_the_reconciler_writes_instance_status() {
+    // `InstanceWriter` is created once by the container service and handed to the reconciler at start-up;
+    // nothing else may hold one, so nothing else can change an instance's status.
+    assert_only_under(
+        "InstanceWriter is used outside the container service, its wiring and the reconciler",
+        &["InstanceWriter", "instance_writer", "save_instance", "delete_instance"],
+        &[
+            "backend/src/service/containers.rs",
+            "backend/src/service/mod.rs",
+            "backend/src/db/containers.rs",
+            "backend/src/app.rs",
+            "backend/src/engine/reconciler.rs",
+        ],
+    );
+}

@@ -141,6 +141,8 @@ fn test(root: &Path, extra: &[String]) -> Result<()> {
     setup::frontend_tools(root)?;
     build_spa(true)?;
     let started = std::time::Instant::now();
+    // The end-to-end tests start the server binary itself to kill it outright.
+    sh(cargo().args(["build", "--locked", "-p", "berth", "--bin", "berth"]))?;
     let mut cmd = cargo();
     // Default members: everything but the frontend, which only builds for wasm32 (checked by `lint`).
     cmd.args(["test", "--locked"]).args(extra);

@@ -2,6 +2,10 @@
 //! TCP with TLS), reads capabilities, streams events, lists, pulls and removes images, with a timeout on every
 //! call so that a host that never answers cannot hold anything else up.
 
+mod containers;
+
+pub use containers::{ContainerSpec, ContainerState, LogEntry, RunState};
+
 use berth_shared::HostEndpoint;
 use bollard::Docker;
 use bollard::auth::DockerCredentials;
@@ -87,6 +91,17 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         parts.join(": ")
     } else {
         useful.join(": ")
+    }
+}
+
+/// Like [`timed`] with a longer limit, for calls whose client was given the same timeout.
+async fn timed_for<T>(
+    limit: Duration,
+    fut: impl Future<Output = Result<T, bollard::errors::Error>>,
+) -> Result<T, DockerError> {
+    match tokio::time::timeout(limit, fut).await {
+        Ok(r) => r.map_err(classify),
+        Err(_) => Err(DockerError::Timeout(limit)),
     }
 }
 

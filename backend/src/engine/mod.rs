@@ -1,5 +1,7 @@
-//! Background work: host monitors (events + health). Later: the scheduler, the reconciler and the registry
-//! refresher.
+//! Background work: host monitors (events + health), the scheduler, the reconciler (sole writer of instance
+//! status) and the registry refresher.
 
 pub mod monitor;
+pub mod reconciler;
 pub mod refresher;
+pub mod scheduler;

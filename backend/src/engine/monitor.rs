@@ -3,6 +3,7 @@
 //! capabilities and the image cache through `HostService`. A host that hangs only ever delays its own task.
 
 use crate::docker::{Engine, EngineEvent};
+use crate::engine::reconciler::ReconcilerHandle;
 use crate::service::hosts::{HostService, MonitorCommand};
 use berth_shared::{HostEndpoint, HostStatus};
 use futures::StreamExt;
@@ -53,6 +54,7 @@ impl Drop for Running {
 pub fn spawn(
     hosts: HostService,
     settings: MonitorSettings,
+    reconciler: ReconcilerHandle,
     mut commands: mpsc::UnboundedReceiver<MonitorCommand>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
@@ -60,7 +62,7 @@ pub fn spawn(
         match hosts.list().await {
             Ok(list) => {
                 for host in list {
-                    start(&mut running, &hosts, settings, host.id, None);
+                    start(&mut running, &hosts, &reconciler, settings, host.id, None);
                 }
             }
             Err(e) => tracing::error!(error = %e, "listing hosts for monitoring failed"),
@@ -68,7 +70,7 @@ pub fn spawn(
         while let Some(cmd) = commands.recv().await {
             match cmd {
                 MonitorCommand::Start(id, ready) => {
-                    start(&mut running, &hosts, settings, id, ready)
+                    start(&mut running, &hosts, &reconciler, settings, id, ready)
                 }
                 MonitorCommand::Stop(id) => {
                     running.remove(&id);
@@ -77,7 +79,7 @@ pub fn spawn(
                     Some(r) => {
                         let _ = r.commands.send(HostCommand::Refresh(done));
                     }
-                    None => start(&mut running, &hosts, settings, id, Some(done)),
+                    None => start(&mut running, &hosts, &reconciler, settings, id, Some(done)),
                 },
             }
         }
@@ -87,13 +89,21 @@ pub fn spawn(
 fn start(
     running: &mut HashMap<String, Running>,
     hosts: &HostService,
+    reconciler: &ReconcilerHandle,
     settings: MonitorSettings,
     id: String,
     ready: Option<oneshot::Sender<()>>,
 ) {
     // Replacing an entry drops (and so aborts) the old monitor.
     let (tx, rx) = mpsc::unbounded_channel();
-    let task = tokio::spawn(monitor(hosts.clone(), settings, id.clone(), rx, ready));
+    let task = tokio::spawn(monitor(
+        hosts.clone(),
+        reconciler.clone(),
+        settings,
+        id.clone(),
+        rx,
+        ready,
+    ));
     running.insert(id, Running { task, commands: tx });
 }
 
@@ -140,6 +150,7 @@ enum Ended {
 
 async fn monitor(
     hosts: HostService,
+    reconciler: ReconcilerHandle,
     settings: MonitorSettings,
     id: String,
     mut commands: mpsc::UnboundedReceiver<HostCommand>,
@@ -198,7 +209,20 @@ async fn monitor(
                 if let Some(r) = ready.take() {
                     let _ = r.send(());
                 }
-                match watch(&hosts, settings, &id, &engine, &mut commands, &mut cursor).await {
+                hosts.set_live_engine(&id, Some(engine.clone()));
+                reconciler.host_connected(&id);
+                let ended = watch(
+                    &hosts,
+                    &reconciler,
+                    settings,
+                    &id,
+                    &engine,
+                    &mut commands,
+                    &mut cursor,
+                )
+                .await;
+                hosts.set_live_engine(&id, None);
+                match ended {
                     Ended::Removed => return,
                     Ended::Lost(reason) => {
                         tracing::warn!(host = %row.name, %reason, "host stopped answering");
@@ -249,6 +273,7 @@ async fn check(hosts: &HostService, id: &str, engine: &Engine) -> Result<(), Str
 /// Follows the engine's events and pings it until it stops answering.
 async fn watch(
     hosts: &HostService,
+    reconciler: &ReconcilerHandle,
     settings: MonitorSettings,
     id: &str,
     engine: &Engine,
@@ -266,6 +291,10 @@ async fn watch(
             item = events.next() => match item {
                 Some(Ok(event)) => {
                     if !cursor.is_new(&event) {
+                        continue;
+                    }
+                    if event.kind == "container" {
+                        reconciler.event(id, event);
                         continue;
                     }
                     if event.kind == "image" {

@@ -2,8 +2,10 @@
 //! viewer, call a service and convert the result; `error.rs` is the one place service errors become codes.
 
 pub mod auth;
+pub mod containers;
 pub mod error;
 pub mod hosts;
+pub mod paging;
 pub mod registries;
 pub mod scalars;
 pub mod schema;

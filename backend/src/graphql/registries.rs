@@ -2,22 +2,18 @@
 //! repositories as a Relay connection, and live refresh progress.
 
 use super::error::{ApiError, ApiResult};
+use super::paging::{DEFAULT_PAGE, MAX_PAGE, PageInfo, count, cursor, parse_cursor};
 use super::scalars::Bytes;
 use super::{authorized_services, require_user, services};
 use crate::bus::{Event, RefreshPhase as BusRefreshPhase};
-use crate::service::ServiceError;
 use crate::service::registries::{self as svc, RegistrySettings};
 use async_graphql::{
     ComplexObject, Context, Enum, ID, InputObject, Object, SimpleObject, Subscription,
 };
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
 
 /// Page size of `repositories` when `first` is not given, and the largest one.
-const DEFAULT_PAGE: i32 = 50;
-const MAX_PAGE: i32 = 500;
 
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 #[graphql(remote = "crate::service::registries::RegistryKind")]
@@ -74,23 +70,6 @@ impl From<svc::Registry> for Registry {
             last_error: r.last_error,
         }
     }
-}
-
-fn count(n: usize) -> i32 {
-    i32::try_from(n).unwrap_or(i32::MAX)
-}
-
-fn cursor(offset: usize) -> String {
-    URL_SAFE_NO_PAD.encode(format!("o:{offset}"))
-}
-
-fn parse_cursor(after: &str) -> Result<usize, ServiceError> {
-    URL_SAFE_NO_PAD
-        .decode(after.trim())
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|s| s.strip_prefix("o:").and_then(|n| n.parse::<usize>().ok()))
-        .ok_or_else(|| ServiceError::bad_input("after", "not a cursor of this connection"))
 }
 
 #[ComplexObject]
@@ -195,13 +174,6 @@ pub struct RepositoryConnection {
 pub struct RepositoryEdge {
     pub cursor: String,
     pub node: Repository,
-}
-
-/// Relay page information (forward paging only).
-#[derive(SimpleObject, Clone, Debug)]
-pub struct PageInfo {
-    pub has_next_page: bool,
-    pub end_cursor: Option<String>,
 }
 
 #[derive(InputObject, Clone, Debug)]
@@ -369,17 +341,5 @@ impl RegistrySubscription {
             }
         });
         Ok(stream)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cursors_round_trip_and_junk_is_refused() {
-        assert_eq!(parse_cursor(&cursor(41)).unwrap(), 41);
-        assert!(parse_cursor("nope!").is_err());
-        assert!(parse_cursor(&URL_SAFE_NO_PAD.encode("x:1")).is_err());
     }
 }

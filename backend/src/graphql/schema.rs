@@ -1,19 +1,29 @@
 //! The schema: every domain's Query and Mutation parts merged into one, with limits.
 
 use super::auth::{AuthMutation, AuthQuery};
+use super::containers::{ContainerMutation, ContainerQuery, ContainerSubscription};
 use super::hosts::{HostMutation, HostQuery, HostSubscription};
 use super::registries::{RegistryMutation, RegistryQuery, RegistrySubscription};
 use crate::service::Services;
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
 #[derive(MergedObject, Default)]
-pub struct Query(AuthQuery, HostQuery, RegistryQuery);
+pub struct Query(AuthQuery, HostQuery, RegistryQuery, ContainerQuery);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(AuthMutation, HostMutation, RegistryMutation);
+pub struct Mutation(
+    AuthMutation,
+    HostMutation,
+    RegistryMutation,
+    ContainerMutation,
+);
 
 #[derive(MergedSubscription, Default)]
-pub struct Subscription(HostSubscription, RegistrySubscription);
+pub struct Subscription(
+    HostSubscription,
+    RegistrySubscription,
+    ContainerSubscription,
+);
 
 pub type BerthSchema = Schema<Query, Mutation, Subscription>;
 

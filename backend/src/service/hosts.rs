@@ -73,6 +73,8 @@ pub struct HostService {
     /// pulls and removals run concurrently), so two writers never interleave their replace-all transactions
     /// and an older list never overwrites a newer one.
     image_locks: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+    /// The monitors' live connections, reused by operations on a host instead of connecting each time.
+    live: Arc<Mutex<HashMap<String, Engine>>>,
     /// Pull credentials of the configured registries ([`Self::with_registry_credentials`]).
     registry_credentials: Option<crate::service::registries::RegistryCredentials>,
 }
@@ -157,6 +159,7 @@ impl HostService {
             bus,
             monitors,
             image_locks: Arc::default(),
+            live: Arc::default(),
             registry_credentials: None,
         }
     }
@@ -343,6 +346,7 @@ impl HostService {
     pub async fn remove(&self, id: &str) -> Result<(), ServiceError> {
         self.require(id).await?;
         let _ = self.monitors.send(MonitorCommand::Stop(id.to_owned()));
+        self.set_live_engine(id, None);
         // Let a cache write in flight finish first; later ones find the host gone.
         let cache = self.lock_image_cache(id).await;
         q::delete(&self.db, id).await?;
@@ -411,8 +415,36 @@ impl HostService {
         Ok(Some((row, tls)))
     }
 
-    /// Connects to a host's engine (for one operation).
+    /// Records (or, with `None`, forgets) the monitor's live connection to a host.
+    pub fn set_live_engine(&self, id: &str, engine: Option<Engine>) {
+        let mut live = self
+            .live
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match engine {
+            Some(e) => {
+                live.insert(id.to_owned(), e);
+            }
+            None => {
+                live.remove(id);
+            }
+        }
+    }
+
+    /// A connection to a host's engine: the monitor's live one, or a new one.
     pub async fn engine(&self, id: &str) -> Result<(HostRow, Engine), ServiceError> {
+        let cached = self
+            .live
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(id)
+            .cloned();
+        if let Some(engine) = cached {
+            let row = self.require(id).await?;
+            if row.docker_support {
+                return Ok((row, engine));
+            }
+        }
         let (row, tls) = self
             .connection(id)
             .await?

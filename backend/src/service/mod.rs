@@ -2,6 +2,7 @@
 //! only.
 
 pub mod auth;
+pub mod containers;
 pub mod error;
 pub mod hosts;
 pub mod registries;
@@ -13,41 +14,57 @@ use crate::secrets::SecretBox;
 use sea_orm::DatabaseConnection;
 use tokio::sync::mpsc;
 
+/// What the background tasks need from [`Services::new`]: the host monitors' command channel, and the
+/// reconciler's command channel with the one instance writer.
+pub struct Background {
+    pub monitor_commands: mpsc::UnboundedReceiver<hosts::MonitorCommand>,
+    pub reconcile_commands: mpsc::UnboundedReceiver<containers::ReconcileCommand>,
+    pub instance_writer: containers::InstanceWriter,
+}
+
 /// All services, cheap to clone (shared state behind `Arc`s / pooled connections).
 #[derive(Clone)]
 pub struct Services {
     pub auth: auth::AuthService,
     pub hosts: hosts::HostService,
     pub registries: registries::RegistryService,
+    pub containers: containers::ContainerService,
     pub bus: Bus,
     db: DatabaseConnection,
 }
 
 impl Services {
-    /// Services plus the receiving end of the host monitors' command channel (for `engine::monitor::spawn`).
-    pub fn new(
-        db: DatabaseConnection,
-        secrets: SecretBox,
-        bus: Bus,
-    ) -> (Self, mpsc::UnboundedReceiver<hosts::MonitorCommand>) {
+    /// Services plus what the background tasks need.
+    pub fn new(db: DatabaseConnection, secrets: SecretBox, bus: Bus) -> (Self, Background) {
         let (monitor_tx, monitor_rx) = mpsc::unbounded_channel();
+        let hosts = hosts::HostService::new(db.clone(), secrets.clone(), bus.clone(), monitor_tx)
+            .with_registry_credentials(registries::RegistryCredentials::new(
+                db.clone(),
+                secrets.clone(),
+            ));
+        let (containers, instance_writer, reconcile_rx) =
+            containers::ContainerService::new(db.clone(), bus.clone(), hosts.clone());
         let services = Self {
             auth: auth::AuthService::new(db.clone()),
-            hosts: hosts::HostService::new(db.clone(), secrets.clone(), bus.clone(), monitor_tx)
-                .with_registry_credentials(registries::RegistryCredentials::new(
-                    db.clone(),
-                    secrets.clone(),
-                )),
+            hosts,
             registries: registries::RegistryService::new(
                 db.clone(),
                 secrets,
                 bus.clone(),
                 registries::RefreshSettings::from_env(),
             ),
+            containers,
             bus,
             db,
         };
-        (services, monitor_rx)
+        (
+            services,
+            Background {
+                monitor_commands: monitor_rx,
+                reconcile_commands: reconcile_rx,
+                instance_writer,
+            },
+        )
     }
 
     /// Whether the database answers; for `/healthz`.

@@ -1,9 +1,12 @@
 //! sea-orm entities, one file per table. They never leave `db/`: services get plain domain types.
 
 pub mod api_token;
+pub mod container;
+pub mod container_instance;
 pub mod host;
 pub mod host_image;
 pub mod registry;
 pub mod registry_tag;
 pub mod session;
+pub mod setting;
 pub mod user;

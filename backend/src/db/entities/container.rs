@@ -1,0 +1,40 @@
+//! `containers`: container definitions, the desired state users edit.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "containers")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    #[sea_orm(unique)]
+    pub name: String,
+    pub image: String,
+    /// JSON array of strings; null = the image's default.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub command: Option<String>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub entrypoint: Option<String>,
+    /// JSON array of `[name, value]`.
+    #[sea_orm(column_type = "Text")]
+    pub env: String,
+    /// JSON array of `PortSpec` strings.
+    #[sea_orm(column_type = "Text")]
+    pub ports: String,
+    #[sea_orm(column_type = "Double", nullable)]
+    pub cpus: Option<f64>,
+    pub memory_bytes: Option<i64>,
+    pub cpu_shares: Option<i64>,
+    pub restart_policy: String,
+    pub host_id: Option<String>,
+    pub replicas: i32,
+    pub desired_state: String,
+    pub version: i32,
+    pub created_at: ChronoDateTimeUtc,
+    pub updated_at: ChronoDateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,28 @@
+//! `container_instances`: one row per replica of a container, with where it runs and its observed status.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "container_instances")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub container_id: String,
+    pub replica: i32,
+    pub host_id: Option<String>,
+    pub docker_id: Option<String>,
+    pub status: String,
+    pub exit_code: Option<i32>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub error: Option<String>,
+    /// The definition version the Docker container was created from.
+    pub definition_version: i32,
+    pub started_at: Option<ChronoDateTimeUtc>,
+    pub finished_at: Option<ChronoDateTimeUtc>,
+    pub updated_at: ChronoDateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,330 @@
+//! Containers on one engine: create, start, stop, restart, kill, remove, list by label, inspect and logs.
+
+use super::{DockerError, Engine, classify, timed_for};
+use berth_shared::PortSpec;
+use bollard::models::{
+    ContainerCreateBody, ContainerStateStatusEnum, ContainerSummaryStateEnum, HostConfig,
+    PortBinding, RestartPolicy, RestartPolicyNameEnum,
+};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, KillContainerOptionsBuilder, ListContainersOptionsBuilder,
+    LogsOptionsBuilder, RemoveContainerOptionsBuilder, RestartContainerOptionsBuilder,
+    StopContainerOptionsBuilder,
+};
+use chrono::{DateTime, Utc};
+use futures::{Stream, StreamExt};
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// Create and start may wait on a busy engine longer than a plain call.
+const LIFECYCLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Everything needed to create one Docker container.
+#[derive(Clone, Debug, Default)]
+pub struct ContainerSpec {
+    pub name: String,
+    /// The image as the engine names it.
+    pub image: String,
+    pub command: Option<Vec<String>>,
+    pub entrypoint: Option<Vec<String>>,
+    /// `NAME=value`.
+    pub env: Vec<String>,
+    pub labels: HashMap<String, String>,
+    pub ports: Vec<PortSpec>,
+    pub memory_bytes: Option<i64>,
+    pub cpus: Option<f64>,
+    pub cpu_shares: Option<i64>,
+    /// Docker's policy name: `no`, `on-failure`, `always`, `unless-stopped`.
+    pub restart_policy: String,
+}
+
+/// The run state of a Docker container.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunState {
+    Created,
+    Running,
+    Paused,
+    Restarting,
+    Exited,
+    Dead,
+    Removing,
+    Other,
+}
+
+/// What an engine says about one container.
+#[derive(Clone, Debug)]
+pub struct ContainerState {
+    pub id: String,
+    pub labels: HashMap<String, String>,
+    pub state: RunState,
+    pub exit_code: Option<i64>,
+    pub oom_killed: bool,
+    pub error: Option<String>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// One line of a container's output.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogEntry {
+    /// `stdout` or `stderr`.
+    pub stream: &'static str,
+    pub text: String,
+    pub at: Option<DateTime<Utc>>,
+}
+
+fn restart_policy(name: &str) -> RestartPolicyNameEnum {
+    match name {
+        "always" => RestartPolicyNameEnum::ALWAYS,
+        "unless-stopped" => RestartPolicyNameEnum::UNLESS_STOPPED,
+        "on-failure" => RestartPolicyNameEnum::ON_FAILURE,
+        _ => RestartPolicyNameEnum::NO,
+    }
+}
+
+/// Docker's zero time (`0001-01-01T00:00:00Z`) means "never".
+fn docker_time(text: Option<&str>) -> Option<DateTime<Utc>> {
+    let t = DateTime::parse_from_rfc3339(text?)
+        .ok()?
+        .with_timezone(&Utc);
+    (t.timestamp() > 0).then_some(t)
+}
+
+/// `Exited (3) 5 seconds ago` → 3.
+fn exit_code_from_status(status: &str) -> Option<i64> {
+    let rest = status.strip_prefix("Exited (")?;
+    rest.split_once(')')?.0.parse().ok()
+}
+
+impl Engine {
+    fn long(&self) -> bollard::Docker {
+        self.docker.clone().with_timeout(LIFECYCLE_TIMEOUT)
+    }
+
+    /// Creates a container (not started) and returns its id.
+    pub async fn create_container(&self, spec: &ContainerSpec) -> Result<String, DockerError> {
+        let mut bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
+        for port in &spec.ports {
+            bindings
+                .entry(port.docker_key())
+                .or_insert_with(|| Some(Vec::new()))
+                .get_or_insert_with(Vec::new)
+                .push(PortBinding {
+                    host_ip: port.host_ip().map(str::to_owned),
+                    host_port: port.host_port().map(|p| p.to_string()),
+                });
+        }
+        let body = ContainerCreateBody {
+            image: Some(spec.image.clone()),
+            cmd: spec.command.clone(),
+            entrypoint: spec.entrypoint.clone(),
+            env: Some(spec.env.clone()),
+            labels: Some(spec.labels.clone()),
+            exposed_ports: Some(spec.ports.iter().map(PortSpec::docker_key).collect()),
+            host_config: Some(HostConfig {
+                port_bindings: Some(bindings),
+                memory: spec.memory_bytes,
+                nano_cpus: spec.cpus.map(|c| (c * 1e9).round() as i64),
+                cpu_shares: spec.cpu_shares,
+                restart_policy: Some(RestartPolicy {
+                    name: Some(restart_policy(&spec.restart_policy)),
+                    maximum_retry_count: None,
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let options = CreateContainerOptionsBuilder::new()
+            .name(&spec.name)
+            .build();
+        let created = timed_for(
+            LIFECYCLE_TIMEOUT,
+            self.long().create_container(Some(options), body),
+        )
+        .await?;
+        Ok(created.id)
+    }
+
+    pub async fn start_container(&self, id: &str) -> Result<(), DockerError> {
+        timed_for(LIFECYCLE_TIMEOUT, self.long().start_container(id, None)).await
+    }
+
+    /// Stops gracefully: SIGTERM, then SIGKILL after `grace`.
+    pub async fn stop_container(&self, id: &str, grace: Duration) -> Result<(), DockerError> {
+        let t = i32::try_from(grace.as_secs()).unwrap_or(i32::MAX);
+        let wait = grace + LIFECYCLE_TIMEOUT;
+        let options = StopContainerOptionsBuilder::new().t(t).build();
+        timed_for(
+            wait,
+            self.docker
+                .clone()
+                .with_timeout(wait)
+                .stop_container(id, Some(options)),
+        )
+        .await
+    }
+
+    pub async fn restart_container(&self, id: &str, grace: Duration) -> Result<(), DockerError> {
+        let t = i32::try_from(grace.as_secs()).unwrap_or(i32::MAX);
+        let wait = grace + LIFECYCLE_TIMEOUT;
+        let options = RestartContainerOptionsBuilder::new().t(t).build();
+        timed_for(
+            wait,
+            self.docker
+                .clone()
+                .with_timeout(wait)
+                .restart_container(id, Some(options)),
+        )
+        .await
+    }
+
+    pub async fn kill_container(&self, id: &str) -> Result<(), DockerError> {
+        let options = KillContainerOptionsBuilder::new().signal("SIGKILL").build();
+        timed_for(
+            LIFECYCLE_TIMEOUT,
+            self.long().kill_container(id, Some(options)),
+        )
+        .await
+    }
+
+    /// Removes a container, running or not.
+    pub async fn remove_container(&self, id: &str) -> Result<(), DockerError> {
+        let options = RemoveContainerOptionsBuilder::new().force(true).build();
+        timed_for(
+            LIFECYCLE_TIMEOUT,
+            self.long().remove_container(id, Some(options)),
+        )
+        .await
+    }
+
+    /// Every container (running or not) carrying label `key=value`.
+    pub async fn containers_labelled(
+        &self,
+        key: &str,
+        value: &str,
+    ) -> Result<Vec<ContainerState>, DockerError> {
+        let mut filters: HashMap<&str, Vec<String>> = HashMap::new();
+        filters.insert("label", vec![format!("{key}={value}")]);
+        let options = ListContainersOptionsBuilder::new()
+            .all(true)
+            .filters(&filters)
+            .build();
+        let list = timed_for(
+            LIFECYCLE_TIMEOUT,
+            self.long().list_containers(Some(options)),
+        )
+        .await?;
+        Ok(list
+            .into_iter()
+            .map(|c| {
+                let state = match c.state {
+                    Some(ContainerSummaryStateEnum::CREATED) => RunState::Created,
+                    Some(ContainerSummaryStateEnum::RUNNING) => RunState::Running,
+                    Some(ContainerSummaryStateEnum::PAUSED) => RunState::Paused,
+                    Some(ContainerSummaryStateEnum::RESTARTING) => RunState::Restarting,
+                    Some(ContainerSummaryStateEnum::EXITED) => RunState::Exited,
+                    Some(ContainerSummaryStateEnum::DEAD) => RunState::Dead,
+                    Some(ContainerSummaryStateEnum::REMOVING) => RunState::Removing,
+                    _ => RunState::Other,
+                };
+                ContainerState {
+                    id: c.id.unwrap_or_default(),
+                    labels: c.labels.unwrap_or_default(),
+                    state,
+                    exit_code: c.status.as_deref().and_then(exit_code_from_status),
+                    oom_killed: false,
+                    error: None,
+                    started_at: None,
+                    finished_at: None,
+                }
+            })
+            .collect())
+    }
+
+    pub async fn inspect_container(&self, id: &str) -> Result<ContainerState, DockerError> {
+        let c = timed_for(LIFECYCLE_TIMEOUT, self.long().inspect_container(id, None)).await?;
+        let s = c.state.unwrap_or_default();
+        let state = match s.status {
+            Some(ContainerStateStatusEnum::CREATED) => RunState::Created,
+            Some(ContainerStateStatusEnum::RUNNING) => RunState::Running,
+            Some(ContainerStateStatusEnum::PAUSED) => RunState::Paused,
+            Some(ContainerStateStatusEnum::RESTARTING) => RunState::Restarting,
+            Some(ContainerStateStatusEnum::EXITED) => RunState::Exited,
+            Some(ContainerStateStatusEnum::DEAD) => RunState::Dead,
+            Some(ContainerStateStatusEnum::REMOVING) => RunState::Removing,
+            _ => RunState::Other,
+        };
+        Ok(ContainerState {
+            id: c.id.unwrap_or_default(),
+            labels: c.config.and_then(|cfg| cfg.labels).unwrap_or_default(),
+            state,
+            exit_code: s.exit_code,
+            oom_killed: s.oom_killed.unwrap_or(false),
+            error: s.error.filter(|e| !e.is_empty()),
+            started_at: docker_time(s.started_at.as_deref()),
+            finished_at: docker_time(s.finished_at.as_deref()),
+        })
+    }
+
+    /// The last `tail` lines of a container's output, then (with `follow`) new lines as they come.
+    pub fn logs(
+        &self,
+        id: &str,
+        tail: u32,
+        follow: bool,
+    ) -> impl Stream<Item = Result<LogEntry, DockerError>> + use<> {
+        let options = LogsOptionsBuilder::new()
+            .follow(follow)
+            .stdout(true)
+            .stderr(true)
+            .timestamps(true)
+            .tail(&tail.to_string())
+            .build();
+        self.docker
+            .clone()
+            .with_timeout(LIFECYCLE_TIMEOUT)
+            .logs(id, Some(options))
+            .map(|item| {
+                let output = item.map_err(classify)?;
+                let stream = match &output {
+                    bollard::container::LogOutput::StdErr { .. } => "stderr",
+                    _ => "stdout",
+                };
+                let line = output.to_string();
+                let line = line.strip_suffix('\n').unwrap_or(&line);
+                let line = line.strip_suffix('\r').unwrap_or(line);
+                let (at, text) = match line.split_once(' ') {
+                    Some((stamp, rest)) => match DateTime::parse_from_rfc3339(stamp) {
+                        Ok(t) => (Some(t.with_timezone(&Utc)), rest.to_owned()),
+                        Err(_) => (None, line.to_owned()),
+                    },
+                    None => match DateTime::parse_from_rfc3339(line) {
+                        Ok(t) => (Some(t.with_timezone(&Utc)), String::new()),
+                        Err(_) => (None, line.to_owned()),
+                    },
+                };
+                Ok(LogEntry { stream, text, at })
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_from_list_status() {
+        assert_eq!(exit_code_from_status("Exited (3) 5 seconds ago"), Some(3));
+        assert_eq!(
+            exit_code_from_status("Exited (137) About a minute ago"),
+            Some(137)
+        );
+        assert_eq!(exit_code_from_status("Up 3 seconds"), None);
+    }
+
+    #[test]
+    fn docker_zero_time_is_none() {
+        assert_eq!(docker_time(Some("0001-01-01T00:00:00Z")), None);
+        assert!(docker_time(Some("2026-11-28T10:00:00.123456789Z")).is_some());
+    }
+}

@@ -1,0 +1,557 @@
+//! Containers: definitions (list, create, edit, delete), run/stop/restart/kill, live status and logs.
+
+use super::error::{ApiError, ApiResult};
+use super::hosts::Host;
+use super::paging::{PageInfo, count, cursor, window};
+use super::scalars::Bytes;
+use super::{authorized_services, require_user, services};
+use crate::bus::Event;
+use crate::service::containers::{self as svc, ContainerSettings, PortInput};
+use async_graphql::{
+    ComplexObject, Context, Enum, ID, InputObject, Object, SimpleObject, Subscription,
+};
+use chrono::{DateTime, Utc};
+use futures::{Stream, StreamExt};
+
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "berth_shared::InstanceStatus")]
+pub enum InstanceStatus {
+    Pending,
+    Pulling,
+    Creating,
+    Running,
+    Stopping,
+    Stopped,
+    Exited,
+    Failed,
+    Unknown,
+}
+
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "berth_shared::RestartPolicy")]
+pub enum RestartPolicy {
+    No,
+    OnFailure,
+    Always,
+    UnlessStopped,
+}
+
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "berth_shared::DesiredState")]
+pub enum DesiredState {
+    Running,
+    Stopped,
+}
+
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "berth_shared::Protocol")]
+pub enum Protocol {
+    Tcp,
+    Udp,
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+pub struct PortMapping {
+    pub container_port: i32,
+    pub host_port: Option<i32>,
+    pub host_ip: Option<String>,
+    pub protocol: Protocol,
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+pub struct EnvVar {
+    pub name: String,
+    pub value: String,
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+pub struct Resources {
+    pub cpus: Option<f64>,
+    pub memory_bytes: Option<Bytes>,
+    pub cpu_shares: Option<i32>,
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+#[graphql(complex)]
+pub struct Container {
+    pub id: ID,
+    pub name: String,
+    /// Normalised reference, e.g. docker.io/library/nginx:1.27
+    pub image: String,
+    pub command: Option<Vec<String>>,
+    pub entrypoint: Option<Vec<String>>,
+    pub env: Vec<EnvVar>,
+    pub ports: Vec<PortMapping>,
+    pub resources: Resources,
+    pub restart_policy: RestartPolicy,
+    pub replicas: i32,
+    pub desired_state: DesiredState,
+    /// Optimistic locking: updates name the version they edit.
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[graphql(skip)]
+    host_id: Option<String>,
+}
+
+impl From<svc::Container> for Container {
+    fn from(c: svc::Container) -> Self {
+        Container {
+            id: ID(c.id),
+            name: c.name,
+            image: c.image,
+            command: c.command,
+            entrypoint: c.entrypoint,
+            env: c
+                .env
+                .into_iter()
+                .map(|(name, value)| EnvVar { name, value })
+                .collect(),
+            ports: c
+                .ports
+                .iter()
+                .map(|p| PortMapping {
+                    container_port: i32::from(p.container_port()),
+                    host_port: p.host_port().map(i32::from),
+                    host_ip: p.host_ip().map(str::to_owned),
+                    protocol: p.protocol().into(),
+                })
+                .collect(),
+            resources: Resources {
+                cpus: c.cpus,
+                memory_bytes: c.memory_bytes.map(Bytes),
+                cpu_shares: c.cpu_shares.and_then(|s| i32::try_from(s).ok()),
+            },
+            restart_policy: c.restart_policy.into(),
+            replicas: i32::try_from(c.replicas).unwrap_or(1),
+            desired_state: c.desired_state.into(),
+            version: c.version,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+            host_id: c.host_id,
+        }
+    }
+}
+
+#[ComplexObject]
+impl Container {
+    /// The pinned host; null = any host the scheduler picks.
+    async fn host(&self, ctx: &Context<'_>) -> ApiResult<Option<Host>> {
+        let Some(id) = &self.host_id else {
+            return Ok(None);
+        };
+        Ok(services(ctx)?.hosts.get(id).await?.map(Into::into))
+    }
+
+    async fn instances(&self, ctx: &Context<'_>) -> ApiResult<Vec<ContainerInstance>> {
+        Ok(services(ctx)?
+            .containers
+            .instances(&self.id)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    /// STOPPED when desiredState is STOPPED and nothing runs; RUNNING when every desired replica runs;
+    /// otherwise the state of the instance furthest from RUNNING.
+    async fn status(&self, ctx: &Context<'_>) -> ApiResult<InstanceStatus> {
+        let s = services(ctx)?;
+        let container = s.containers.require(&self.id).await?;
+        let instances = s.containers.instances(&self.id).await?;
+        Ok(container.summary(&instances).into())
+    }
+
+    /// Whether an active instance was started from an older version of this definition ("apply now" =
+    /// `runContainer` again).
+    async fn changed_since_start(&self, ctx: &Context<'_>) -> ApiResult<bool> {
+        let instances = services(ctx)?.containers.instances(&self.id).await?;
+        Ok(instances
+            .iter()
+            .any(|i| i.status.is_active() && i.definition_version < self.version))
+    }
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+#[graphql(complex)]
+pub struct ContainerInstance {
+    pub id: ID,
+    pub replica: i32,
+    pub docker_id: Option<String>,
+    pub status: InstanceStatus,
+    pub exit_code: Option<i32>,
+    pub error: Option<String>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// The definition version this instance was created from.
+    pub definition_version: i32,
+    #[graphql(skip)]
+    container_id: String,
+    #[graphql(skip)]
+    host_id: Option<String>,
+}
+
+impl From<svc::Instance> for ContainerInstance {
+    fn from(i: svc::Instance) -> Self {
+        ContainerInstance {
+            id: ID(i.id),
+            replica: i.replica,
+            docker_id: i.docker_id,
+            status: i.status.into(),
+            exit_code: i.exit_code,
+            error: i.error,
+            started_at: i.started_at,
+            finished_at: i.finished_at,
+            definition_version: i.definition_version,
+            container_id: i.container_id,
+            host_id: i.host_id,
+        }
+    }
+}
+
+#[ComplexObject]
+impl ContainerInstance {
+    async fn container(&self, ctx: &Context<'_>) -> ApiResult<Container> {
+        Ok(services(ctx)?
+            .containers
+            .require(&self.container_id)
+            .await?
+            .into())
+    }
+
+    async fn host(&self, ctx: &Context<'_>) -> ApiResult<Option<Host>> {
+        let Some(id) = &self.host_id else {
+            return Ok(None);
+        };
+        Ok(services(ctx)?.hosts.get(id).await?.map(Into::into))
+    }
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+pub struct ContainerConnection {
+    pub edges: Vec<ContainerEdge>,
+    pub page_info: PageInfo,
+    pub total_count: i32,
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+pub struct ContainerEdge {
+    pub cursor: String,
+    pub node: Container,
+}
+
+#[derive(InputObject, Clone, Debug)]
+pub struct PortMappingInput {
+    pub container_port: i32,
+    pub host_port: Option<i32>,
+    pub host_ip: Option<String>,
+    #[graphql(default_with = "Protocol::Tcp")]
+    pub protocol: Protocol,
+}
+
+#[derive(InputObject, Clone, Debug)]
+pub struct EnvVarInput {
+    pub name: String,
+    pub value: String,
+}
+
+#[derive(InputObject, Clone, Debug, Default)]
+pub struct ResourcesInput {
+    pub cpus: Option<f64>,
+    /// "512m", "1.5g", or bytes.
+    pub memory: Option<String>,
+    pub cpu_shares: Option<i32>,
+}
+
+#[derive(InputObject, Clone, Debug)]
+pub struct ContainerInput {
+    pub name: String,
+    pub image: String,
+    pub command: Option<Vec<String>>,
+    pub entrypoint: Option<Vec<String>>,
+    #[graphql(default)]
+    pub env: Vec<EnvVarInput>,
+    #[graphql(default)]
+    pub ports: Vec<PortMappingInput>,
+    pub resources: Option<ResourcesInput>,
+    #[graphql(default_with = "RestartPolicy::No")]
+    pub restart_policy: RestartPolicy,
+    pub host_id: Option<ID>,
+    #[graphql(default = 1)]
+    pub replicas: i32,
+}
+
+impl From<ContainerInput> for ContainerSettings {
+    fn from(i: ContainerInput) -> Self {
+        let resources = i.resources.unwrap_or_default();
+        ContainerSettings {
+            name: i.name,
+            image: i.image,
+            command: i.command,
+            entrypoint: i.entrypoint,
+            env: i.env.into_iter().map(|e| (e.name, e.value)).collect(),
+            ports: i
+                .ports
+                .into_iter()
+                .map(|p| PortInput {
+                    container_port: i64::from(p.container_port),
+                    host_port: p.host_port.map(i64::from),
+                    host_ip: p.host_ip,
+                    protocol: p.protocol.into(),
+                })
+                .collect(),
+            cpus: resources.cpus,
+            memory: resources.memory,
+            cpu_shares: resources.cpu_shares.map(i64::from),
+            restart_policy: i.restart_policy.into(),
+            host_id: i.host_id.map(|h| h.0),
+            replicas: i64::from(i.replicas),
+        }
+    }
+}
+
+#[derive(InputObject, Clone, Debug, Default)]
+pub struct ContainerFilter {
+    /// Part of the name or image.
+    pub search: Option<String>,
+    pub host_id: Option<ID>,
+    pub status: Option<InstanceStatus>,
+}
+
+#[derive(Default)]
+pub struct ContainerQuery;
+
+#[Object]
+impl ContainerQuery {
+    /// Containers by name. `first` is clamped to 1..=500 (default 50).
+    async fn containers(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<ContainerFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<ContainerConnection> {
+        require_user(ctx)?;
+        let (first, offset) = window(first, after.as_deref())?;
+        let filter = filter.unwrap_or_default();
+        let all = services(ctx)?
+            .containers
+            .list(&svc::ContainerFilter {
+                search: filter.search,
+                host_id: filter.host_id.map(|h| h.0),
+                status: filter.status.map(Into::into),
+            })
+            .await?;
+        let total = all.len();
+        let edges: Vec<ContainerEdge> = all
+            .into_iter()
+            .enumerate()
+            .skip(offset)
+            .take(first)
+            .map(|(i, c)| ContainerEdge {
+                cursor: cursor(i),
+                node: c.into(),
+            })
+            .collect();
+        Ok(ContainerConnection {
+            page_info: PageInfo {
+                has_next_page: offset + edges.len() < total,
+                end_cursor: edges.last().map(|e| e.cursor.clone()),
+            },
+            edges,
+            total_count: count(total),
+        })
+    }
+
+    async fn container(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Container>> {
+        require_user(ctx)?;
+        Ok(services(ctx)?.containers.get(&id).await?.map(Into::into))
+    }
+}
+
+#[derive(Default)]
+pub struct ContainerMutation;
+
+#[Object]
+impl ContainerMutation {
+    async fn create_container(
+        &self,
+        ctx: &Context<'_>,
+        input: ContainerInput,
+    ) -> ApiResult<Container> {
+        require_user(ctx)?;
+        Ok(services(ctx)?.containers.create(input.into()).await?.into())
+    }
+
+    /// Saves a new definition if `version` is still current (else CONFLICT, nothing changed).
+    async fn update_container(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        version: i32,
+        input: ContainerInput,
+    ) -> ApiResult<Container> {
+        require_user(ctx)?;
+        Ok(services(ctx)?
+            .containers
+            .update(&id, version, input.into())
+            .await?
+            .into())
+    }
+
+    /// Deletes a container that runs nowhere (CONFLICT while it runs), with its Docker containers.
+    async fn delete_container(&self, ctx: &Context<'_>, id: ID) -> ApiResult<bool> {
+        require_user(ctx)?;
+        services(ctx)?.containers.delete(&id).await?;
+        Ok(true)
+    }
+
+    /// Places every replica and returns (PENDING/PULLING…); status then flows on `containerStatus`. `hostId`
+    /// overrides the pinned host for this run. Running a running container applies an edited definition.
+    async fn run_container(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        host_id: Option<ID>,
+    ) -> ApiResult<Container> {
+        require_user(ctx)?;
+        Ok(services(ctx)?
+            .containers
+            .run(&id, host_id.map(|h| h.0))
+            .await?
+            .into())
+    }
+
+    /// Graceful stop; returns once STOPPING is recorded, STOPPED follows on `containerStatus`.
+    async fn stop_container(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Container> {
+        require_user(ctx)?;
+        Ok(services(ctx)?.containers.stop(&id).await?.into())
+    }
+
+    async fn restart_container(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Container> {
+        require_user(ctx)?;
+        Ok(services(ctx)?.containers.restart(&id).await?.into())
+    }
+
+    /// SIGKILL, no grace period; the container ends STOPPED.
+    async fn kill_container(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Container> {
+        require_user(ctx)?;
+        Ok(services(ctx)?.containers.kill(&id).await?.into())
+    }
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+pub struct ContainerStatusEvent {
+    pub container: Container,
+    pub instance: Option<ContainerInstance>,
+    pub status: InstanceStatus,
+    pub previous_status: Option<InstanceStatus>,
+    pub at: DateTime<Utc>,
+    pub message: Option<String>,
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+pub struct LogLine {
+    /// stdout or stderr
+    pub stream: String,
+    pub text: String,
+    pub at: Option<DateTime<Utc>>,
+}
+
+#[derive(Default)]
+pub struct ContainerSubscription;
+
+fn parse_status(s: &str) -> Option<InstanceStatus> {
+    s.parse::<berth_shared::InstanceStatus>()
+        .ok()
+        .map(Into::into)
+}
+
+#[Subscription]
+impl ContainerSubscription {
+    /// Every instance status transition (of one container, or of all with no argument), and definition changes
+    /// (with `instance` null and the container's summary status).
+    async fn container_status(
+        &self,
+        ctx: &Context<'_>,
+        container_id: Option<ID>,
+    ) -> Result<impl Stream<Item = ContainerStatusEvent> + use<>, ApiError> {
+        let services = authorized_services(ctx)?;
+        let stream = services.bus.stream().filter_map(move |event| {
+            let services = services.clone();
+            let wanted = container_id.clone();
+            async move {
+                let (cid, instance_id, status, previous, at, message) = match event {
+                    Event::ContainerStatus {
+                        container_id,
+                        instance_id,
+                        status,
+                        previous,
+                        at,
+                        message,
+                    } => (
+                        container_id,
+                        instance_id,
+                        Some(status),
+                        previous,
+                        at,
+                        message,
+                    ),
+                    Event::ContainerChanged {
+                        container_id,
+                        at,
+                        message,
+                    } => (container_id, None, None, None, at, message),
+                    _ => return None,
+                };
+                if wanted.as_ref().is_some_and(|w| w.as_str() != cid) {
+                    return None;
+                }
+                let container = services.containers.get(&cid).await.ok().flatten()?;
+                let status = match status {
+                    Some(s) => parse_status(&s)?,
+                    None => {
+                        let instances = services.containers.instances(&cid).await.ok()?;
+                        container.summary(&instances).into()
+                    }
+                };
+                let instance = match instance_id {
+                    Some(id) => services
+                        .containers
+                        .instance(&id)
+                        .await
+                        .ok()
+                        .flatten()
+                        .map(Into::into),
+                    None => None,
+                };
+                Some(ContainerStatusEvent {
+                    container: container.into(),
+                    instance,
+                    status,
+                    previous_status: previous.as_deref().and_then(parse_status),
+                    at,
+                    message,
+                })
+            }
+        });
+        Ok(stream)
+    }
+
+    /// The last `tail` lines (default 100, at most 5000) of an instance's output, then new lines as they come.
+    async fn container_logs(
+        &self,
+        ctx: &Context<'_>,
+        instance_id: ID,
+        #[graphql(default = 100)] tail: i32,
+    ) -> Result<impl Stream<Item = LogLine> + use<>, ApiError> {
+        let services = authorized_services(ctx)?;
+        let tail = u32::try_from(tail.clamp(0, 5000)).unwrap_or(100);
+        let stream = services.containers.logs(&instance_id, tail).await?;
+        Ok(stream.map(|l| LogLine {
+            stream: l.stream.to_owned(),
+            text: l.text,
+            at: l.at,
+        }))
+    }
+}

@@ -1,0 +1,795 @@
+//! Container definitions: validation, storage with optimistic locking, and the requests (run, stop, restart, kill,
+//! delete) that the reconciler carries out. Instance rows are written only through [`InstanceWriter`], which
+//! exists once and is handed to the reconciler at start-up: nothing else can change an instance's status.
+
+use crate::bus::{Bus, Event};
+use crate::db::containers::{self as q, ContainerRow, InstanceRow};
+use crate::docker::LogEntry;
+use crate::service::ServiceError;
+use crate::service::hosts::HostService;
+use berth_shared::{
+    DesiredState, ImageRef, InstanceStatus, PortSpec, Protocol, RestartPolicy, parse_bytes,
+    summary_status, validate_container_name, validate_cpu_shares, validate_cpus, validate_env_name,
+    validate_replicas,
+};
+use chrono::{DateTime, Utc};
+use futures::{Stream, StreamExt};
+use sea_orm::DatabaseConnection;
+use tokio::sync::{mpsc, oneshot};
+
+/// One port mapping as a user submits it.
+#[derive(Clone, Debug)]
+pub struct PortInput {
+    pub container_port: i64,
+    pub host_port: Option<i64>,
+    pub host_ip: Option<String>,
+    pub protocol: Protocol,
+}
+
+/// What a user submits to create or edit a container.
+#[derive(Clone, Debug)]
+pub struct ContainerSettings {
+    pub name: String,
+    pub image: String,
+    pub command: Option<Vec<String>>,
+    pub entrypoint: Option<Vec<String>>,
+    pub env: Vec<(String, String)>,
+    pub ports: Vec<PortInput>,
+    pub cpus: Option<f64>,
+    /// "512m", "1.5g" or bytes.
+    pub memory: Option<String>,
+    pub cpu_shares: Option<i64>,
+    pub restart_policy: RestartPolicy,
+    pub host_id: Option<String>,
+    pub replicas: i64,
+}
+
+/// A container definition.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Container {
+    pub id: String,
+    pub name: String,
+    /// Normalised reference.
+    pub image: String,
+    pub command: Option<Vec<String>>,
+    pub entrypoint: Option<Vec<String>>,
+    pub env: Vec<(String, String)>,
+    pub ports: Vec<PortSpec>,
+    pub cpus: Option<f64>,
+    pub memory_bytes: Option<i64>,
+    pub cpu_shares: Option<i64>,
+    pub restart_policy: RestartPolicy,
+    pub host_id: Option<String>,
+    pub replicas: i64,
+    pub desired_state: DesiredState,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One replica of a container.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Instance {
+    pub id: String,
+    pub container_id: String,
+    pub replica: i32,
+    pub host_id: Option<String>,
+    pub docker_id: Option<String>,
+    pub status: InstanceStatus,
+    pub exit_code: Option<i32>,
+    pub error: Option<String>,
+    pub definition_version: i32,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Filter of the containers list.
+#[derive(Clone, Debug, Default)]
+pub struct ContainerFilter {
+    pub search: Option<String>,
+    pub host_id: Option<String>,
+    pub status: Option<InstanceStatus>,
+}
+
+/// Requests the reconciler carries out (see `engine::reconciler`). Each answers once it is placed or refused.
+#[derive(Debug)]
+pub enum ReconcileCommand {
+    Run {
+        container_id: String,
+        host_id: Option<String>,
+        reply: oneshot::Sender<Result<(), ServiceError>>,
+    },
+    Stop {
+        container_id: String,
+        reply: oneshot::Sender<Result<(), ServiceError>>,
+    },
+    Restart {
+        container_id: String,
+        reply: oneshot::Sender<Result<(), ServiceError>>,
+    },
+    Kill {
+        container_id: String,
+        reply: oneshot::Sender<Result<(), ServiceError>>,
+    },
+    Delete {
+        container_id: String,
+        reply: oneshot::Sender<Result<(), ServiceError>>,
+    },
+}
+
+fn json_err(e: serde_json::Error) -> ServiceError {
+    ServiceError::Unexpected(anyhow::Error::new(e).context("stored container JSON"))
+}
+
+fn to_container(row: ContainerRow) -> Result<Container, ServiceError> {
+    let decode_list = |text: Option<String>| -> Result<Option<Vec<String>>, ServiceError> {
+        text.map(|t| serde_json::from_str(&t).map_err(json_err))
+            .transpose()
+    };
+    Ok(Container {
+        command: decode_list(row.command)?,
+        entrypoint: decode_list(row.entrypoint)?,
+        env: serde_json::from_str(&row.env).map_err(json_err)?,
+        ports: serde_json::from_str(&row.ports).map_err(json_err)?,
+        restart_policy: row.restart_policy.parse().unwrap_or(RestartPolicy::No),
+        desired_state: row.desired_state.parse().unwrap_or(DesiredState::Stopped),
+        id: row.id,
+        name: row.name,
+        image: row.image,
+        cpus: row.cpus,
+        memory_bytes: row.memory_bytes,
+        cpu_shares: row.cpu_shares,
+        host_id: row.host_id,
+        replicas: i64::from(row.replicas),
+        version: row.version,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}
+
+fn to_instance(row: InstanceRow) -> Instance {
+    Instance {
+        status: row.status.parse().unwrap_or(InstanceStatus::Unknown),
+        id: row.id,
+        container_id: row.container_id,
+        replica: row.replica,
+        host_id: row.host_id,
+        docker_id: row.docker_id,
+        exit_code: row.exit_code,
+        error: row.error,
+        definition_version: row.definition_version,
+        started_at: row.started_at,
+        finished_at: row.finished_at,
+        updated_at: row.updated_at,
+    }
+}
+
+fn to_instance_row(i: Instance) -> InstanceRow {
+    InstanceRow {
+        status: i.status.as_str().to_owned(),
+        id: i.id,
+        container_id: i.container_id,
+        replica: i.replica,
+        host_id: i.host_id,
+        docker_id: i.docker_id,
+        exit_code: i.exit_code,
+        error: i.error,
+        definition_version: i.definition_version,
+        started_at: i.started_at,
+        finished_at: i.finished_at,
+        updated_at: i.updated_at,
+    }
+}
+
+impl Container {
+    /// The summary status of the contract, from this container's instances.
+    pub fn summary(&self, instances: &[Instance]) -> InstanceStatus {
+        let statuses: Vec<InstanceStatus> = instances.iter().map(|i| i.status).collect();
+        summary_status(
+            self.desired_state,
+            usize::try_from(self.replicas).unwrap_or(0),
+            &statuses,
+        )
+    }
+}
+
+/// Validates a submission; `field` names follow the GraphQL input (`ports.0.hostPort`).
+fn validate(settings: &ContainerSettings) -> Result<ValidDefinition, ServiceError> {
+    let name = settings.name.trim().to_owned();
+    validate_container_name(&name).map_err(|e| ServiceError::bad_input("name", e.to_string()))?;
+    let image = ImageRef::parse(settings.image.trim())
+        .map_err(|e| ServiceError::bad_input("image", e.to_string()))?
+        .to_string();
+    let list =
+        |field: &str, value: &Option<Vec<String>>| -> Result<Option<Vec<String>>, ServiceError> {
+            match value {
+                None => Ok(None),
+                Some(items) if items.is_empty() => Ok(None),
+                Some(items) => {
+                    if items.iter().any(|a| a.contains('\0')) {
+                        return Err(ServiceError::bad_input(
+                            field,
+                            "arguments must not contain NUL characters",
+                        ));
+                    }
+                    Ok(Some(items.clone()))
+                }
+            }
+        };
+    let command = list("command", &settings.command)?;
+    let entrypoint = list("entrypoint", &settings.entrypoint)?;
+    let mut env = Vec::with_capacity(settings.env.len());
+    for (i, (name, value)) in settings.env.iter().enumerate() {
+        let name = name.trim();
+        validate_env_name(name)
+            .map_err(|e| ServiceError::bad_input(format!("env.{i}.name"), e.to_string()))?;
+        if env.iter().any(|(n, _): &(String, String)| n == name) {
+            return Err(ServiceError::bad_input(
+                format!("env.{i}.name"),
+                format!("environment variable {name} is given twice"),
+            ));
+        }
+        if value.contains('\0') {
+            return Err(ServiceError::bad_input(
+                format!("env.{i}.value"),
+                "value must not contain NUL characters",
+            ));
+        }
+        env.push((name.to_owned(), value.clone()));
+    }
+    let mut ports: Vec<PortSpec> = Vec::with_capacity(settings.ports.len());
+    for (i, p) in settings.ports.iter().enumerate() {
+        let as_u32 = |field: &str, v: i64| {
+            u32::try_from(v).map_err(|_| {
+                ServiceError::bad_input(
+                    format!("ports.{i}.{field}"),
+                    format!("port {v} is out of range; use a number from 1 to 65535"),
+                )
+            })
+        };
+        let container_port = as_u32("containerPort", p.container_port)?;
+        let host_port = p.host_port.map(|h| as_u32("hostPort", h)).transpose()?;
+        PortSpec::validate_port(container_port).map_err(|e| {
+            ServiceError::bad_input(format!("ports.{i}.containerPort"), e.to_string())
+        })?;
+        if let Some(h) = host_port {
+            PortSpec::validate_port(h).map_err(|e| {
+                ServiceError::bad_input(format!("ports.{i}.hostPort"), e.to_string())
+            })?;
+        }
+        let spec = PortSpec::new(
+            p.host_ip.as_deref().map(str::trim),
+            host_port,
+            container_port,
+            p.protocol,
+        )
+        .map_err(|e| ServiceError::bad_input(format!("ports.{i}.hostIp"), e.to_string()))?;
+        if let Some(h) = spec.host_port()
+            && ports
+                .iter()
+                .any(|o| o.host_port() == Some(h) && o.protocol() == spec.protocol())
+        {
+            return Err(ServiceError::bad_input(
+                format!("ports.{i}.hostPort"),
+                format!("host port {h}/{} is mapped twice", spec.protocol()),
+            ));
+        }
+        ports.push(spec);
+    }
+    let cpus = settings
+        .cpus
+        .map(validate_cpus)
+        .transpose()
+        .map_err(|e| ServiceError::bad_input("resources.cpus", e.to_string()))?;
+    let memory_bytes = match settings.memory.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(text) => {
+            let bytes = parse_bytes(text)
+                .map_err(|e| ServiceError::bad_input("resources.memory", e.to_string()))?;
+            // Docker refuses limits under 6 MiB.
+            if bytes < 6 * 1024 * 1024 {
+                return Err(ServiceError::bad_input(
+                    "resources.memory",
+                    "memory limit must be at least 6m (Docker's minimum)",
+                ));
+            }
+            Some(i64::try_from(bytes).map_err(|_| {
+                ServiceError::bad_input("resources.memory", "memory limit is too large")
+            })?)
+        }
+    };
+    let cpu_shares = settings
+        .cpu_shares
+        .map(validate_cpu_shares)
+        .transpose()
+        .map_err(|e| ServiceError::bad_input("resources.cpuShares", e.to_string()))?;
+    let replicas = validate_replicas(settings.replicas)
+        .map_err(|e| ServiceError::bad_input("replicas", e.to_string()))?;
+    Ok(ValidDefinition {
+        name,
+        image,
+        command,
+        entrypoint,
+        env,
+        ports,
+        cpus,
+        memory_bytes,
+        cpu_shares,
+        restart_policy: settings.restart_policy,
+        host_id: settings.host_id.clone().filter(|h| !h.is_empty()),
+        replicas,
+    })
+}
+
+struct ValidDefinition {
+    name: String,
+    image: String,
+    command: Option<Vec<String>>,
+    entrypoint: Option<Vec<String>>,
+    env: Vec<(String, String)>,
+    ports: Vec<PortSpec>,
+    cpus: Option<f64>,
+    memory_bytes: Option<i64>,
+    cpu_shares: Option<i64>,
+    restart_policy: RestartPolicy,
+    host_id: Option<String>,
+    replicas: i64,
+}
+
+impl ValidDefinition {
+    fn into_row(
+        self,
+        id: String,
+        desired: DesiredState,
+        version: i32,
+        created_at: DateTime<Utc>,
+    ) -> Result<ContainerRow, ServiceError> {
+        let encode = |v: &Option<Vec<String>>| -> Result<Option<String>, ServiceError> {
+            v.as_ref()
+                .map(|l| serde_json::to_string(l).map_err(json_err))
+                .transpose()
+        };
+        Ok(ContainerRow {
+            id,
+            name: self.name,
+            image: self.image,
+            command: encode(&self.command)?,
+            entrypoint: encode(&self.entrypoint)?,
+            env: serde_json::to_string(&self.env).map_err(json_err)?,
+            ports: serde_json::to_string(&self.ports).map_err(json_err)?,
+            cpus: self.cpus,
+            memory_bytes: self.memory_bytes,
+            cpu_shares: self.cpu_shares,
+            restart_policy: self.restart_policy.as_str().to_owned(),
+            host_id: self.host_id,
+            replicas: i32::try_from(self.replicas).unwrap_or(1),
+            desired_state: desired.as_str().to_owned(),
+            version,
+            created_at,
+            updated_at: Utc::now(),
+        })
+    }
+}
+
+#[derive(Clone)]
+pub struct ContainerService {
+    db: DatabaseConnection,
+    bus: Bus,
+    hosts: HostService,
+    reconciler: mpsc::UnboundedSender<ReconcileCommand>,
+}
+
+/// The only writer of instance rows (status, placement, Docker id). Created once, owned by the reconciler.
+pub struct InstanceWriter {
+    db: DatabaseConnection,
+    bus: Bus,
+}
+
+impl ContainerService {
+    /// The service, the single [`InstanceWriter`] and the receiving end of the reconciler's command channel.
+    pub fn new(
+        db: DatabaseConnection,
+        bus: Bus,
+        hosts: HostService,
+    ) -> (
+        Self,
+        InstanceWriter,
+        mpsc::UnboundedReceiver<ReconcileCommand>,
+    ) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let writer = InstanceWriter {
+            db: db.clone(),
+            bus: bus.clone(),
+        };
+        (
+            Self {
+                db,
+                bus,
+                hosts,
+                reconciler: tx,
+            },
+            writer,
+            rx,
+        )
+    }
+
+    /// The label value that marks this installation's Docker containers.
+    pub async fn installation_id(&self) -> Result<String, ServiceError> {
+        Ok(q::installation_id(&self.db).await?)
+    }
+
+    pub async fn list(&self, filter: &ContainerFilter) -> Result<Vec<Container>, ServiceError> {
+        let rows = q::all(&self.db).await?;
+        let instances = q::all_instances(&self.db).await?;
+        let search = filter
+            .search
+            .as_deref()
+            .map(|s| s.trim().to_lowercase())
+            .filter(|s| !s.is_empty());
+        let mut out = Vec::new();
+        for row in rows {
+            let c = to_container(row)?;
+            let mine: Vec<Instance> = instances
+                .iter()
+                .filter(|i| i.container_id == c.id)
+                .cloned()
+                .map(to_instance)
+                .collect();
+            if let Some(s) = &search
+                && !c.name.to_lowercase().contains(s)
+                && !c.image.to_lowercase().contains(s)
+            {
+                continue;
+            }
+            if let Some(h) = &filter.host_id
+                && c.host_id.as_ref() != Some(h)
+                && !mine.iter().any(|i| i.host_id.as_ref() == Some(h))
+            {
+                continue;
+            }
+            if let Some(st) = filter.status
+                && c.summary(&mine) != st
+            {
+                continue;
+            }
+            out.push(c);
+        }
+        Ok(out)
+    }
+
+    pub async fn get(&self, id: &str) -> Result<Option<Container>, ServiceError> {
+        q::by_id(&self.db, id).await?.map(to_container).transpose()
+    }
+
+    pub async fn require(&self, id: &str) -> Result<Container, ServiceError> {
+        self.get(id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("no container with id {id}")))
+    }
+
+    pub async fn instances(&self, container_id: &str) -> Result<Vec<Instance>, ServiceError> {
+        Ok(q::instances_of(&self.db, container_id)
+            .await?
+            .into_iter()
+            .map(to_instance)
+            .collect())
+    }
+
+    pub async fn all_instances(&self) -> Result<Vec<Instance>, ServiceError> {
+        Ok(q::all_instances(&self.db)
+            .await?
+            .into_iter()
+            .map(to_instance)
+            .collect())
+    }
+
+    pub async fn instance(&self, id: &str) -> Result<Option<Instance>, ServiceError> {
+        Ok(q::instance(&self.db, id).await?.map(to_instance))
+    }
+
+    async fn ensure_unique_name(
+        &self,
+        name: &str,
+        except: Option<&str>,
+    ) -> Result<(), ServiceError> {
+        match q::by_name(&self.db, name).await? {
+            Some(other) if Some(other.id.as_str()) != except => Err(ServiceError::Conflict(
+                format!("a container named {name} exists already"),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    async fn check_host(&self, host_id: &Option<String>) -> Result<(), ServiceError> {
+        if let Some(h) = host_id
+            && self.hosts.get(h).await?.is_none()
+        {
+            return Err(ServiceError::bad_input(
+                "hostId",
+                format!("no host with id {h}"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn changed(&self, c: &Container, message: &str) {
+        self.bus.publish(Event::ContainerChanged {
+            container_id: c.id.clone(),
+            at: Utc::now(),
+            message: Some(message.to_owned()),
+        });
+    }
+
+    pub async fn create(&self, settings: ContainerSettings) -> Result<Container, ServiceError> {
+        let valid = validate(&settings)?;
+        self.check_host(&valid.host_id).await?;
+        self.ensure_unique_name(&valid.name, None).await?;
+        let now = Utc::now();
+        let row = valid.into_row(
+            uuid::Uuid::new_v4().to_string(),
+            DesiredState::Stopped,
+            1,
+            now,
+        )?;
+        let row = q::insert(&self.db, row).await.map_err(|e| {
+            // Two creates with one name racing: the unique index decides.
+            let text = e.to_string().to_lowercase();
+            if text.contains("unique") || text.contains("duplicate") {
+                ServiceError::Conflict(format!(
+                    "a container named {} exists already",
+                    settings.name.trim()
+                ))
+            } else {
+                e.into()
+            }
+        })?;
+        let c = to_container(row)?;
+        self.changed(&c, "created");
+        Ok(c)
+    }
+
+    /// Saves a new definition if `version` is still current; running instances keep running and show
+    /// "changed since start" until they are applied (run again).
+    pub async fn update(
+        &self,
+        id: &str,
+        version: i32,
+        settings: ContainerSettings,
+    ) -> Result<Container, ServiceError> {
+        let existing = self.require(id).await?;
+        let valid = validate(&settings)?;
+        self.check_host(&valid.host_id).await?;
+        self.ensure_unique_name(&valid.name, Some(id)).await?;
+        let stale = || {
+            ServiceError::Conflict(format!(
+                "container {} was changed by someone else (you edited version {version}); reload it and apply your changes again",
+                existing.name
+            ))
+        };
+        if existing.version != version {
+            return Err(stale());
+        }
+        let row = valid.into_row(
+            id.to_owned(),
+            existing.desired_state,
+            version + 1,
+            existing.created_at,
+        )?;
+        if !q::update_if_version(&self.db, row, version).await? {
+            return Err(stale());
+        }
+        let c = self.require(id).await?;
+        self.changed(&c, "definition updated");
+        Ok(c)
+    }
+
+    async fn ask(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<(), ServiceError>>) -> ReconcileCommand,
+    ) -> Result<(), ServiceError> {
+        let (tx, rx) = oneshot::channel();
+        self.reconciler
+            .send(make(tx))
+            .map_err(|_| ServiceError::Unavailable("the reconciler is not running".into()))?;
+        rx.await
+            .map_err(|_| ServiceError::Unavailable("the reconciler stopped".into()))?
+    }
+
+    /// Places every replica (answers once placed; pulling, creating and starting follow on `containerStatus`).
+    /// Running it again recreates instances whose definition changed since they started.
+    pub async fn run(&self, id: &str, host_id: Option<String>) -> Result<Container, ServiceError> {
+        self.require(id).await?;
+        let host_id = host_id.filter(|h| !h.is_empty());
+        if let Some(h) = &host_id
+            && self.hosts.get(h).await?.is_none()
+        {
+            return Err(ServiceError::bad_input(
+                "hostId",
+                format!("no host with id {h}"),
+            ));
+        }
+        self.ask(|reply| ReconcileCommand::Run {
+            container_id: id.to_owned(),
+            host_id,
+            reply,
+        })
+        .await?;
+        self.require(id).await
+    }
+
+    pub async fn stop(&self, id: &str) -> Result<Container, ServiceError> {
+        self.require(id).await?;
+        self.ask(|reply| ReconcileCommand::Stop {
+            container_id: id.to_owned(),
+            reply,
+        })
+        .await?;
+        self.require(id).await
+    }
+
+    pub async fn restart(&self, id: &str) -> Result<Container, ServiceError> {
+        self.require(id).await?;
+        self.ask(|reply| ReconcileCommand::Restart {
+            container_id: id.to_owned(),
+            reply,
+        })
+        .await?;
+        self.require(id).await
+    }
+
+    pub async fn kill(&self, id: &str) -> Result<Container, ServiceError> {
+        self.require(id).await?;
+        self.ask(|reply| ReconcileCommand::Kill {
+            container_id: id.to_owned(),
+            reply,
+        })
+        .await?;
+        self.require(id).await
+    }
+
+    /// Deletes a container that runs nowhere, with its Docker containers.
+    pub async fn delete(&self, id: &str) -> Result<(), ServiceError> {
+        self.require(id).await?;
+        self.ask(|reply| ReconcileCommand::Delete {
+            container_id: id.to_owned(),
+            reply,
+        })
+        .await
+    }
+
+    /// Sets what the user asked for (run or stop); used by the reconciler while it handles the request.
+    pub async fn set_desired_state(
+        &self,
+        id: &str,
+        state: DesiredState,
+    ) -> Result<(), ServiceError> {
+        q::set_desired_state(&self.db, id, state.as_str(), Utc::now()).await?;
+        Ok(())
+    }
+
+    /// Removes the definition (its instances must be gone already); used by the reconciler.
+    pub async fn delete_definition(&self, id: &str) -> Result<(), ServiceError> {
+        q::delete(&self.db, id).await?;
+        Ok(())
+    }
+
+    /// The last `tail` lines of an instance's output, then new lines as they come.
+    pub async fn logs(
+        &self,
+        instance_id: &str,
+        tail: u32,
+    ) -> Result<impl Stream<Item = LogEntry> + Send + use<>, ServiceError> {
+        let instance = self
+            .instance(instance_id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("no instance with id {instance_id}")))?;
+        let (Some(host_id), Some(docker_id)) = (instance.host_id, instance.docker_id) else {
+            return Err(ServiceError::NotFound(
+                "this instance has no Docker container yet, so it has no logs".into(),
+            ));
+        };
+        let (_, engine) = self.hosts.engine(&host_id).await?;
+        let stream = engine.logs(&docker_id, tail, true);
+        Ok(stream
+            .take_while(|item| {
+                let ok = item.is_ok();
+                async move { ok }
+            })
+            .filter_map(|item| async move { item.ok() }))
+    }
+}
+
+impl InstanceWriter {
+    /// Saves an instance and publishes `containerStatus` when its status changed (or when `message` says
+    /// something new, e.g. a health check result).
+    pub async fn save(
+        &self,
+        mut instance: Instance,
+        previous: Option<InstanceStatus>,
+        message: Option<String>,
+    ) -> Result<Instance, ServiceError> {
+        instance.updated_at = Utc::now();
+        q::save_instance(&self.db, to_instance_row(instance.clone())).await?;
+        if previous != Some(instance.status) || message.is_some() {
+            self.bus.publish(Event::ContainerStatus {
+                container_id: instance.container_id.clone(),
+                instance_id: Some(instance.id.clone()),
+                status: instance.status.as_str().to_owned(),
+                previous: previous.map(|p| p.as_str().to_owned()),
+                at: instance.updated_at,
+                message: message.or_else(|| instance.error.clone()),
+            });
+        }
+        Ok(instance)
+    }
+
+    pub async fn delete(&self, instance_id: &str) -> Result<(), ServiceError> {
+        q::delete_instance(&self.db, instance_id).await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> ContainerSettings {
+        ContainerSettings {
+            name: "web".into(),
+            image: "nginx:1.27".into(),
+            command: None,
+            entrypoint: None,
+            env: vec![("A".into(), "1".into())],
+            ports: vec![PortInput {
+                container_port: 80,
+                host_port: Some(8080),
+                host_ip: None,
+                protocol: Protocol::Tcp,
+            }],
+            cpus: Some(0.5),
+            memory: Some("64m".into()),
+            cpu_shares: None,
+            restart_policy: RestartPolicy::No,
+            host_id: None,
+            replicas: 1,
+        }
+    }
+
+    fn field_of(e: ServiceError) -> String {
+        match e {
+            ServiceError::BadInput { field, .. } => field,
+            other => panic!("expected bad input, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_valid_definition_is_normalised() {
+        let v = validate(&settings()).unwrap();
+        assert_eq!(v.image, "docker.io/library/nginx:1.27");
+        assert_eq!(v.memory_bytes, Some(64 * 1024 * 1024));
+        assert_eq!(v.ports[0].docker_key(), "80/tcp");
+    }
+
+    #[test]
+    fn bad_fields_are_named() {
+        let mut s = settings();
+        s.ports[0].host_port = Some(70000);
+        assert_eq!(field_of(validate(&s).err().unwrap()), "ports.0.hostPort");
+        let mut s = settings();
+        s.memory = Some("lots".into());
+        assert_eq!(field_of(validate(&s).err().unwrap()), "resources.memory");
+        let mut s = settings();
+        s.image = "Bad Image".into();
+        assert_eq!(field_of(validate(&s).err().unwrap()), "image");
+        let mut s = settings();
+        s.cpus = Some(0.0);
+        assert_eq!(field_of(validate(&s).err().unwrap()), "resources.cpus");
+        let mut s = settings();
+        s.env.push(("1X".into(), "v".into()));
+        assert_eq!(field_of(validate(&s).err().unwrap()), "env.1.name");
+        let mut s = settings();
+        s.name = "no spaces".into();
+        assert_eq!(field_of(validate(&s).err().unwrap()), "name");
+    }
+}

@@ -1,0 +1,218 @@
+//! Container definitions, their instances (one row per replica) and the installation's identity, which labels
+//! every Docker container this Berth creates.
+
+use sea_orm_migration::prelude::*;
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[derive(DeriveIden)]
+enum Settings {
+    Table,
+    Key,
+    Value,
+}
+
+#[derive(DeriveIden)]
+enum Containers {
+    Table,
+    Id,
+    Name,
+    Image,
+    Command,
+    Entrypoint,
+    Env,
+    Ports,
+    Cpus,
+    MemoryBytes,
+    CpuShares,
+    RestartPolicy,
+    HostId,
+    Replicas,
+    DesiredState,
+    Version,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(DeriveIden)]
+enum ContainerInstances {
+    Table,
+    Id,
+    ContainerId,
+    Replica,
+    HostId,
+    DockerId,
+    Status,
+    ExitCode,
+    Error,
+    DefinitionVersion,
+    StartedAt,
+    FinishedAt,
+    UpdatedAt,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(Settings::Table)
+                    .if_not_exists()
+                    .col(
+                        ColumnDef::new(Settings::Key)
+                            .string()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(ColumnDef::new(Settings::Value).text().not_null())
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(Containers::Table)
+                    .if_not_exists()
+                    .col(
+                        ColumnDef::new(Containers::Id)
+                            .string()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(Containers::Name)
+                            .string()
+                            .not_null()
+                            .unique_key(),
+                    )
+                    .col(ColumnDef::new(Containers::Image).string().not_null())
+                    .col(ColumnDef::new(Containers::Command).text().null())
+                    .col(ColumnDef::new(Containers::Entrypoint).text().null())
+                    .col(ColumnDef::new(Containers::Env).text().not_null())
+                    .col(ColumnDef::new(Containers::Ports).text().not_null())
+                    .col(ColumnDef::new(Containers::Cpus).double().null())
+                    .col(ColumnDef::new(Containers::MemoryBytes).big_integer().null())
+                    .col(ColumnDef::new(Containers::CpuShares).big_integer().null())
+                    .col(
+                        ColumnDef::new(Containers::RestartPolicy)
+                            .string()
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(Containers::HostId).string().null())
+                    .col(ColumnDef::new(Containers::Replicas).integer().not_null())
+                    .col(ColumnDef::new(Containers::DesiredState).string().not_null())
+                    .col(ColumnDef::new(Containers::Version).integer().not_null())
+                    .col(
+                        ColumnDef::new(Containers::CreatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Containers::UpdatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(ContainerInstances::Table)
+                    .if_not_exists()
+                    .col(
+                        ColumnDef::new(ContainerInstances::Id)
+                            .string()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(ContainerInstances::ContainerId)
+                            .string()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(ContainerInstances::Replica)
+                            .integer()
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(ContainerInstances::HostId).string().null())
+                    .col(ColumnDef::new(ContainerInstances::DockerId).string().null())
+                    .col(
+                        ColumnDef::new(ContainerInstances::Status)
+                            .string()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(ContainerInstances::ExitCode)
+                            .integer()
+                            .null(),
+                    )
+                    .col(ColumnDef::new(ContainerInstances::Error).text().null())
+                    .col(
+                        ColumnDef::new(ContainerInstances::DefinitionVersion)
+                            .integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(ContainerInstances::StartedAt)
+                            .timestamp_with_time_zone()
+                            .null(),
+                    )
+                    .col(
+                        ColumnDef::new(ContainerInstances::FinishedAt)
+                            .timestamp_with_time_zone()
+                            .null(),
+                    )
+                    .col(
+                        ColumnDef::new(ContainerInstances::UpdatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .foreign_key(
+                        ForeignKey::create()
+                            .name("fk_container_instances_container")
+                            .from(ContainerInstances::Table, ContainerInstances::ContainerId)
+                            .to(Containers::Table, Containers::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        // One instance per replica: the reconciler can never start a replica twice.
+        manager
+            .create_index(
+                Index::create()
+                    .name("ux_container_instances_replica")
+                    .table(ContainerInstances::Table)
+                    .col(ContainerInstances::ContainerId)
+                    .col(ContainerInstances::Replica)
+                    .unique()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("ix_container_instances_host")
+                    .table(ContainerInstances::Table)
+                    .col(ContainerInstances::HostId)
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(ContainerInstances::Table).to_owned())
+            .await?;
+        manager
+            .drop_table(Table::drop().table(Containers::Table).to_owned())
+            .await?;
+        manager
+            .drop_table(Table::drop().table(Settings::Table).to_owned())
+            .await
+    }
+}

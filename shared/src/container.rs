@@ -1,0 +1,302 @@
+//! Container definitions' vocabulary both sides use: instance status, restart policy, desired state, and the
+//! checks of a container's name and CPU limit (the browser validates with these as you type, the server again).
+
+use std::fmt;
+use std::str::FromStr;
+
+/// Why a value given for a container field is not acceptable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ContainerFieldError {
+    #[error("container name is empty")]
+    EmptyName,
+    #[error("container name is longer than 63 characters")]
+    NameTooLong,
+    #[error(
+        "container name \"{0}\" may use only letters, digits, \"_\", \".\" and \"-\", and must start with a letter or digit"
+    )]
+    NameCharacters(String),
+    #[error("CPUs must be a number greater than 0, e.g. 0.5 or 2")]
+    Cpus,
+    #[error("CPU shares must be between 2 and 262144 (1024 is the default weight)")]
+    CpuShares,
+    #[error("replicas must be between 1 and 100")]
+    Replicas,
+}
+
+/// Checks a container name: it becomes part of Docker container names, so it uses their alphabet.
+pub fn validate_container_name(name: &str) -> Result<(), ContainerFieldError> {
+    if name.is_empty() {
+        return Err(ContainerFieldError::EmptyName);
+    }
+    if name.chars().count() > 63 {
+        return Err(ContainerFieldError::NameTooLong);
+    }
+    let mut chars = name.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
+    let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    if first_ok && rest_ok {
+        Ok(())
+    } else {
+        Err(ContainerFieldError::NameCharacters(name.to_owned()))
+    }
+}
+
+/// Parses a CPU limit such as `0.5` or `2` (must be finite and > 0).
+pub fn parse_cpus(input: &str) -> Result<f64, ContainerFieldError> {
+    let value: f64 = input
+        .trim()
+        .parse()
+        .map_err(|_| ContainerFieldError::Cpus)?;
+    validate_cpus(value)
+}
+
+pub fn validate_cpus(value: f64) -> Result<f64, ContainerFieldError> {
+    if value.is_finite() && value > 0.0 && value <= 1024.0 {
+        Ok(value)
+    } else {
+        Err(ContainerFieldError::Cpus)
+    }
+}
+
+pub fn validate_cpu_shares(value: i64) -> Result<i64, ContainerFieldError> {
+    if (2..=262_144).contains(&value) {
+        Ok(value)
+    } else {
+        Err(ContainerFieldError::CpuShares)
+    }
+}
+
+pub fn validate_replicas(value: i64) -> Result<i64, ContainerFieldError> {
+    if (1..=100).contains(&value) {
+        Ok(value)
+    } else {
+        Err(ContainerFieldError::Replicas)
+    }
+}
+
+macro_rules! wire_enum {
+    ($(#[$meta:meta])* $name:ident, $unknown:literal, { $($variant:ident => $wire:literal, $label:literal;)+ }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+        #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The wire name, as in the API contract.
+            pub const fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $wire),+ }
+            }
+
+            /// A short label for people.
+            pub const fn label(self) -> &'static str {
+                match self { $($name::$variant => $label),+ }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = UnknownValue;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                $name::ALL
+                    .iter()
+                    .copied()
+                    .find(|v| v.as_str() == s)
+                    .ok_or_else(|| UnknownValue(format!(concat!($unknown, " \"{}\""), s)))
+            }
+        }
+    };
+}
+
+/// A wire name that is not one of the enum's.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct UnknownValue(pub String);
+
+wire_enum!(
+    /// Where one replica of a container stands.
+    InstanceStatus, "unknown instance status", {
+        Pending => "PENDING", "Pending";
+        Pulling => "PULLING", "Pulling";
+        Creating => "CREATING", "Creating";
+        Running => "RUNNING", "Running";
+        Stopping => "STOPPING", "Stopping";
+        Stopped => "STOPPED", "Stopped";
+        Exited => "EXITED", "Exited";
+        Failed => "FAILED", "Failed";
+        Unknown => "UNKNOWN", "Unknown";
+    }
+);
+
+wire_enum!(
+    /// Docker's restart policy for a container.
+    RestartPolicy, "unknown restart policy", {
+        No => "NO", "Never";
+        OnFailure => "ON_FAILURE", "On failure";
+        Always => "ALWAYS", "Always";
+        UnlessStopped => "UNLESS_STOPPED", "Unless stopped";
+    }
+);
+
+wire_enum!(
+    /// What a user asked a container to be.
+    DesiredState, "unknown desired state", {
+        Running => "RUNNING", "Running";
+        Stopped => "STOPPED", "Stopped";
+    }
+);
+
+impl InstanceStatus {
+    /// Work towards running is under way.
+    pub const fn is_transitional(self) -> bool {
+        matches!(
+            self,
+            InstanceStatus::Pending
+                | InstanceStatus::Pulling
+                | InstanceStatus::Creating
+                | InstanceStatus::Stopping
+        )
+    }
+
+    /// The instance occupies its host (running or about to).
+    pub const fn is_active(self) -> bool {
+        matches!(self, InstanceStatus::Running) || self.is_transitional()
+    }
+
+    /// How far the status is from RUNNING, for a container's summary (higher = further).
+    pub const fn distance_from_running(self) -> u8 {
+        match self {
+            InstanceStatus::Running => 0,
+            InstanceStatus::Creating => 1,
+            InstanceStatus::Pulling => 2,
+            InstanceStatus::Pending => 3,
+            InstanceStatus::Stopping => 4,
+            InstanceStatus::Unknown => 5,
+            InstanceStatus::Stopped => 6,
+            InstanceStatus::Exited => 7,
+            InstanceStatus::Failed => 8,
+        }
+    }
+}
+
+impl RestartPolicy {
+    /// Docker's name of the policy.
+    pub const fn docker_name(self) -> &'static str {
+        match self {
+            RestartPolicy::No => "no",
+            RestartPolicy::OnFailure => "on-failure",
+            RestartPolicy::Always => "always",
+            RestartPolicy::UnlessStopped => "unless-stopped",
+        }
+    }
+}
+
+/// A container's summary status (contract): STOPPED when it should be stopped and nothing runs; RUNNING when
+/// every desired replica runs; otherwise the status of the instance furthest from RUNNING.
+pub fn summary_status(
+    desired: DesiredState,
+    replicas: usize,
+    instances: &[InstanceStatus],
+) -> InstanceStatus {
+    match desired {
+        DesiredState::Stopped => {
+            if instances.iter().any(|s| s.is_active()) {
+                instances
+                    .iter()
+                    .copied()
+                    .filter(|s| s.is_active())
+                    .max_by_key(|s| s.distance_from_running())
+                    .unwrap_or(InstanceStatus::Stopped)
+            } else if instances.contains(&InstanceStatus::Failed) {
+                InstanceStatus::Failed
+            } else if instances.contains(&InstanceStatus::Exited) {
+                InstanceStatus::Exited
+            } else {
+                InstanceStatus::Stopped
+            }
+        }
+        DesiredState::Running => {
+            let running = instances
+                .iter()
+                .filter(|s| **s == InstanceStatus::Running)
+                .count();
+            if running >= replicas && replicas > 0 {
+                InstanceStatus::Running
+            } else if instances.is_empty() {
+                InstanceStatus::Pending
+            } else {
+                instances
+                    .iter()
+                    .copied()
+                    .max_by_key(|s| s.distance_from_running())
+                    .unwrap_or(InstanceStatus::Pending)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert!(validate_container_name("web-1.a_b").is_ok());
+        assert_eq!(
+            validate_container_name(""),
+            Err(ContainerFieldError::EmptyName)
+        );
+        assert!(validate_container_name("-web").is_err());
+        assert!(validate_container_name("we b").is_err());
+        assert!(validate_container_name("wéb").is_err());
+        assert_eq!(
+            validate_container_name(&"a".repeat(64)),
+            Err(ContainerFieldError::NameTooLong)
+        );
+    }
+
+    #[test]
+    fn cpus() {
+        assert_eq!(parse_cpus("0.5"), Ok(0.5));
+        assert_eq!(parse_cpus(" 2 "), Ok(2.0));
+        for bad in ["0", "-1", "abc", "", "NaN", "inf"] {
+            assert_eq!(parse_cpus(bad), Err(ContainerFieldError::Cpus), "{bad}");
+        }
+        assert!(validate_cpu_shares(1).is_err());
+        assert!(validate_cpu_shares(1024).is_ok());
+        assert!(validate_replicas(0).is_err());
+    }
+
+    #[test]
+    fn wire_names_round_trip() {
+        for s in InstanceStatus::ALL {
+            assert_eq!(s.as_str().parse::<InstanceStatus>(), Ok(*s));
+        }
+        for p in RestartPolicy::ALL {
+            assert_eq!(p.as_str().parse::<RestartPolicy>(), Ok(*p));
+        }
+        assert!("running".parse::<InstanceStatus>().is_err());
+        assert_eq!(RestartPolicy::UnlessStopped.docker_name(), "unless-stopped");
+    }
+
+    #[test]
+    fn summary() {
+        use InstanceStatus as S;
+        let d = DesiredState::Running;
+        assert_eq!(summary_status(d, 2, &[S::Running, S::Running]), S::Running);
+        assert_eq!(summary_status(d, 2, &[S::Running, S::Pulling]), S::Pulling);
+        assert_eq!(summary_status(d, 2, &[S::Running, S::Failed]), S::Failed);
+        assert_eq!(summary_status(d, 1, &[]), S::Pending);
+        let s = DesiredState::Stopped;
+        assert_eq!(summary_status(s, 1, &[]), S::Stopped);
+        assert_eq!(summary_status(s, 1, &[S::Stopped]), S::Stopped);
+        assert_eq!(summary_status(s, 1, &[S::Stopping]), S::Stopping);
+        assert_eq!(summary_status(s, 1, &[S::Exited]), S::Exited);
+    }
+}
