@@ -33,6 +33,8 @@ pub enum Event {
         previous: Option<String>,
         at: DateTime<Utc>,
         message: Option<String>,
+        /// The container and its instances right after the change (absent when it came from elsewhere).
+        snapshot: Option<std::sync::Arc<crate::service::containers::StatusSnapshot>>,
     },
     /// A container definition was created, edited, deleted or asked to run or stop.
     ContainerChanged {

@@ -11,7 +11,6 @@
 //! Ten runs each; prints median and max against the goals and writes them into BENCHMARKS.md. Needs
 //! root, like the end-to-end tests. Not run by `cargo test` (`test = false`).
 
-use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -518,10 +517,6 @@ const END: &str = "<!-- bench:hosts:end -->";
 
 /// Replaces the hosts section of BENCHMARKS.md (creating the file if needed).
 fn write_benchmarks_md(table: &str) -> Result<()> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .context("the tests crate lives in the workspace")?;
-    let path = root.join("BENCHMARKS.md");
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let ping = std::env::var("BERTH_HOST_PING_SECS").unwrap_or_else(|_| "3 (default)".into());
     let date = time::OffsetDateTime::now_utc().date();
@@ -544,16 +539,10 @@ event.\n\
 capabilities {{ … }} }}`) answers from Berth's database and never waits for an engine.\n\
 {END}\n"
     );
-    let existing = std::fs::read_to_string(&path).unwrap_or_default();
-    let updated = match (existing.find(BEGIN), existing.find(END)) {
-        (Some(start), Some(end)) if end > start => {
-            let after = &existing[end + END.len()..];
-            format!("{}{}{}", &existing[..start], section.trim_end(), after)
-        }
-        _ if existing.trim().is_empty() => format!("# Benchmarks\n\n{section}"),
-        _ => format!("{}\n\n{section}", existing.trim_end()),
-    };
-    std::fs::write(&path, updated).with_context(|| format!("writing {}", path.display()))?;
-    eprintln!("bench hosts: wrote {}", path.display());
-    Ok(())
+    let body = section
+        .trim_end()
+        .trim_start_matches(BEGIN)
+        .trim_end_matches(END)
+        .trim();
+    berth_tests::bench::write_section("hosts", body)
 }

@@ -277,10 +277,6 @@ fn table(rows: &[Row]) -> String {
 
 /// Replaces the registry section of BENCHMARKS.md (creating the file if needed).
 fn write_benchmarks_md(table: &str, notes: &str) -> Result<()> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .context("the tests crate lives in the workspace")?;
-    let path = root.join("BENCHMARKS.md");
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let date = time::OffsetDateTime::now_utc().date();
     let section = format!(
@@ -294,16 +290,10 @@ per row.\n\n\
 {notes}\n\
 {END}\n"
     );
-    let existing = std::fs::read_to_string(&path).unwrap_or_default();
-    let updated = match (existing.find(BEGIN), existing.find(END)) {
-        (Some(start), Some(end)) if end > start => {
-            let after = &existing[end + END.len()..];
-            format!("{}{}{}", &existing[..start], section.trim_end(), after)
-        }
-        _ if existing.trim().is_empty() => format!("# Benchmarks\n\n{section}"),
-        _ => format!("{}\n\n{section}", existing.trim_end()),
-    };
-    std::fs::write(&path, updated).with_context(|| format!("writing {}", path.display()))?;
-    eprintln!("bench registry: wrote {}", path.display());
-    Ok(())
+    let body = section
+        .trim_end()
+        .trim_start_matches(BEGIN)
+        .trim_end_matches(END)
+        .trim();
+    berth_tests::bench::write_section("registry", body)
 }

@@ -8,9 +8,8 @@ use anyhow::{Context, Result, ensure};
 use berth_tests::TestEnv;
 use berth_tests::app::{TestApp, data, error_code, http_client, spawn_app, spawn_berth_process};
 use berth_tests::containers::{
-    container_action, container_action_raw, create_container, create_container_raw,
-    first_instance, get_container, subscribe_status, wait_container_status,
-    wait_instance_status,
+    container_action, container_action_raw, create_container, create_container_raw, first_instance,
+    get_container, subscribe_status, wait_container_status, wait_instance_status,
 };
 use berth_tests::hosts::{add_host, engine_input};
 use berth_tests::process::{Probe, free_port, poll};
@@ -30,9 +29,7 @@ async fn berth_with_hosts(env: &TestEnv) -> Result<(TestApp, String, [String; 3]
             ensure!(host["status"] == "UP", "{}: {host}", engine.name);
             ids.push(str_of(&host["id"]));
         }
-        let ids: [String; 3] = ids
-            .try_into()
-            .map_err(|_| anyhow::anyhow!("three hosts"))?;
+        let ids: [String; 3] = ids.try_into().map_err(|_| anyhow::anyhow!("three hosts"))?;
         Ok((token, ids))
     }
     .await;
@@ -456,8 +453,11 @@ pub async fn adopts_containers_after_sigkill(env: &TestEnv) -> Result<()> {
     let mut first = spawn_berth_process(&data_dir).await?;
     let setup = async {
         let app = &first.app;
-        app.login_as(berth_tests::app::ADMIN_USERNAME, berth_tests::app::ADMIN_PASSWORD)
-            .await?;
+        app.login_as(
+            berth_tests::app::ADMIN_USERNAME,
+            berth_tests::app::ADMIN_PASSWORD,
+        )
+        .await?;
         let mut ids = Vec::new();
         for engine in &env.hosts {
             let host = add_host(app, engine_input(&engine.name, engine)).await?;
@@ -489,14 +489,20 @@ pub async fn adopts_containers_after_sigkill(env: &TestEnv) -> Result<()> {
     // While Berth is down, one container dies.
     let (dead_id, dead_instance) = &ids[1];
     env.host(dead_instance["host"]["name"].as_str().unwrap_or_default())?
-        .docker_ok(&["kill", dead_instance["dockerId"].as_str().unwrap_or_default()])
+        .docker_ok(&[
+            "kill",
+            dead_instance["dockerId"].as_str().unwrap_or_default(),
+        ])
         .await?;
 
     let mut second = spawn_berth_process(&data_dir).await?;
     let outcome = async {
         let app = &second.app;
-        app.login_as(berth_tests::app::ADMIN_USERNAME, berth_tests::app::ADMIN_PASSWORD)
-            .await?;
+        app.login_as(
+            berth_tests::app::ADMIN_USERNAME,
+            berth_tests::app::ADMIN_PASSWORD,
+        )
+        .await?;
         let (live_id, live_instance) = &ids[0];
         let dead = wait_container_status(app, dead_id, "EXITED", STATUS_TIMEOUT).await?;
         ensure!(first_instance(&dead)?["exitCode"] == 137, "{dead}");
@@ -504,14 +510,21 @@ pub async fn adopts_containers_after_sigkill(env: &TestEnv) -> Result<()> {
         ensure!(live["status"] == "RUNNING", "adopted: {live}");
         let instance = first_instance(&live)?;
         ensure!(
-            instance["dockerId"] == live_instance["dockerId"] && instance["id"] == live_instance["id"],
+            instance["dockerId"] == live_instance["dockerId"]
+                && instance["id"] == live_instance["id"],
             "same Docker container adopted: {instance} vs {live_instance}"
         );
         // Exactly one Docker container per instance across all engines.
         let mut found = 0;
         for engine in &env.hosts {
             let out = engine
-                .docker_ok(&["ps", "-a", "-q", "--filter", &format!("label=berth.container={live_id}")])
+                .docker_ok(&[
+                    "ps",
+                    "-a",
+                    "-q",
+                    "--filter",
+                    &format!("label=berth.container={live_id}"),
+                ])
                 .await?;
             found += out.lines().filter(|l| !l.trim().is_empty()).count();
         }

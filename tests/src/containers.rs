@@ -35,7 +35,10 @@ pub async fn create_container_raw(app: &TestApp, input: Value) -> Result<Value> 
 /// `createContainer(input)`, failing on errors.
 pub async fn create_container(app: &TestApp, input: Value) -> Result<Value> {
     let body = create_container_raw(app, input.clone()).await?;
-    Ok(data(&body).with_context(|| format!("createContainer({input})"))?["createContainer"].clone())
+    Ok(
+        data(&body).with_context(|| format!("createContainer({input})"))?["createContainer"]
+            .clone(),
+    )
 }
 
 /// Calls a container mutation taking `id` (and optionally `hostId`); the whole response body.
@@ -85,7 +88,8 @@ pub async fn get_container(app: &TestApp, id: &str) -> Result<Value> {
 /// Opens a subscription to one container's status (all containers with `None`).
 pub async fn subscribe_status(app: &TestApp, token: &str, id: Option<&str>) -> Result<GraphqlWs> {
     let mut ws = GraphqlWs::connect(app, token).await?;
-    ws.subscribe(STATUS_SUBSCRIPTION, json!({ "id": id })).await?;
+    ws.subscribe(STATUS_SUBSCRIPTION, json!({ "id": id }))
+        .await?;
     Ok(ws)
 }
 
@@ -120,7 +124,10 @@ pub async fn wait_container_status(
             if c["status"] == status {
                 Ok(Probe::Ready(c))
             } else {
-                Ok(Probe::NotYet(format!("status {} ({})", c["status"], c["instances"])))
+                Ok(Probe::NotYet(format!(
+                    "status {} ({})",
+                    c["status"], c["instances"]
+                )))
             }
         },
     )

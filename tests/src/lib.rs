@@ -8,6 +8,7 @@
 //! under `/tmp/berth-test/<pid>`; leftovers of a killed run are cleaned up by the next one.
 
 pub mod app;
+pub mod bench;
 pub mod browser;
 pub mod containers;
 pub mod engine;

@@ -11,7 +11,8 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async_with_config};
 
 use crate::app::TestApp;
 
@@ -46,10 +47,18 @@ impl GraphqlWs {
             "Sec-WebSocket-Protocol",
             HeaderValue::from_static("graphql-transport-ws"),
         );
-        let (ws, _) = tokio::time::timeout(CONNECT_TIMEOUT, connect_async(request))
-            .await
-            .context("WebSocket handshake timed out")?
-            .context("WebSocket handshake")?;
+        let (ws, _) = tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            connect_async_with_config(
+                request,
+                // Small read buffer: tungstenite zeroes it before every read (see the server's setting).
+                Some(WebSocketConfig::default().read_buffer_size(8 * 1024)),
+                false,
+            ),
+        )
+        .await
+        .context("WebSocket handshake timed out")?
+        .context("WebSocket handshake")?;
         let mut client = GraphqlWs {
             ws,
             next_id: 1,
@@ -146,6 +155,30 @@ impl GraphqlWs {
     /// Sends `complete` for a subscription.
     pub async fn unsubscribe(&mut self, id: &str) -> Result<()> {
         self.send(json!({ "id": id, "type": "complete" })).await
+    }
+
+    /// The next text message as it came, with the wall-clock time it was read (for latency measurements that
+    /// must not include parsing). Answers pings.
+    pub async fn next_raw(&mut self) -> Result<(String, std::time::SystemTime)> {
+        loop {
+            let message = match self.ws.next().await {
+                None => bail!("the WebSocket connection ended"),
+                Some(Err(e)) => bail!("WebSocket error: {e}"),
+                Some(Ok(message)) => message,
+            };
+            let at = std::time::SystemTime::now();
+            match message {
+                Message::Text(text) => {
+                    if text.as_str().contains(r#""type":"ping""#) {
+                        self.send(json!({ "type": "pong" })).await?;
+                        continue;
+                    }
+                    return Ok((text.as_str().to_owned(), at));
+                }
+                Message::Close(frame) => bail!("the server closed the WebSocket: {frame:?}"),
+                _ => {}
+            }
+        }
     }
 
     /// Closes the connection (errors ignored).

@@ -148,7 +148,12 @@ fn only_the_reconciler_writes_instance_status() {
     // nothing else may hold one, so nothing else can change an instance's status.
     assert_only_under(
         "InstanceWriter is used outside the container service, its wiring and the reconciler",
-        &["InstanceWriter", "instance_writer", "save_instance", "delete_instance"],
+        &[
+            "InstanceWriter",
+            "instance_writer",
+            "save_instance",
+            "delete_instance",
+        ],
         &[
             "backend/src/service/containers.rs",
             "backend/src/service/mod.rs",

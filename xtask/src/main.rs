@@ -156,7 +156,7 @@ fn test(root: &Path, extra: &[String]) -> Result<()> {
 }
 
 /// The benchmarks of the tests crate (`tests/benches/*.rs`, `harness = false`), in a release build.
-const BENCHMARKS: &[&str] = &["hosts", "registry"];
+const BENCHMARKS: &[&str] = &["hosts", "registry", "run"];
 
 fn bench(root: &Path, rest: &[String]) -> Result<()> {
     let Some((which, extra)) = rest.split_first() else {

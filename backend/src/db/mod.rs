@@ -22,6 +22,14 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(10))
         .sqlx_logging(false);
+    // SQLite: write-ahead log with `synchronous = NORMAL` (a commit is one append; durable across crashes of
+    // Berth, at worst the last commits lost on power loss, never a corrupt file), readers never block the
+    // writer.
+    options.map_sqlx_sqlite_opts(|o| {
+        o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+            .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+    });
     let db = Database::connect(options).await?;
     Migrator::up(&db, None).await?;
     Ok(db)

@@ -12,6 +12,7 @@ use async_graphql::{
 };
 use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
+use std::sync::Arc;
 
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 #[graphql(remote = "berth_shared::InstanceStatus")]
@@ -92,6 +93,26 @@ pub struct Container {
     pub updated_at: DateTime<Utc>,
     #[graphql(skip)]
     host_id: Option<String>,
+    /// Instances read together with the container (a list or an event snapshot); `None` = read on demand.
+    #[graphql(skip)]
+    preloaded: Option<Arc<Vec<svc::Instance>>>,
+}
+
+impl Container {
+    fn with_instances(c: svc::Container, instances: Vec<svc::Instance>) -> Self {
+        let mut out = Container::from(c);
+        out.preloaded = Some(Arc::new(instances));
+        out
+    }
+
+    async fn instance_list(&self, ctx: &Context<'_>) -> ApiResult<Arc<Vec<svc::Instance>>> {
+        match &self.preloaded {
+            Some(list) => Ok(list.clone()),
+            None => Ok(Arc::new(
+                services(ctx)?.containers.instances(&self.id).await?,
+            )),
+        }
+    }
 }
 
 impl From<svc::Container> for Container {
@@ -129,6 +150,7 @@ impl From<svc::Container> for Container {
             created_at: c.created_at,
             updated_at: c.updated_at,
             host_id: c.host_id,
+            preloaded: None,
         }
     }
 }
@@ -144,11 +166,11 @@ impl Container {
     }
 
     async fn instances(&self, ctx: &Context<'_>) -> ApiResult<Vec<ContainerInstance>> {
-        Ok(services(ctx)?
-            .containers
-            .instances(&self.id)
+        Ok(self
+            .instance_list(ctx)
             .await?
-            .into_iter()
+            .iter()
+            .cloned()
             .map(Into::into)
             .collect())
     }
@@ -156,16 +178,21 @@ impl Container {
     /// STOPPED when desiredState is STOPPED and nothing runs; RUNNING when every desired replica runs;
     /// otherwise the state of the instance furthest from RUNNING.
     async fn status(&self, ctx: &Context<'_>) -> ApiResult<InstanceStatus> {
-        let s = services(ctx)?;
-        let container = s.containers.require(&self.id).await?;
-        let instances = s.containers.instances(&self.id).await?;
-        Ok(container.summary(&instances).into())
+        let instances = self.instance_list(ctx).await?;
+        let statuses: Vec<berth_shared::InstanceStatus> =
+            instances.iter().map(|i| i.status).collect();
+        Ok(berth_shared::summary_status(
+            self.desired_state.into(),
+            usize::try_from(self.replicas).unwrap_or(0),
+            &statuses,
+        )
+        .into())
     }
 
     /// Whether an active instance was started from an older version of this definition ("apply now" =
     /// `runContainer` again).
     async fn changed_since_start(&self, ctx: &Context<'_>) -> ApiResult<bool> {
-        let instances = services(ctx)?.containers.instances(&self.id).await?;
+        let instances = self.instance_list(ctx).await?;
         Ok(instances
             .iter()
             .any(|i| i.status.is_active() && i.definition_version < self.version))
@@ -336,7 +363,7 @@ impl ContainerQuery {
         let filter = filter.unwrap_or_default();
         let all = services(ctx)?
             .containers
-            .list(&svc::ContainerFilter {
+            .list_with_instances(&svc::ContainerFilter {
                 search: filter.search,
                 host_id: filter.host_id.map(|h| h.0),
                 status: filter.status.map(Into::into),
@@ -348,9 +375,9 @@ impl ContainerQuery {
             .enumerate()
             .skip(offset)
             .take(first)
-            .map(|(i, c)| ContainerEdge {
+            .map(|(i, (c, instances))| ContainerEdge {
                 cursor: cursor(i),
-                node: c.into(),
+                node: Container::with_instances(c, instances),
             })
             .collect();
         Ok(ContainerConnection {
@@ -481,7 +508,7 @@ impl ContainerSubscription {
             let services = services.clone();
             let wanted = container_id.clone();
             async move {
-                let (cid, instance_id, status, previous, at, message) = match event {
+                let (cid, instance_id, status, previous, at, message, snapshot) = match event {
                     Event::ContainerStatus {
                         container_id,
                         instance_id,
@@ -489,6 +516,7 @@ impl ContainerSubscription {
                         previous,
                         at,
                         message,
+                        snapshot,
                     } => (
                         container_id,
                         instance_id,
@@ -496,37 +524,35 @@ impl ContainerSubscription {
                         previous,
                         at,
                         message,
+                        snapshot,
                     ),
                     Event::ContainerChanged {
                         container_id,
                         at,
                         message,
-                    } => (container_id, None, None, None, at, message),
+                    } => (container_id, None, None, None, at, message, None),
                     _ => return None,
                 };
                 if wanted.as_ref().is_some_and(|w| w.as_str() != cid) {
                     return None;
                 }
-                let container = services.containers.get(&cid).await.ok().flatten()?;
+                // The snapshot published with the change serves every subscriber without a database read.
+                let (container, instances) = match snapshot {
+                    Some(s) => (s.container.clone(), s.instances.clone()),
+                    None => (
+                        services.containers.get(&cid).await.ok().flatten()?,
+                        services.containers.instances(&cid).await.ok()?,
+                    ),
+                };
                 let status = match status {
                     Some(s) => parse_status(&s)?,
-                    None => {
-                        let instances = services.containers.instances(&cid).await.ok()?;
-                        container.summary(&instances).into()
-                    }
+                    None => container.summary(&instances).into(),
                 };
-                let instance = match instance_id {
-                    Some(id) => services
-                        .containers
-                        .instance(&id)
-                        .await
-                        .ok()
-                        .flatten()
-                        .map(Into::into),
-                    None => None,
-                };
+                let instance = instance_id
+                    .and_then(|id| instances.iter().find(|i| i.id == id).cloned())
+                    .map(Into::into);
                 Some(ContainerStatusEvent {
-                    container: container.into(),
+                    container: Container::with_instances(container, instances),
                     instance,
                     status,
                     previous_status: previous.as_deref().and_then(parse_status),

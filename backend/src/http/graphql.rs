@@ -200,7 +200,10 @@ async fn upgrade(state: AppState, session: Session, mut parts: Parts) -> Respons
         Ok(u) => u,
         Err(e) => return service_refusal(e),
     };
+    // Clients send little (init, subscribe, pong); tungstenite zeroes the whole read buffer before every
+    // read, so the default 128 KiB costs more than the messages themselves when many clients are connected.
     ws.protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .read_buffer_size(8 * 1024)
         .on_upgrade(move |socket| serve_socket(state, socket, protocol, cookie_user))
 }
 

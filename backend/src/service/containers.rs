@@ -84,6 +84,14 @@ pub struct Instance {
     pub updated_at: DateTime<Utc>,
 }
 
+/// A container with its instances as they were right after a status change; published with the change so
+/// that subscribers need not read the database each.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StatusSnapshot {
+    pub container: Container,
+    pub instances: Vec<Instance>,
+}
+
 /// Filter of the containers list.
 #[derive(Clone, Debug, Default)]
 pub struct ContainerFilter {
@@ -420,8 +428,28 @@ impl ContainerService {
     }
 
     pub async fn list(&self, filter: &ContainerFilter) -> Result<Vec<Container>, ServiceError> {
+        Ok(self
+            .list_with_instances(filter)
+            .await?
+            .into_iter()
+            .map(|(c, _)| c)
+            .collect())
+    }
+
+    /// Containers by name with their instances (two queries, whatever the number of containers).
+    pub async fn list_with_instances(
+        &self,
+        filter: &ContainerFilter,
+    ) -> Result<Vec<(Container, Vec<Instance>)>, ServiceError> {
         let rows = q::all(&self.db).await?;
-        let instances = q::all_instances(&self.db).await?;
+        let mut by_container: std::collections::HashMap<String, Vec<Instance>> =
+            std::collections::HashMap::new();
+        for i in q::all_instances(&self.db).await? {
+            by_container
+                .entry(i.container_id.clone())
+                .or_default()
+                .push(to_instance(i));
+        }
         let search = filter
             .search
             .as_deref()
@@ -430,12 +458,7 @@ impl ContainerService {
         let mut out = Vec::new();
         for row in rows {
             let c = to_container(row)?;
-            let mine: Vec<Instance> = instances
-                .iter()
-                .filter(|i| i.container_id == c.id)
-                .cloned()
-                .map(to_instance)
-                .collect();
+            let mine = by_container.remove(&c.id).unwrap_or_default();
             if let Some(s) = &search
                 && !c.name.to_lowercase().contains(s)
                 && !c.image.to_lowercase().contains(s)
@@ -453,7 +476,7 @@ impl ContainerService {
             {
                 continue;
             }
-            out.push(c);
+            out.push((c, mine));
         }
         Ok(out)
     }
@@ -712,6 +735,17 @@ impl InstanceWriter {
         instance.updated_at = Utc::now();
         q::save_instance(&self.db, to_instance_row(instance.clone())).await?;
         if previous != Some(instance.status) || message.is_some() {
+            let snapshot = match q::by_id(&self.db, &instance.container_id).await? {
+                Some(row) => Some(std::sync::Arc::new(StatusSnapshot {
+                    container: to_container(row)?,
+                    instances: q::instances_of(&self.db, &instance.container_id)
+                        .await?
+                        .into_iter()
+                        .map(to_instance)
+                        .collect(),
+                })),
+                None => None,
+            };
             self.bus.publish(Event::ContainerStatus {
                 container_id: instance.container_id.clone(),
                 instance_id: Some(instance.id.clone()),
@@ -719,6 +753,7 @@ impl InstanceWriter {
                 previous: previous.map(|p| p.as_str().to_owned()),
                 at: instance.updated_at,
                 message: message.or_else(|| instance.error.clone()),
+                snapshot,
             });
         }
         Ok(instance)
