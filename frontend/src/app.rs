@@ -1,25 +1,25 @@
 //! The app: session state, routes, and the shell (top bar, tabs, user menu) around the logged-in pages.
 
-use leptos::{ev, html, prelude::*, task::spawn_local};
+use leptos::{html, prelude::*, task::spawn_local};
 use leptos_router::{
     NavigateOptions,
     components::{Outlet, ParentRoute, Redirect, Route, Router, Routes},
     hooks::{use_location, use_navigate},
     path,
 };
-use wasm_bindgen::JsCast;
 
 use crate::{
     api::{self, ApiError, CurrentUser},
     components::{
         badge::{Badge, Tone},
         icons::{Icon, IconKind},
+        menu::close_on_outside_click,
         toast::{ToastRegion, Toasts, use_toasts},
     },
     pages::{
-        containers::ContainersPage, host_detail::HostDetailPage, hosts::HostsPage,
-        login::LoginPage, not_found::NotFoundPage, registry_detail::RegistryDetailPage,
-        storage::StoragePage, tokens::TokensPage,
+        container_detail::ContainerDetailPage, containers::ContainersPage,
+        host_detail::HostDetailPage, hosts::HostsPage, login::LoginPage, not_found::NotFoundPage,
+        registry_detail::RegistryDetailPage, storage::StoragePage, tokens::TokensPage,
     },
 };
 
@@ -62,6 +62,7 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("") view=Shell>
                     <Route path=path!("") view=|| view! { <Redirect path=HOME options=replace() /> } />
                     <Route path=path!("containers") view=ContainersPage />
+                    <Route path=path!("containers/:id") view=ContainerDetailPage />
                     <Route path=path!("storage") view=StoragePage />
                     <Route path=path!("storage/registries/:id") view=RegistryDetailPage />
                     <Route path=path!("hosts") view=HostsPage />
@@ -214,32 +215,7 @@ fn UserMenu(user: CurrentUser) -> impl IntoView {
         pathname.track();
         open.set(false);
     });
-    let outside_click = window_event_listener(ev::click, move |event| {
-        if !open.try_get_untracked().unwrap_or(false) {
-            return;
-        }
-        let inside = match (
-            event
-                .target()
-                .and_then(|target| target.dyn_into::<web_sys::Node>().ok()),
-            wrapper.get_untracked(),
-        ) {
-            (Some(node), Some(menu)) => menu.contains(Some(&node)),
-            _ => false,
-        };
-        if !inside {
-            open.set(false);
-        }
-    });
-    let escape = window_event_listener(ev::keydown, move |event| {
-        if event.key() == "Escape" {
-            open.set(false);
-        }
-    });
-    on_cleanup(move || {
-        outside_click.remove();
-        escape.remove();
-    });
+    close_on_outside_click(open, wrapper);
 
     let log_out = move |_| {
         if logging_out.get_untracked() {

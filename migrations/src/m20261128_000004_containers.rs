@@ -1,5 +1,5 @@
-//! Container definitions, their instances (one row per replica) and the installation's identity, which labels
-//! every Docker container this Berth creates.
+//! Container definitions, their instances (one row per replica), disks, and the installation's identity, which
+//! labels every Docker container this Berth creates.
 
 use sea_orm_migration::prelude::*;
 
@@ -29,6 +29,7 @@ enum Containers {
     RestartPolicy,
     HostId,
     Replicas,
+    Mounts,
     DesiredState,
     Version,
     CreatedAt,
@@ -47,9 +48,23 @@ enum ContainerInstances {
     ExitCode,
     Error,
     DefinitionVersion,
+    Attempts,
+    NextAttemptAt,
     StartedAt,
     FinishedAt,
     UpdatedAt,
+}
+
+#[derive(DeriveIden)]
+enum Disks {
+    Table,
+    Id,
+    Name,
+    Kind,
+    HostId,
+    Path,
+    SizeBytes,
+    CreatedAt,
 }
 
 #[async_trait::async_trait]
@@ -102,6 +117,12 @@ impl MigrationTrait for Migration {
                     )
                     .col(ColumnDef::new(Containers::HostId).string().null())
                     .col(ColumnDef::new(Containers::Replicas).integer().not_null())
+                    .col(
+                        ColumnDef::new(Containers::Mounts)
+                            .text()
+                            .not_null()
+                            .default("[]"),
+                    )
                     .col(ColumnDef::new(Containers::DesiredState).string().not_null())
                     .col(ColumnDef::new(Containers::Version).integer().not_null())
                     .col(
@@ -157,6 +178,17 @@ impl MigrationTrait for Migration {
                             .not_null(),
                     )
                     .col(
+                        ColumnDef::new(ContainerInstances::Attempts)
+                            .integer()
+                            .not_null()
+                            .default(0),
+                    )
+                    .col(
+                        ColumnDef::new(ContainerInstances::NextAttemptAt)
+                            .timestamp_with_time_zone()
+                            .null(),
+                    )
+                    .col(
                         ColumnDef::new(ContainerInstances::StartedAt)
                             .timestamp_with_time_zone()
                             .null(),
@@ -177,6 +209,25 @@ impl MigrationTrait for Migration {
                             .from(ContainerInstances::Table, ContainerInstances::ContainerId)
                             .to(Containers::Table, Containers::Id)
                             .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(Disks::Table)
+                    .if_not_exists()
+                    .col(ColumnDef::new(Disks::Id).string().not_null().primary_key())
+                    .col(ColumnDef::new(Disks::Name).string().not_null().unique_key())
+                    .col(ColumnDef::new(Disks::Kind).string().not_null())
+                    .col(ColumnDef::new(Disks::HostId).string().null())
+                    .col(ColumnDef::new(Disks::Path).text().null())
+                    .col(ColumnDef::new(Disks::SizeBytes).big_integer().null())
+                    .col(
+                        ColumnDef::new(Disks::CreatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
                     )
                     .to_owned(),
             )
@@ -205,6 +256,9 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(Disks::Table).to_owned())
+            .await?;
         manager
             .drop_table(Table::drop().table(ContainerInstances::Table).to_owned())
             .await?;

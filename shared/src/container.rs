@@ -21,6 +21,12 @@ pub enum ContainerFieldError {
     CpuShares,
     #[error("replicas must be between 1 and 100")]
     Replicas,
+    #[error("path must be absolute, e.g. /srv/data")]
+    RelativePath,
+    #[error("path must not contain \"..\"")]
+    DotDot,
+    #[error("{0} cannot be mounted: it would expose the host's system to the container")]
+    Forbidden(String),
 }
 
 /// Checks a container name: it becomes part of Docker container names, so it uses their alphabet.
@@ -72,6 +78,44 @@ pub fn validate_replicas(value: i64) -> Result<i64, ContainerFieldError> {
     } else {
         Err(ContainerFieldError::Replicas)
     }
+}
+
+/// Host directories a disk may never be: the root, system trees, and the Docker socket.
+const FORBIDDEN_HOST_PATHS: [&str; 4] = ["/etc", "/proc", "/sys", "/dev"];
+
+fn absolute_clean(path: &str) -> Result<&str, ContainerFieldError> {
+    if !path.starts_with('/') {
+        return Err(ContainerFieldError::RelativePath);
+    }
+    if path.split('/').any(|c| c == "..") {
+        return Err(ContainerFieldError::DotDot);
+    }
+    let trimmed = path.trim_end_matches('/');
+    Ok(if trimmed.is_empty() { "/" } else { trimmed })
+}
+
+/// Checks a host path for a HOST_PATH disk: absolute, no `..`, not `/`, `/etc`, `/proc`, `/sys`, `/dev` or
+/// below them, not the Docker socket.
+pub fn validate_host_path(path: &str) -> Result<(), ContainerFieldError> {
+    let clean = absolute_clean(path.trim())?;
+    let forbidden = clean == "/"
+        || FORBIDDEN_HOST_PATHS
+            .iter()
+            .any(|f| clean == *f || clean.starts_with(&format!("{f}/")))
+        || clean.ends_with("/docker.sock");
+    if forbidden {
+        return Err(ContainerFieldError::Forbidden(clean.to_owned()));
+    }
+    Ok(())
+}
+
+/// Checks where a disk is mounted inside a container: absolute, no `..`, not `/`.
+pub fn validate_container_path(path: &str) -> Result<(), ContainerFieldError> {
+    let clean = absolute_clean(path.trim())?;
+    if clean == "/" {
+        return Err(ContainerFieldError::Forbidden("/".into()));
+    }
+    Ok(())
 }
 
 macro_rules! wire_enum {
@@ -149,6 +193,14 @@ wire_enum!(
     DesiredState, "unknown desired state", {
         Running => "RUNNING", "Running";
         Stopped => "STOPPED", "Stopped";
+    }
+);
+
+wire_enum!(
+    /// What backs a disk.
+    DiskKind, "unknown disk kind", {
+        Volume => "VOLUME", "Docker volume";
+        HostPath => "HOST_PATH", "Host path";
     }
 );
 
@@ -271,6 +323,43 @@ mod tests {
         assert!(validate_cpu_shares(1).is_err());
         assert!(validate_cpu_shares(1024).is_ok());
         assert!(validate_replicas(0).is_err());
+    }
+
+    #[test]
+    fn disk_paths() {
+        assert!(validate_host_path("/srv/data").is_ok());
+        assert!(validate_host_path("/mnt/nfs/app/").is_ok());
+        assert!(validate_host_path("/etcetera").is_ok());
+        for bad in [
+            "/",
+            "//",
+            "/etc",
+            "/etc/ssl",
+            "/proc/1",
+            "/sys",
+            "/dev/sda",
+            "/var/run/docker.sock",
+            "/run/docker.sock",
+        ] {
+            assert!(
+                matches!(
+                    validate_host_path(bad),
+                    Err(ContainerFieldError::Forbidden(_))
+                ),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            validate_host_path("data"),
+            Err(ContainerFieldError::RelativePath)
+        );
+        assert_eq!(
+            validate_host_path("/srv/../etc"),
+            Err(ContainerFieldError::DotDot)
+        );
+        assert!(validate_container_path("/data").is_ok());
+        assert!(validate_container_path("/").is_err());
+        assert!(validate_container_path("data").is_err());
     }
 
     #[test]

@@ -52,6 +52,36 @@ async fn inspect(env: &TestEnv, instance: &Value) -> Result<Value> {
     Ok(list[0].clone())
 }
 
+/// Berth's Docker containers of one container on every engine: (engine, replica label, running).
+pub async fn docker_containers_of(
+    env: &TestEnv,
+    container_id: &str,
+    all: bool,
+) -> Result<Vec<(String, String, bool)>> {
+    let mut out = Vec::new();
+    for engine in &env.hosts {
+        let filter = format!("label=berth.container={container_id}");
+        let mut args = vec!["ps", "-q", "--filter", filter.as_str()];
+        if all {
+            args.push("-a");
+        }
+        let ids = engine.docker_ok(&args).await?;
+        for id in ids.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            let inspected = engine
+                .docker_ok(&[
+                    "inspect",
+                    "--format",
+                    "{{index .Config.Labels \"berth.replica\"}} {{.State.Running}}",
+                    id,
+                ])
+                .await?;
+            let (replica, running) = inspected.trim().split_once(' ').unwrap_or_default();
+            out.push((engine.name.clone(), replica.to_string(), running == "true"));
+        }
+    }
+    Ok(out)
+}
+
 fn busybox(env: &TestEnv) -> String {
     env.registry.reference("tools/busybox:1.35")
 }
@@ -265,7 +295,7 @@ pub async fn exits_kills_clashes_and_logs(env: &TestEnv) -> Result<()> {
         let quitter = create_container(
             &app,
             json!({ "name": "quitter", "image": busybox(env), "hostId": h1,
-                    "command": ["sh", "-c", "echo to-stdout; echo to-stderr >&2; exit 3"] }),
+                    "command": ["sh", "-c", "exit 3"] }),
         )
         .await?;
         let qid = id_of(&quitter);
@@ -278,10 +308,35 @@ pub async fn exits_kills_clashes_and_logs(env: &TestEnv) -> Result<()> {
             .await?;
         let s = &exited.data["containerStatus"];
         ensure!(s["instance"]["exitCode"] == 3, "exit code 3: {s}");
-        let c = get_container(&app, &qid).await?;
-        ensure!(c["status"] == "EXITED" && first_instance(&c)?["exitCode"] == 3, "{c}");
+        // Restart policy NO: Berth replaces it after a back-off that doubles (1 s, then 2 s), shown as FAILED.
+        for attempt in [1, 2] {
+            let failed = ws
+                .wait_for(&format!("quitter FAILED, attempt {attempt}"), STATUS_TIMEOUT, |e| {
+                    let s = &e.data["containerStatus"];
+                    s["container"]["id"] == qid.as_str() && s["status"] == "FAILED"
+                })
+                .await?;
+            let error = str_of(&failed.data["containerStatus"]["instance"]["error"]);
+            ensure!(
+                error.contains("exited with code 3")
+                    && error.contains("replacing it at")
+                    && error.contains(&format!("attempt {attempt}")),
+                "back-off shown: {error}"
+            );
+        }
+        container_action(&app, "stopContainer", &qid, None).await?;
+        wait_container_status(&app, &qid, "STOPPED", STATUS_TIMEOUT).await?;
 
-        // Logs of the exited instance: both streams, marked.
+        // Logs: both streams, marked, with timestamps.
+        let talker = create_container(
+            &app,
+            json!({ "name": "talker", "image": busybox(env), "hostId": h1,
+                    "command": ["sh", "-c", "echo to-stdout; echo to-stderr >&2; exec sleep 600"] }),
+        )
+        .await?;
+        let tid = id_of(&talker);
+        container_action(&app, "runContainer", &tid, None).await?;
+        let c = wait_container_status(&app, &tid, "RUNNING", STATUS_TIMEOUT).await?;
         let instance_id = str_of(&first_instance(&c)?["id"]);
         let mut logs = berth_tests::ws::GraphqlWs::connect(&app, &token).await?;
         logs.subscribe(
@@ -301,6 +356,7 @@ pub async fn exits_kills_clashes_and_logs(env: &TestEnv) -> Result<()> {
         );
         ensure!(lines.iter().all(|l| l["at"].is_string()), "timestamps: {lines:?}");
         logs.close().await;
+        container_action(&app, "killContainer", &tid, None).await?;
 
         // docker kill behind Berth's back.
         let sleeper = create_container(
@@ -504,8 +560,27 @@ pub async fn adopts_containers_after_sigkill(env: &TestEnv) -> Result<()> {
         )
         .await?;
         let (live_id, live_instance) = &ids[0];
-        let dead = wait_container_status(app, dead_id, "EXITED", STATUS_TIMEOUT).await?;
-        ensure!(first_instance(&dead)?["exitCode"] == 137, "{dead}");
+        // The one that died while Berth was down is found exited and replaced (restart policy NO).
+        let replaced = poll(
+            "the dead replica replaced",
+            STATUS_TIMEOUT,
+            Duration::from_millis(100),
+            || async {
+                let c = get_container(app, dead_id).await?;
+                let i = first_instance(&c)?;
+                if c["status"] == "RUNNING" && i["dockerId"] != dead_instance["dockerId"] {
+                    Ok(Probe::Ready(c))
+                } else {
+                    Ok(Probe::NotYet(c.to_string()))
+                }
+            },
+        )
+        .await?;
+        let i = first_instance(&replaced)?;
+        ensure!(
+            i["id"] == dead_instance["id"] && i["attempts"] == 1,
+            "same replica, first replacement: {i}"
+        );
         let live = get_container(app, live_id).await?;
         ensure!(live["status"] == "RUNNING", "adopted: {live}");
         let instance = first_instance(&live)?;
@@ -514,21 +589,15 @@ pub async fn adopts_containers_after_sigkill(env: &TestEnv) -> Result<()> {
                 && instance["id"] == live_instance["id"],
             "same Docker container adopted: {instance} vs {live_instance}"
         );
-        // Exactly one Docker container per instance across all engines.
-        let mut found = 0;
-        for engine in &env.hosts {
-            let out = engine
-                .docker_ok(&[
-                    "ps",
-                    "-a",
-                    "-q",
-                    "--filter",
-                    &format!("label=berth.container={live_id}"),
-                ])
-                .await?;
-            found += out.lines().filter(|l| !l.trim().is_empty()).count();
+        // Exactly one Docker container per replica across all engines.
+        for (id, _) in &ids {
+            let found = docker_containers_of(env, id, true).await?;
+            ensure!(
+                found.len() == 1,
+                "{} Docker containers for one replica: {found:?}",
+                found.len()
+            );
         }
-        ensure!(found == 1, "{found} Docker containers for one replica");
         for (id, _) in &ids {
             container_action(app, "killContainer", id, None).await?;
         }

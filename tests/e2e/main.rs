@@ -9,11 +9,13 @@
 mod auth;
 mod browser;
 mod containers;
+mod containers_browser;
 mod harness;
 mod health;
 mod hosts;
 mod postgres;
 mod registries;
+mod replication;
 
 use std::future::Future;
 use std::io::Write;
@@ -99,9 +101,15 @@ fn all_tests() -> Vec<(&'static str, TestFn)> {
         containers::exits_kills_clashes_and_logs,
         containers::validation_versions_and_delete,
         containers::adopts_containers_after_sigkill,
+        replication::replicas_spread_and_are_replaced,
+        replication::scale_down_up_and_in_parallel,
+        replication::disks_keep_data_and_follow_the_rules,
+        // Kills h2's engine (and starts it again).
+        replication::lost_host_replicas_move_and_surplus_goes,
         browser::login_tabs_tokens_logout,
         browser::hosts_add_and_pull,
         browser::storage_registries,
+        containers_browser::containers_run_logs_stop,
         postgres::auth_sessions_and_hosts,
     ]
 }
@@ -263,6 +271,8 @@ fn run_again_with_test_settings() -> ExitCode {
             .env(WS_INIT_TIMEOUT_VAR, WS_INIT_TIMEOUT_FOR_TESTS)
             // Small registry pages, so listings page through `Link` headers.
             .env("BERTH_REGISTRY_PAGE_SIZE", "7")
+            // Replicas of a host that stops answering move after 5 s instead of 30 s.
+            .env("BERTH_HOST_GRACE_SECS", "5")
             .process_group(0)
             .spawn()
         {

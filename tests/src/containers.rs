@@ -14,7 +14,8 @@ use crate::ws::GraphqlWs;
 pub const CONTAINER_FIELDS: &str = "id name image command entrypoint env { name value } \
      ports { containerPort hostPort hostIp protocol } resources { cpus memoryBytes cpuShares } \
      restartPolicy replicas desiredState status version changedSinceStart host { id name } \
-     instances { id replica dockerId status exitCode error startedAt finishedAt definitionVersion host { id name } }";
+     instances { id replica dockerId status exitCode error startedAt finishedAt definitionVersion attempts nextAttemptAt host { id name } } \
+     mounts { containerPath readOnly disk { id name kind } }";
 
 /// The subscription the tests listen on.
 pub const STATUS_SUBSCRIPTION: &str = "subscription S($id: ID) { containerStatus(containerId: $id) { \

@@ -1,7 +1,7 @@
-//! Queries on `containers`, `container_instances` and the installation id in `settings`.
+//! Queries on `containers`, `container_instances`, `disks` and the installation id in `settings`.
 
 use super::entities::{container, container_instance, setting};
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, IntoActiveModel,
     QueryFilter, QueryOrder, TransactionTrait,
@@ -154,6 +154,61 @@ pub async fn save_instance(db: &DatabaseConnection, row: InstanceRow) -> Result<
 
 pub async fn delete_instance(db: &DatabaseConnection, id: &str) -> Result<(), DbErr> {
     container_instance::Entity::delete_by_id(id.to_owned())
+        .exec(db)
+        .await
+        .map(|_| ())
+}
+
+use super::entities::disk;
+pub use super::entities::disk::Model as DiskRow;
+
+pub async fn disks(db: &DatabaseConnection) -> Result<Vec<DiskRow>, DbErr> {
+    disk::Entity::find()
+        .order_by_asc(disk::Column::Name)
+        .all(db)
+        .await
+}
+
+pub async fn disk(db: &DatabaseConnection, id: &str) -> Result<Option<DiskRow>, DbErr> {
+    disk::Entity::find_by_id(id.to_owned()).one(db).await
+}
+
+pub async fn disk_by_name(db: &DatabaseConnection, name: &str) -> Result<Option<DiskRow>, DbErr> {
+    disk::Entity::find()
+        .filter(disk::Column::Name.eq(name))
+        .one(db)
+        .await
+}
+
+pub async fn insert_disk(db: &DatabaseConnection, row: DiskRow) -> Result<DiskRow, DbErr> {
+    disk::Entity::insert(row.clone().into_active_model())
+        .exec_without_returning(db)
+        .await?;
+    Ok(row)
+}
+
+pub async fn delete_disk(db: &DatabaseConnection, id: &str) -> Result<(), DbErr> {
+    disk::Entity::delete_by_id(id.to_owned())
+        .exec(db)
+        .await
+        .map(|_| ())
+}
+
+/// Sets a definition's replica count, bumping its version.
+pub async fn set_replicas(
+    db: &DatabaseConnection,
+    id: &str,
+    replicas: i32,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<(), DbErr> {
+    container::Entity::update_many()
+        .col_expr(container::Column::Replicas, Expr::value(replicas))
+        .col_expr(
+            container::Column::Version,
+            Expr::col(container::Column::Version).add(1),
+        )
+        .col_expr(container::Column::UpdatedAt, Expr::value(at))
+        .filter(container::Column::Id.eq(id))
         .exec(db)
         .await
         .map(|_| ())

@@ -1,4 +1,5 @@
-//! Containers on one engine: create, start, stop, restart, kill, remove, list by label, inspect and logs.
+//! Containers on one engine: create, start, stop, restart, kill, remove, list by label, inspect and logs; and
+//! removing the named volumes of disks.
 
 use super::{DockerError, Engine, classify, timed_for};
 use berth_shared::PortSpec;
@@ -36,6 +37,8 @@ pub struct ContainerSpec {
     pub cpu_shares: Option<i64>,
     /// Docker's policy name: `no`, `on-failure`, `always`, `unless-stopped`.
     pub restart_policy: String,
+    /// `source:target[:ro]`: named volumes (created by the engine at first use) and host paths.
+    pub binds: Vec<String>,
 }
 
 /// The run state of a Docker container.
@@ -123,6 +126,7 @@ impl Engine {
             exposed_ports: Some(spec.ports.iter().map(PortSpec::docker_key).collect()),
             host_config: Some(HostConfig {
                 port_bindings: Some(bindings),
+                binds: (!spec.binds.is_empty()).then(|| spec.binds.clone()),
                 memory: spec.memory_bytes,
                 nano_cpus: spec.cpus.map(|c| (c * 1e9).round() as i64),
                 cpu_shares: spec.cpu_shares,
@@ -193,6 +197,16 @@ impl Engine {
         timed_for(
             LIFECYCLE_TIMEOUT,
             self.long().remove_container(id, Some(options)),
+        )
+        .await
+    }
+
+    /// Removes a named volume.
+    pub async fn remove_volume(&self, name: &str) -> Result<(), DockerError> {
+        timed_for(
+            LIFECYCLE_TIMEOUT,
+            self.long()
+                .remove_volume(name, None::<bollard::query_parameters::RemoveVolumeOptions>),
         )
         .await
     }

@@ -226,6 +226,7 @@ async fn monitor(
                     Ended::Removed => return,
                     Ended::Lost(reason) => {
                         tracing::warn!(host = %row.name, %reason, "host stopped answering");
+                        reconciler.host_lost(&id);
                         let _ = hosts
                             .record_status(&id, HostStatus::NonResponsive, Some(reason), None)
                             .await;
@@ -233,6 +234,7 @@ async fn monitor(
                 }
             }
             Err(reason) => {
+                reconciler.host_lost(&id);
                 let _ = hosts
                     .record_status(&id, HostStatus::NonResponsive, Some(reason), None)
                     .await;

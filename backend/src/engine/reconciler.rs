@@ -30,11 +30,17 @@ pub const LABEL_INSTANCE: &str = "berth.instance";
 
 const OUT_OF_MEMORY: &str = "out of memory";
 
-/// Reconciler timing (env `BERTH_RECONCILE_SECS`, default 30 s; `BERTH_STOP_TIMEOUT_SECS`, default 10 s).
+/// Reconciler timing: `BERTH_RECONCILE_SECS` (periodic sync, default 30 s), `BERTH_STOP_TIMEOUT_SECS` (graceful
+/// stop, default 10 s), `BERTH_HOST_GRACE_SECS` (how long a host may not answer before its replicas are
+/// replaced elsewhere, default 30 s), `BERTH_REPLACE_BACKOFF_MAX_SECS` (cap of the back-off between
+/// replacements of a replica that keeps exiting, default 60 s; it starts at 1 s and doubles).
 #[derive(Clone, Copy, Debug)]
 pub struct ReconcilerSettings {
     pub sync_every: Duration,
     pub stop_grace: Duration,
+    pub host_grace: Duration,
+    pub backoff_first: Duration,
+    pub backoff_max: Duration,
 }
 
 impl ReconcilerSettings {
@@ -49,15 +55,34 @@ impl ReconcilerSettings {
         ReconcilerSettings {
             sync_every: Duration::from_secs_f64(secs("BERTH_RECONCILE_SECS", 30.0).max(0.5)),
             stop_grace: Duration::from_secs_f64(secs("BERTH_STOP_TIMEOUT_SECS", 10.0)),
+            host_grace: Duration::from_secs_f64(secs("BERTH_HOST_GRACE_SECS", 30.0)),
+            backoff_first: Duration::from_secs(1),
+            backoff_max: Duration::from_secs_f64(
+                secs("BERTH_REPLACE_BACKOFF_MAX_SECS", 60.0).max(1.0),
+            ),
         }
+    }
+
+    /// The wait before replacement number `attempt` (1, 2, …): 1 s, 2 s, 4 s, … up to the cap.
+    pub fn backoff(&self, attempt: i32) -> Duration {
+        let exp = u32::try_from(attempt.saturating_sub(1))
+            .unwrap_or(0)
+            .min(20);
+        (self.backoff_first * 2u32.pow(exp)).min(self.backoff_max)
     }
 }
 
 /// What the host monitors tell the reconciler.
 #[derive(Debug)]
 enum Input {
-    Event { host_id: String, event: EngineEvent },
+    Event {
+        host_id: String,
+        event: EngineEvent,
+    },
     HostConnected(String),
+    HostLost(String),
+    /// A lost host's grace period is over.
+    HostGone(String),
 }
 
 /// The monitors' way in.
@@ -75,15 +100,24 @@ impl ReconcilerHandle {
     pub fn host_connected(&self, host_id: &str) {
         let _ = self.0.send(Input::HostConnected(host_id.to_owned()));
     }
+
+    /// The host stopped answering (after the grace period its replicas are replaced elsewhere).
+    pub fn host_lost(&self, host_id: &str) {
+        let _ = self.0.send(Input::HostLost(host_id.to_owned()));
+    }
 }
 
 /// A channel pair: give the handle to the monitors, the receiver to [`spawn`].
 pub fn channel() -> (ReconcilerHandle, ReconcilerInputs) {
     let (tx, rx) = mpsc::unbounded_channel();
-    (ReconcilerHandle(tx), ReconcilerInputs(rx))
+    (ReconcilerHandle(tx.clone()), ReconcilerInputs { rx, tx })
 }
 
-pub struct ReconcilerInputs(mpsc::UnboundedReceiver<Input>);
+/// The reconciler's end of [`channel`] (it also sends itself timer inputs).
+pub struct ReconcilerInputs {
+    rx: mpsc::UnboundedReceiver<Input>,
+    tx: mpsc::UnboundedSender<Input>,
+}
 
 /// One unit of work for one container.
 enum Job {
@@ -97,6 +131,14 @@ enum Job {
         observed: Vec<ContainerState>,
         listed_at: DateTime<Utc>,
     },
+    /// The back-off of an exited replica is over: start it again.
+    Replace {
+        instance_id: String,
+    },
+    /// A host has not answered for the grace period: replace its replicas elsewhere.
+    HostGone {
+        host_id: String,
+    },
 }
 
 struct Shared {
@@ -106,6 +148,8 @@ struct Shared {
     owner: String,
     settings: ReconcilerSettings,
     syncing: Mutex<HashSet<String>>,
+    /// The way back into the queues, for timers (replacement back-off).
+    jobs: mpsc::UnboundedSender<(String, Job)>,
 }
 
 /// Starts the reconciler.
@@ -118,6 +162,7 @@ pub fn spawn(
     mut commands: mpsc::UnboundedReceiver<ReconcileCommand>,
     inputs: ReconcilerInputs,
 ) -> JoinHandle<()> {
+    let (jobs_tx, mut jobs_rx) = mpsc::unbounded_channel::<(String, Job)>();
     let shared = Arc::new(Shared {
         containers,
         hosts,
@@ -125,10 +170,14 @@ pub fn spawn(
         owner,
         settings,
         syncing: Mutex::new(HashSet::new()),
+        jobs: jobs_tx.clone(),
     });
-    let mut inputs = inputs.0;
+    let ReconcilerInputs {
+        rx: mut inputs,
+        tx: inputs_tx,
+    } = inputs;
     tokio::spawn(async move {
-        let (jobs_tx, mut jobs_rx) = mpsc::unbounded_channel::<(String, Job)>();
+        let mut lost: HashSet<String> = HashSet::new();
         let mut workers: HashMap<String, Worker> = HashMap::new();
         let mut tick = tokio::time::interval(shared.settings.sync_every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -152,7 +201,25 @@ pub fn spawn(
                         (cid, Job::Event { host_id, event })
                     }
                     Some(Input::HostConnected(host_id)) => {
+                        lost.remove(&host_id);
                         spawn_sync(&shared, host_id, jobs_tx.clone());
+                        continue;
+                    }
+                    Some(Input::HostLost(host_id)) => {
+                        if lost.insert(host_id.clone()) {
+                            let tx = inputs_tx.clone();
+                            let grace = shared.settings.host_grace;
+                            tokio::spawn(async move {
+                                tokio::time::sleep(grace).await;
+                                let _ = tx.send(Input::HostGone(host_id));
+                            });
+                        }
+                        continue;
+                    }
+                    Some(Input::HostGone(host_id)) => {
+                        if lost.remove(&host_id) {
+                            spawn_host_gone(&shared, host_id, jobs_tx.clone());
+                        }
                         continue;
                     }
                     None => return,
@@ -191,7 +258,8 @@ fn command_target(cmd: &ReconcileCommand) -> &str {
         | ReconcileCommand::Stop { container_id, .. }
         | ReconcileCommand::Restart { container_id, .. }
         | ReconcileCommand::Kill { container_id, .. }
-        | ReconcileCommand::Delete { container_id, .. } => container_id,
+        | ReconcileCommand::Delete { container_id, .. }
+        | ReconcileCommand::Scale { container_id, .. } => container_id,
     }
 }
 
@@ -210,8 +278,44 @@ impl Worker {
     fn start(shared: Arc<Shared>, container_id: String) -> Worker {
         let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
         let task = tokio::spawn(async move {
-            while let Some(job) = rx.recv().await {
+            let mut pending: std::collections::VecDeque<Job> = std::collections::VecDeque::new();
+            loop {
+                let job = match pending.pop_front() {
+                    Some(j) => j,
+                    None => match rx.recv().await {
+                        Some(j) => j,
+                        None => return,
+                    },
+                };
                 let result = match job {
+                    Job::Command(ReconcileCommand::Scale {
+                        container_id: cid,
+                        replicas,
+                        reply,
+                    }) => {
+                        // Scale requests queued behind this one: only the last count matters; every caller
+                        // is answered once it is carried out.
+                        let mut replies = vec![reply];
+                        let mut target = replicas;
+                        while let Ok(next) = rx.try_recv() {
+                            pending.push_back(next);
+                        }
+                        while let Some(Job::Command(ReconcileCommand::Scale { .. })) =
+                            pending.front()
+                        {
+                            if let Some(Job::Command(ReconcileCommand::Scale {
+                                replicas,
+                                reply,
+                                ..
+                            })) = pending.pop_front()
+                            {
+                                target = replicas;
+                                replies.push(reply);
+                            }
+                        }
+                        shared.scale(&cid, target, replies).await;
+                        Ok(())
+                    }
                     Job::Command(cmd) => {
                         shared.command(cmd).await;
                         Ok(())
@@ -226,6 +330,8 @@ impl Worker {
                             .sync(&container_id, &host_id, observed, listed_at)
                             .await
                     }
+                    Job::Replace { instance_id } => shared.replace(&instance_id).await,
+                    Job::HostGone { host_id } => shared.host_gone(&container_id, &host_id).await,
                 };
                 if let Err(e) = result {
                     tracing::error!(container = %container_id, error = %e, "reconciling failed");
@@ -234,6 +340,43 @@ impl Worker {
         });
         Worker { jobs: tx, task }
     }
+}
+
+/// Queues a host-loss job for every container with an active instance on the host.
+fn spawn_host_gone(
+    shared: &Arc<Shared>,
+    host_id: String,
+    jobs: mpsc::UnboundedSender<(String, Job)>,
+) {
+    let shared = shared.clone();
+    tokio::spawn(async move {
+        match shared.hosts.get(&host_id).await {
+            Ok(Some(h)) if h.status == HostStatus::Up => return,
+            Ok(None) => return,
+            _ => {}
+        }
+        let instances = match shared.containers.all_instances().await {
+            Ok(list) => list,
+            Err(e) => {
+                tracing::error!(host = %host_id, error = %e, "listing instances of a lost host failed");
+                return;
+            }
+        };
+        let mut seen = HashSet::new();
+        for i in instances {
+            if i.host_id.as_deref() == Some(host_id.as_str())
+                && i.status.is_active()
+                && seen.insert(i.container_id.clone())
+            {
+                let _ = jobs.send((
+                    i.container_id,
+                    Job::HostGone {
+                        host_id: host_id.clone(),
+                    },
+                ));
+            }
+        }
+    });
 }
 
 /// Lists this installation's containers on a host and queues a sync for every container concerned.
@@ -385,6 +528,11 @@ impl Shared {
                 let r = self.delete(&container_id).await;
                 let _ = reply.send(r);
             }
+            ReconcileCommand::Scale {
+                container_id,
+                replicas,
+                reply,
+            } => self.scale(&container_id, replicas, vec![reply]).await,
         }
     }
 
@@ -469,7 +617,7 @@ impl Shared {
         host_override: Option<String>,
         reply: oneshot::Sender<Result<(), ServiceError>>,
     ) {
-        match self.place(container_id, host_override).await {
+        match self.place(container_id, host_override, None, true).await {
             Ok((container, placements)) => {
                 let _ = reply.send(Ok(()));
                 for p in placements {
@@ -484,16 +632,31 @@ impl Shared {
         }
     }
 
-    /// Chooses a host for every replica that needs one and records the instances as PENDING.
+    /// Chooses a host for every replica that needs one (of `only`, when given) and records the instances as
+    /// PENDING. A user's run starts the replacement count afresh (`reset_attempts`).
     async fn place(
         &self,
         container_id: &str,
         host_override: Option<String>,
+        only: Option<&[i32]>,
+        reset_attempts: bool,
     ) -> Result<(Container, Vec<Placement>), ServiceError> {
         let container = self.containers.require(container_id).await?;
         let instances = self.containers.instances(container_id).await?;
         let hosts = self.hosts.list().await?;
-        let wanted = host_override.clone().or_else(|| container.host_id.clone());
+        let disk_host = self.containers.disk_host(&container).await?;
+        if let (Some(o), Some(d)) = (&host_override, &disk_host)
+            && o != d
+        {
+            return Err(ServiceError::bad_input(
+                "hostId",
+                "this container's disk lives on another host; it can only run there",
+            ));
+        }
+        let wanted = host_override
+            .clone()
+            .or_else(|| container.host_id.clone())
+            .or(disk_host);
         if let Some(h) = &wanted {
             let host = hosts
                 .iter()
@@ -522,6 +685,9 @@ impl Shared {
         let mut plan: Vec<(i32, String, Option<Instance>)> = Vec::new();
         let replicas = i32::try_from(container.replicas).unwrap_or(1);
         for replica in 0..replicas {
+            if only.is_some_and(|o| !o.contains(&replica)) {
+                continue;
+            }
             let existing = instances.iter().find(|i| i.replica == replica).cloned();
             if let Some(e) = &existing {
                 let current = e.status.is_active()
@@ -582,6 +748,8 @@ impl Shared {
                             exit_code: None,
                             error: None,
                             definition_version: container.version,
+                            attempts: if reset_attempts { 0 } else { e.attempts },
+                            next_attempt_at: None,
                             started_at: None,
                             finished_at: None,
                             ..e
@@ -601,6 +769,8 @@ impl Shared {
                         exit_code: None,
                         error: None,
                         definition_version: container.version,
+                        attempts: 0,
+                        next_attempt_at: None,
                         started_at: None,
                         finished_at: None,
                         updated_at: Utc::now(),
@@ -615,11 +785,242 @@ impl Shared {
         Ok((container, placements))
     }
 
+    /// Scales to `replicas`: records the count, stops and removes replicas above it (highest index first) and,
+    /// when the container should run, starts the missing ones. Every caller in `replies` gets the outcome.
+    async fn scale(
+        &self,
+        container_id: &str,
+        replicas: i32,
+        replies: Vec<oneshot::Sender<Result<(), ServiceError>>>,
+    ) {
+        let outcome = async {
+            let before = self.containers.require(container_id).await?;
+            if i64::from(replicas) != before.replicas {
+                self.containers.set_replicas(container_id, replicas).await?;
+            }
+            let after = self.containers.require(container_id).await?;
+            let mut instances = self.containers.instances(container_id).await?;
+            instances.sort_by_key(|i| std::cmp::Reverse(i.replica));
+            let mut surplus = Vec::new();
+            for i in instances {
+                if i.replica >= replicas {
+                    surplus.push(i);
+                } else if i.definition_version == before.version && after.version != before.version
+                {
+                    // Still current: only the count changed.
+                    let previous = i.status;
+                    let mut i = i;
+                    i.definition_version = after.version;
+                    self.writer.save(i, Some(previous), None).await?;
+                }
+            }
+            for i in surplus {
+                self.retire(i).await?;
+            }
+            Ok::<_, ServiceError>(after)
+        }
+        .await;
+        let after = match outcome {
+            Ok(c) => c,
+            Err(e) => {
+                for r in replies {
+                    let _ = r.send(Err(e.duplicate()));
+                }
+                return;
+            }
+        };
+        if after.desired_state != DesiredState::Running {
+            for r in replies {
+                let _ = r.send(Ok(()));
+            }
+            return;
+        }
+        match self.place(container_id, None, None, false).await {
+            Ok((container, placements)) => {
+                for r in replies {
+                    let _ = r.send(Ok(()));
+                }
+                for p in placements {
+                    if let Err(e) = self.execute(&container, p).await {
+                        tracing::error!(container = %container.name, error = %e, "starting a replica failed");
+                    }
+                }
+            }
+            Err(e) => {
+                for r in replies {
+                    let _ = r.send(Err(e.duplicate()));
+                }
+            }
+        }
+    }
+
+    /// Stops and removes one replica's Docker container and forgets the replica.
+    async fn retire(&self, instance: Instance) -> Result<(), ServiceError> {
+        if let (Some(host_id), Some(docker_id)) = (&instance.host_id, &instance.docker_id)
+            && let Some(host) = self.hosts.get(host_id).await?
+            && matches!(host.status, HostStatus::Up | HostStatus::Maintenance)
+            && let Ok((_, engine)) = self.hosts.engine(host_id).await
+        {
+            if instance.status.is_active() {
+                let _ = engine
+                    .stop_container(docker_id, self.settings.stop_grace)
+                    .await;
+            }
+            match engine.remove_container(docker_id).await {
+                Ok(()) | Err(DockerError::NotFound(_)) => {}
+                Err(e) => {
+                    tracing::warn!(docker_id = %docker_id, error = %e, "removing a scaled-down replica failed")
+                }
+            }
+        }
+        // A container left on a host that does not answer is removed by the sync when the host is back.
+        self.writer.delete(&instance.id).await
+    }
+
+    /// Decides what happens after a replica stopped by itself while it should run: Docker restarts it in place
+    /// (restart policy), or Berth replaces it after a back-off that doubles with each replacement in a row.
+    async fn after_exit(
+        &self,
+        container: &Container,
+        instance: Instance,
+    ) -> Result<(), ServiceError> {
+        if container.desired_state != DesiredState::Running {
+            return Ok(());
+        }
+        let docker_restarts = match container.restart_policy {
+            berth_shared::RestartPolicy::Always | berth_shared::RestartPolicy::UnlessStopped => {
+                true
+            }
+            berth_shared::RestartPolicy::OnFailure => instance.exit_code.is_some_and(|c| c != 0),
+            berth_shared::RestartPolicy::No => false,
+        };
+        if docker_restarts {
+            return Ok(());
+        }
+        let ran_long = instance
+            .started_at
+            .zip(instance.finished_at)
+            .is_some_and(|(s, f)| (f - s).num_seconds() >= 60);
+        let attempt = if ran_long { 1 } else { instance.attempts + 1 };
+        let delay = self.settings.backoff(attempt);
+        let at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
+        let reason = match (&instance.error, instance.exit_code) {
+            (Some(e), _) if e == OUT_OF_MEMORY => OUT_OF_MEMORY.to_owned(),
+            (_, Some(code)) => format!("exited with code {code}"),
+            _ => "stopped".to_owned(),
+        };
+        let mut i = instance;
+        i.attempts = attempt;
+        i.next_attempt_at = Some(at);
+        let message = format!(
+            "{reason}; replacing it at {} (attempt {attempt}, in {:.0?})",
+            at.format("%H:%M:%S"),
+            delay
+        );
+        let i = self
+            .set_status(i, InstanceStatus::Failed, Some(message))
+            .await?;
+        let jobs = self.jobs.clone();
+        let cid = container.id.clone();
+        let instance_id = i.id.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let _ = jobs.send((cid, Job::Replace { instance_id }));
+        });
+        Ok(())
+    }
+
+    /// The back-off is over: start the replica again if it is still waiting for it.
+    async fn replace(&self, instance_id: &str) -> Result<(), ServiceError> {
+        let Some(i) = self.containers.instance(instance_id).await? else {
+            return Ok(());
+        };
+        let Some(container) = self.containers.get(&i.container_id).await? else {
+            return Ok(());
+        };
+        let due = i.status == InstanceStatus::Failed
+            && i.next_attempt_at
+                .is_some_and(|t| t <= Utc::now() + chrono::Duration::milliseconds(50))
+            && container.desired_state == DesiredState::Running;
+        if !due {
+            return Ok(());
+        }
+        match self
+            .place(&container.id, None, Some(&[i.replica]), false)
+            .await
+        {
+            Ok((container, placements)) => {
+                for p in placements {
+                    self.execute(&container, p).await?;
+                }
+            }
+            Err(e) => {
+                // Nowhere to go now: try again after the next back-off.
+                let mut i = i;
+                i.error = Some(e.to_string());
+                self.after_exit(&container, i).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A host has not answered for the grace period: its replicas become UNKNOWN and start elsewhere.
+    async fn host_gone(&self, container_id: &str, host_id: &str) -> Result<(), ServiceError> {
+        if let Some(h) = self.hosts.get(host_id).await?
+            && h.status == HostStatus::Up
+        {
+            return Ok(());
+        }
+        let Some(container) = self.containers.get(container_id).await? else {
+            return Ok(());
+        };
+        let host_name = self
+            .hosts
+            .get(host_id)
+            .await?
+            .map_or_else(|| host_id.to_owned(), |h| h.name);
+        let mut lost = Vec::new();
+        for i in self.containers.instances(container_id).await? {
+            if i.host_id.as_deref() == Some(host_id) && i.status.is_active() {
+                lost.push(i.replica);
+                let message = format!(
+                    "host {host_name} has not answered for {:.0?}",
+                    self.settings.host_grace
+                );
+                self.set_status(i, InstanceStatus::Unknown, Some(message))
+                    .await?;
+            }
+        }
+        if lost.is_empty() || container.desired_state != DesiredState::Running {
+            return Ok(());
+        }
+        match self.place(container_id, None, Some(&lost), false).await {
+            Ok((container, placements)) => {
+                tracing::info!(container = %container.name, host = %host_name, replicas = ?lost, "replacing replicas of a lost host");
+                for p in placements {
+                    self.execute(&container, p).await?;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(container = %container.name, error = %e, "no host can take the replicas of a lost host")
+            }
+        }
+        Ok(())
+    }
+
     /// Pulls if needed, creates and starts one placed instance; failures end in FAILED with the reason.
     async fn execute(&self, container: &Container, p: Placement) -> Result<(), ServiceError> {
         let Placement { instance, old } = p;
         let host_id = instance.host_id.clone().unwrap_or_default();
-        if let Some((old_host, old_id)) = old {
+        // A previous Docker container on a host that does not answer is left to the sync when it is back.
+        let old_host_up =
+            match &old {
+                Some((h, _)) => self.hosts.get(h).await?.is_some_and(|h| {
+                    h.status == HostStatus::Up || h.status == HostStatus::Maintenance
+                }),
+                None => false,
+            };
+        if let Some((old_host, old_id)) = old.filter(|_| old_host_up) {
             match self.hosts.engine(&old_host).await {
                 Ok((_, engine)) => match engine.remove_container(&old_id).await {
                     Ok(()) | Err(DockerError::NotFound(_)) => {}
@@ -668,7 +1069,15 @@ impl Shared {
         instance = self
             .set_status(instance, InstanceStatus::Creating, None)
             .await?;
-        let spec = self.spec(container, &instance);
+        let binds = match self.containers.binds(container).await {
+            Ok(b) => b,
+            Err(e) => {
+                self.set_status(instance, InstanceStatus::Failed, Some(e.to_string()))
+                    .await?;
+                return Ok(());
+            }
+        };
+        let spec = self.spec(container, &instance, binds);
         let docker_id = match engine.create_container(&spec).await {
             Ok(id) => id,
             Err(e) => {
@@ -695,7 +1104,7 @@ impl Shared {
         Ok(())
     }
 
-    fn spec(&self, c: &Container, instance: &Instance) -> ContainerSpec {
+    fn spec(&self, c: &Container, instance: &Instance, binds: Vec<String>) -> ContainerSpec {
         let short: String = instance.id.chars().filter(|c| *c != '-').take(8).collect();
         let labels = HashMap::from([
             (LABEL_MANAGED.to_owned(), "true".to_owned()),
@@ -716,6 +1125,7 @@ impl Shared {
             cpus: c.cpus,
             cpu_shares: c.cpu_shares,
             restart_policy: c.restart_policy.docker_name().to_owned(),
+            binds,
         }
     }
 
@@ -988,7 +1398,8 @@ impl Shared {
                 instance.finished_at = Some(at);
                 let oom = instance.error.as_deref() == Some(OUT_OF_MEMORY);
                 if oom {
-                    self.save(instance, previous, None).await?;
+                    let saved = self.save(instance, previous, None).await?;
+                    self.after_exit(&container, saved).await?;
                 } else if container.desired_state == DesiredState::Stopped
                     || matches!(previous, InstanceStatus::Stopping | InstanceStatus::Stopped)
                 {
@@ -996,12 +1407,14 @@ impl Shared {
                         .await?;
                 } else {
                     let code = instance.exit_code;
-                    self.set_status(
-                        instance,
-                        InstanceStatus::Exited,
-                        code.map(|c| format!("exited with code {c}")),
-                    )
-                    .await?;
+                    let exited = self
+                        .set_status(
+                            instance,
+                            InstanceStatus::Exited,
+                            code.map(|c| format!("exited with code {c}")),
+                        )
+                        .await?;
+                    self.after_exit(&container, exited).await?;
                 }
             }
             "oom" => {
@@ -1137,12 +1550,14 @@ impl Shared {
                         .await?;
                 } else {
                     let code = instance.exit_code;
-                    self.set_status(
-                        instance,
-                        InstanceStatus::Exited,
-                        code.map(|c| format!("exited with code {c}")),
-                    )
-                    .await?;
+                    let exited = self
+                        .set_status(
+                            instance,
+                            InstanceStatus::Exited,
+                            code.map(|c| format!("exited with code {c}")),
+                        )
+                        .await?;
+                    self.after_exit(container, exited).await?;
                 }
             }
             _ if adopted => {

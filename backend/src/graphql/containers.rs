@@ -1,5 +1,6 @@
 //! Containers: definitions (list, create, edit, delete), run/stop/restart/kill, live status and logs.
 
+use super::disks::Disk;
 use super::error::{ApiError, ApiResult};
 use super::hosts::Host;
 use super::paging::{PageInfo, count, cursor, window};
@@ -60,6 +61,32 @@ pub struct PortMapping {
 }
 
 #[derive(SimpleObject, Clone, Debug)]
+#[graphql(complex)]
+pub struct Mount {
+    pub container_path: String,
+    pub read_only: bool,
+    #[graphql(skip)]
+    disk_id: String,
+}
+
+#[ComplexObject]
+impl Mount {
+    async fn disk(&self, ctx: &Context<'_>) -> ApiResult<Disk> {
+        let disk = services(ctx)?
+            .disks
+            .get(&self.disk_id)
+            .await?
+            .ok_or_else(|| {
+                crate::service::ServiceError::NotFound(format!(
+                    "disk {} no longer exists",
+                    self.disk_id
+                ))
+            })?;
+        Ok(disk.into())
+    }
+}
+
+#[derive(SimpleObject, Clone, Debug)]
 pub struct EnvVar {
     pub name: String,
     pub value: String,
@@ -86,6 +113,7 @@ pub struct Container {
     pub resources: Resources,
     pub restart_policy: RestartPolicy,
     pub replicas: i32,
+    pub mounts: Vec<Mount>,
     pub desired_state: DesiredState,
     /// Optimistic locking: updates name the version they edit.
     pub version: i32,
@@ -145,6 +173,15 @@ impl From<svc::Container> for Container {
             },
             restart_policy: c.restart_policy.into(),
             replicas: i32::try_from(c.replicas).unwrap_or(1),
+            mounts: c
+                .mounts
+                .into_iter()
+                .map(|m| Mount {
+                    container_path: m.container_path,
+                    read_only: m.read_only,
+                    disk_id: m.disk_id,
+                })
+                .collect(),
             desired_state: c.desired_state.into(),
             version: c.version,
             created_at: c.created_at,
@@ -212,6 +249,10 @@ pub struct ContainerInstance {
     pub finished_at: Option<DateTime<Utc>>,
     /// The definition version this instance was created from.
     pub definition_version: i32,
+    /// Replacements in a row after the replica exited (the back-off doubles with each).
+    pub attempts: i32,
+    /// When a replica that exited is started again.
+    pub next_attempt_at: Option<DateTime<Utc>>,
     #[graphql(skip)]
     container_id: String,
     #[graphql(skip)]
@@ -230,6 +271,8 @@ impl From<svc::Instance> for ContainerInstance {
             started_at: i.started_at,
             finished_at: i.finished_at,
             definition_version: i.definition_version,
+            attempts: i.attempts,
+            next_attempt_at: i.next_attempt_at,
             container_id: i.container_id,
             host_id: i.host_id,
         }
@@ -277,6 +320,15 @@ pub struct PortMappingInput {
 }
 
 #[derive(InputObject, Clone, Debug)]
+pub struct MountInput {
+    pub disk_id: ID,
+    /// Absolute path inside the container.
+    pub container_path: String,
+    #[graphql(default)]
+    pub read_only: bool,
+}
+
+#[derive(InputObject, Clone, Debug)]
 pub struct EnvVarInput {
     pub name: String,
     pub value: String,
@@ -306,6 +358,8 @@ pub struct ContainerInput {
     pub host_id: Option<ID>,
     #[graphql(default = 1)]
     pub replicas: i32,
+    #[graphql(default)]
+    pub mounts: Vec<MountInput>,
 }
 
 impl From<ContainerInput> for ContainerSettings {
@@ -333,6 +387,15 @@ impl From<ContainerInput> for ContainerSettings {
             restart_policy: i.restart_policy.into(),
             host_id: i.host_id.map(|h| h.0),
             replicas: i64::from(i.replicas),
+            mounts: i
+                .mounts
+                .into_iter()
+                .map(|m| svc::Mount {
+                    disk_id: m.disk_id.0,
+                    container_path: m.container_path,
+                    read_only: m.read_only,
+                })
+                .collect(),
         }
     }
 }
@@ -458,6 +521,22 @@ impl ContainerMutation {
     async fn restart_container(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Container> {
         require_user(ctx)?;
         Ok(services(ctx)?.containers.restart(&id).await?.into())
+    }
+
+    /// Sets the number of replicas (1–100). When the container runs, missing replicas start (spread over hosts)
+    /// and surplus ones (highest index first) stop and are removed. Calls on one container run in order.
+    async fn scale_container(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        replicas: i32,
+    ) -> ApiResult<Container> {
+        require_user(ctx)?;
+        Ok(services(ctx)?
+            .containers
+            .scale(&id, i64::from(replicas))
+            .await?
+            .into())
     }
 
     /// SIGKILL, no grace period; the container ends STOPPED.

@@ -24,7 +24,8 @@ impl From<ServiceError> for ApiError {
     fn from(e: ServiceError) -> Self {
         let code = e.code();
         ApiError(match e {
-            ServiceError::BadInput { field, message } => async_graphql::Error::new(message)
+            ServiceError::BadInput { field, message }
+            | ServiceError::ConflictOn { field, message } => async_graphql::Error::new(message)
                 .extend_with(|_, ext| {
                     ext.set("code", code.as_str());
                     ext.set("field", field);

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod containers;
+pub mod disks;
 pub mod error;
 pub mod hosts;
 pub mod paging;

@@ -2,13 +2,20 @@
 
 use super::auth::{AuthMutation, AuthQuery};
 use super::containers::{ContainerMutation, ContainerQuery, ContainerSubscription};
+use super::disks::{DiskMutation, DiskQuery};
 use super::hosts::{HostMutation, HostQuery, HostSubscription};
 use super::registries::{RegistryMutation, RegistryQuery, RegistrySubscription};
 use crate::service::Services;
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
 #[derive(MergedObject, Default)]
-pub struct Query(AuthQuery, HostQuery, RegistryQuery, ContainerQuery);
+pub struct Query(
+    AuthQuery,
+    HostQuery,
+    RegistryQuery,
+    ContainerQuery,
+    DiskQuery,
+);
 
 #[derive(MergedObject, Default)]
 pub struct Mutation(
@@ -16,6 +23,7 @@ pub struct Mutation(
     HostMutation,
     RegistryMutation,
     ContainerMutation,
+    DiskMutation,
 );
 
 #[derive(MergedSubscription, Default)]

@@ -9,8 +9,8 @@ use crate::service::ServiceError;
 use crate::service::hosts::HostService;
 use berth_shared::{
     DesiredState, ImageRef, InstanceStatus, PortSpec, Protocol, RestartPolicy, parse_bytes,
-    summary_status, validate_container_name, validate_cpu_shares, validate_cpus, validate_env_name,
-    validate_replicas,
+    summary_status, validate_container_name, validate_container_path, validate_cpu_shares,
+    validate_cpus, validate_env_name, validate_replicas,
 };
 use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
@@ -24,6 +24,15 @@ pub struct PortInput {
     pub host_port: Option<i64>,
     pub host_ip: Option<String>,
     pub protocol: Protocol,
+}
+
+/// A disk mounted into a container.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Mount {
+    pub disk_id: String,
+    pub container_path: String,
+    pub read_only: bool,
 }
 
 /// What a user submits to create or edit a container.
@@ -42,6 +51,7 @@ pub struct ContainerSettings {
     pub restart_policy: RestartPolicy,
     pub host_id: Option<String>,
     pub replicas: i64,
+    pub mounts: Vec<Mount>,
 }
 
 /// A container definition.
@@ -61,6 +71,7 @@ pub struct Container {
     pub restart_policy: RestartPolicy,
     pub host_id: Option<String>,
     pub replicas: i64,
+    pub mounts: Vec<Mount>,
     pub desired_state: DesiredState,
     pub version: i32,
     pub created_at: DateTime<Utc>,
@@ -79,6 +90,9 @@ pub struct Instance {
     pub exit_code: Option<i32>,
     pub error: Option<String>,
     pub definition_version: i32,
+    /// Replacements in a row after the replica exited; the back-off grows with it.
+    pub attempts: i32,
+    pub next_attempt_at: Option<DateTime<Utc>>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
@@ -124,6 +138,11 @@ pub enum ReconcileCommand {
         container_id: String,
         reply: oneshot::Sender<Result<(), ServiceError>>,
     },
+    Scale {
+        container_id: String,
+        replicas: i32,
+        reply: oneshot::Sender<Result<(), ServiceError>>,
+    },
 }
 
 fn json_err(e: serde_json::Error) -> ServiceError {
@@ -140,6 +159,7 @@ fn to_container(row: ContainerRow) -> Result<Container, ServiceError> {
         entrypoint: decode_list(row.entrypoint)?,
         env: serde_json::from_str(&row.env).map_err(json_err)?,
         ports: serde_json::from_str(&row.ports).map_err(json_err)?,
+        mounts: serde_json::from_str(&row.mounts).map_err(json_err)?,
         restart_policy: row.restart_policy.parse().unwrap_or(RestartPolicy::No),
         desired_state: row.desired_state.parse().unwrap_or(DesiredState::Stopped),
         id: row.id,
@@ -167,6 +187,8 @@ fn to_instance(row: InstanceRow) -> Instance {
         exit_code: row.exit_code,
         error: row.error,
         definition_version: row.definition_version,
+        attempts: row.attempts,
+        next_attempt_at: row.next_attempt_at,
         started_at: row.started_at,
         finished_at: row.finished_at,
         updated_at: row.updated_at,
@@ -184,6 +206,8 @@ fn to_instance_row(i: Instance) -> InstanceRow {
         exit_code: i.exit_code,
         error: i.error,
         definition_version: i.definition_version,
+        attempts: i.attempts,
+        next_attempt_at: i.next_attempt_at,
         started_at: i.started_at,
         finished_at: i.finished_at,
         updated_at: i.updated_at,
@@ -314,6 +338,25 @@ fn validate(settings: &ContainerSettings) -> Result<ValidDefinition, ServiceErro
         .map_err(|e| ServiceError::bad_input("resources.cpuShares", e.to_string()))?;
     let replicas = validate_replicas(settings.replicas)
         .map_err(|e| ServiceError::bad_input("replicas", e.to_string()))?;
+    let mut mounts: Vec<Mount> = Vec::with_capacity(settings.mounts.len());
+    for (i, m) in settings.mounts.iter().enumerate() {
+        let path = m.container_path.trim();
+        validate_container_path(path).map_err(|e| {
+            ServiceError::bad_input(format!("mounts.{i}.containerPath"), e.to_string())
+        })?;
+        let path = path.trim_end_matches('/').to_owned();
+        if mounts.iter().any(|o| o.container_path == path) {
+            return Err(ServiceError::bad_input(
+                format!("mounts.{i}.containerPath"),
+                format!("{path} is mounted twice"),
+            ));
+        }
+        mounts.push(Mount {
+            disk_id: m.disk_id.trim().to_owned(),
+            container_path: path,
+            read_only: m.read_only,
+        });
+    }
     Ok(ValidDefinition {
         name,
         image,
@@ -327,6 +370,7 @@ fn validate(settings: &ContainerSettings) -> Result<ValidDefinition, ServiceErro
         restart_policy: settings.restart_policy,
         host_id: settings.host_id.clone().filter(|h| !h.is_empty()),
         replicas,
+        mounts,
     })
 }
 
@@ -343,6 +387,7 @@ struct ValidDefinition {
     restart_policy: RestartPolicy,
     host_id: Option<String>,
     replicas: i64,
+    mounts: Vec<Mount>,
 }
 
 impl ValidDefinition {
@@ -372,6 +417,7 @@ impl ValidDefinition {
             restart_policy: self.restart_policy.as_str().to_owned(),
             host_id: self.host_id,
             replicas: i32::try_from(self.replicas).unwrap_or(1),
+            mounts: serde_json::to_string(&self.mounts).map_err(json_err)?,
             desired_state: desired.as_str().to_owned(),
             version,
             created_at,
@@ -517,9 +563,10 @@ impl ContainerService {
         except: Option<&str>,
     ) -> Result<(), ServiceError> {
         match q::by_name(&self.db, name).await? {
-            Some(other) if Some(other.id.as_str()) != except => Err(ServiceError::Conflict(
-                format!("a container named {name} exists already"),
-            )),
+            Some(other) if Some(other.id.as_str()) != except => Err(ServiceError::ConflictOn {
+                field: "name".into(),
+                message: format!("a container named {name} exists already"),
+            }),
             _ => Ok(()),
         }
     }
@@ -536,6 +583,83 @@ impl ContainerService {
         Ok(())
     }
 
+    /// Checks the mounts against the disks: they exist; host-bound disks agree on one host, which a pinned host
+    /// must match; a host-bound read-write disk allows one replica only.
+    async fn check_mounts(
+        &self,
+        mounts: &[Mount],
+        host_id: &Option<String>,
+        replicas: i64,
+    ) -> Result<(), ServiceError> {
+        let mut bound: Option<(String, String)> = None;
+        for (i, m) in mounts.iter().enumerate() {
+            let field = format!("mounts.{i}.diskId");
+            let disk = q::disk(&self.db, &m.disk_id).await?.ok_or_else(|| {
+                ServiceError::bad_input(&field, format!("no disk with id {}", m.disk_id))
+            })?;
+            let Some(disk_host) = disk.host_id.clone() else {
+                continue;
+            };
+            if let Some((other_host, other_disk)) = &bound
+                && *other_host != disk_host
+            {
+                return Err(ServiceError::bad_input(
+                    &field,
+                    format!(
+                        "disks {other_disk} and {} live on different hosts; a container runs on one",
+                        disk.name
+                    ),
+                ));
+            }
+            if let Some(pinned) = host_id
+                && *pinned != disk_host
+            {
+                return Err(ServiceError::bad_input(
+                    "hostId",
+                    format!(
+                        "disk {} lives on another host than the one chosen",
+                        disk.name
+                    ),
+                ));
+            }
+            if replicas > 1 && !m.read_only {
+                return Err(ServiceError::bad_input(
+                    "replicas",
+                    format!(
+                        "disk {} lives on one host and is mounted read-write: only one replica can use it (mount it read-only, use a path shared by every host, or run one replica)",
+                        disk.name
+                    ),
+                ));
+            }
+            bound = Some((disk_host, disk.name));
+        }
+        Ok(())
+    }
+
+    /// The host a container must run on because of its disks, if any.
+    pub async fn disk_host(&self, c: &Container) -> Result<Option<String>, ServiceError> {
+        for m in &c.mounts {
+            if let Some(disk) = q::disk(&self.db, &m.disk_id).await?
+                && let Some(h) = disk.host_id
+            {
+                return Ok(Some(h));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The `-v` binds of a container's mounts.
+    pub async fn binds(&self, c: &Container) -> Result<Vec<String>, ServiceError> {
+        let mut out = Vec::with_capacity(c.mounts.len());
+        for m in &c.mounts {
+            let disk = q::disk(&self.db, &m.disk_id).await?.ok_or_else(|| {
+                ServiceError::NotFound(format!("disk {} of {} no longer exists", m.disk_id, c.name))
+            })?;
+            out.push(crate::service::disks::to_disk(disk).bind(&m.container_path, m.read_only));
+        }
+        Ok(out)
+    }
+
     fn changed(&self, c: &Container, message: &str) {
         self.bus.publish(Event::ContainerChanged {
             container_id: c.id.clone(),
@@ -547,6 +671,8 @@ impl ContainerService {
     pub async fn create(&self, settings: ContainerSettings) -> Result<Container, ServiceError> {
         let valid = validate(&settings)?;
         self.check_host(&valid.host_id).await?;
+        self.check_mounts(&valid.mounts, &valid.host_id, valid.replicas)
+            .await?;
         self.ensure_unique_name(&valid.name, None).await?;
         let now = Utc::now();
         let row = valid.into_row(
@@ -559,10 +685,10 @@ impl ContainerService {
             // Two creates with one name racing: the unique index decides.
             let text = e.to_string().to_lowercase();
             if text.contains("unique") || text.contains("duplicate") {
-                ServiceError::Conflict(format!(
-                    "a container named {} exists already",
-                    settings.name.trim()
-                ))
+                ServiceError::ConflictOn {
+                    field: "name".into(),
+                    message: format!("a container named {} exists already", settings.name.trim()),
+                }
             } else {
                 e.into()
             }
@@ -583,6 +709,8 @@ impl ContainerService {
         let existing = self.require(id).await?;
         let valid = validate(&settings)?;
         self.check_host(&valid.host_id).await?;
+        self.check_mounts(&valid.mounts, &valid.host_id, valid.replicas)
+            .await?;
         self.ensure_unique_name(&valid.name, Some(id)).await?;
         let stale = || {
             ServiceError::Conflict(format!(
@@ -639,6 +767,29 @@ impl ContainerService {
         })
         .await?;
         self.require(id).await
+    }
+
+    /// Sets the number of replicas; when the container runs, replicas are started or (highest index first)
+    /// stopped and removed to match. Calls on one container are carried out one after another, in order.
+    pub async fn scale(&self, id: &str, replicas: i64) -> Result<Container, ServiceError> {
+        let c = self.require(id).await?;
+        validate_replicas(replicas)
+            .map_err(|e| ServiceError::bad_input("replicas", e.to_string()))?;
+        self.check_mounts(&c.mounts, &c.host_id, replicas).await?;
+        let replicas = i32::try_from(replicas).unwrap_or(1);
+        self.ask(|reply| ReconcileCommand::Scale {
+            container_id: id.to_owned(),
+            replicas,
+            reply,
+        })
+        .await?;
+        self.require(id).await
+    }
+
+    /// Records a new replica count (the version moves on); used by the reconciler while it scales.
+    pub async fn set_replicas(&self, id: &str, replicas: i32) -> Result<(), ServiceError> {
+        q::set_replicas(&self.db, id, replicas, Utc::now()).await?;
+        Ok(())
     }
 
     pub async fn stop(&self, id: &str) -> Result<Container, ServiceError> {
@@ -788,6 +939,7 @@ mod tests {
             restart_policy: RestartPolicy::No,
             host_id: None,
             replicas: 1,
+            mounts: Vec::new(),
         }
     }
 

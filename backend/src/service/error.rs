@@ -14,6 +14,9 @@ pub enum ServiceError {
     BadInput { field: String, message: String },
     #[error("{0}")]
     Conflict(String),
+    /// A conflict about one input field (e.g. a name that is taken).
+    #[error("{message}")]
+    ConflictOn { field: String, message: String },
     #[error("{0}")]
     Unavailable(String),
     #[error(transparent)]
@@ -28,6 +31,27 @@ impl ServiceError {
         }
     }
 
+    /// The same error again (for answering several callers with one outcome); an unexpected error keeps its
+    /// message only.
+    pub fn duplicate(&self) -> Self {
+        match self {
+            Self::Unauthenticated(m) => Self::Unauthenticated(m.clone()),
+            Self::Forbidden(m) => Self::Forbidden(m.clone()),
+            Self::NotFound(m) => Self::NotFound(m.clone()),
+            Self::BadInput { field, message } => Self::BadInput {
+                field: field.clone(),
+                message: message.clone(),
+            },
+            Self::Conflict(m) => Self::Conflict(m.clone()),
+            Self::ConflictOn { field, message } => Self::ConflictOn {
+                field: field.clone(),
+                message: message.clone(),
+            },
+            Self::Unavailable(m) => Self::Unavailable(m.clone()),
+            Self::Unexpected(e) => Self::Unexpected(anyhow::anyhow!("{e:#}")),
+        }
+    }
+
     /// The contract's error code for this error.
     pub fn code(&self) -> ErrorCode {
         match self {
@@ -35,7 +59,7 @@ impl ServiceError {
             Self::Forbidden(_) => ErrorCode::Forbidden,
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::BadInput { .. } => ErrorCode::BadUserInput,
-            Self::Conflict(_) => ErrorCode::Conflict,
+            Self::Conflict(_) | Self::ConflictOn { .. } => ErrorCode::Conflict,
             Self::Unavailable(_) => ErrorCode::Unavailable,
             Self::Unexpected(_) => ErrorCode::Internal,
         }

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod containers;
+pub mod disks;
 pub mod error;
 pub mod hosts;
 pub mod registries;
@@ -29,6 +30,7 @@ pub struct Services {
     pub hosts: hosts::HostService,
     pub registries: registries::RegistryService,
     pub containers: containers::ContainerService,
+    pub disks: disks::DiskService,
     pub bus: Bus,
     db: DatabaseConnection,
 }
@@ -42,6 +44,7 @@ impl Services {
                 db.clone(),
                 secrets.clone(),
             ));
+        let hosts_for_disks = hosts.clone();
         let (containers, instance_writer, reconcile_rx) =
             containers::ContainerService::new(db.clone(), bus.clone(), hosts.clone());
         let services = Self {
@@ -54,6 +57,7 @@ impl Services {
                 registries::RefreshSettings::from_env(),
             ),
             containers,
+            disks: disks::DiskService::new(db.clone(), hosts_for_disks),
             bus,
             db,
         };

@@ -4,11 +4,13 @@
 //! with [`set_unauthenticated_handler`] (the app sends the user to the login page), except for the calls made by
 //! the login page itself ([`login`], [`me_quiet`]).
 
+pub mod containers;
 pub mod subscriptions;
 
 use std::{cell::RefCell, fmt, rc::Rc, time::Duration};
 
-pub use berth_shared::HostStatus;
+pub use berth_shared::{HostStatus, InstanceStatus, RestartPolicy};
+pub use containers::{Container, ContainerInstance, HostRef};
 use gloo_net::http::Request;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::{Value, json};
@@ -679,6 +681,19 @@ impl<T> Live<T> {
     }
 }
 
+/// Runs a live feed for as long as the current component lives: each result's `data` is decoded as `D` and
+/// `pick` takes the payload out of it.
+fn watch<D: DeserializeOwned + 'static, T: 'static>(
+    query: &str,
+    variables: Value,
+    pick: fn(D) -> T,
+    on_event: impl Fn(Live<T>) + 'static,
+) {
+    subscriptions::subscribe_scoped(query, variables, move |event| {
+        on_event(Live::from_event(event, pick))
+    });
+}
+
 /// A host's status changed.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -699,17 +714,14 @@ pub fn watch_host_status(
     host_id: Option<&str>,
     on_event: impl Fn(Live<HostStatusEvent>) + 'static,
 ) {
-    subscriptions::subscribe_scoped(
+    watch(
         &format!(
             "subscription HostStatus($hostId: ID) {{ hostStatus(hostId: $hostId) {{ \
              status host {{ {HOST_FIELDS} }} }} }}"
         ),
         json!({ "hostId": host_id }),
-        move |event| {
-            on_event(Live::from_event(event, |data: HostStatusEventData| {
-                data.host_status
-            }))
-        },
+        |data: HostStatusEventData| data.host_status,
+        on_event,
     );
 }
 
@@ -746,15 +758,12 @@ struct ImagePullEventData {
 
 /// Image pull progress on one host, for as long as the current component lives.
 pub fn watch_image_pulls(host_id: &str, on_event: impl Fn(Live<ImagePullEvent>) + 'static) {
-    subscriptions::subscribe_scoped(
+    watch(
         "subscription ImagePull($hostId: ID) { imagePull(hostId: $hostId) { \
          reference phase currentBytes totalBytes message } }",
         json!({ "hostId": host_id }),
-        move |event| {
-            on_event(Live::from_event(event, |data: ImagePullEventData| {
-                data.image_pull
-            }))
-        },
+        |data: ImagePullEventData| data.image_pull,
+        on_event,
     );
 }
 
@@ -1103,16 +1112,13 @@ pub fn watch_registry_refresh(
     registry_id: Option<&str>,
     on_event: impl Fn(Live<RegistryRefreshEvent>) + 'static,
 ) {
-    subscriptions::subscribe_scoped(
+    watch(
         &format!(
             "subscription RegistryRefresh($registryId: ID) {{ registryRefresh(registryId: $registryId) {{ \
              registry {{ {REGISTRY_FIELDS} }} phase repositoriesDone repositoriesTotal at message }} }}"
         ),
         json!({ "registryId": registry_id }),
-        move |event| {
-            on_event(Live::from_event(event, |data: RegistryRefreshEventData| {
-                data.registry_refresh
-            }))
-        },
+        |data: RegistryRefreshEventData| data.registry_refresh,
+        on_event,
     );
 }

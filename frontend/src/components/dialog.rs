@@ -1,8 +1,12 @@
-//! In-page confirmation dialog (modal) for destructive actions; its confirm button is `button#confirm-ok`.
+//! Modal dialogs: the confirmation of destructive actions (its confirm button is `button#confirm-ok`), and the
+//! frame of the add/edit forms.
 
 use leptos::{ev, html, prelude::*};
 
-use super::alert::{Alert, AlertTone};
+use super::{
+    alert::{Alert, AlertTone},
+    icons::{Icon, IconKind},
+};
 
 /// A modal asking to confirm an action. Escape or Cancel calls `on_cancel`; the confirm button
 /// (`#confirm-ok`) calls `on_confirm`. Cancel gets the focus, so Enter never destroys by accident.
@@ -78,6 +82,126 @@ pub fn ConfirmDialog(
                     </button>
                 </div>
             </div>
+        </div>
+    }
+}
+
+/// A modal form (`form#ID-dialog`): a title with a close button, the error that names no field
+/// (`#ID-form-error`), an optional banner, the fields in a scrolling body (disabled while saving), and a foot with a
+/// note, Cancel (`#ID-cancel`) and the submit button (`#ID-save`). Escape closes it unless it is saving.
+#[component]
+pub fn FormDialog(
+    /// Prefix of the element ids: `host` gives `form#host-dialog`, `#host-save`, …
+    id: &'static str,
+    #[prop(into)] title: String,
+    /// Extra classes of the form (`modal-wide`).
+    #[prop(optional)]
+    class: &'static str,
+    #[prop(into)] saving: Signal<bool>,
+    #[prop(into)] form_error: Signal<Option<String>>,
+    /// The foot's note: what saving does, or what is happening.
+    #[prop(into)]
+    note: Signal<String>,
+    /// The submit button's label ("Add host"), and its label while saving ("Saving…").
+    #[prop(into)]
+    save_label: Signal<String>,
+    busy_label: &'static str,
+    /// Extra reasons to disable the submit button (it is always disabled while saving).
+    #[prop(into)]
+    save_disabled: Signal<bool>,
+    on_submit: Callback<ev::SubmitEvent>,
+    on_close: Callback<()>,
+    /// Shown under the error, outside the scrolling body (e.g. a conflict banner).
+    #[prop(optional, into)]
+    banner: ViewFn,
+    children: Children,
+) -> impl IntoView {
+    let keydown = window_event_listener(ev::keydown, move |event| {
+        if event.key() == "Escape" && !saving.try_get_untracked().unwrap_or(true) {
+            on_close.run(());
+        }
+    });
+    on_cleanup(move || keydown.remove());
+    let title_id = format!("{id}-dialog-title");
+    let labelled_by = title_id.clone();
+    view! {
+        <div class="modal-backdrop">
+            <form
+                id=format!("{id}-dialog")
+                class=format!("modal modal-form {class}")
+                role="dialog"
+                aria-modal="true"
+                aria-labelledby=labelled_by
+                aria-busy=move || saving.get().to_string()
+                novalidate
+                on:submit=move |event| on_submit.run(event)
+            >
+                <div class="modal-head">
+                    <h2 id=title_id class="modal-title">
+                        {title}
+                    </h2>
+                    <button
+                        type="button"
+                        class="icon-button"
+                        aria-label="Close"
+                        disabled=move || saving.get()
+                        on:click=move |_| on_close.run(())
+                    >
+                        <Icon kind=IconKind::Close />
+                    </button>
+                </div>
+                {move || {
+                    form_error
+                        .get()
+                        .map(|message| {
+                            view! {
+                                <p id=format!("{id}-form-error") class="form-error" role="alert">
+                                    <Icon kind=IconKind::AlertCircle />
+                                    <span>{message}</span>
+                                </p>
+                            }
+                        })
+                }}
+                {banner.run()}
+                <div class="modal-scroll">
+                    <fieldset class="plain-fieldset" disabled=move || saving.get()>
+                        {children()}
+                    </fieldset>
+                </div>
+                <div class="modal-foot">
+                    <span class="modal-foot-note muted" aria-live="polite">
+                        {move || note.get()}
+                    </span>
+                    <button
+                        id=format!("{id}-cancel")
+                        type="button"
+                        class="btn btn-secondary"
+                        disabled=move || saving.get()
+                        on:click=move |_| on_close.run(())
+                    >
+                        "Cancel"
+                    </button>
+                    <button
+                        id=format!("{id}-save")
+                        type="submit"
+                        class="btn btn-primary"
+                        disabled=move || saving.get() || save_disabled.get()
+                        aria-busy=move || saving.get().to_string()
+                    >
+                        {move || {
+                            if saving.get() {
+                                view! {
+                                    <span class="spinner spinner-on-accent" aria-hidden="true"></span>
+                                    <span>{busy_label}</span>
+                                }
+                                    .into_any()
+                            } else {
+                                view! { <span>{save_label.get()}</span> }.into_any()
+                            }
+                        }}
+                    </button>
+                </div>
+            </form>
         </div>
     }
 }

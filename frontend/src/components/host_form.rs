@@ -4,9 +4,11 @@
 use std::collections::BTreeMap;
 
 use berth_shared::HostEndpoint;
-use leptos::{ev, ev::SubmitEvent, html, prelude::*, task::spawn_local};
+use leptos::{ev::SubmitEvent, html, prelude::*, task::spawn_local};
 
 use super::{
+    dialog::FormDialog,
+    field::{CheckRow, FieldFoot, TextField},
     format::sentence,
     icons::{Icon, IconKind},
 };
@@ -108,12 +110,6 @@ pub fn HostDialog(
             let _ = input.focus();
         }
     });
-    let keydown = window_event_listener(ev::keydown, move |event| {
-        if event.key() == "Escape" && !saving.try_get_untracked().unwrap_or(true) {
-            on_close.run(());
-        }
-    });
-    on_cleanup(move || keydown.remove());
 
     let shown = move |field: &'static str| {
         submitted.get() || touched.with(|t| t.get(field).copied().unwrap_or(false))
@@ -247,271 +243,133 @@ pub fn HostDialog(
     };
 
     view! {
-        <div class="modal-backdrop">
-            <form
-                id="host-dialog"
-                class="modal modal-form"
-                role="dialog"
-                aria-modal="true"
-                aria-labelledby="host-dialog-title"
-                aria-busy=move || saving.get().to_string()
-                novalidate
-                on:submit=on_submit
+        <FormDialog
+            id="host"
+            title=title
+            saving=saving
+            form_error=form_error
+            note=Signal::derive(move || {
+                if saving.get() {
+                    "Berth is checking the engine; this can take a few seconds."
+                } else if is_edit {
+                    "Saving checks the engine again."
+                } else {
+                    "Saving checks the engine at once."
+                }
+            }.to_owned())
+            save_label=Signal::derive(move || if is_edit { "Save changes" } else { "Add host" }.to_owned())
+            busy_label="Checking engine…"
+            save_disabled=Signal::derive(invalid)
+            on_submit=Callback::new(on_submit)
+            on_close=on_close
+        >
+            <TextField
+                id="host-name"
+                label="Name"
+                field=NAME
+                placeholder="build-01"
+                value=name
+                node_ref=name_ref
+                error=Signal::derive(move || field_error(NAME))
+                hint=Signal::derive(|| "Unique; shown in lists and when placing containers.".to_owned())
+                on_edit=Callback::new(move |()| edited(NAME))
             >
-                <div class="modal-head">
-                    <h2 id="host-dialog-title" class="modal-title">
-                        {title}
-                    </h2>
-                    <button
-                        type="button"
-                        class="icon-button"
-                        aria-label="Close"
-                        disabled=move || saving.get()
-                        on:click=move |_| on_close.run(())
-                    >
-                        <Icon kind=IconKind::Close />
-                    </button>
-                </div>
+                <span class="counter" class:over=move || { name_length() > NAME_MAX }>
+                    {move || format!("{}/{NAME_MAX}", name_length())}
+                </span>
+            </TextField>
+            <TextField
+                id="host-endpoint"
+                label="Endpoint"
+                field=ENDPOINT
+                placeholder="tcp://10.0.0.12:2376"
+                mono=true
+                value=endpoint
+                node_ref=endpoint_ref
+                error=Signal::derive(move || field_error(ENDPOINT))
+                hint=Signal::derive(endpoint_hint)
+                on_edit=Callback::new(move |()| edited(ENDPOINT))
+            />
+            <CheckRow
+                id="host-docker-support"
+                checked=docker_support
+                on_change=Callback::new(move |on| {
+                    docker_support.set(on);
+                    form_error.set(None);
+                })
+                label=|| "Docker support"
+                help=|| "Monitor this host's engine. Off: kept on record, never contacted."
+            />
+            <section class="tls-section" class:open=move || use_tls.get()>
+                <CheckRow
+                    id="host-tls"
+                    checked=use_tls
+                    on_change=Callback::new(move |on| {
+                        use_tls.set(on);
+                        form_error.set(None);
+                        server_errors.update(|errors| {
+                            errors.remove(TLS_CA);
+                            errors.remove(TLS_CERT);
+                            errors.remove(TLS_KEY);
+                        });
+                    })
+                    label=|| view! { <Icon kind=IconKind::Lock /> " Use TLS" }
+                    help=|| {
+                        view! {
+                            "Verify the engine with a CA certificate and log in with a client certificate and key (PEM), as for "
+                            <code>"dockerd --tlsverify"</code>
+                            "."
+                        }
+                    }
+                />
                 {move || {
-                    form_error
-                        .get()
-                        .map(|message| {
+                    (had_tls && !use_tls.get())
+                        .then(|| {
                             view! {
-                                <p id="host-form-error" class="form-error" role="alert">
-                                    <Icon kind=IconKind::AlertCircle />
-                                    <span>{message}</span>
+                                <p class="tls-note">
+                                    "Saving removes the stored certificates and key; Berth will connect without TLS."
                                 </p>
                             }
                         })
                 }}
-                <div class="modal-scroll">
-                    <fieldset class="plain-fieldset" disabled=move || saving.get()>
-                        <div class="field">
-                            <label for="host-name">"Name"</label>
-                            <input
-                                id="host-name"
-                                name="name"
-                                class="input"
-                                type="text"
-                                autocomplete="off"
-                                spellcheck="false"
-                                placeholder="build-01"
-                                node_ref=name_ref
-                                prop:value=move || name.get()
-                                class:invalid=move || field_error(NAME).is_some()
-                                aria-invalid=move || field_error(NAME).is_some().to_string()
-                                aria-describedby="host-name-help"
-                                on:input=move |event| {
-                                    name.set(event_target_value(&event));
-                                    edited(NAME);
-                                }
-                                on:change=move |event| {
-                                    name.set(event_target_value(&event));
-                                    edited(NAME);
-                                }
-                            />
-                            <div class="field-foot">
-                                <span
-                                    id="host-name-help"
-                                    class=move || {
-                                        if field_error(NAME).is_some() { "field-error" } else { "field-hint" }
-                                    }
-                                >
-                                    {move || {
-                                        field_error(NAME)
-                                            .unwrap_or_else(|| "Unique; shown in lists and when placing containers.".to_owned())
-                                    }}
-                                </span>
-                                <span class="counter" class:over=move || { name_length() > NAME_MAX }>
-                                    {move || format!("{}/{NAME_MAX}", name_length())}
-                                </span>
-                            </div>
-                        </div>
-                        <div class="field">
-                            <label for="host-endpoint">"Endpoint"</label>
-                            <input
-                                id="host-endpoint"
-                                name="endpoint"
-                                class="input input-mono"
-                                type="text"
-                                autocomplete="off"
-                                autocapitalize="none"
-                                spellcheck="false"
-                                placeholder="tcp://10.0.0.12:2376"
-                                node_ref=endpoint_ref
-                                prop:value=move || endpoint.get()
-                                class:invalid=move || field_error(ENDPOINT).is_some()
-                                aria-invalid=move || field_error(ENDPOINT).is_some().to_string()
-                                aria-describedby="host-endpoint-help"
-                                on:input=move |event| {
-                                    endpoint.set(event_target_value(&event));
-                                    edited(ENDPOINT);
-                                }
-                                on:change=move |event| {
-                                    endpoint.set(event_target_value(&event));
-                                    edited(ENDPOINT);
-                                }
-                            />
-                            <div class="field-foot">
-                                <span
-                                    id="host-endpoint-help"
-                                    class=move || {
-                                        if field_error(ENDPOINT).is_some() { "field-error" } else { "field-hint" }
-                                    }
-                                >
-                                    {move || field_error(ENDPOINT).unwrap_or_else(endpoint_hint)}
-                                </span>
-                            </div>
-                        </div>
-                        <label class="check-row">
-                            <input
-                                id="host-docker-support"
-                                type="checkbox"
-                                prop:checked=move || docker_support.get()
-                                on:change=move |event| {
-                                    docker_support.set(event_target_checked(&event));
-                                    form_error.set(None);
-                                }
-                            />
-                            <span>
-                                <span class="check-label">"Docker support"</span>
-                                <span class="check-help">
-                                    "Monitor this host's engine. Off: kept on record, never contacted."
-                                </span>
-                            </span>
-                        </label>
-                        <section class="tls-section" class:open=move || use_tls.get()>
-                            <label class="check-row">
-                                <input
-                                    id="host-tls"
-                                    type="checkbox"
-                                    prop:checked=move || use_tls.get()
-                                    on:change=move |event| {
-                                        use_tls.set(event_target_checked(&event));
-                                        form_error.set(None);
-                                        server_errors.update(|errors| {
-                                            errors.remove(TLS_CA);
-                                            errors.remove(TLS_CERT);
-                                            errors.remove(TLS_KEY);
-                                        });
-                                    }
-                                />
-                                <span>
-                                    <span class="check-label">
-                                        <Icon kind=IconKind::Lock />
-                                        " Use TLS"
-                                    </span>
-                                    <span class="check-help">
-                                        "Verify the engine with a CA certificate and log in with a client certificate and key (PEM), as for "
-                                        <code>"dockerd --tlsverify"</code> "."
-                                    </span>
-                                </span>
-                            </label>
-                            {move || {
-                                (had_tls && !use_tls.get())
-                                    .then(|| {
-                                        view! {
-                                            <p class="tls-note">
-                                                "Saving removes the stored certificates and key; Berth will connect without TLS."
-                                            </p>
-                                        }
-                                    })
-                            }}
-                            <Show when=move || use_tls.get()>
-                                <div class="tls-fields">
-                                    {move || {
-                                        tls_on_unix()
-                                            .then(|| {
-                                                view! {
-                                                    <p class="field-error tls-unix">
-                                                        "TLS applies to tcp:// endpoints only."
-                                                    </p>
-                                                }
-                                            })
-                                    }}
-                                    <PemField
-                                        id="host-tls-ca"
-                                        label="CA certificate"
-                                        placeholder="-----BEGIN CERTIFICATE-----"
-                                        hint=ca_hint
-                                        field=TLS_CA
-                                        value=ca
-                                        node_ref=ca_ref
-                                        error=Signal::derive(move || field_error(TLS_CA))
-                                        on_edit=Callback::new(move |()| edited(TLS_CA))
-                                    />
-                                    <PemField
-                                        id="host-tls-cert"
-                                        label="Client certificate"
-                                        placeholder="-----BEGIN CERTIFICATE-----"
-                                        hint=cert_hint
-                                        field=TLS_CERT
-                                        value=cert
-                                        node_ref=cert_ref
-                                        error=Signal::derive(move || field_error(TLS_CERT))
-                                        on_edit=Callback::new(move |()| edited(TLS_CERT))
-                                    />
-                                    <PemField
-                                        id="host-tls-key"
-                                        label="Client key"
-                                        placeholder="-----BEGIN PRIVATE KEY-----"
-                                        hint=key_hint
-                                        field=TLS_KEY
-                                        value=key
-                                        node_ref=key_ref
-                                        error=Signal::derive(move || field_error(TLS_KEY))
-                                        on_edit=Callback::new(move |()| edited(TLS_KEY))
-                                    />
-                                </div>
-                            </Show>
-                        </section>
-                    </fieldset>
-                </div>
-                <div class="modal-foot">
-                    <span class="modal-foot-note muted" aria-live="polite">
+                <Show when=move || use_tls.get()>
+                    <div class="tls-fields">
                         {move || {
-                            if saving.get() {
-                                "Berth is checking the engine; this can take a few seconds."
-                            } else if is_edit {
-                                "Saving checks the engine again."
-                            } else {
-                                "Saving checks the engine at once."
-                            }
+                            tls_on_unix()
+                                .then(|| {
+                                    view! {
+                                        <p class="field-error tls-unix">
+                                            "TLS applies to tcp:// endpoints only."
+                                        </p>
+                                    }
+                                })
                         }}
-                    </span>
-                    <button
-                        id="host-cancel"
-                        type="button"
-                        class="btn btn-secondary"
-                        disabled=move || saving.get()
-                        on:click=move |_| on_close.run(())
-                    >
-                        "Cancel"
-                    </button>
-                    <button
-                        id="host-save"
-                        type="submit"
-                        class="btn btn-primary"
-                        disabled=move || saving.get() || invalid()
-                        aria-busy=move || saving.get().to_string()
-                    >
-                        {move || {
-                            if saving.get() {
+                        {[
+                            ("host-tls-ca", "CA certificate", "CERTIFICATE", ca_hint, TLS_CA, ca, ca_ref),
+                            ("host-tls-cert", "Client certificate", "CERTIFICATE", cert_hint, TLS_CERT, cert, cert_ref),
+                            ("host-tls-key", "Client key", "PRIVATE KEY", key_hint, TLS_KEY, key, key_ref),
+                        ]
+                            .into_iter()
+                            .map(|(id, label, kind, hint, field, value, node_ref)| {
                                 view! {
-                                    <span class="spinner spinner-on-accent" aria-hidden="true"></span>
-                                    <span>"Checking engine…"</span>
+                                    <PemField
+                                        id=id
+                                        label=label
+                                        placeholder=format!("-----BEGIN {kind}-----")
+                                        hint=hint
+                                        field=field
+                                        value=value
+                                        node_ref=node_ref
+                                        error=Signal::derive(move || field_error(field))
+                                        on_edit=Callback::new(move |()| edited(field))
+                                    />
                                 }
-                                    .into_any()
-                            } else if is_edit {
-                                view! { <span>"Save changes"</span> }.into_any()
-                            } else {
-                                view! { <span>"Add host"</span> }.into_any()
-                            }
-                        }}
-                    </button>
-                </div>
-            </form>
-        </div>
+                            })
+                            .collect_view()}
+                    </div>
+                </Show>
+            </section>
+        </FormDialog>
     }
 }
 
@@ -520,7 +378,7 @@ pub fn HostDialog(
 fn PemField(
     id: &'static str,
     label: &'static str,
-    placeholder: &'static str,
+    placeholder: String,
     hint: &'static str,
     field: &'static str,
     value: RwSignal<String>,
@@ -554,14 +412,7 @@ fn PemField(
                     on_edit.run(());
                 }
             ></textarea>
-            <div class="field-foot">
-                <span
-                    id=help_id
-                    class=move || if error.get().is_some() { "field-error" } else { "field-hint" }
-                >
-                    {move || error.get().unwrap_or_else(|| hint.to_owned())}
-                </span>
-            </div>
+            <FieldFoot id=help_id error=error hint=Signal::derive(move || hint.to_owned()) />
         </div>
     }
 }

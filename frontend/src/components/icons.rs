@@ -28,6 +28,9 @@ pub enum IconKind {
     Download,
     ArrowLeft,
     Lock,
+    Play,
+    Stop,
+    Terminal,
 }
 
 /// One icon. Decorative: hidden from screen readers, so pair it with text.
@@ -149,6 +152,13 @@ pub fn Icon(kind: IconKind) -> impl IntoView {
         IconKind::Lock => view! {
             <rect x="3" y="11" width="18" height="11" rx="2" />
             <path d="M7 11V7a5 5 0 0 1 10 0v4" />
+        }
+        .into_any(),
+        IconKind::Play => view! { <polygon points="6 4 20 12 6 20 6 4" /> }.into_any(),
+        IconKind::Stop => view! { <rect x="5" y="5" width="14" height="14" rx="2" /> }.into_any(),
+        IconKind::Terminal => view! {
+            <polyline points="4 17 10 11 4 5" />
+            <line x1="12" y1="19" x2="20" y2="19" />
         }
         .into_any(),
     };

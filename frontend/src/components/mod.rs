@@ -1,18 +1,29 @@
-//! Building blocks shared by the pages: badges, empty states, dialogs, alerts, toasts, icons, timestamps.
+//! Building blocks shared by the pages: badges, empty states, dialogs, forms, menus, alerts, toasts, icons,
+//! timestamps, and the containers' actions, dialog and log view.
 
 pub mod alert;
+pub mod args;
 pub mod badge;
 pub mod clipboard;
+pub mod container_actions;
+pub mod container_form;
+pub mod container_info;
+pub mod container_logs;
+pub mod container_status;
 pub mod dialog;
 pub mod empty_state;
+pub mod field;
 pub mod format;
 pub mod host_form;
 pub mod host_status;
 pub mod icons;
 pub mod live;
+pub mod loading;
+pub mod menu;
 pub mod page_header;
 pub mod registry_form;
 pub mod registry_status;
 pub mod sort_header;
+pub mod table_tools;
 pub mod time;
 pub mod toast;

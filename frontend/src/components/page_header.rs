@@ -19,3 +19,14 @@ pub fn PageHeader(
         </header>
     }
 }
+
+/// "← All containers": the way back from a detail page to its list.
+#[component]
+pub fn BackLink(href: &'static str, label: &'static str) -> impl IntoView {
+    view! {
+        <a class="back-link" href=href>
+            <super::icons::Icon kind=super::icons::IconKind::ArrowLeft />
+            <span>{label}</span>
+        </a>
+    }
+}

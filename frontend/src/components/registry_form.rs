@@ -5,11 +5,12 @@
 
 use std::collections::BTreeMap;
 
-use leptos::{ev, ev::SubmitEvent, html, prelude::*, task::spawn_local};
+use leptos::{ev::SubmitEvent, html, prelude::*, task::spawn_local};
 
 use super::{
+    dialog::FormDialog,
+    field::{CheckRow, TextField},
     format::sentence,
-    icons::{Icon, IconKind},
 };
 use crate::api::{self, Registry, RegistryInput, RegistryKind};
 
@@ -215,12 +216,6 @@ pub fn RegistryDialog(
             let _ = input.focus();
         }
     });
-    let keydown = window_event_listener(ev::keydown, move |event| {
-        if event.key() == "Escape" && !saving.try_get_untracked().unwrap_or(true) {
-            on_close.run(());
-        }
-    });
-    on_cleanup(move || keydown.remove());
 
     let shown = move |field: &'static str| {
         submitted.get() || touched.with(|t| t.get(field).copied().unwrap_or(false))
@@ -366,7 +361,7 @@ pub fn RegistryDialog(
         }
     };
 
-    // One text input with its label, hint and error.
+    // One text input with its label, hint and error (and the name's length).
     let text_field = move |id: &'static str,
                            label: &'static str,
                            field: &'static str,
@@ -376,305 +371,192 @@ pub fn RegistryDialog(
                            value: RwSignal<String>,
                            node_ref: NodeRef<html::Input>,
                            hint: Signal<String>| {
-        let help_id = format!("{id}-help");
-        let autocomplete = if input_type == "password" {
-            "new-password"
-        } else {
-            "off"
-        };
         view! {
-            <div class="field" data-field=field>
-                <label for=id>{label}</label>
-                <input
-                    id=id
-                    name=field
-                    class=if mono { "input input-mono" } else { "input" }
-                    type=input_type
-                    autocomplete=autocomplete
-                    autocapitalize="none"
-                    spellcheck="false"
-                    placeholder=placeholder
-                    node_ref=node_ref
-                    prop:value=move || value.get()
-                    disabled=move || field == PASSWORD && clear_password.get()
-                    class:invalid=move || field_error(field).is_some()
-                    aria-invalid=move || field_error(field).is_some().to_string()
-                    aria-describedby=help_id.clone()
-                    on:input=move |event| {
-                        value.set(event_target_value(&event));
-                        edited(field);
-                    }
-                    on:change=move |event| {
-                        value.set(event_target_value(&event));
-                        edited(field);
-                    }
-                />
-                <div class="field-foot">
-                    <span
-                        id=help_id
-                        class=move || if field_error(field).is_some() { "field-error" } else { "field-hint" }
-                    >
-                        {move || field_error(field).unwrap_or_else(|| hint.get())}
-                    </span>
-                    {(field == NAME)
-                        .then(|| {
-                            view! {
-                                <span class="counter" class:over=move || { name_length() > NAME_MAX }>
-                                    {move || format!("{}/{NAME_MAX}", name_length())}
-                                </span>
-                            }
-                        })}
-                </div>
-            </div>
+            <TextField
+                id=id
+                label=label
+                field=field
+                input_type=input_type
+                placeholder=placeholder
+                mono=mono
+                value=value
+                node_ref=node_ref
+                disabled=Signal::derive(move || field == PASSWORD && clear_password.get())
+                error=Signal::derive(move || field_error(field))
+                hint=hint
+                on_edit=Callback::new(move |()| edited(field))
+            >
+                {(field == NAME)
+                    .then(|| {
+                        view! {
+                            <span class="counter" class:over=move || { name_length() > NAME_MAX }>
+                                {move || format!("{}/{NAME_MAX}", name_length())}
+                            </span>
+                        }
+                    })}
+            </TextField>
         }
     };
 
     view! {
-        <div class="modal-backdrop">
-            <form
-                id="registry-dialog"
-                class="modal modal-form"
-                role="dialog"
-                aria-modal="true"
-                aria-labelledby="registry-dialog-title"
-                aria-busy=move || saving.get().to_string()
-                novalidate
-                on:submit=on_submit
-            >
-                <div class="modal-head">
-                    <h2 id="registry-dialog-title" class="modal-title">
-                        {title}
-                    </h2>
-                    <button
-                        type="button"
-                        class="icon-button"
-                        aria-label="Close"
-                        disabled=move || saving.get()
-                        on:click=move |_| on_close.run(())
-                    >
-                        <Icon kind=IconKind::Close />
-                    </button>
-                </div>
-                {move || {
-                    form_error
-                        .get()
-                        .map(|message| {
-                            view! {
-                                <p id="registry-form-error" class="form-error" role="alert">
-                                    <Icon kind=IconKind::AlertCircle />
-                                    <span>{message}</span>
-                                </p>
+        <FormDialog
+            id="registry"
+            title=title
+            saving=saving
+            form_error=form_error
+            note=Signal::derive(move || if saving.get() { "Saving…" } else { "Saving starts a refresh of the listing." }.to_owned())
+            save_label=Signal::derive(move || if is_edit { "Save changes" } else { "Add registry" }.to_owned())
+            busy_label="Saving…"
+            save_disabled=Signal::derive(invalid)
+            on_submit=Callback::new(on_submit)
+            on_close=on_close
+        >
+            {text_field(
+                "registry-name",
+                "Name",
+                NAME,
+                "text",
+                "team-registry",
+                false,
+                name,
+                name_ref,
+                Signal::derive(|| "Unique; shown in lists.".to_owned()),
+            )}
+            <div class="field-pair">
+                <div class="field" data-field=KIND>
+                    <label for="registry-kind">"Kind"</label>
+                    <select
+                        id="registry-kind"
+                        name="kind"
+                        class="input select"
+                        prop:value=move || kind.get().as_str()
+                        on:change=move |event| {
+                            let chosen = RegistryKind::parse(&event_target_value(&event));
+                            kind.set(chosen);
+                            if chosen == RegistryKind::DockerHub
+                                && url.with_untracked(|u| u.trim().is_empty())
+                            {
+                                url.set(DOCKER_HUB_URL.to_owned());
                             }
-                        })
-                }}
-                <div class="modal-scroll">
-                    <fieldset class="plain-fieldset" disabled=move || saving.get()>
-                        {text_field(
-                            "registry-name",
-                            "Name",
-                            NAME,
-                            "text",
-                            "team-registry",
-                            false,
-                            name,
-                            name_ref,
-                            Signal::derive(|| "Unique; shown in lists.".to_owned()),
-                        )}
-                        <div class="field-pair">
-                            <div class="field" data-field=KIND>
-                                <label for="registry-kind">"Kind"</label>
-                                <select
-                                    id="registry-kind"
-                                    name="kind"
-                                    class="input select"
-                                    prop:value=move || kind.get().as_str()
-                                    on:change=move |event| {
-                                        let chosen = RegistryKind::parse(&event_target_value(&event));
-                                        kind.set(chosen);
-                                        if chosen == RegistryKind::DockerHub
-                                            && url.with_untracked(|u| u.trim().is_empty())
-                                        {
-                                            url.set(DOCKER_HUB_URL.to_owned());
+                            edited(KIND);
+                        }
+                    >
+                        <option value="V2">"Registry v2 / OCI"</option>
+                        <option value="DOCKER_HUB">"Docker Hub namespace"</option>
+                    </select>
+                    <div class="field-foot">
+                        <span class=move || {
+                            if field_error(KIND).is_some() { "field-error" } else { "field-hint" }
+                        }>
+                            {move || {
+                                field_error(KIND)
+                                    .unwrap_or_else(|| {
+                                        if is_hub() {
+                                            "Lists one user's or organisation's repositories.".to_owned()
+                                        } else {
+                                            "Any registry speaking the v2 API.".to_owned()
                                         }
-                                        edited(KIND);
-                                    }
-                                >
-                                    <option value="V2">"Registry v2 / OCI"</option>
-                                    <option value="DOCKER_HUB">"Docker Hub namespace"</option>
-                                </select>
-                                <div class="field-foot">
-                                    <span class=move || {
-                                        if field_error(KIND).is_some() { "field-error" } else { "field-hint" }
-                                    }>
-                                        {move || {
-                                            field_error(KIND)
-                                                .unwrap_or_else(|| {
-                                                    if is_hub() {
-                                                        "Lists one user's or organisation's repositories.".to_owned()
-                                                    } else {
-                                                        "Any registry speaking the v2 API.".to_owned()
-                                                    }
-                                                })
-                                        }}
-                                    </span>
-                                </div>
-                            </div>
-                            <Show when=is_hub>
-                                {text_field(
-                                    "registry-namespace",
-                                    "Namespace",
-                                    NAMESPACE,
-                                    "text",
-                                    "library",
-                                    true,
-                                    namespace,
-                                    namespace_ref,
-                                    Signal::derive(|| "The Docker Hub user or organisation.".to_owned()),
-                                )}
-                            </Show>
-                        </div>
-                        {text_field(
-                            "registry-url",
-                            "URL",
-                            URL,
-                            "url",
-                            "https://registry.example.com",
-                            true,
-                            url,
-                            url_ref,
-                            Signal::derive(url_hint),
-                        )}
-                        <div class="field-pair">
-                            {text_field(
-                                "registry-username",
-                                "Username",
-                                USERNAME,
-                                "text",
-                                "optional",
-                                false,
-                                username,
-                                username_ref,
-                                Signal::derive(|| "Leave empty for anonymous access.".to_owned()),
-                            )}
-                            {text_field(
-                                "registry-password",
-                                "Password or token",
-                                PASSWORD,
-                                "password",
-                                if has_password { "•••••••• (stored)" } else { "optional" },
-                                false,
-                                password,
-                                password_ref,
-                                Signal::derive(password_hint),
-                            )}
-                        </div>
-                        {(is_edit && has_password)
-                            .then(|| {
-                                view! {
-                                    <label class="check-row">
-                                        <input
-                                            id="registry-clear-password"
-                                            type="checkbox"
-                                            prop:checked=move || clear_password.get()
-                                            on:change=move |event| {
-                                                let on = event_target_checked(&event);
-                                                clear_password.set(on);
-                                                if on {
-                                                    password.set(String::new());
-                                                }
-                                                edited(PASSWORD);
-                                            }
-                                        />
-                                        <span>
-                                            <span class="check-label">"Clear the stored password"</span>
-                                            <span class="check-help">
-                                                "Berth forgets the password and logs in without one."
-                                            </span>
-                                        </span>
-                                    </label>
-                                }
-                            })}
-                        <label class="check-row">
-                            <input
-                                id="registry-insecure"
-                                type="checkbox"
-                                prop:checked=move || insecure.get()
-                                on:change=move |event| {
-                                    insecure.set(event_target_checked(&event));
-                                    edited(INSECURE);
-                                    server_errors.update(|errors| {
-                                        errors.remove(URL);
-                                    });
-                                }
-                            />
-                            <span>
-                                <span class="check-label">"Insecure"</span>
-                                <span class="check-help">
-                                    "Allow plain http and unverified TLS certificates (a test or local registry)."
-                                </span>
-                                {move || {
-                                    field_error(INSECURE)
-                                        .map(|message| {
-                                            view! { <span class="field-error check-error">{message}</span> }
-                                        })
-                                }}
-                            </span>
-                        </label>
-                        {text_field(
-                            "registry-interval",
-                            "Refresh interval",
-                            INTERVAL,
-                            "number",
-                            "3600",
-                            false,
-                            interval,
-                            interval_ref,
-                            Signal::derive(interval_hint),
-                        )}
-                    </fieldset>
+                                    })
+                            }}
+                        </span>
+                    </div>
                 </div>
-                <div class="modal-foot">
-                    <span class="modal-foot-note muted" aria-live="polite">
-                        {move || {
-                            if saving.get() {
-                                "Saving…"
-                            } else {
-                                "Saving starts a refresh of the listing."
-                            }
-                        }}
-                    </span>
-                    <button
-                        id="registry-cancel"
-                        type="button"
-                        class="btn btn-secondary"
-                        disabled=move || saving.get()
-                        on:click=move |_| on_close.run(())
-                    >
-                        "Cancel"
-                    </button>
-                    <button
-                        id="registry-save"
-                        type="submit"
-                        class="btn btn-primary"
-                        disabled=move || saving.get() || invalid()
-                        aria-busy=move || saving.get().to_string()
-                    >
-                        {move || {
-                            if saving.get() {
-                                view! {
-                                    <span class="spinner spinner-on-accent" aria-hidden="true"></span>
-                                    <span>"Saving…"</span>
+                <Show when=is_hub>
+                    {text_field(
+                        "registry-namespace",
+                        "Namespace",
+                        NAMESPACE,
+                        "text",
+                        "library",
+                        true,
+                        namespace,
+                        namespace_ref,
+                        Signal::derive(|| "The Docker Hub user or organisation.".to_owned()),
+                    )}
+                </Show>
+            </div>
+            {text_field(
+                "registry-url",
+                "URL",
+                URL,
+                "url",
+                "https://registry.example.com",
+                true,
+                url,
+                url_ref,
+                Signal::derive(url_hint),
+            )}
+            <div class="field-pair">
+                {text_field(
+                    "registry-username",
+                    "Username",
+                    USERNAME,
+                    "text",
+                    "optional",
+                    false,
+                    username,
+                    username_ref,
+                    Signal::derive(|| "Leave empty for anonymous access.".to_owned()),
+                )}
+                {text_field(
+                    "registry-password",
+                    "Password or token",
+                    PASSWORD,
+                    "password",
+                    if has_password { "•••••••• (stored)" } else { "optional" },
+                    false,
+                    password,
+                    password_ref,
+                    Signal::derive(password_hint),
+                )}
+            </div>
+            {(is_edit && has_password)
+                .then(|| {
+                    view! {
+                        <CheckRow
+                            id="registry-clear-password"
+                            checked=clear_password
+                            on_change=Callback::new(move |on| {
+                                clear_password.set(on);
+                                if on {
+                                    password.set(String::new());
                                 }
-                                    .into_any()
-                            } else if is_edit {
-                                view! { <span>"Save changes"</span> }.into_any()
-                            } else {
-                                view! { <span>"Add registry"</span> }.into_any()
-                            }
-                        }}
-                    </button>
-                </div>
-            </form>
-        </div>
+                                edited(PASSWORD);
+                            })
+                            label=|| "Clear the stored password"
+                            help=|| "Berth forgets the password and logs in without one."
+                        />
+                    }
+                })}
+            <CheckRow
+                id="registry-insecure"
+                checked=insecure
+                on_change=Callback::new(move |on| {
+                    insecure.set(on);
+                    edited(INSECURE);
+                    server_errors.update(|errors| {
+                        errors.remove(URL);
+                    });
+                })
+                label=|| "Insecure"
+                help=|| "Allow plain http and unverified TLS certificates (a test or local registry)."
+            >
+                {move || {
+                    field_error(INSECURE)
+                        .map(|message| view! { <span class="field-error check-error">{message}</span> })
+                }}
+            </CheckRow>
+            {text_field(
+                "registry-interval",
+                "Refresh interval",
+                INTERVAL,
+                "number",
+                "3600",
+                false,
+                interval,
+                interval_ref,
+                Signal::derive(interval_hint),
+            )}
+        </FormDialog>
     }
 }

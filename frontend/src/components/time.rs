@@ -44,6 +44,22 @@ pub fn absolute(iso: &str) -> String {
     }
 }
 
+/// "14:05:09" in the browser's locale (24-hour clock); the input itself when it is not a date.
+pub fn clock(iso: &str) -> String {
+    match parse_ms(iso) {
+        Some(millis) => format_with(
+            millis,
+            &[
+                ("hour", "2-digit"),
+                ("minute", "2-digit"),
+                ("second", "2-digit"),
+                ("hourCycle", "h23"),
+            ],
+        ),
+        None => iso.to_owned(),
+    }
+}
+
 /// "just now", "5 minutes ago", "yesterday", "3 days ago", then the date.
 pub fn relative(iso: &str) -> String {
     let Some(millis) = parse_ms(iso) else {

@@ -20,6 +20,7 @@ use crate::{
         icons::{Icon, IconKind},
         live::{LiveIndicator, LiveState},
         sort_header::{Sort, SortHeader},
+        table_tools::ActionsHeader,
         time::Timestamp,
         toast::use_toasts,
     },
@@ -846,9 +847,7 @@ fn ImagesTable(host: Memo<Host>, reload: Callback<()>) -> impl IntoView {
                         <th>"Digest"</th>
                         <SortHeader label="Size" key=ImageSortKey::Size sort=sort class="numeric" />
                         <SortHeader label="Pulled" key=ImageSortKey::Pulled sort=sort />
-                        <th class="actions-col">
-                            <span class="visually-hidden">"Actions"</span>
-                        </th>
+                        <ActionsHeader label="Actions" />
                     </tr>
                 </thead>
                 <tbody>

@@ -20,6 +20,7 @@ use crate::{
         live::{LiveIndicator, LiveState},
         page_header::PageHeader,
         sort_header::{Sort, SortHeader},
+        table_tools::{ActionsHeader, FilterField, count_text},
         toast::use_toasts,
     },
 };
@@ -286,27 +287,14 @@ pub fn HostsPage() -> impl IntoView {
     let table = move || {
         view! {
             <div class="toolbar">
-                <div class="search-field">
-                    <Icon kind=IconKind::Search />
-                    <input
-                        id="hosts-filter"
-                        class="input"
-                        type="search"
-                        placeholder="Filter by name, endpoint or status"
-                        aria-label="Filter hosts"
-                        autocomplete="off"
-                        spellcheck="false"
-                        prop:value=move || filter.get()
-                        on:input=move |event| filter.set(event_target_value(&event))
-                        on:change=move |event| filter.set(event_target_value(&event))
-                    />
-                </div>
+                <FilterField
+                    id="hosts-filter"
+                    placeholder="Filter by name, endpoint or status"
+                    label="Filter hosts"
+                    filter=filter
+                />
                 <span class="toolbar-count muted" aria-live="polite">
-                    {move || {
-                        let (shown, total) = (shown.get(), total());
-                        let noun = if total == 1 { "host" } else { "hosts" };
-                        if shown == total { format!("{total} {noun}") } else { format!("{shown} of {total} {noun}") }
-                    }}
+                    {move || count_text(shown.get(), total(), "host", "hosts")}
                 </span>
             </div>
             <div class="card table-card table-scroll">
@@ -321,9 +309,7 @@ pub fn HostsPage() -> impl IntoView {
                             <SortHeader label="Memory" key=SortKey::Memory sort=sort class="numeric" />
                             <SortHeader label="Images" key=SortKey::Images sort=sort class="numeric" />
                             <SortHeader label="Last error" key=SortKey::LastError sort=sort />
-                            <th class="actions-col">
-                                <span class="visually-hidden">"Actions"</span>
-                            </th>
+                            <ActionsHeader label="Actions" />
                         </tr>
                     </thead>
                     <tbody>

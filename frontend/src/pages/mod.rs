@@ -1,5 +1,6 @@
 //! One module per page (route) of the app.
 
+pub mod container_detail;
 pub mod containers;
 pub mod host_detail;
 pub mod hosts;

@@ -23,6 +23,7 @@ use crate::{
         live::{LiveIndicator, LiveState},
         registry_form::{RegistryDialog, describe_interval},
         registry_status::{RefreshProgress, RefreshProgressBar, RegistryStatusBadge},
+        table_tools::ActionsHeader,
         time::Timestamp,
         toast::use_toasts,
     },
@@ -725,9 +726,7 @@ fn RepoItem(repo: Repository, expanded: RwSignal<HashSet<String>>) -> impl IntoV
                                 <th class="numeric">"Size"</th>
                                 <th>"Architectures"</th>
                                 <th>"Created"</th>
-                                <th class="actions-col">
-                                    <span class="visually-hidden">"Actions"</span>
-                                </th>
+                                <ActionsHeader label="Actions" />
                             </tr>
                         </thead>
                         <tbody>

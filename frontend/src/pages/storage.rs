@@ -19,6 +19,7 @@ use crate::{
         registry_form::RegistryDialog,
         registry_status::{RefreshProgress, RefreshProgressBar, RegistryStatusBadge},
         sort_header::{Sort, SortHeader},
+        table_tools::{ActionsHeader, FilterField, count_text},
         time::Timestamp,
         toast::use_toasts,
     },
@@ -297,27 +298,14 @@ pub fn StoragePage() -> impl IntoView {
     let table = move || {
         view! {
             <div class="toolbar">
-                <div class="search-field">
-                    <Icon kind=IconKind::Search />
-                    <input
-                        id="registries-filter"
-                        class="input"
-                        type="search"
-                        placeholder="Filter by name, URL, kind or status"
-                        aria-label="Filter registries"
-                        autocomplete="off"
-                        spellcheck="false"
-                        prop:value=move || filter.get()
-                        on:input=move |event| filter.set(event_target_value(&event))
-                        on:change=move |event| filter.set(event_target_value(&event))
-                    />
-                </div>
+                <FilterField
+                    id="registries-filter"
+                    placeholder="Filter by name, URL, kind or status"
+                    label="Filter registries"
+                    filter=filter
+                />
                 <span class="toolbar-count muted" aria-live="polite">
-                    {move || {
-                        let (shown, total) = (shown.get(), total());
-                        let noun = if total == 1 { "registry" } else { "registries" };
-                        if shown == total { format!("{total} {noun}") } else { format!("{shown} of {total} {noun}") }
-                    }}
+                    {move || count_text(shown.get(), total(), "registry", "registries")}
                 </span>
             </div>
             <div class="card table-card table-scroll">
@@ -332,9 +320,7 @@ pub fn StoragePage() -> impl IntoView {
                             <SortHeader label="Tags" key=SortKey::Tags sort=sort class="numeric" />
                             <SortHeader label="Refreshed" key=SortKey::LastRefreshed sort=sort />
                             <SortHeader label="Last error" key=SortKey::LastError sort=sort />
-                            <th class="actions-col">
-                                <span class="visually-hidden">"Actions"</span>
-                            </th>
+                            <ActionsHeader label="Actions" />
                         </tr>
                     </thead>
                     <tbody>

@@ -12,6 +12,7 @@ use crate::{
         dialog::ConfirmDialog,
         icons::{Icon, IconKind},
         page_header::PageHeader,
+        table_tools::ActionsHeader,
         time::Timestamp,
         toast::use_toasts,
     },
@@ -186,9 +187,7 @@ pub fn TokensPage() -> impl IntoView {
                             <SortHeader label="Name" key=SortKey::Name sort=sort />
                             <SortHeader label="Created" key=SortKey::Created sort=sort />
                             <SortHeader label="Last used" key=SortKey::LastUsed sort=sort />
-                            <th class="actions-col">
-                                <span class="visually-hidden">"Actions"</span>
-                            </th>
+                            <ActionsHeader label="Actions" />
                         </tr>
                     </thead>
                     <tbody>

@@ -28,6 +28,9 @@ pub struct Model {
     pub restart_policy: String,
     pub host_id: Option<String>,
     pub replicas: i32,
+    /// JSON array of `{diskId, containerPath, readOnly}`.
+    #[sea_orm(column_type = "Text")]
+    pub mounts: String,
     pub desired_state: String,
     pub version: i32,
     pub created_at: ChronoDateTimeUtc,

@@ -17,6 +17,9 @@ pub struct Model {
     pub error: Option<String>,
     /// The definition version the Docker container was created from.
     pub definition_version: i32,
+    /// Replacements in a row after the replica exited (for the back-off); reset once it runs long enough.
+    pub attempts: i32,
+    pub next_attempt_at: Option<ChronoDateTimeUtc>,
     pub started_at: Option<ChronoDateTimeUtc>,
     pub finished_at: Option<ChronoDateTimeUtc>,
     pub updated_at: ChronoDateTimeUtc,

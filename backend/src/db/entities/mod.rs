@@ -3,6 +3,7 @@
 pub mod api_token;
 pub mod container;
 pub mod container_instance;
+pub mod disk;
 pub mod host;
 pub mod host_image;
 pub mod registry;

@@ -1,0 +1,437 @@
+//! Containers in the API: definitions, their instances, the run/stop/restart mutations and the two live feeds
+//! (`containerStatus`, `containerLogs`).
+
+use berth_shared::{DesiredState, InstanceStatus, Protocol, RestartPolicy};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use futures::{Stream, StreamExt};
+
+use super::{ApiError, Live, execute, subscriptions, watch};
+
+/// The host a container is pinned to, or an instance runs on: enough to name it and to link to its ports.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Deserialize)]
+pub struct HostRef {
+    pub id: String,
+    pub name: String,
+    pub endpoint: String,
+}
+
+/// One environment variable of a definition.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Deserialize, Serialize)]
+pub struct EnvVar {
+    pub name: String,
+    pub value: String,
+}
+
+/// One published port, as stored (and, for `createContainer`/`updateContainer`, as sent).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PortMapping {
+    pub container_port: i64,
+    pub host_port: Option<i64>,
+    pub host_ip: Option<String>,
+    pub protocol: Protocol,
+}
+
+/// CPU and memory limits of a definition (`None` = unlimited).
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Resources {
+    #[serde(default)]
+    pub cpus: Option<f64>,
+    #[serde(default)]
+    pub memory_bytes: Option<i64>,
+    #[serde(default)]
+    pub cpu_shares: Option<i64>,
+}
+
+/// One replica of a container on a host.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerInstance {
+    pub id: String,
+    pub replica: i64,
+    #[serde(default)]
+    pub docker_id: Option<String>,
+    pub status: InstanceStatus,
+    #[serde(default)]
+    pub exit_code: Option<i64>,
+    #[serde(default)]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub started_at: Option<String>,
+    #[serde(default)]
+    pub finished_at: Option<String>,
+    pub definition_version: i64,
+    #[serde(default)]
+    pub host: Option<HostRef>,
+}
+
+/// A container definition with its instances and summary status.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Container {
+    pub id: String,
+    pub name: String,
+    /// Normalised reference, e.g. `docker.io/library/nginx:1.27`.
+    pub image: String,
+    #[serde(default)]
+    pub command: Option<Vec<String>>,
+    #[serde(default)]
+    pub entrypoint: Option<Vec<String>>,
+    #[serde(default)]
+    pub env: Vec<EnvVar>,
+    #[serde(default)]
+    pub ports: Vec<PortMapping>,
+    #[serde(default)]
+    pub resources: Resources,
+    pub restart_policy: RestartPolicy,
+    pub replicas: i64,
+    pub desired_state: DesiredState,
+    /// Optimistic locking: an update names the version it edits.
+    pub version: i64,
+    pub created_at: String,
+    pub updated_at: String,
+    /// The pinned host; `None` = any host the scheduler picks.
+    #[serde(default)]
+    pub host: Option<HostRef>,
+    #[serde(default)]
+    pub instances: Vec<ContainerInstance>,
+    pub status: InstanceStatus,
+    /// An active instance was created from an older version of the definition.
+    pub changed_since_start: bool,
+}
+
+impl Container {
+    /// The hosts it runs on (its instances'), or the pinned host when nothing was placed; by name, no repeats.
+    pub fn hosts(&self) -> Vec<HostRef> {
+        let mut hosts: Vec<HostRef> = self
+            .instances
+            .iter()
+            .filter_map(|instance| instance.host.clone())
+            .collect();
+        if hosts.is_empty() {
+            hosts.extend(self.host.clone());
+        }
+        hosts.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
+        hosts.dedup();
+        hosts
+    }
+
+    /// Whether anything of it occupies a host (running or on the way).
+    pub fn is_active(&self) -> bool {
+        self.instances.iter().any(|i| i.status.is_active())
+    }
+}
+
+/// Resource limits as sent: `memory` is the text the user typed ("512m"), parsed by the server.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourcesInput {
+    pub cpus: Option<f64>,
+    pub memory: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_shares: Option<i64>,
+}
+
+/// A definition, for `createContainer` and `updateContainer`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerInput {
+    pub name: String,
+    pub image: String,
+    pub command: Option<Vec<String>>,
+    pub entrypoint: Option<Vec<String>>,
+    pub env: Vec<EnvVar>,
+    pub ports: Vec<PortMapping>,
+    pub resources: ResourcesInput,
+    pub restart_policy: RestartPolicy,
+    pub host_id: Option<String>,
+    pub replicas: i64,
+}
+
+const HOST_REF: &str = "host { id name endpoint }";
+
+fn instance_fields() -> String {
+    format!(
+        "id replica dockerId status exitCode error startedAt finishedAt definitionVersion {HOST_REF}"
+    )
+}
+
+fn container_fields() -> String {
+    format!(
+        "id name image command entrypoint env {{ name value }} \
+         ports {{ containerPort hostPort hostIp protocol }} resources {{ cpus memoryBytes cpuShares }} \
+         restartPolicy replicas desiredState version createdAt updatedAt {HOST_REF} status changedSinceStart \
+         instances {{ {} }}",
+        instance_fields()
+    )
+}
+
+/// Containers fetched per request while listing them all (the server's largest page).
+const LIST_PAGE: i64 = 500;
+
+#[derive(Deserialize)]
+struct Edge {
+    node: Container,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PageInfo {
+    has_next_page: bool,
+    #[serde(default)]
+    end_cursor: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Connection {
+    edges: Vec<Edge>,
+    page_info: PageInfo,
+}
+
+#[derive(Deserialize)]
+struct ContainersData {
+    containers: Connection,
+}
+
+/// Every container, by name (all pages).
+pub async fn containers() -> Result<Vec<Container>, ApiError> {
+    let query = format!(
+        "query Containers($first: Int, $after: String) {{ containers(first: $first, after: $after) {{ \
+         edges {{ node {{ {} }} }} pageInfo {{ hasNextPage endCursor }} }} }}",
+        container_fields()
+    );
+    let mut all = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let data: ContainersData =
+            execute(&query, json!({ "first": LIST_PAGE, "after": after })).await?;
+        let page = data.containers;
+        let next = page.end_cursor_if_more();
+        all.extend(page.edges.into_iter().map(|edge| edge.node));
+        match next {
+            Some(cursor) => after = Some(cursor),
+            None => return Ok(all),
+        }
+    }
+}
+
+impl Connection {
+    fn end_cursor_if_more(&self) -> Option<String> {
+        if self.edges.is_empty() || !self.page_info.has_next_page {
+            return None;
+        }
+        self.page_info.end_cursor.clone()
+    }
+}
+
+#[derive(Deserialize)]
+struct ContainerData {
+    container: Option<Container>,
+}
+
+/// One container; `None` when there is no such container.
+pub async fn container(id: &str) -> Result<Option<Container>, ApiError> {
+    let data: ContainerData = execute(
+        &format!(
+            "query Container($id: ID!) {{ container(id: $id) {{ {} }} }}",
+            container_fields()
+        ),
+        json!({ "id": id }),
+    )
+    .await?;
+    Ok(data.container)
+}
+
+/// Runs a mutation whose answer is one container under the field `field`.
+async fn container_mutation(
+    field: &str,
+    signature: &str,
+    arguments: &str,
+    variables: serde_json::Value,
+) -> Result<Container, ApiError> {
+    let mut data: serde_json::Map<String, serde_json::Value> = execute(
+        &format!(
+            "mutation {field}{signature} {{ {field}({arguments}) {{ {} }} }}",
+            container_fields()
+        ),
+        variables,
+    )
+    .await?;
+    let value = data.remove(field).unwrap_or_default();
+    serde_json::from_value(value).map_err(|error| {
+        ApiError::new(
+            super::ErrorCode::Decode,
+            format!("Unexpected answer from the server: {error}"),
+        )
+    })
+}
+
+/// Saves a new definition (stopped: nothing runs until [`run_container`]).
+pub async fn create_container(input: &ContainerInput) -> Result<Container, ApiError> {
+    container_mutation(
+        "createContainer",
+        "($input: ContainerInput!)",
+        "input: $input",
+        json!({ "input": input }),
+    )
+    .await
+}
+
+/// Saves a new version of a definition if `version` is still the current one (else `CONFLICT`).
+pub async fn update_container(
+    id: &str,
+    version: i64,
+    input: &ContainerInput,
+) -> Result<Container, ApiError> {
+    container_mutation(
+        "updateContainer",
+        "($id: ID!, $version: Int!, $input: ContainerInput!)",
+        "id: $id, version: $version, input: $input",
+        json!({ "id": id, "version": version, "input": input }),
+    )
+    .await
+}
+
+/// Places every replica (on `host_id`, else the pinned host, else where the scheduler says) and answers at once;
+/// the status then flows on [`watch_container_status`]. Running a running container applies an edited definition.
+pub async fn run_container(id: &str, host_id: Option<&str>) -> Result<Container, ApiError> {
+    container_mutation(
+        "runContainer",
+        "($id: ID!, $hostId: ID)",
+        "id: $id, hostId: $hostId",
+        json!({ "id": id, "hostId": host_id }),
+    )
+    .await
+}
+
+/// The lifecycle mutations that take only the container's id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lifecycle {
+    Stop,
+    Restart,
+    Kill,
+}
+
+impl Lifecycle {
+    fn field(self) -> &'static str {
+        match self {
+            Self::Stop => "stopContainer",
+            Self::Restart => "restartContainer",
+            Self::Kill => "killContainer",
+        }
+    }
+}
+
+/// Stops (gracefully), restarts or kills a container; answers once the change is recorded.
+pub async fn container_lifecycle(id: &str, action: Lifecycle) -> Result<Container, ApiError> {
+    container_mutation(action.field(), "($id: ID!)", "id: $id", json!({ "id": id })).await
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DeleteContainerData {
+    #[allow(dead_code)]
+    delete_container: bool,
+}
+
+/// Deletes a container that runs nowhere (`CONFLICT` while it runs), with its Docker containers.
+pub async fn delete_container(id: &str) -> Result<(), ApiError> {
+    let _: DeleteContainerData = execute(
+        "mutation DeleteContainer($id: ID!) { deleteContainer(id: $id) }",
+        json!({ "id": id }),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Every image reference the registries list (`registry/repo:tag`), sorted, for the image field's suggestions.
+/// Registries that fail to answer are left out.
+pub async fn image_suggestions() -> Result<Vec<String>, ApiError> {
+    let mut references = Vec::new();
+    for registry in super::registries().await? {
+        if registry.repository_count == 0 {
+            continue;
+        }
+        if let Ok(Some(page)) = super::registry_repositories(&registry.id, None, 500, None).await {
+            references.extend(
+                page.repositories
+                    .into_iter()
+                    .flat_map(|repository| repository.tags)
+                    .map(|tag| tag.reference),
+            );
+        }
+    }
+    references.sort();
+    references.dedup();
+    Ok(references)
+}
+
+/// A status transition of an instance, or (with `instance: None`) a change of the definition.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerStatusEvent {
+    /// The container as recorded when the event was delivered, with its instances and summary status.
+    pub container: Container,
+    #[serde(default)]
+    pub instance: Option<ContainerInstance>,
+    pub status: InstanceStatus,
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ContainerStatusEventData {
+    container_status: ContainerStatusEvent,
+}
+
+/// Status changes of one container, or of every container with `None`, for as long as the current component
+/// lives.
+pub fn watch_container_status(
+    container_id: Option<&str>,
+    on_event: impl Fn(Live<ContainerStatusEvent>) + 'static,
+) {
+    watch(
+        &format!(
+            "subscription ContainerStatus($containerId: ID) {{ containerStatus(containerId: $containerId) {{ \
+             container {{ {} }} instance {{ {} }} status message }} }}",
+            container_fields(),
+            instance_fields()
+        ),
+        json!({ "containerId": container_id }),
+        |data: ContainerStatusEventData| data.container_status,
+        on_event,
+    );
+}
+
+/// One line of an instance's output.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct LogLine {
+    /// `stdout` or `stderr`.
+    pub stream: String,
+    pub text: String,
+    #[serde(default)]
+    pub at: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LogLineData {
+    container_logs: LogLine,
+}
+
+/// The last `tail` lines of an instance's output, then new lines as they come. The server ends the feed when the
+/// container stops; like every feed it is then opened again, and each (re)connection replays the tail: clear what
+/// is shown on `Live::Connected`, and drop the stream to stop.
+pub fn container_logs(instance_id: &str, tail: i64) -> impl Stream<Item = Live<LogLine>> + use<> {
+    subscriptions::subscribe_with_status(
+        "subscription ContainerLogs($instanceId: ID!, $tail: Int!) { \
+         containerLogs(instanceId: $instanceId, tail: $tail) { stream text at } }",
+        json!({ "instanceId": instance_id, "tail": tail }),
+    )
+    .map(|event| Live::from_event(event, |data: LogLineData| data.container_logs))
+}

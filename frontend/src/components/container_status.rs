@@ -1,0 +1,51 @@
+//! A container's or an instance's status as a badge (`span.badge`, the wire name in `data-status`).
+
+use leptos::prelude::*;
+
+use crate::api::InstanceStatus;
+
+/// The badge colour class: running is up, work under way is warn, failure is down, the rest neutral.
+pub fn tone_class(status: InstanceStatus) -> &'static str {
+    match status {
+        InstanceStatus::Running => "up",
+        InstanceStatus::Pending
+        | InstanceStatus::Pulling
+        | InstanceStatus::Creating
+        | InstanceStatus::Stopping => "warn",
+        InstanceStatus::Failed | InstanceStatus::Exited => "down",
+        InstanceStatus::Stopped | InstanceStatus::Unknown => "neutral",
+    }
+}
+
+/// What a status means, for the badge's tooltip.
+pub fn explain(status: InstanceStatus) -> &'static str {
+    match status {
+        InstanceStatus::Pending => "Waiting to be placed on a host.",
+        InstanceStatus::Pulling => "The host is pulling the image.",
+        InstanceStatus::Creating => "The Docker container is being created and started.",
+        InstanceStatus::Running => "Running.",
+        InstanceStatus::Stopping => "Stopping.",
+        InstanceStatus::Stopped => "Stopped on request.",
+        InstanceStatus::Exited => "The process ended by itself.",
+        InstanceStatus::Failed => "Could not be started, or stopped with an error.",
+        InstanceStatus::Unknown => "Berth cannot tell: the host does not answer.",
+    }
+}
+
+/// The status badge; its text is the label, `class` names what it is the status of (`container-status`,
+/// `instance-status`).
+#[component]
+pub fn ContainerStatusBadge(
+    #[prop(into)] status: Signal<InstanceStatus>,
+    class: &'static str,
+) -> impl IntoView {
+    view! {
+        <span
+            class=move || format!("badge {class} {}", tone_class(status.get()))
+            data-status=move || status.get().as_str()
+            title=move || explain(status.get())
+        >
+            {move || status.get().label()}
+        </span>
+    }
+}
