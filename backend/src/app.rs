@@ -29,6 +29,7 @@ pub struct RunningApp {
     monitors: JoinHandle<()>,
     reconciler: JoinHandle<()>,
     refresher: JoinHandle<()>,
+    auditor: JoinHandle<()>,
 }
 
 impl RunningApp {
@@ -76,6 +77,10 @@ impl RunningApp {
             background.monitor_commands,
         );
         let refresher = crate::engine::refresher::spawn(services.registries.clone());
+        let auditor = crate::service::audit::spawn_engine_auditor(
+            services.audit.clone(),
+            services.bus.clone(),
+        );
         if std::env::var("BERTH_REGISTER_LOCAL_HOST").map_or(true, |v| v != "0") {
             register_local_host(&services).await;
         }
@@ -110,6 +115,7 @@ impl RunningApp {
             monitors,
             reconciler,
             refresher,
+            auditor,
         })
     }
 
@@ -119,6 +125,7 @@ impl RunningApp {
         self.sweeper.abort();
         self.monitors.abort();
         self.reconciler.abort();
+        self.auditor.abort();
         self.refresher.abort();
         self.server.await.context("server task")??;
         Ok(())
@@ -163,7 +170,11 @@ async fn register_local_host(services: &Services) {
         docker_support: true,
         ..Default::default()
     };
-    match services.hosts.add(settings).await {
+    match services
+        .hosts
+        .add(&crate::service::authz::system(), settings)
+        .await
+    {
         Ok(host) => {
             tracing::info!(endpoint = %host.endpoint, "registered the local Docker engine as host `local`")
         }

@@ -42,6 +42,13 @@ pub enum Event {
         at: DateTime<Utc>,
         message: Option<String>,
     },
+    /// An entry was added to the audit log.
+    Audit { entry_id: String },
+    /// The reconciler replaced or moved replicas on its own (audited).
+    Reschedule {
+        container_id: String,
+        detail: String,
+    },
     /// Progress of a registry refresh.
     RegistryRefresh {
         registry_id: String,

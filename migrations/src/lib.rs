@@ -6,6 +6,7 @@ mod m20261128_000001_auth;
 mod m20261128_000002_hosts;
 mod m20261128_000003_registries;
 mod m20261128_000004_containers;
+mod m20261128_000005_audit;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000002_hosts::Migration),
             Box::new(m20261128_000003_registries::Migration),
             Box::new(m20261128_000004_containers::Migration),
+            Box::new(m20261128_000005_audit::Migration),
         ]
     }
 }

@@ -7,6 +7,11 @@
 //!   a Berth-managed container is killed and started again behind Berth's back, and every subscriber's
 //!   receive time is compared with the event's own `timeNano` (goal p99 ≤ 50 ms at 1,000).
 //!
+//! - (c) the scheduler alone (the pure function, no Docker): 10,000 replicas placed onto 1,000 simulated hosts
+//!   (goal ≤ 1 s);
+//! - (d) host loss: the engine holding replicas of a 3-replica container is killed; time until every replica
+//!   runs again elsewhere (median of 5; includes the grace period `BERTH_HOST_GRACE_SECS`).
+//!
 //! Prints the table and writes it into BENCHMARKS.md. Needs root, like the end-to-end tests. Not run by
 //! `cargo test` (`test = false`).
 
@@ -77,6 +82,13 @@ async fn run() -> Result<()> {
     Ok(())
 }
 
+const HOST_LOSS_RUNS: usize = 5;
+
+struct HostLoss {
+    grace: Duration,
+    samples: Vec<Duration>,
+}
+
 struct Fanout {
     subscribers: usize,
     latencies: Vec<Duration>,
@@ -103,7 +115,9 @@ async fn measure(env: &TestEnv) -> Result<String> {
         .await?;
         let pairs = run_pairs(env, &app, &token, &host_id, &image).await?;
         let fanout = fanout(env, &app, &token, &host_id, &image).await?;
-        Ok::<_, anyhow::Error>(report(&pairs, &fanout))
+        let scheduler = scheduler_alone();
+        let loss = host_loss(env, &app, &image).await?;
+        Ok::<_, anyhow::Error>(report(&pairs, &fanout, scheduler, &loss))
     }
     .await;
     app.finish(result).await
@@ -338,7 +352,166 @@ async fn cycle(
     Ok(out)
 }
 
-fn report(pairs: &[(Duration, Duration)], fanout: &[Fanout]) -> String {
+/// (c) 10,000 replicas (100 containers × 100) onto 1,000 hosts with varied memory, load and cached images,
+/// through `scheduler::choose`, updating the hosts after each placement as the reconciler does.
+fn scheduler_alone() -> (Duration, usize) {
+    use berth::engine::scheduler::{Candidate, Demand, choose};
+    use berth_shared::Protocol;
+    const GIB: i64 = 1 << 30;
+    let mut hosts: Vec<Candidate> = (0..1000)
+        .map(|i| Candidate {
+            id: format!("host-{i:04}"),
+            name: format!("node-{i:04}"),
+            unavailable: (i % 50 == 0).then(|| "in maintenance".to_owned()),
+            memory_total: (8 + (i % 4) * 8) * GIB,
+            memory_reserved: (i % 7) * GIB,
+            running: u32::try_from(i % 13).unwrap_or(0),
+            has_image: i % 3 == 0,
+            ..Default::default()
+        })
+        .collect();
+    let started = Instant::now();
+    let mut placed = 0;
+    for container in 0..100u16 {
+        let demand = Demand {
+            memory: 64 << 20,
+            host_ports: if container % 10 == 0 {
+                vec![(8000 + container, Protocol::Tcp)]
+            } else {
+                Vec::new()
+            },
+        };
+        for h in &mut hosts {
+            h.same_container = 0;
+        }
+        for _ in 0..100 {
+            if let Ok(i) = choose(&demand, &hosts) {
+                let h = &mut hosts[i];
+                h.running += 1;
+                h.same_container += 1;
+                h.memory_reserved += demand.memory;
+                h.ports_in_use.extend(demand.host_ports.iter().copied());
+                placed += 1;
+            }
+        }
+    }
+    (started.elapsed(), placed)
+}
+
+/// (d) Kills the engine holding replicas, times until all three replicas run elsewhere, restarts it and waits
+/// for the surplus to go; five times.
+async fn host_loss(env: &TestEnv, app: &TestApp, image: &str) -> Result<HostLoss> {
+    let grace = Duration::from_secs_f64(
+        std::env::var("BERTH_HOST_GRACE_SECS")
+            .ok()
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(30.0),
+    );
+    for name in ["h2", "h3"] {
+        let host = add_host(app, engine_input(name, env.host(name)?)).await?;
+        ensure!(host["status"] == "UP", "{name}: {host}");
+    }
+    let c = create_container(
+        app,
+        json!({ "name": "loss", "image": image, "command": ["sleep", "600"], "replicas": 3 }),
+    )
+    .await?;
+    let id = c["id"].as_str().unwrap_or_default().to_string();
+    container_action(app, "runContainer", &id, None).await?;
+    let mut samples = Vec::new();
+    let mut previous_victim = String::new();
+    for run in 0..HOST_LOSS_RUNS {
+        let c = all_running(app, &id, None, Duration::from_secs(120)).await?;
+        // A host with a replica, other than the last victim when possible.
+        let hosts: Vec<String> = c["instances"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|i| i["host"]["name"].as_str().unwrap_or_default().to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let victim = hosts
+            .iter()
+            .find(|h| **h != previous_victim)
+            .or(hosts.first())
+            .cloned()
+            .context("a host with a replica")?;
+        let killed = Instant::now();
+        env.kill_engine(&victim).await?;
+        let moved = all_running(app, &id, Some(&victim), grace + Duration::from_secs(120)).await;
+        let took = killed.elapsed();
+        env.start_engine(&victim).await?;
+        moved?;
+        eprintln!(
+            "bench run: host loss {run}: {victim} killed → all replicas running in {}",
+            fmt_duration(took)
+        );
+        samples.push(took);
+        previous_victim = victim.clone();
+        // The returning engine's old copies are removed before the next run.
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let mut count = 0;
+            for engine in &env.hosts {
+                let out = engine
+                    .docker_ok(&[
+                        "ps",
+                        "-a",
+                        "-q",
+                        "--filter",
+                        &format!("label=berth.container={id}"),
+                    ])
+                    .await?;
+                count += out.lines().filter(|l| !l.trim().is_empty()).count();
+            }
+            if count == 3 {
+                break;
+            }
+            if Instant::now() > deadline {
+                bail!("{count} Docker containers after {victim} came back, expected 3");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    container_action(app, "killContainer", &id, None).await?;
+    Ok(HostLoss { grace, samples })
+}
+
+/// Polls until all three replicas are RUNNING (none on `not_on`).
+async fn all_running(
+    app: &TestApp,
+    id: &str,
+    not_on: Option<&str>,
+    timeout: Duration,
+) -> Result<Value> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let c = berth_tests::containers::get_container(app, id).await?;
+        let instances = c["instances"].as_array().cloned().unwrap_or_default();
+        let ok = instances.len() == 3
+            && instances
+                .iter()
+                .all(|i| i["status"] == "RUNNING" && not_on.is_none_or(|h| i["host"]["name"] != h));
+        if ok {
+            return Ok(c);
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "replicas not all running within {timeout:?}: {}",
+                c["instances"]
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn report(
+    pairs: &[(Duration, Duration)],
+    fanout: &[Fanout],
+    scheduler: (Duration, usize),
+    loss: &HostLoss,
+) -> String {
     let berth: Vec<Duration> = pairs.iter().map(|p| p.0).collect();
     let docker: Vec<Duration> = pairs.iter().map(|p| p.1).collect();
     let mut ratios: Vec<f64> = pairs
@@ -407,6 +580,20 @@ on a {}-core machine shared with other builds.\n\n\
         ));
     }
     out.push_str(&format!(
+        "\n| (c), (d) | samples | median | max | goal | result |\n|---|---:|---:|---:|---|---:|\n\
+| (c) scheduler: 10,000 replicas onto 1,000 simulated hosts ({} placed) | 1 | {} | {} | ≤ 1 s | {:.3} of the goal |\n\
+| (d) engine killed → every replica RUNNING elsewhere (grace {}) | {} | {} | {} | — | median − grace {} |\n",
+        scheduler.1,
+        fmt_duration(scheduler.0),
+        fmt_duration(scheduler.0),
+        scheduler.0.as_secs_f64(),
+        fmt_duration(loss.grace),
+        loss.samples.len(),
+        fmt_duration(median(&loss.samples)),
+        fmt_duration(percentile(&loss.samples, 100.0)),
+        fmt_duration(median(&loss.samples).saturating_sub(loss.grace)),
+    ));
+    out.push_str(&format!(
         "\n- (a) {PAIRS} pairs, alternating which goes first. Berth's time runs from sending the mutation to the \
 RUNNING event arriving on an open `containerStatus` subscription; it includes placement, the instance rows \
 written to SQLite at each step, create and start through the engine API. `docker run -d` is timed from \
@@ -418,7 +605,14 @@ The subscribers are WebSocket clients in the benchmark process, sharing the mach
 each records the time a frame is read, before parsing. Every status change is published with a snapshot \
 of the container and its instances, so the 1,000 subscriptions resolve without a database read; both \
 sides use an 8 KiB WebSocket read buffer (tungstenite zeroes the whole buffer before each read: with the \
-default 128 KiB this step alone took p99 from 44 ms to 80–88 ms at 1,000 subscribers).\n"
+default 128 KiB this step alone took p99 from 44 ms to 80–88 ms at 1,000 subscribers).\n\
+- (c) 100 containers × 100 replicas, one `choose` call per replica over all 1,000 hosts (every 50th in \
+maintenance, varied memory, load and cached images; every 10th container publishes a host port), each placement \
+updating the chosen host as the reconciler does.\n\
+- (d) Three replicas of a `sleep` container on the three engines; each run SIGKILLs the dockerd of a host \
+holding a replica and times until all three run on the others. The time is the grace period (the host may \
+come back) plus detection, placement and start; the killed engine is then started again and the run waits \
+until its old copy has been removed (exactly three Docker containers).\n"
     ));
     out
 }

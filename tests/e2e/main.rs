@@ -16,6 +16,7 @@ mod hosts;
 mod postgres;
 mod registries;
 mod replication;
+mod roles;
 
 use std::future::Future;
 use std::io::Write;
@@ -106,6 +107,8 @@ fn all_tests() -> Vec<(&'static str, TestFn)> {
         replication::disks_keep_data_and_follow_the_rules,
         // Kills h2's engine (and starts it again).
         replication::lost_host_replicas_move_and_surplus_goes,
+        roles::every_mutation_checks_the_role,
+        roles::users_last_admin_and_audit,
         browser::login_tabs_tokens_logout,
         browser::hosts_add_and_pull,
         browser::storage_registries,

@@ -1,5 +1,6 @@
 //! Database access: connection, migrations, entities and the queries services use. Only `service/` calls it.
 
+pub mod audit;
 pub mod containers;
 pub mod entities;
 pub mod hosts;

@@ -45,3 +45,28 @@ pub async fn set_password_hash(
     };
     active.update(db).await.map(|_| ())
 }
+
+pub async fn all(db: &DatabaseConnection) -> Result<Vec<UserRow>, DbErr> {
+    use sea_orm::QueryOrder;
+    user::Entity::find()
+        .order_by_asc(user::Column::Username)
+        .all(db)
+        .await
+}
+
+/// Sets role and disabled flag.
+pub async fn set_role_and_disabled(
+    db: &DatabaseConnection,
+    id: &str,
+    role: &str,
+    disabled: bool,
+) -> Result<(), DbErr> {
+    use sea_orm::sea_query::Expr;
+    user::Entity::update_many()
+        .col_expr(user::Column::Role, Expr::value(role))
+        .col_expr(user::Column::Disabled, Expr::value(disabled))
+        .filter(user::Column::Id.eq(id))
+        .exec(db)
+        .await
+        .map(|_| ())
+}

@@ -950,6 +950,13 @@ impl Shared {
             .await
         {
             Ok((container, placements)) => {
+                self.containers.announce_reschedule(
+                    &container.id,
+                    format!(
+                        "{}: replica {} replaced after it exited (attempt {})",
+                        container.name, i.replica, i.attempts
+                    ),
+                );
                 for p in placements {
                     self.execute(&container, p).await?;
                 }
@@ -997,6 +1004,13 @@ impl Shared {
         match self.place(container_id, None, Some(&lost), false).await {
             Ok((container, placements)) => {
                 tracing::info!(container = %container.name, host = %host_name, replicas = ?lost, "replacing replicas of a lost host");
+                self.containers.announce_reschedule(
+                    &container.id,
+                    format!(
+                        "{}: replicas {lost:?} of lost host {host_name} placed elsewhere",
+                        container.name
+                    ),
+                );
                 for p in placements {
                     self.execute(&container, p).await?;
                 }
@@ -1052,7 +1066,11 @@ impl Shared {
             instance = self
                 .set_status(instance, InstanceStatus::Pulling, None)
                 .await?;
-            if let Err(e) = self.hosts.pull_image(&host_id, &container.image).await {
+            if let Err(e) = self
+                .hosts
+                .pull_image(&crate::service::authz::system(), &host_id, &container.image)
+                .await
+            {
                 let message = match e {
                     ServiceError::BadInput { message, .. } => message,
                     other => other.to_string(),

@@ -11,20 +11,11 @@ use chrono::{DateTime, Utc};
 pub const SESSION_USER_KEY: &str = "user_id";
 
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "berth_shared::Role")]
 pub enum Role {
     Admin,
     Operator,
     Viewer,
-}
-
-impl From<berth_shared::Role> for Role {
-    fn from(r: berth_shared::Role) -> Self {
-        match r {
-            berth_shared::Role::Admin => Role::Admin,
-            berth_shared::Role::Operator => Role::Operator,
-            berth_shared::Role::Viewer => Role::Viewer,
-        }
-    }
 }
 
 #[derive(SimpleObject, Clone, Debug)]
@@ -90,6 +81,18 @@ impl AuthQuery {
         let tokens = services(ctx)?.auth.tokens(user).await?;
         Ok(tokens.into_iter().map(Into::into).collect())
     }
+
+    /// Every user, by name (ADMIN).
+    async fn users(&self, ctx: &Context<'_>) -> ApiResult<Vec<User>> {
+        let actor = require_user(ctx)?;
+        Ok(services(ctx)?
+            .auth
+            .users(actor)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
 }
 
 #[derive(Default)]
@@ -154,6 +157,53 @@ impl AuthMutation {
     async fn revoke_api_token(&self, ctx: &Context<'_>, id: ID) -> ApiResult<bool> {
         let user = require_user(ctx)?;
         services(ctx)?.auth.revoke_token(user, &id).await?;
+        Ok(true)
+    }
+
+    /// Creates a user (ADMIN).
+    async fn create_user(
+        &self,
+        ctx: &Context<'_>,
+        username: String,
+        password: String,
+        role: Role,
+    ) -> ApiResult<User> {
+        let actor = require_user(ctx)?;
+        Ok(services(ctx)?
+            .auth
+            .add_user(actor, &username, &password, role.into())
+            .await?
+            .into())
+    }
+
+    /// Changes a user's role or disables them (ADMIN); the last active admin cannot be demoted or disabled.
+    async fn update_user(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        role: Option<Role>,
+        disabled: Option<bool>,
+    ) -> ApiResult<User> {
+        let actor = require_user(ctx)?;
+        Ok(services(ctx)?
+            .auth
+            .update_user(actor, &id, role.map(Into::into), disabled)
+            .await?
+            .into())
+    }
+
+    /// Sets another user's password (ADMIN).
+    async fn reset_password(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        new_password: String,
+    ) -> ApiResult<bool> {
+        let actor = require_user(ctx)?;
+        services(ctx)?
+            .auth
+            .reset_password(actor, &id, &new_password)
+            .await?;
         Ok(true)
     }
 

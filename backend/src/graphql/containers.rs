@@ -469,8 +469,12 @@ impl ContainerMutation {
         ctx: &Context<'_>,
         input: ContainerInput,
     ) -> ApiResult<Container> {
-        require_user(ctx)?;
-        Ok(services(ctx)?.containers.create(input.into()).await?.into())
+        let actor = require_user(ctx)?;
+        Ok(services(ctx)?
+            .containers
+            .create(actor, input.into())
+            .await?
+            .into())
     }
 
     /// Saves a new definition if `version` is still current (else CONFLICT, nothing changed).
@@ -481,18 +485,18 @@ impl ContainerMutation {
         version: i32,
         input: ContainerInput,
     ) -> ApiResult<Container> {
-        require_user(ctx)?;
+        let actor = require_user(ctx)?;
         Ok(services(ctx)?
             .containers
-            .update(&id, version, input.into())
+            .update(actor, &id, version, input.into())
             .await?
             .into())
     }
 
     /// Deletes a container that runs nowhere (CONFLICT while it runs), with its Docker containers.
     async fn delete_container(&self, ctx: &Context<'_>, id: ID) -> ApiResult<bool> {
-        require_user(ctx)?;
-        services(ctx)?.containers.delete(&id).await?;
+        let actor = require_user(ctx)?;
+        services(ctx)?.containers.delete(actor, &id).await?;
         Ok(true)
     }
 
@@ -504,23 +508,23 @@ impl ContainerMutation {
         id: ID,
         host_id: Option<ID>,
     ) -> ApiResult<Container> {
-        require_user(ctx)?;
+        let actor = require_user(ctx)?;
         Ok(services(ctx)?
             .containers
-            .run(&id, host_id.map(|h| h.0))
+            .run(actor, &id, host_id.map(|h| h.0))
             .await?
             .into())
     }
 
     /// Graceful stop; returns once STOPPING is recorded, STOPPED follows on `containerStatus`.
     async fn stop_container(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Container> {
-        require_user(ctx)?;
-        Ok(services(ctx)?.containers.stop(&id).await?.into())
+        let actor = require_user(ctx)?;
+        Ok(services(ctx)?.containers.stop(actor, &id).await?.into())
     }
 
     async fn restart_container(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Container> {
-        require_user(ctx)?;
-        Ok(services(ctx)?.containers.restart(&id).await?.into())
+        let actor = require_user(ctx)?;
+        Ok(services(ctx)?.containers.restart(actor, &id).await?.into())
     }
 
     /// Sets the number of replicas (1–100). When the container runs, missing replicas start (spread over hosts)
@@ -531,18 +535,18 @@ impl ContainerMutation {
         id: ID,
         replicas: i32,
     ) -> ApiResult<Container> {
-        require_user(ctx)?;
+        let actor = require_user(ctx)?;
         Ok(services(ctx)?
             .containers
-            .scale(&id, i64::from(replicas))
+            .scale(actor, &id, i64::from(replicas))
             .await?
             .into())
     }
 
     /// SIGKILL, no grace period; the container ends STOPPED.
     async fn kill_container(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Container> {
-        require_user(ctx)?;
-        Ok(services(ctx)?.containers.kill(&id).await?.into())
+        let actor = require_user(ctx)?;
+        Ok(services(ctx)?.containers.kill(actor, &id).await?.into())
     }
 }
 
@@ -582,10 +586,13 @@ impl ContainerSubscription {
         ctx: &Context<'_>,
         container_id: Option<ID>,
     ) -> Result<impl Stream<Item = ContainerStatusEvent> + use<>, ApiError> {
-        let services = authorized_services(ctx)?;
+        // One `Arc` per subscription: cloning the services for every event of every subscriber costs dozens of
+        // contended reference counts each, which adds up with a thousand subscribers.
+        let services = Arc::new(authorized_services(ctx)?);
+        let wanted = container_id.map(|c| Arc::new(c.0));
         let stream = services.bus.stream().filter_map(move |event| {
             let services = services.clone();
-            let wanted = container_id.clone();
+            let wanted = wanted.clone();
             async move {
                 let (cid, instance_id, status, previous, at, message, snapshot) = match event {
                     Event::ContainerStatus {

@@ -98,24 +98,27 @@ pub struct DiskMutation;
 #[Object]
 impl DiskMutation {
     async fn create_disk(&self, ctx: &Context<'_>, input: DiskInput) -> ApiResult<Disk> {
-        require_user(ctx)?;
+        let actor = require_user(ctx)?;
         Ok(services(ctx)?
             .disks
-            .create(DiskSettings {
-                name: input.name,
-                kind: input.kind.into(),
-                host_id: input.host_id.map(|h| h.0),
-                path: input.path,
-                size_bytes: input.size_bytes.map(|b| b.0),
-            })
+            .create(
+                actor,
+                DiskSettings {
+                    name: input.name,
+                    kind: input.kind.into(),
+                    host_id: input.host_id.map(|h| h.0),
+                    path: input.path,
+                    size_bytes: input.size_bytes.map(|b| b.0),
+                },
+            )
             .await?
             .into())
     }
 
     /// Deletes a disk no container mounts (CONFLICT otherwise); a VOLUME's Docker volume goes with it.
     async fn delete_disk(&self, ctx: &Context<'_>, id: ID) -> ApiResult<bool> {
-        require_user(ctx)?;
-        services(ctx)?.disks.delete(&id).await?;
+        let actor = require_user(ctx)?;
+        services(ctx)?.disks.delete(actor, &id).await?;
         Ok(true)
     }
 }

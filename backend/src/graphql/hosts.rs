@@ -172,25 +172,29 @@ pub struct HostMutation;
 impl HostMutation {
     /// Saves a host and checks it at once; an engine that does not answer leaves it NON_RESPONSIVE with the reason.
     async fn add_host(&self, ctx: &Context<'_>, input: HostInput) -> ApiResult<Host> {
-        require_user(ctx)?;
-        Ok(services(ctx)?.hosts.add(input.into()).await?.into())
+        let actor = require_user(ctx)?;
+        Ok(services(ctx)?.hosts.add(actor, input.into()).await?.into())
     }
 
     async fn update_host(&self, ctx: &Context<'_>, id: ID, input: HostInput) -> ApiResult<Host> {
-        require_user(ctx)?;
-        Ok(services(ctx)?.hosts.update(&id, input.into()).await?.into())
+        let actor = require_user(ctx)?;
+        Ok(services(ctx)?
+            .hosts
+            .update(actor, &id, input.into())
+            .await?
+            .into())
     }
 
     async fn remove_host(&self, ctx: &Context<'_>, id: ID) -> ApiResult<bool> {
-        require_user(ctx)?;
-        services(ctx)?.hosts.remove(&id).await?;
+        let actor = require_user(ctx)?;
+        services(ctx)?.hosts.remove(actor, &id).await?;
         Ok(true)
     }
 
     /// Re-checks capabilities and the image cache.
     async fn refresh_host(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Host> {
-        require_user(ctx)?;
-        Ok(services(ctx)?.hosts.refresh(&id).await?.into())
+        let actor = require_user(ctx)?;
+        Ok(services(ctx)?.hosts.refresh(actor, &id).await?.into())
     }
 
     async fn set_host_maintenance(
@@ -199,10 +203,10 @@ impl HostMutation {
         id: ID,
         maintenance: bool,
     ) -> ApiResult<Host> {
-        require_user(ctx)?;
+        let actor = require_user(ctx)?;
         Ok(services(ctx)?
             .hosts
-            .set_maintenance(&id, maintenance)
+            .set_maintenance(actor, &id, maintenance)
             .await?
             .into())
     }
@@ -214,10 +218,10 @@ impl HostMutation {
         host_id: ID,
         reference: String,
     ) -> ApiResult<HostImage> {
-        require_user(ctx)?;
+        let actor = require_user(ctx)?;
         Ok(services(ctx)?
             .hosts
-            .pull_image(&host_id, &reference)
+            .pull_image(actor, &host_id, &reference)
             .await?
             .into())
     }
@@ -228,10 +232,10 @@ impl HostMutation {
         host_id: ID,
         reference: String,
     ) -> ApiResult<bool> {
-        require_user(ctx)?;
+        let actor = require_user(ctx)?;
         services(ctx)?
             .hosts
-            .remove_image(&host_id, &reference)
+            .remove_image(actor, &host_id, &reference)
             .await?;
         Ok(true)
     }

@@ -237,8 +237,12 @@ pub struct RegistryMutation;
 impl RegistryMutation {
     /// Saves a registry and starts its first refresh (answers at once, REFRESHING).
     async fn add_registry(&self, ctx: &Context<'_>, input: RegistryInput) -> ApiResult<Registry> {
-        require_user(ctx)?;
-        Ok(services(ctx)?.registries.add(input.into()).await?.into())
+        let actor = require_user(ctx)?;
+        Ok(services(ctx)?
+            .registries
+            .add(actor, input.into())
+            .await?
+            .into())
     }
 
     /// Saves new settings and starts a refresh.
@@ -248,24 +252,24 @@ impl RegistryMutation {
         id: ID,
         input: RegistryInput,
     ) -> ApiResult<Registry> {
-        require_user(ctx)?;
+        let actor = require_user(ctx)?;
         Ok(services(ctx)?
             .registries
-            .update(&id, input.into())
+            .update(actor, &id, input.into())
             .await?
             .into())
     }
 
     async fn remove_registry(&self, ctx: &Context<'_>, id: ID) -> ApiResult<bool> {
-        require_user(ctx)?;
-        services(ctx)?.registries.remove(&id).await?;
+        let actor = require_user(ctx)?;
+        services(ctx)?.registries.remove(actor, &id).await?;
         Ok(true)
     }
 
     /// Starts a refresh now; progress on `registryRefresh`.
     async fn refresh_registry(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Registry> {
-        require_user(ctx)?;
-        Ok(services(ctx)?.registries.refresh(&id).await?.into())
+        let actor = require_user(ctx)?;
+        Ok(services(ctx)?.registries.refresh(actor, &id).await?.into())
     }
 }
 

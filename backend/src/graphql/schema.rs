@@ -1,5 +1,6 @@
 //! The schema: every domain's Query and Mutation parts merged into one, with limits.
 
+use super::audit::{AuditLog, AuditQuery, AuditSubscription};
 use super::auth::{AuthMutation, AuthQuery};
 use super::containers::{ContainerMutation, ContainerQuery, ContainerSubscription};
 use super::disks::{DiskMutation, DiskQuery};
@@ -15,6 +16,7 @@ pub struct Query(
     RegistryQuery,
     ContainerQuery,
     DiskQuery,
+    AuditQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -31,6 +33,7 @@ pub struct Subscription(
     HostSubscription,
     RegistrySubscription,
     ContainerSubscription,
+    AuditSubscription,
 );
 
 pub type BerthSchema = Schema<Query, Mutation, Subscription>;
@@ -45,6 +48,7 @@ pub fn schema_builder() -> SchemaBuilder<Query, Mutation, Subscription> {
     .limit_depth(32)
     .limit_complexity(5_000)
     .limit_recursive_depth(32)
+    .extension(AuditLog)
 }
 
 /// The schema served by the HTTP layer.

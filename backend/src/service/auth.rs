@@ -2,6 +2,7 @@
 
 use crate::db::{tokens, users};
 use crate::service::ServiceError;
+use crate::service::authz::{self, Action};
 use anyhow::Context as _;
 use argon2::Argon2;
 use argon2::password_hash::{
@@ -180,9 +181,10 @@ impl AuthService {
             ));
         }
         if users::by_username(&self.db, username).await?.is_some() {
-            return Err(ServiceError::Conflict(format!(
-                "a user named {username} exists already"
-            )));
+            return Err(ServiceError::ConflictOn {
+                field: "username".into(),
+                message: format!("a user named {username} exists already"),
+            });
         }
         let row = users::UserRow {
             id: uuid::Uuid::new_v4().to_string(),
@@ -248,6 +250,7 @@ impl AuthService {
         user: &User,
         name: &str,
     ) -> Result<CreatedToken, ServiceError> {
+        authz::require(user, Action::ManageOwnTokens)?;
         let name = name.trim();
         if name.is_empty() {
             return Err(ServiceError::bad_input(
@@ -283,11 +286,92 @@ impl AuthService {
     }
 
     pub async fn revoke_token(&self, user: &User, id: &str) -> Result<(), ServiceError> {
+        authz::require(user, Action::ManageOwnTokens)?;
         if tokens::delete(&self.db, &user.id, id).await? {
             Ok(())
         } else {
             Err(ServiceError::NotFound(format!("no API token with id {id}")))
         }
+    }
+
+    /// Every user (ADMIN).
+    pub async fn users(&self, actor: &User) -> Result<Vec<User>, ServiceError> {
+        authz::require(actor, Action::ManageUsers)?;
+        users::all(&self.db)
+            .await?
+            .into_iter()
+            .map(user_from_row)
+            .collect()
+    }
+
+    /// Creates a user (ADMIN).
+    pub async fn add_user(
+        &self,
+        actor: &User,
+        username: &str,
+        password: &str,
+        role: Role,
+    ) -> Result<User, ServiceError> {
+        authz::require(actor, Action::ManageUsers)?;
+        self.create_user(username, password, role).await
+    }
+
+    /// Changes a user's role or disables/enables them (ADMIN). The last active admin stays an active admin.
+    pub async fn update_user(
+        &self,
+        actor: &User,
+        id: &str,
+        role: Option<Role>,
+        disabled: Option<bool>,
+    ) -> Result<User, ServiceError> {
+        authz::require(actor, Action::ManageUsers)?;
+        let row = users::by_id(&self.db, id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("no user with id {id}")))?;
+        let current = user_from_row(row)?;
+        let role = role.unwrap_or(current.role);
+        let disabled = disabled.unwrap_or(current.disabled);
+        let stays_admin = role == Role::Admin && !disabled;
+        if current.role == Role::Admin && !current.disabled && !stays_admin {
+            let other_admins = users::all(&self.db)
+                .await?
+                .into_iter()
+                .filter_map(|r| user_from_row(r).ok())
+                .filter(|u| u.id != current.id && u.role == Role::Admin && !u.disabled)
+                .count();
+            if other_admins == 0 {
+                return Err(ServiceError::Conflict(format!(
+                    "{} is the last active admin; make another user admin first",
+                    current.username
+                )));
+            }
+        }
+        users::set_role_and_disabled(&self.db, id, role.as_str(), disabled).await?;
+        users::by_id(&self.db, id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("no user with id {id}")))
+            .and_then(user_from_row)
+    }
+
+    /// Sets another user's password (ADMIN).
+    pub async fn reset_password(
+        &self,
+        actor: &User,
+        id: &str,
+        new: &str,
+    ) -> Result<(), ServiceError> {
+        authz::require(actor, Action::ManageUsers)?;
+        users::by_id(&self.db, id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("no user with id {id}")))?;
+        if new.len() < 8 {
+            return Err(ServiceError::bad_input(
+                "newPassword",
+                "password must have at least 8 characters",
+            ));
+        }
+        users::set_password_hash(&self.db, id, hash_password(new.to_owned()).await?).await?;
+        Ok(())
     }
 
     /// Changes the user's own password after checking the old one.
@@ -297,6 +381,7 @@ impl AuthService {
         old: &str,
         new: &str,
     ) -> Result<(), ServiceError> {
+        authz::require(user, Action::ChangeOwnPassword)?;
         let row = users::by_id(&self.db, &user.id)
             .await?
             .ok_or_else(|| ServiceError::NotFound("user no longer exists".into()))?;

@@ -6,6 +6,8 @@ use crate::bus::{Bus, Event};
 use crate::db::containers::{self as q, ContainerRow, InstanceRow};
 use crate::docker::LogEntry;
 use crate::service::ServiceError;
+use crate::service::auth::User;
+use crate::service::authz::{self, Action};
 use crate::service::hosts::HostService;
 use berth_shared::{
     DesiredState, ImageRef, InstanceStatus, PortSpec, Protocol, RestartPolicy, parse_bytes,
@@ -668,7 +670,12 @@ impl ContainerService {
         });
     }
 
-    pub async fn create(&self, settings: ContainerSettings) -> Result<Container, ServiceError> {
+    pub async fn create(
+        &self,
+        actor: &User,
+        settings: ContainerSettings,
+    ) -> Result<Container, ServiceError> {
+        authz::require(actor, Action::EditContainers)?;
         let valid = validate(&settings)?;
         self.check_host(&valid.host_id).await?;
         self.check_mounts(&valid.mounts, &valid.host_id, valid.replicas)
@@ -702,10 +709,12 @@ impl ContainerService {
     /// "changed since start" until they are applied (run again).
     pub async fn update(
         &self,
+        actor: &User,
         id: &str,
         version: i32,
         settings: ContainerSettings,
     ) -> Result<Container, ServiceError> {
+        authz::require(actor, Action::EditContainers)?;
         let existing = self.require(id).await?;
         let valid = validate(&settings)?;
         self.check_host(&valid.host_id).await?;
@@ -749,7 +758,13 @@ impl ContainerService {
 
     /// Places every replica (answers once placed; pulling, creating and starting follow on `containerStatus`).
     /// Running it again recreates instances whose definition changed since they started.
-    pub async fn run(&self, id: &str, host_id: Option<String>) -> Result<Container, ServiceError> {
+    pub async fn run(
+        &self,
+        actor: &User,
+        id: &str,
+        host_id: Option<String>,
+    ) -> Result<Container, ServiceError> {
+        authz::require(actor, Action::RunContainers)?;
         self.require(id).await?;
         let host_id = host_id.filter(|h| !h.is_empty());
         if let Some(h) = &host_id
@@ -771,7 +786,13 @@ impl ContainerService {
 
     /// Sets the number of replicas; when the container runs, replicas are started or (highest index first)
     /// stopped and removed to match. Calls on one container are carried out one after another, in order.
-    pub async fn scale(&self, id: &str, replicas: i64) -> Result<Container, ServiceError> {
+    pub async fn scale(
+        &self,
+        actor: &User,
+        id: &str,
+        replicas: i64,
+    ) -> Result<Container, ServiceError> {
+        authz::require(actor, Action::RunContainers)?;
         let c = self.require(id).await?;
         validate_replicas(replicas)
             .map_err(|e| ServiceError::bad_input("replicas", e.to_string()))?;
@@ -792,7 +813,8 @@ impl ContainerService {
         Ok(())
     }
 
-    pub async fn stop(&self, id: &str) -> Result<Container, ServiceError> {
+    pub async fn stop(&self, actor: &User, id: &str) -> Result<Container, ServiceError> {
+        authz::require(actor, Action::RunContainers)?;
         self.require(id).await?;
         self.ask(|reply| ReconcileCommand::Stop {
             container_id: id.to_owned(),
@@ -802,7 +824,8 @@ impl ContainerService {
         self.require(id).await
     }
 
-    pub async fn restart(&self, id: &str) -> Result<Container, ServiceError> {
+    pub async fn restart(&self, actor: &User, id: &str) -> Result<Container, ServiceError> {
+        authz::require(actor, Action::RunContainers)?;
         self.require(id).await?;
         self.ask(|reply| ReconcileCommand::Restart {
             container_id: id.to_owned(),
@@ -812,7 +835,8 @@ impl ContainerService {
         self.require(id).await
     }
 
-    pub async fn kill(&self, id: &str) -> Result<Container, ServiceError> {
+    pub async fn kill(&self, actor: &User, id: &str) -> Result<Container, ServiceError> {
+        authz::require(actor, Action::RunContainers)?;
         self.require(id).await?;
         self.ask(|reply| ReconcileCommand::Kill {
             container_id: id.to_owned(),
@@ -823,13 +847,22 @@ impl ContainerService {
     }
 
     /// Deletes a container that runs nowhere, with its Docker containers.
-    pub async fn delete(&self, id: &str) -> Result<(), ServiceError> {
+    pub async fn delete(&self, actor: &User, id: &str) -> Result<(), ServiceError> {
+        authz::require(actor, Action::EditContainers)?;
         self.require(id).await?;
         self.ask(|reply| ReconcileCommand::Delete {
             container_id: id.to_owned(),
             reply,
         })
         .await
+    }
+
+    /// Announces (for the audit log) that the reconciler replaced or moved replicas on its own.
+    pub fn announce_reschedule(&self, container_id: &str, detail: String) {
+        self.bus.publish(Event::Reschedule {
+            container_id: container_id.to_owned(),
+            detail,
+        });
     }
 
     /// Sets what the user asked for (run or stop); used by the reconciler while it handles the request.

@@ -4,6 +4,8 @@
 use crate::db::containers::{self as q, DiskRow};
 use crate::docker::DockerError;
 use crate::service::ServiceError;
+use crate::service::auth::User;
+use crate::service::authz::{self, Action};
 use crate::service::hosts::HostService;
 use berth_shared::{DiskKind, validate_container_name, validate_host_path};
 use chrono::{DateTime, Utc};
@@ -91,7 +93,8 @@ impl DiskService {
         Ok(ids)
     }
 
-    pub async fn create(&self, settings: DiskSettings) -> Result<Disk, ServiceError> {
+    pub async fn create(&self, actor: &User, settings: DiskSettings) -> Result<Disk, ServiceError> {
+        authz::require(actor, Action::ManageDisks)?;
         let name = settings.name.trim().to_owned();
         validate_container_name(&name).map_err(|e| {
             ServiceError::bad_input("name", e.to_string().replace("container name", "disk name"))
@@ -168,7 +171,8 @@ impl DiskService {
     }
 
     /// Deletes a disk no definition mounts; a VOLUME's Docker volume goes with it.
-    pub async fn delete(&self, id: &str) -> Result<(), ServiceError> {
+    pub async fn delete(&self, actor: &User, id: &str) -> Result<(), ServiceError> {
+        authz::require(actor, Action::ManageDisks)?;
         let disk = self
             .get(id)
             .await?

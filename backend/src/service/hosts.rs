@@ -6,6 +6,8 @@ use crate::db::hosts::{self as q, HostImageRow, HostRow};
 use crate::docker::{Capabilities, DockerError, Engine, LocalImage, PullCredentials, TlsPems};
 use crate::secrets::SecretBox;
 use crate::service::ServiceError;
+use crate::service::auth::User;
+use crate::service::authz::{self, Action};
 use berth_shared::{HostEndpoint, HostStatus, ImageRef};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
@@ -326,7 +328,8 @@ impl HostService {
     }
 
     /// Saves a new host (even if its engine does not answer: it is then NON_RESPONSIVE with the reason).
-    pub async fn add(&self, settings: HostSettings) -> Result<Host, ServiceError> {
+    pub async fn add(&self, actor: &User, settings: HostSettings) -> Result<Host, ServiceError> {
+        authz::require(actor, Action::ManageHosts)?;
         let row = self.validated_row(settings, None)?;
         self.ensure_unique_name(&row.name, None).await?;
         let row = q::insert(&self.db, row).await?;
@@ -334,7 +337,13 @@ impl HostService {
         self.require(&row.id).await.map(to_host)
     }
 
-    pub async fn update(&self, id: &str, settings: HostSettings) -> Result<Host, ServiceError> {
+    pub async fn update(
+        &self,
+        actor: &User,
+        id: &str,
+        settings: HostSettings,
+    ) -> Result<Host, ServiceError> {
+        authz::require(actor, Action::ManageHosts)?;
         let existing = self.require(id).await?;
         let row = self.validated_row(settings, Some(&existing))?;
         self.ensure_unique_name(&row.name, Some(id)).await?;
@@ -343,7 +352,8 @@ impl HostService {
         self.require(id).await.map(to_host)
     }
 
-    pub async fn remove(&self, id: &str) -> Result<(), ServiceError> {
+    pub async fn remove(&self, actor: &User, id: &str) -> Result<(), ServiceError> {
+        authz::require(actor, Action::ManageHosts)?;
         self.require(id).await?;
         let _ = self.monitors.send(MonitorCommand::Stop(id.to_owned()));
         self.set_live_engine(id, None);
@@ -358,7 +368,8 @@ impl HostService {
         Ok(())
     }
 
-    pub async fn refresh(&self, id: &str) -> Result<Host, ServiceError> {
+    pub async fn refresh(&self, actor: &User, id: &str) -> Result<Host, ServiceError> {
+        authz::require(actor, Action::RefreshHosts)?;
         self.require(id).await?;
         let (tx, rx) = oneshot::channel();
         if self
@@ -371,7 +382,13 @@ impl HostService {
         self.require(id).await.map(to_host)
     }
 
-    pub async fn set_maintenance(&self, id: &str, on: bool) -> Result<Host, ServiceError> {
+    pub async fn set_maintenance(
+        &self,
+        actor: &User,
+        id: &str,
+        on: bool,
+    ) -> Result<Host, ServiceError> {
+        authz::require(actor, Action::ManageHosts)?;
         let row = self.require(id).await?;
         q::set_maintenance(&self.db, id, on).await?;
         let current: HostStatus = row.status.parse().unwrap_or(HostStatus::Unknown);
@@ -557,9 +574,11 @@ impl HostService {
     /// Pulls an image onto a host, publishing progress on `imagePull`, and returns its cache entry.
     pub async fn pull_image(
         &self,
+        actor: &User,
         host_id: &str,
         reference: &str,
     ) -> Result<HostImage, ServiceError> {
+        authz::require(actor, Action::PullImages)?;
         let image = ImageRef::parse(reference)
             .map_err(|e| ServiceError::bad_input("reference", e.to_string()))?;
         let full = image.to_string();
@@ -640,7 +659,13 @@ impl HostService {
     }
 
     /// Removes an image from a host's cache.
-    pub async fn remove_image(&self, host_id: &str, reference: &str) -> Result<(), ServiceError> {
+    pub async fn remove_image(
+        &self,
+        actor: &User,
+        host_id: &str,
+        reference: &str,
+    ) -> Result<(), ServiceError> {
+        authz::require(actor, Action::RemoveImages)?;
         let full = normalise(reference.trim());
         let (row, engine) = self.engine(host_id).await?;
         let cached = self.images(host_id).await?;

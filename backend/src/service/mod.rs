@@ -1,7 +1,9 @@
 //! Business rules. Services own the database handle; the GraphQL and HTTP layers and the engine call services
 //! only.
 
+pub mod audit;
 pub mod auth;
+pub mod authz;
 pub mod containers;
 pub mod disks;
 pub mod error;
@@ -31,6 +33,7 @@ pub struct Services {
     pub registries: registries::RegistryService,
     pub containers: containers::ContainerService,
     pub disks: disks::DiskService,
+    pub audit: audit::AuditService,
     pub bus: Bus,
     db: DatabaseConnection,
 }
@@ -58,6 +61,7 @@ impl Services {
             ),
             containers,
             disks: disks::DiskService::new(db.clone(), hosts_for_disks),
+            audit: audit::AuditService::new(db.clone(), bus.clone()),
             bus,
             db,
         };

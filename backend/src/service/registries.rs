@@ -8,6 +8,8 @@ use crate::registry::Url;
 use crate::registry::{self, RegistryClient, RegistryError, TagDetails};
 use crate::secrets::SecretBox;
 use crate::service::ServiceError;
+use crate::service::auth::User;
+use crate::service::authz::{self, Action};
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
 use sea_orm::DatabaseConnection;
@@ -506,27 +508,37 @@ impl RegistryService {
     }
 
     /// Saves a new registry and starts its first refresh.
-    pub async fn add(&self, settings: RegistrySettings) -> Result<Registry, ServiceError> {
+    pub async fn add(
+        &self,
+        actor: &User,
+        settings: RegistrySettings,
+    ) -> Result<Registry, ServiceError> {
+        authz::require(actor, Action::ManageRegistries)?;
         let row = self.validated_row(settings, None)?;
         self.ensure_unique_name(&row.name, None).await?;
         let row = q::insert(&self.db, row).await?;
-        self.refresh(&row.id).await
+        self.start_refresh(&row.id).await?;
+        self.require(&row.id).await.map(to_registry)
     }
 
     /// Saves new settings and starts a refresh.
     pub async fn update(
         &self,
+        actor: &User,
         id: &str,
         settings: RegistrySettings,
     ) -> Result<Registry, ServiceError> {
+        authz::require(actor, Action::ManageRegistries)?;
         let existing = self.require(id).await?;
         let row = self.validated_row(settings, Some(&existing))?;
         self.ensure_unique_name(&row.name, Some(id)).await?;
         q::update_settings(&self.db, row).await?;
-        self.refresh(id).await
+        self.start_refresh(id).await?;
+        self.require(id).await.map(to_registry)
     }
 
-    pub async fn remove(&self, id: &str) -> Result<(), ServiceError> {
+    pub async fn remove(&self, actor: &User, id: &str) -> Result<(), ServiceError> {
+        authz::require(actor, Action::ManageRegistries)?;
         self.require(id).await?;
         q::delete(&self.db, id).await?;
         self.clients
@@ -537,7 +549,8 @@ impl RegistryService {
     }
 
     /// Starts a refresh (unless one is running) and answers at once, REFRESHING.
-    pub async fn refresh(&self, id: &str) -> Result<Registry, ServiceError> {
+    pub async fn refresh(&self, actor: &User, id: &str) -> Result<Registry, ServiceError> {
+        authz::require(actor, Action::RefreshRegistries)?;
         self.require(id).await?;
         self.start_refresh(id).await?;
         self.require(id).await.map(to_registry)

@@ -1,6 +1,7 @@
 //! sea-orm entities, one file per table. They never leave `db/`: services get plain domain types.
 
 pub mod api_token;
+pub mod audit_entry;
 pub mod container;
 pub mod container_instance;
 pub mod disk;

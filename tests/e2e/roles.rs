@@ -1,0 +1,306 @@
+//! Roles over the whole API: every mutation of the served schema, called by a VIEWER, an OPERATOR and an ADMIN
+//! with placeholder arguments, is refused (FORBIDDEN) exactly when the table below says the role is too low. A
+//! mutation missing from the table fails the test, so new ones must be given a role. Plus user management, the
+//! last-admin rule, and the audit log of it all.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail, ensure};
+use berth_tests::TestEnv;
+use berth_tests::app::{ADMIN_PASSWORD, TestApp, data, error_code, http_client, spawn_app};
+use reqwest::cookie::Jar;
+use serde_json::{Value, json};
+
+/// The least role allowed for each mutation; `None` = no user needed.
+const TABLE: &[(&str, Option<&str>)] = &[
+    ("login", None),
+    ("logout", Some("VIEWER")),
+    ("createApiToken", Some("VIEWER")),
+    ("revokeApiToken", Some("VIEWER")),
+    ("changePassword", Some("VIEWER")),
+    ("createUser", Some("ADMIN")),
+    ("updateUser", Some("ADMIN")),
+    ("resetPassword", Some("ADMIN")),
+    ("addRegistry", Some("ADMIN")),
+    ("updateRegistry", Some("ADMIN")),
+    ("removeRegistry", Some("ADMIN")),
+    ("refreshRegistry", Some("OPERATOR")),
+    ("addHost", Some("ADMIN")),
+    ("updateHost", Some("ADMIN")),
+    ("removeHost", Some("ADMIN")),
+    ("refreshHost", Some("OPERATOR")),
+    ("setHostMaintenance", Some("ADMIN")),
+    ("pullImage", Some("OPERATOR")),
+    ("removeHostImage", Some("ADMIN")),
+    ("createContainer", Some("OPERATOR")),
+    ("updateContainer", Some("OPERATOR")),
+    ("deleteContainer", Some("OPERATOR")),
+    ("runContainer", Some("OPERATOR")),
+    ("stopContainer", Some("OPERATOR")),
+    ("restartContainer", Some("OPERATOR")),
+    ("killContainer", Some("OPERATOR")),
+    ("scaleContainer", Some("OPERATOR")),
+    ("createDisk", Some("ADMIN")),
+    ("deleteDisk", Some("ADMIN")),
+];
+
+fn rank(role: &str) -> u8 {
+    match role {
+        "ADMIN" => 2,
+        "OPERATOR" => 1,
+        _ => 0,
+    }
+}
+
+const TYPE_REF: &str = "kind name ofType { kind name ofType { kind name ofType { kind name } } }";
+
+/// The schema as served: mutation fields with their arguments, and the input and enum types.
+async fn introspect(app: &TestApp, token: &str) -> Result<Value> {
+    let query = format!(
+        "{{ __schema {{ mutationType {{ fields {{ name type {{ {TYPE_REF} }} args {{ name defaultValue type {{ {TYPE_REF} }} }} }} }} \
+         types {{ name kind enumValues {{ name }} inputFields {{ name defaultValue type {{ {TYPE_REF} }} }} }} }} }}"
+    );
+    let body = app.graphql_with_token(token, &query, json!({})).await?;
+    Ok(data(&body)?["__schema"].clone())
+}
+
+/// A placeholder value of a GraphQL type: required fields only, ids that name nothing.
+fn placeholder(ty: &Value, types: &BTreeMap<String, Value>) -> Value {
+    match ty["kind"].as_str() {
+        Some("NON_NULL") => placeholder(&ty["ofType"], types),
+        Some("LIST") => json!([]),
+        Some("ENUM") => {
+            let t = &types[ty["name"].as_str().unwrap_or_default()];
+            t["enumValues"][0]["name"].clone()
+        }
+        Some("INPUT_OBJECT") => {
+            let t = &types[ty["name"].as_str().unwrap_or_default()];
+            let mut obj = serde_json::Map::new();
+            for f in t["inputFields"].as_array().into_iter().flatten() {
+                if f["type"]["kind"] == "NON_NULL" && f["defaultValue"].is_null() {
+                    obj.insert(
+                        f["name"].as_str().unwrap_or_default().to_string(),
+                        placeholder(&f["type"], types),
+                    );
+                }
+            }
+            Value::Object(obj)
+        }
+        _ => match ty["name"].as_str().unwrap_or_default() {
+            "ID" => json!("00000000-0000-0000-0000-000000000000"),
+            "Int" | "Bytes" => json!(1),
+            "Float" => json!(1.0),
+            "Boolean" => json!(false),
+            "JSON" => json!({}),
+            "DateTime" => json!("2026-01-01T00:00:00Z"),
+            _ => json!("x"),
+        },
+    }
+}
+
+/// The GraphQL type of an argument as written in a variable definition (`ID!`, `[String!]`, …).
+fn type_text(ty: &Value) -> String {
+    match ty["kind"].as_str() {
+        Some("NON_NULL") => format!("{}!", type_text(&ty["ofType"])),
+        Some("LIST") => format!("[{}]", type_text(&ty["ofType"])),
+        _ => ty["name"].as_str().unwrap_or_default().to_string(),
+    }
+}
+
+/// The innermost named type: does selecting it need a selection set?
+fn is_leaf(ty: &Value) -> bool {
+    match ty["kind"].as_str() {
+        Some("NON_NULL") | Some("LIST") => is_leaf(&ty["ofType"]),
+        Some("SCALAR") | Some("ENUM") => true,
+        _ => false,
+    }
+}
+
+/// Logs in as `username` with a client of its own and creates an API token.
+async fn token_for(app: &TestApp, username: &str, password: &str) -> Result<String> {
+    let client = http_client(Some(Arc::new(Jar::default())))?;
+    let post = |query: &str, variables: Value| {
+        client
+            .post(app.url("/graphql"))
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+    };
+    let body: Value = post(
+        "mutation L($u: String!, $p: String!) { login(username: $u, password: $p) { id } }",
+        json!({ "u": username, "p": password }),
+    )
+    .await?
+    .json()
+    .await?;
+    data(&body).with_context(|| format!("login {username}: {body}"))?;
+    let body: Value = post(
+        "mutation { createApiToken(name: \"roles\") { secret } }",
+        json!({}),
+    )
+    .await?
+    .json()
+    .await?;
+    Ok(data(&body)?["createApiToken"]["secret"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string())
+}
+
+/// Every mutation, with each role: FORBIDDEN exactly when the role is below the table's.
+pub async fn every_mutation_checks_the_role(env: &TestEnv) -> Result<()> {
+    let app = spawn_app(env).await?;
+    let outcome = async {
+        let admin = app.admin_token("roles-e2e").await?;
+        let mut tokens = Vec::new();
+        for role in ["VIEWER", "OPERATOR"] {
+            let name = role.to_lowercase();
+            let body = app
+                .graphql_with_token(
+                    &admin,
+                    "mutation C($u: String!, $p: String!, $r: Role!) { createUser(username: $u, password: $p, role: $r) { id role } }",
+                    json!({ "u": name, "p": "a-long-password", "r": role }),
+                )
+                .await?;
+            ensure!(data(&body)?["createUser"]["role"] == role, "{body}");
+            tokens.push((role, token_for(&app, &name, "a-long-password").await?));
+        }
+        tokens.push(("ADMIN", admin.clone()));
+
+        let schema = introspect(&app, &admin).await?;
+        let types: BTreeMap<String, Value> = schema["types"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|t| (t["name"].as_str().unwrap_or_default().to_string(), t.clone()))
+            .collect();
+        let fields = schema["mutationType"]["fields"].as_array().cloned().unwrap_or_default();
+        let table: BTreeMap<&str, Option<&str>> = TABLE.iter().copied().collect();
+        let missing: Vec<&str> = fields
+            .iter()
+            .filter_map(|f| f["name"].as_str())
+            .filter(|n| !table.contains_key(n))
+            .collect();
+        ensure!(missing.is_empty(), "mutations without a role in the table: {missing:?}");
+        ensure!(fields.len() >= 29, "only {} mutations served", fields.len());
+
+        let mut wrong = Vec::new();
+        for (role, token) in &tokens {
+            for f in &fields {
+                let name = f["name"].as_str().unwrap_or_default();
+                if name == "logout" {
+                    continue; // would end nothing for a token, and is checked by the auth tests
+                }
+                let mut defs = Vec::new();
+                let mut args = Vec::new();
+                let mut variables = serde_json::Map::new();
+                for a in f["args"].as_array().into_iter().flatten() {
+                    let arg = a["name"].as_str().unwrap_or_default();
+                    if a["type"]["kind"] != "NON_NULL" {
+                        continue;
+                    }
+                    defs.push(format!("${arg}: {}", type_text(&a["type"])));
+                    args.push(format!("{arg}: ${arg}"));
+                    variables.insert(arg.to_string(), placeholder(&a["type"], &types));
+                }
+                // Objects need a selection: ask for __typename.
+                let selection = if is_leaf(&f["type"]) {
+                    String::new()
+                } else {
+                    " { __typename }".to_string()
+                };
+                let query = format!(
+                    "mutation M{}{} {{ {name}{}{selection} }}",
+                    if defs.is_empty() { "" } else { "(" },
+                    if defs.is_empty() { String::new() } else { format!("{})", defs.join(", ")) },
+                    if args.is_empty() { String::new() } else { format!("({})", args.join(", ")) },
+                );
+                let body = app
+                    .graphql_with_token(token, &query, Value::Object(variables))
+                    .await?;
+                let forbidden = error_code(&body) == Some("FORBIDDEN");
+                let expected = table[name].is_some_and(|least| rank(role) < rank(least));
+                if body.get("errors").is_some()
+                    && error_code(&body).is_none()
+                {
+                    bail!("{name} as {role}: an error without a code: {body}");
+                }
+                if forbidden != expected {
+                    wrong.push(format!("{name} as {role}: expected forbidden={expected}, got {body}"));
+                }
+            }
+        }
+        ensure!(wrong.is_empty(), "role checks differ from the table:\n{}", wrong.join("\n"));
+        Ok(())
+    }
+    .await;
+    app.finish(outcome).await
+}
+
+/// Admins manage users; the last active admin cannot be demoted or disabled; a disabled user is refused;
+/// every one of these calls is in the audit log, without the passwords.
+pub async fn users_last_admin_and_audit(env: &TestEnv) -> Result<()> {
+    let app = spawn_app(env).await?;
+    let outcome = async {
+        let admin = app.admin_token("users-e2e").await?;
+        let me = data(&app.graphql_with_token(&admin, "{ me { id } }", json!({})).await?)?["me"]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let demote = app
+            .graphql_with_token(
+                &admin,
+                "mutation U($id: ID!) { updateUser(id: $id, role: VIEWER) { role } }",
+                json!({ "id": me }),
+            )
+            .await?;
+        ensure!(error_code(&demote) == Some("CONFLICT"), "the last admin: {demote}");
+        let secret_password = "operator-pass-4711";
+        let body = app
+            .graphql_with_token(
+                &admin,
+                "mutation C($p: String!) { createUser(username: \"ops\", password: $p, role: OPERATOR) { id } }",
+                json!({ "p": secret_password }),
+            )
+            .await?;
+        let ops = data(&body)?["createUser"]["id"].as_str().unwrap_or_default().to_string();
+        let ops_token = token_for(&app, "ops", secret_password).await?;
+        let users = app.graphql_with_token(&ops_token, "{ users { username } }", json!({})).await?;
+        ensure!(error_code(&users) == Some("FORBIDDEN"), "an operator cannot list users: {users}");
+        let body = app
+            .graphql_with_token(
+                &admin,
+                "mutation U($id: ID!) { updateUser(id: $id, disabled: true) { disabled } }",
+                json!({ "id": ops }),
+            )
+            .await?;
+        ensure!(data(&body)?["updateUser"]["disabled"] == true, "{body}");
+        let refused = app.graphql_with_token(&ops_token, "{ me { username } }", json!({})).await?;
+        ensure!(refused.get("errors").is_some(), "a disabled user's token stops working: {refused}");
+
+        let log = app
+            .graphql_with_token(
+                &admin,
+                "{ auditLog(first: 100) { totalCount edges { node { user action target result detail } } } }",
+                json!({}),
+            )
+            .await?;
+        let log = data(&log)?["auditLog"].clone();
+        let entries = log["edges"].as_array().cloned().unwrap_or_default();
+        let find = |action: &str, result: &str| {
+            entries.iter().any(|e| e["node"]["action"] == action && e["node"]["result"] == result)
+        };
+        ensure!(find("updateUser", "CONFLICT"), "the refused demotion is audited: {log}");
+        ensure!(find("createUser", "OK") && find("updateUser", "OK"), "{log}");
+        ensure!(!log.to_string().contains(secret_password), "no password in the audit log");
+        ensure!(
+            entries.iter().any(|e| e["node"]["action"] == "createUser"
+                && e["node"]["detail"].as_str().is_some_and(|d| d.contains("***"))),
+            "the password is replaced: {log}"
+        );
+        ensure!(!log.to_string().contains(ADMIN_PASSWORD), "no admin password either");
+        Ok(())
+    }
+    .await;
+    app.finish(outcome).await
+}
