@@ -33,7 +33,12 @@ impl MigrationTrait for Migration {
                             .auto_increment()
                             .primary_key(),
                     )
-                    .col(ColumnDef::new(AuditLog::Id).string().not_null().unique_key())
+                    .col(
+                        ColumnDef::new(AuditLog::Id)
+                            .string()
+                            .not_null()
+                            .unique_key(),
+                    )
                     .col(
                         ColumnDef::new(AuditLog::At)
                             .timestamp_with_time_zone()

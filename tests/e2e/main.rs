@@ -109,6 +109,7 @@ fn all_tests() -> Vec<(&'static str, TestFn)> {
         replication::lost_host_replicas_move_and_surplus_goes,
         roles::every_mutation_checks_the_role,
         roles::users_last_admin_and_audit,
+        roles::hardening_and_no_secrets_anywhere,
         browser::login_tabs_tokens_logout,
         browser::hosts_add_and_pull,
         browser::storage_registries,

@@ -304,3 +304,154 @@ pub async fn users_last_admin_and_audit(env: &TestEnv) -> Result<()> {
     .await;
     app.finish(outcome).await
 }
+
+/// Login throttling, deep queries refused fast, logout and password change ending the other sessions, the
+/// SPA's Content-Security-Policy, and no secret used in the run found in the server's log or the audit log.
+pub async fn hardening_and_no_secrets_anywhere(env: &TestEnv) -> Result<()> {
+    let data_dir = env.new_app_dir()?;
+    let mut berth = berth_tests::app::spawn_berth_process(&data_dir).await?;
+    let outcome = async {
+        let app = &berth.app;
+        let admin = app.admin_token("hardening-e2e").await?;
+        let user_password = "viewer-secret-8123";
+        let body = app
+            .graphql_with_token(
+                &admin,
+                "mutation C($p: String!) { createUser(username: \"eve\", password: $p, role: VIEWER) { id } }",
+                json!({ "p": user_password }),
+            )
+            .await?;
+        data(&body)?;
+
+        // Secrets Berth is given: a registry password and a TLS client key.
+        let registry_password = berth_tests::registry::AUTH_PASSWORD;
+        let body = app
+            .graphql_with_token(
+                &admin,
+                "mutation R($input: RegistryInput!) { addRegistry(input: $input) { id hasPassword } }",
+                json!({ "input": { "name": "auth", "url": env.auth_registry.url, "insecure": true,
+                        "refreshIntervalSeconds": 0, "username": berth_tests::registry::AUTH_USERNAME,
+                        "password": registry_password } }),
+            )
+            .await?;
+        ensure!(!body.to_string().contains(registry_password), "{body}");
+        let h3 = env.host("h3")?;
+        let body = app
+            .graphql_with_token(
+                &admin,
+                "mutation H($input: HostInput!) { addHost(input: $input) { id tls } }",
+                json!({ "input": berth_tests::hosts::engine_input("h3", h3) }),
+            )
+            .await?;
+        data(&body)?;
+        let key_pem = h3.tls.as_ref().map(|t| t.key_pem.clone()).context("h3 has TLS")?;
+        let key_line = key_pem
+            .lines()
+            .find(|l| !l.starts_with("-----") && l.len() > 20)
+            .context("a line of the key")?
+            .to_string();
+
+        // 20 failed logins: throttled, and then even the right password waits.
+        let client = http_client(Some(Arc::new(Jar::default())))?;
+        let login = |password: &str| {
+            client
+                .post(app.url("/graphql"))
+                .json(&json!({ "query": "mutation L($p: String!) { login(username: \"eve\", password: $p) { id } }",
+                               "variables": { "p": password } }))
+                .send()
+        };
+        let mut codes = Vec::new();
+        for i in 0..20 {
+            let body: Value = login(&format!("wrong-{i}")).await?.json().await?;
+            codes.push(error_code(&body).unwrap_or("none").to_string());
+        }
+        ensure!(codes[0] == "UNAUTHENTICATED", "{codes:?}");
+        ensure!(codes.iter().filter(|c| *c == "FORBIDDEN").count() >= 10, "throttled: {codes:?}");
+        let body: Value = login(user_password).await?.json().await?;
+        ensure!(error_code(&body) == Some("FORBIDDEN"), "still throttled: {body}");
+        ensure!(body.to_string().contains("too many failed logins"), "{body}");
+
+        // A 50-level nested query is refused at once.
+        let mut nested = String::from("id");
+        for _ in 0..25 {
+            nested = format!("instances {{ container {{ {nested} }} }}");
+        }
+        let started = std::time::Instant::now();
+        let body = app
+            .graphql_with_token(&admin, &format!("{{ containers {{ edges {{ node {{ {nested} }} }} }} }}"), json!({}))
+            .await?;
+        ensure!(body.get("errors").is_some(), "a 50-level query must be refused: {body}");
+        ensure!(started.elapsed() < std::time::Duration::from_secs(1), "refused in {:?}", started.elapsed());
+
+        // Two browsers logged in as admin: a password change ends the other one; logout ends all.
+        let browser = |jar: Arc<Jar>| http_client(Some(jar));
+        let (jar_a, jar_b) = (Arc::new(Jar::default()), Arc::new(Jar::default()));
+        let (a, b) = (browser(jar_a)?, browser(jar_b)?);
+        let post = |c: &reqwest::Client, query: &str, variables: Value| {
+            c.post(app.url("/graphql")).json(&json!({ "query": query, "variables": variables })).send()
+        };
+        let login_admin = "mutation L($p: String!) { login(username: \"admin\", password: $p) { id } }";
+        for c in [&a, &b] {
+            let body: Value = post(c, login_admin, json!({ "p": ADMIN_PASSWORD })).await?.json().await?;
+            data(&body)?;
+        }
+        let new_password = "a-brand-new-admin-pass";
+        let body: Value = post(
+            &a,
+            "mutation P($o: String!, $n: String!) { changePassword(oldPassword: $o, newPassword: $n) }",
+            json!({ "o": ADMIN_PASSWORD, "n": new_password }),
+        )
+        .await?
+        .json()
+        .await?;
+        data(&body)?;
+        let me_a: Value = post(&a, "{ me { username } }", json!({})).await?.json().await?;
+        ensure!(me_a["data"]["me"]["username"] == "admin", "the changing browser stays logged in: {me_a}");
+        let me_b: Value = post(&b, "{ me { username } }", json!({})).await?.json().await?;
+        ensure!(error_code(&me_b) == Some("UNAUTHENTICATED"), "the other browser is logged out: {me_b}");
+        let body: Value = post(&b, login_admin, json!({ "p": new_password })).await?.json().await?;
+        data(&body)?;
+        let body: Value = post(&a, "mutation { logout }", json!({})).await?.json().await?;
+        data(&body)?;
+        let me_b: Value = post(&b, "{ me { username } }", json!({})).await?.json().await?;
+        ensure!(error_code(&me_b) == Some("UNAUTHENTICATED"), "logout ends the other sessions: {me_b}");
+
+        // The web app's Content-Security-Policy.
+        let page = http_client(None)?.get(app.url("/")).send().await?;
+        let csp = page
+            .headers()
+            .get("content-security-policy")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        ensure!(
+            csp.contains("script-src 'self' 'wasm-unsafe-eval' 'sha256-") && csp.contains("frame-ancestors 'none'"),
+            "CSP: {csp:?}"
+        );
+
+        // No secret anywhere: the audit log and the server's whole log.
+        let log = app
+            .graphql_with_token(&admin, "{ auditLog(first: 500) { edges { node { user action target result detail } } } }", json!({}))
+            .await?;
+        let audit = data(&log)?.to_string();
+        ensure!(audit.contains("changePassword") && audit.contains("addRegistry"), "audited: {audit}");
+        let server_log = std::fs::read_to_string(data_dir.join("berth.log")).unwrap_or_default();
+        let secrets = [
+            ADMIN_PASSWORD,
+            new_password,
+            user_password,
+            registry_password,
+            key_line.as_str(),
+            admin.as_str(),
+        ];
+        for secret in secrets {
+            ensure!(!audit.contains(secret), "a secret in the audit log: {secret:?}");
+            ensure!(!server_log.contains(secret), "a secret in the server log: {secret:?}");
+        }
+        ensure!(server_log.contains("Berth is listening"), "the log was captured");
+        Ok(())
+    }
+    .await;
+    berth.process.kill().await?;
+    outcome
+}

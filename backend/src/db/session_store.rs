@@ -30,6 +30,20 @@ impl DbSessionStore {
         Ok(res.rows_affected)
     }
 
+    /// Ends every session of a user except `keep` (a session id); returns how many ended.
+    pub async fn end_user_sessions(
+        db: &DatabaseConnection,
+        user_id: &str,
+        keep: Option<&str>,
+    ) -> std::result::Result<u64, sea_orm::DbErr> {
+        let mut delete = session::Entity::delete_many()
+            .filter(session::Column::Data.contains(format!("\"user_id\":\"{user_id}\"")));
+        if let Some(k) = keep {
+            delete = delete.filter(session::Column::Id.ne(k));
+        }
+        Ok(delete.exec(db).await?.rows_affected)
+    }
+
     fn row(record: &Record) -> Result<session::Model> {
         Ok(session::Model {
             id: record.id.to_string(),

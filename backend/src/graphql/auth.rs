@@ -120,7 +120,11 @@ impl AuthMutation {
         password: String,
     ) -> ApiResult<User> {
         let session = session(ctx)?;
-        let user = services(ctx)?.auth.login(&username, &password).await?;
+        let client = ctx.data_opt::<super::ClientAddr>().and_then(|c| c.0);
+        let user = services(ctx)?
+            .auth
+            .login_from(&username, &password, client)
+            .await?;
         session.cycle_id().await.map_err(session_error)?;
         session
             .insert(SESSION_USER_KEY, user.id.clone())
@@ -131,11 +135,13 @@ impl AuthMutation {
     }
 
     /// Ends the browser session (a no-op for API-token requests).
+    /// Ends the browser session and every other session of the user.
     async fn logout(&self, ctx: &Context<'_>) -> ApiResult<bool> {
-        require_user(ctx)?;
+        let user = require_user(ctx)?;
         if let Some(session) = ctx.data_opt::<SessionHandle>().and_then(|s| s.0.clone()) {
             session.flush().await.map_err(session_error)?;
         }
+        services(ctx)?.auth.end_sessions(&user.id, None).await?;
         Ok(true)
     }
 
@@ -218,6 +224,16 @@ impl AuthMutation {
         services(ctx)?
             .auth
             .change_password(user, &old_password, &new_password)
+            .await?;
+        // Other browsers logged in as this user must log in again; this one stays.
+        let keep = ctx
+            .data_opt::<SessionHandle>()
+            .and_then(|s| s.0.as_ref())
+            .and_then(|s| s.id())
+            .map(|id| id.to_string());
+        services(ctx)?
+            .auth
+            .end_sessions(&user.id, keep.as_deref())
             .await?;
         Ok(true)
     }

@@ -22,6 +22,10 @@ use async_graphql::Context;
 #[derive(Clone, Debug, Default)]
 pub struct Viewer(pub Option<User>);
 
+/// The address the request came from (for login throttling), when the server knows it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ClientAddr(pub Option<std::net::IpAddr>);
+
 /// The browser session of this request, when it came through the cookie-carrying HTTP route.
 #[derive(Clone, Debug, Default)]
 pub struct SessionHandle(pub Option<tower_sessions::Session>);

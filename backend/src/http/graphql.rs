@@ -68,6 +68,7 @@ async fn viewer(
 /// `POST /graphql`: queries and mutations, single or batched.
 pub async fn post(
     State(state): State<AppState>,
+    extensions: axum::http::Extensions,
     session: Session,
     headers: HeaderMap,
     body: Bytes,
@@ -95,7 +96,12 @@ pub async fn post(
     };
     let request = request
         .data(Viewer(user))
-        .data(SessionHandle(Some(session)));
+        .data(SessionHandle(Some(session)))
+        .data(crate::graphql::ClientAddr(
+            extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip()),
+        ));
     GraphQLResponse::from(state.schema.execute_batch(request).await).into_response()
 }
 

@@ -50,7 +50,15 @@ pub fn router<S: SessionStore + Clone>(state: AppState, sessions: S, static_dir:
         .layer(session_layer)
         .with_state(state);
 
-    api.fallback_service(static_files::service(static_dir))
+    let csp = HeaderValue::from_str(&content_security_policy(static_dir))
+        .unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'"));
+    let spa = tower::ServiceBuilder::new()
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            csp,
+        ))
+        .service(static_files::service(static_dir));
+    api.fallback_service(spa)
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -63,6 +71,40 @@ pub fn router<S: SessionStore + Clone>(state: AppState, sessions: S, static_dir:
             header::REFERRER_POLICY,
             HeaderValue::from_static("same-origin"),
         ))
+}
+
+/// The web app's Content-Security-Policy: its own origin only, WebAssembly allowed, and Trunk's inline loader
+/// script allowed by its hash (read from `index.html`), so no other inline script can run.
+fn content_security_policy(static_dir: &Path) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let index = std::fs::read_to_string(static_dir.join("index.html")).unwrap_or_default();
+    let mut hashes = String::new();
+    let mut rest = index.as_str();
+    while let Some(start) = rest.find("<script") {
+        let after = &rest[start..];
+        let Some(open_end) = after.find('>') else {
+            break;
+        };
+        let tag = &after[..open_end];
+        let body_and_more = &after[open_end + 1..];
+        let Some(close) = body_and_more.find("</script>") else {
+            break;
+        };
+        if !tag.contains(" src=") {
+            let digest = sha2::Sha256::digest(&body_and_more.as_bytes()[..close]);
+            hashes.push_str(&format!(
+                " 'sha256-{}'",
+                base64::engine::general_purpose::STANDARD.encode(digest)
+            ));
+        }
+        rest = &body_and_more[close..];
+    }
+    format!(
+        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'{hashes}; style-src 'self' 'unsafe-inline'; \
+         img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'; \
+         form-action 'self'"
+    )
 }
 
 /// `GET /healthz`: 200 when the database answers, 503 otherwise, with a JSON body naming each part.

@@ -61,7 +61,21 @@ pub enum Bootstrap {
 #[derive(Clone)]
 pub struct AuthService {
     db: DatabaseConnection,
+    throttle: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Failures>>>,
 }
+
+/// Failed logins in a row for one user name or one client address.
+#[derive(Clone, Copy, Debug, Default)]
+struct Failures {
+    count: u32,
+    blocked_until: Option<DateTime<Utc>>,
+}
+
+/// Failed logins allowed in a row before each further attempt must wait (1 s, 2 s, 4 s, … up to 15 min): per
+/// user name, and (higher, as many users may share one address) per client address.
+const FREE_FAILURES_USER: u32 = 5;
+const FREE_FAILURES_ADDR: u32 = 30;
+const MAX_LOCK_SECS: i64 = 15 * 60;
 
 fn user_from_row(row: users::UserRow) -> Result<User, ServiceError> {
     let role = Role::from_str(&row.role)
@@ -138,7 +152,101 @@ fn invalid_credentials() -> ServiceError {
 
 impl AuthService {
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+        Self {
+            db,
+            throttle: Default::default(),
+        }
+    }
+
+    fn throttle_keys(username: &str, client: Option<std::net::IpAddr>) -> Vec<String> {
+        let mut keys = vec![format!("user:{}", username.trim().to_lowercase())];
+        if let Some(ip) = client {
+            keys.push(format!("addr:{ip}"));
+        }
+        keys
+    }
+
+    /// Refuses a login attempt while its user name or client address is locked out.
+    fn check_throttle(&self, keys: &[String]) -> Result<(), ServiceError> {
+        let map = self
+            .throttle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = Utc::now();
+        let wait = keys
+            .iter()
+            .filter_map(|k| map.get(k).and_then(|f| f.blocked_until))
+            .filter(|until| *until > now)
+            .max();
+        match wait {
+            Some(until) => Err(ServiceError::Forbidden(format!(
+                "too many failed logins; try again in {} s",
+                (until - now).num_seconds().max(1)
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    fn record_attempt(&self, keys: &[String], ok: bool) {
+        let mut map = self
+            .throttle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for k in keys {
+            if ok {
+                map.remove(k);
+                continue;
+            }
+            let free = if k.starts_with("addr:") {
+                FREE_FAILURES_ADDR
+            } else {
+                FREE_FAILURES_USER
+            };
+            let f = map.entry(k.clone()).or_default();
+            f.count += 1;
+            if f.count >= free {
+                let exp = (f.count - free).min(20);
+                let secs = (1i64 << exp).min(MAX_LOCK_SECS);
+                f.blocked_until = Some(Utc::now() + chrono::Duration::seconds(secs));
+            }
+        }
+        // Keep the table small: forget entries whose lock ran out long ago.
+        if map.len() > 10_000 {
+            let cutoff = Utc::now() - chrono::Duration::seconds(MAX_LOCK_SECS);
+            map.retain(|_, f| f.blocked_until.is_some_and(|u| u > cutoff));
+        }
+    }
+
+    /// Like [`Self::login`], throttled per user name and per client address: after 5 failures in a row for a
+    /// name (30 for an address) each further attempt must wait (1 s, doubling, at most 15 min); success clears
+    /// both.
+    pub async fn login_from(
+        &self,
+        username: &str,
+        password: &str,
+        client: Option<std::net::IpAddr>,
+    ) -> Result<User, ServiceError> {
+        let keys = Self::throttle_keys(username, client);
+        self.check_throttle(&keys)?;
+        let outcome = self.login(username, password).await;
+        match &outcome {
+            Ok(_) => self.record_attempt(&keys, true),
+            Err(ServiceError::Unauthenticated(_)) => self.record_attempt(&keys, false),
+            Err(_) => {}
+        }
+        outcome
+    }
+
+    /// Ends a user's browser sessions except `keep` (logout and password changes end the others).
+    pub async fn end_sessions(
+        &self,
+        user_id: &str,
+        keep: Option<&str>,
+    ) -> Result<u64, ServiceError> {
+        Ok(
+            crate::db::session_store::DbSessionStore::end_user_sessions(&self.db, user_id, keep)
+                .await?,
+        )
     }
 
     /// Creates the `admin` user when the database has no user at all.
