@@ -110,6 +110,7 @@ fn all_tests() -> Vec<(&'static str, TestFn)> {
         roles::every_mutation_checks_the_role,
         roles::users_last_admin_and_audit,
         roles::hardening_and_no_secrets_anywhere,
+        roles::passthrough_rest_and_cli,
         browser::login_tabs_tokens_logout,
         browser::hosts_add_and_pull,
         browser::storage_registries,

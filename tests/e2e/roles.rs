@@ -43,6 +43,8 @@ const TABLE: &[(&str, Option<&str>)] = &[
     ("scaleContainer", Some("OPERATOR")),
     ("createDisk", Some("ADMIN")),
     ("deleteDisk", Some("ADMIN")),
+    ("dockerRest", Some("ADMIN")),
+    ("dockerCli", Some("ADMIN")),
 ];
 
 fn rank(role: &str) -> u8 {
@@ -182,7 +184,7 @@ pub async fn every_mutation_checks_the_role(env: &TestEnv) -> Result<()> {
             .filter(|n| !table.contains_key(n))
             .collect();
         ensure!(missing.is_empty(), "mutations without a role in the table: {missing:?}");
-        ensure!(fields.len() >= 29, "only {} mutations served", fields.len());
+        ensure!(fields.len() >= 31, "only {} mutations served", fields.len());
 
         let mut wrong = Vec::new();
         for (role, token) in &tokens {
@@ -454,4 +456,64 @@ pub async fn hardening_and_no_secrets_anywhere(env: &TestEnv) -> Result<()> {
     .await;
     berth.process.kill().await?;
     outcome
+}
+
+/// `dockerRest GET /version` on h1 (unix socket) and on the TLS host; `dockerCli ps -a`; both audited, and
+/// refused for a host that does not answer.
+pub async fn passthrough_rest_and_cli(env: &TestEnv) -> Result<()> {
+    let app = spawn_app(env).await?;
+    let outcome = async {
+        let admin = app.admin_token("passthrough-e2e").await?;
+        let mut ids = BTreeMap::new();
+        for name in ["h1", "h3"] {
+            let host = berth_tests::hosts::add_host(&app, berth_tests::hosts::engine_input(name, env.host(name)?)).await?;
+            ensure!(host["status"] == "UP", "{host}");
+            ids.insert(name, host["id"].as_str().unwrap_or_default().to_string());
+        }
+        let rest = "mutation R($h: ID!, $m: String!, $p: String!) { dockerRest(hostId: $h, method: $m, path: $p) { status body } }";
+        for name in ["h1", "h3"] {
+            let body = app
+                .graphql_with_token(&admin, rest, json!({ "h": ids[name], "m": "GET", "p": "/version" }))
+                .await?;
+            let r = &data(&body).with_context(|| format!("{name}: {body}"))?["dockerRest"];
+            ensure!(r["status"] == 200 && r["body"]["ApiVersion"].is_string(), "{name}: {r}");
+        }
+        let marker = format!("passthrough-{}", std::process::id());
+        env.host("h1")?
+            .docker_ok(&["create", "--name", &marker, &env.registry.reference("tools/busybox:1.35"), "true"])
+            .await?;
+        let body = app
+            .graphql_with_token(
+                &admin,
+                "mutation C($h: ID!, $a: [String!]!) { dockerCli(hostId: $h, args: $a) { exitCode stdout stderr } }",
+                json!({ "h": ids["h1"], "a": ["ps", "-a", "--format", "{{.Names}}"] }),
+            )
+            .await?;
+        let out = &data(&body)?["dockerCli"];
+        ensure!(out["exitCode"] == 0 && out["stdout"].as_str().is_some_and(|s| s.contains(&marker)), "{out}");
+        let body = app
+            .graphql_with_token(
+                &admin,
+                "mutation C($h: ID!, $a: [String!]!) { dockerCli(hostId: $h, args: $a) { exitCode stdout stderr } }",
+                json!({ "h": ids["h3"], "a": ["version", "--format", "{{.Server.APIVersion}}"] }),
+            )
+            .await?;
+        let out = &data(&body)?["dockerCli"];
+        ensure!(out["exitCode"] == 0 && !out["stdout"].as_str().unwrap_or_default().trim().is_empty(), "TLS host: {out}");
+        env.host("h1")?.docker_ok(&["rm", &marker]).await?;
+
+        let bad = app
+            .graphql_with_token(&admin, rest, json!({ "h": ids["h1"], "m": "GET", "p": "http://evil/" }))
+            .await?;
+        ensure!(bad["errors"][0]["extensions"]["field"] == "path", "{bad}");
+        let log = app
+            .graphql_with_token(&admin, "{ auditLog(filter: {action: \"dockerCli\"}) { totalCount edges { node { detail result } } } }", json!({}))
+            .await?;
+        let log = &data(&log)?["auditLog"];
+        ensure!(log["totalCount"] == 2, "audited with their arguments: {log}");
+        ensure!(log.to_string().contains("ps"), "{log}");
+        Ok(())
+    }
+    .await;
+    app.finish(outcome).await
 }

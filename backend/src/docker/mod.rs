@@ -3,6 +3,7 @@
 //! call so that a host that never answers cannot hold anything else up.
 
 mod containers;
+pub mod passthrough;
 
 pub use containers::{ContainerSpec, ContainerState, LogEntry, RunState};
 

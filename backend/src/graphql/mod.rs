@@ -8,6 +8,7 @@ pub mod disks;
 pub mod error;
 pub mod hosts;
 pub mod paging;
+pub mod passthrough;
 pub mod registries;
 pub mod scalars;
 pub mod schema;

@@ -5,6 +5,7 @@ use super::auth::{AuthMutation, AuthQuery};
 use super::containers::{ContainerMutation, ContainerQuery, ContainerSubscription};
 use super::disks::{DiskMutation, DiskQuery};
 use super::hosts::{HostMutation, HostQuery, HostSubscription};
+use super::passthrough::PassthroughMutation;
 use super::registries::{RegistryMutation, RegistryQuery, RegistrySubscription};
 use crate::service::Services;
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
@@ -26,6 +27,7 @@ pub struct Mutation(
     RegistryMutation,
     ContainerMutation,
     DiskMutation,
+    PassthroughMutation,
 );
 
 #[derive(MergedSubscription, Default)]

@@ -8,6 +8,7 @@ pub mod containers;
 pub mod disks;
 pub mod error;
 pub mod hosts;
+pub mod passthrough;
 pub mod registries;
 
 pub use error::ServiceError;
@@ -34,6 +35,7 @@ pub struct Services {
     pub containers: containers::ContainerService,
     pub disks: disks::DiskService,
     pub audit: audit::AuditService,
+    pub passthrough: passthrough::PassthroughService,
     pub bus: Bus,
     db: DatabaseConnection,
 }
@@ -48,6 +50,7 @@ impl Services {
                 secrets.clone(),
             ));
         let hosts_for_disks = hosts.clone();
+        let hosts_for_passthrough = hosts.clone();
         let (containers, instance_writer, reconcile_rx) =
             containers::ContainerService::new(db.clone(), bus.clone(), hosts.clone());
         let services = Self {
@@ -62,6 +65,7 @@ impl Services {
             containers,
             disks: disks::DiskService::new(db.clone(), hosts_for_disks),
             audit: audit::AuditService::new(db.clone(), bus.clone()),
+            passthrough: passthrough::PassthroughService::new(hosts_for_passthrough),
             bus,
             db,
         };
