@@ -16,6 +16,7 @@ mod hosts;
 mod postgres;
 mod registries;
 mod replication;
+mod replication_browser;
 mod roles;
 
 use std::future::Future;
@@ -115,6 +116,7 @@ fn all_tests() -> Vec<(&'static str, TestFn)> {
         browser::hosts_add_and_pull,
         browser::storage_registries,
         containers_browser::containers_run_logs_stop,
+        replication_browser::scale_in_table_and_mount_a_disk,
         postgres::auth_sessions_and_hosts,
     ]
 }

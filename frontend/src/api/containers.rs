@@ -1,13 +1,13 @@
-//! Containers in the API: definitions, their instances, the run/stop/restart mutations and the two live feeds
-//! (`containerStatus`, `containerLogs`).
+//! Containers in the API: definitions (with their replicas and mounts), their instances, the run/stop/restart and
+//! scale mutations and the two live feeds (`containerStatus`, `containerLogs`).
 
-use berth_shared::{DesiredState, InstanceStatus, Protocol, RestartPolicy};
+use berth_shared::{DesiredState, DiskKind, InstanceStatus, Protocol, RestartPolicy};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use futures::{Stream, StreamExt};
 
-use super::{ApiError, Live, execute, subscriptions, watch};
+use super::{ApiError, Live, execute, execute_field, subscriptions, watch};
 
 /// The host a container is pinned to, or an instance runs on: enough to name it and to link to its ports.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Deserialize)]
@@ -64,8 +64,34 @@ pub struct ContainerInstance {
     #[serde(default)]
     pub finished_at: Option<String>,
     pub definition_version: i64,
+    /// Replacements in a row after the replica exited (the back-off doubles with each).
+    #[serde(default)]
+    pub attempts: i64,
+    /// When a replica that exited is started again (it waits for its replacement until then).
+    #[serde(default)]
+    pub next_attempt_at: Option<String>,
     #[serde(default)]
     pub host: Option<HostRef>,
+}
+
+/// The disk a mount names: enough to show it and to send it back.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Deserialize)]
+pub struct DiskRef {
+    pub id: String,
+    pub name: String,
+    pub kind: DiskKind,
+    /// Where it lives; `None` for a path present on every host.
+    #[serde(default)]
+    pub host: Option<HostRef>,
+}
+
+/// A disk mounted into a container.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Mount {
+    pub disk: DiskRef,
+    pub container_path: String,
+    pub read_only: bool,
 }
 
 /// A container definition with its instances and summary status.
@@ -88,6 +114,8 @@ pub struct Container {
     pub resources: Resources,
     pub restart_policy: RestartPolicy,
     pub replicas: i64,
+    #[serde(default)]
+    pub mounts: Vec<Mount>,
     pub desired_state: DesiredState,
     /// Optimistic locking: an update names the version it edits.
     pub version: i64,
@@ -123,6 +151,16 @@ impl Container {
     pub fn is_active(&self) -> bool {
         self.instances.iter().any(|i| i.status.is_active())
     }
+
+    /// How many of its instances run.
+    pub fn running_count(&self) -> i64 {
+        let running = self
+            .instances
+            .iter()
+            .filter(|i| i.status == InstanceStatus::Running)
+            .count();
+        i64::try_from(running).unwrap_or(i64::MAX)
+    }
 }
 
 /// Resource limits as sent: `memory` is the text the user typed ("512m"), parsed by the server.
@@ -133,6 +171,15 @@ pub struct ResourcesInput {
     pub memory: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cpu_shares: Option<i64>,
+}
+
+/// A mount as sent: the disk's id, where it appears inside the container, and whether it is read-only.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MountInput {
+    pub disk_id: String,
+    pub container_path: String,
+    pub read_only: bool,
 }
 
 /// A definition, for `createContainer` and `updateContainer`.
@@ -149,13 +196,15 @@ pub struct ContainerInput {
     pub restart_policy: RestartPolicy,
     pub host_id: Option<String>,
     pub replicas: i64,
+    pub mounts: Vec<MountInput>,
 }
 
 const HOST_REF: &str = "host { id name endpoint }";
 
 fn instance_fields() -> String {
     format!(
-        "id replica dockerId status exitCode error startedAt finishedAt definitionVersion {HOST_REF}"
+        "id replica dockerId status exitCode error startedAt finishedAt definitionVersion attempts nextAttemptAt \
+         {HOST_REF}"
     )
 }
 
@@ -163,7 +212,8 @@ fn container_fields() -> String {
     format!(
         "id name image command entrypoint env {{ name value }} \
          ports {{ containerPort hostPort hostIp protocol }} resources {{ cpus memoryBytes cpuShares }} \
-         restartPolicy replicas desiredState version createdAt updatedAt {HOST_REF} status changedSinceStart \
+         restartPolicy replicas mounts {{ containerPath readOnly disk {{ id name kind {HOST_REF} }} }} desiredState version \
+         createdAt updatedAt {HOST_REF} status changedSinceStart \
          instances {{ {} }}",
         instance_fields()
     )
@@ -253,21 +303,15 @@ async fn container_mutation(
     arguments: &str,
     variables: serde_json::Value,
 ) -> Result<Container, ApiError> {
-    let mut data: serde_json::Map<String, serde_json::Value> = execute(
+    execute_field(
         &format!(
             "mutation {field}{signature} {{ {field}({arguments}) {{ {} }} }}",
             container_fields()
         ),
         variables,
+        field,
     )
-    .await?;
-    let value = data.remove(field).unwrap_or_default();
-    serde_json::from_value(value).map_err(|error| {
-        ApiError::new(
-            super::ErrorCode::Decode,
-            format!("Unexpected answer from the server: {error}"),
-        )
-    })
+    .await
 }
 
 /// Saves a new definition (stopped: nothing runs until [`run_container`]).
@@ -304,6 +348,18 @@ pub async fn run_container(id: &str, host_id: Option<&str>) -> Result<Container,
         "($id: ID!, $hostId: ID)",
         "id: $id, hostId: $hostId",
         json!({ "id": id, "hostId": host_id }),
+    )
+    .await
+}
+
+/// Sets how many replicas should run (1–100). On a running container the missing ones start and the surplus
+/// (highest index first) stop; the server runs the calls on one container in order.
+pub async fn scale_container(id: &str, replicas: i64) -> Result<Container, ApiError> {
+    container_mutation(
+        "scaleContainer",
+        "($id: ID!, $replicas: Int!)",
+        "id: $id, replicas: $replicas",
+        json!({ "id": id, "replicas": replicas }),
     )
     .await
 }

@@ -5,12 +5,14 @@
 //! the login page itself ([`login`], [`me_quiet`]).
 
 pub mod containers;
+pub mod disks;
 pub mod subscriptions;
 
 use std::{cell::RefCell, fmt, rc::Rc, time::Duration};
 
-pub use berth_shared::{HostStatus, InstanceStatus, RestartPolicy};
+pub use berth_shared::{DiskKind, HostStatus, InstanceStatus, RestartPolicy};
 pub use containers::{Container, ContainerInstance, HostRef};
+pub use disks::Disk;
 use gloo_net::http::Request;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::{Value, json};
@@ -200,6 +202,22 @@ async fn execute<T: DeserializeOwned>(query: &str, variables: Value) -> Result<T
         notify_unauthenticated();
     }
     result
+}
+
+/// Runs one operation and decodes the answer's top-level `field` (`createDisk`, `scaleContainer`, …) as `T`.
+async fn execute_field<T: DeserializeOwned>(
+    query: &str,
+    variables: Value,
+    field: &str,
+) -> Result<T, ApiError> {
+    let mut data: serde_json::Map<String, Value> = execute(query, variables).await?;
+    let value = data.remove(field).unwrap_or_default();
+    serde_json::from_value(value).map_err(|error| {
+        ApiError::new(
+            ErrorCode::Decode,
+            format!("Unexpected answer from the server: {error}"),
+        )
+    })
 }
 
 /// Runs one operation without notifying anyone about `UNAUTHENTICATED`.

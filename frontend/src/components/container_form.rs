@@ -1,32 +1,37 @@
 //! The new/edit container dialog (`form#container-dialog`): name, image (with suggestions from the registries),
-//! command and entrypoint, port and environment rows, CPU and memory limits, restart policy and host. Every field
-//! is checked as you type with the parsers the server uses; server errors that name a field (`extensions.field`,
-//! e.g. `ports.0.hostPort`) appear beside it, others at the top. An edit sends the version it started from: when
-//! someone saved in between, the server answers CONFLICT and the dialog offers to reload.
+//! command and entrypoint, port, environment and mount rows, CPU and memory limits, restart policy, host and
+//! replicas. Every field is checked as you type with the parsers the server uses; server errors that name a field
+//! (`extensions.field`, e.g. `ports.0.hostPort`, `mounts.1.containerPath`) appear beside it, others at the top.
+//! An edit sends the version it started from: when someone saved in between, the server answers CONFLICT and the
+//! dialog offers to reload.
 
 use std::collections::{BTreeMap, HashSet};
 
 use berth_shared::{
     ImageRef, PortSpec, format_bytes, parse_bytes, parse_cpus, validate_container_name,
-    validate_env_name,
+    validate_env_name, validate_replicas,
 };
 use leptos::{ev::SubmitEvent, html, prelude::*, task::spawn_local};
 use wasm_bindgen::JsCast;
 
 use super::{
     args::{join_args, split_args},
-    container_info::hosts_by_name,
+    container_mounts::{
+        MountInputs, MountRow, bound_host, disk_options, host_conflict, mount_hint, mount_problems,
+        replicas_conflict,
+    },
     dialog::FormDialog,
-    field::{FieldFoot, TextField},
+    field::{FieldFoot, HostOptions, SelectField, TextField, enum_options},
     format::sentence,
     icons::{Icon, IconKind},
 };
 use crate::api::{
-    self, ApiError, Container, ErrorCode, Host, RestartPolicy,
-    containers::{ContainerInput, EnvVar, PortMapping, ResourcesInput},
+    self, ApiError, Container, Disk, ErrorCode, Host, RestartPolicy,
+    containers::{ContainerInput, EnvVar, MountInput, PortMapping, ResourcesInput},
 };
 
-/// The input fields the server may name in `extensions.field` (rows are `env.N.…` and `ports.N.…`).
+/// The input fields the server may name in `extensions.field` (rows are `env.N.…`, `ports.N.…` and
+/// `mounts.N.…`).
 const NAME: &str = "name";
 const IMAGE: &str = "image";
 const COMMAND: &str = "command";
@@ -35,8 +40,9 @@ const CPUS: &str = "resources.cpus";
 const MEMORY: &str = "resources.memory";
 const RESTART: &str = "restartPolicy";
 const HOST: &str = "hostId";
-const FIELDS: [&str; 8] = [
-    NAME, IMAGE, COMMAND, ENTRYPOINT, CPUS, MEMORY, RESTART, HOST,
+const REPLICAS: &str = "replicas";
+const FIELDS: [&str; 9] = [
+    NAME, IMAGE, COMMAND, ENTRYPOINT, CPUS, MEMORY, RESTART, HOST, REPLICAS,
 ];
 /// Docker refuses memory limits under 6 MiB; the server says so too.
 const MIN_MEMORY: u64 = 6 * 1024 * 1024;
@@ -81,6 +87,15 @@ fn check_memory(text: &str) -> Result<Option<u64>, String> {
         Ok(bytes) => Ok(Some(bytes)),
         Err(error) => Err(sentence(&error.to_string())),
     }
+}
+
+/// The number of replicas: a whole number from 1 to 100.
+fn check_replicas(text: &str) -> Result<i64, String> {
+    let number = text
+        .trim()
+        .parse::<i64>()
+        .map_err(|_| "A whole number from 1 to 100.".to_owned())?;
+    validate_replicas(number).map_err(|error| sentence(&error.to_string()))
 }
 
 /// "64m" for 64 MiB: the largest unit that divides the limit, as the memory field takes it.
@@ -128,22 +143,30 @@ fn describe_port(spec: &PortSpec) -> String {
     }
 }
 
-/// Where a server error lands: one of [`FIELDS`], or a row (`env:KEY`, `ports:KEY`) found by its index in what
-/// was sent.
-fn error_slot(field: &str, env_sent: &[u64], ports_sent: &[u64]) -> Option<String> {
+/// The row keys each index of the last submission's lists meant.
+#[derive(Clone, Default)]
+struct Sent {
+    env: Vec<u64>,
+    ports: Vec<u64>,
+    mounts: Vec<u64>,
+}
+
+/// Where a server error lands: one of [`FIELDS`], or a row (`env:KEY`, `ports:KEY`, `mounts:KEY`) found by its
+/// index in what was sent.
+fn error_slot(field: &str, sent: &Sent) -> Option<String> {
     if FIELDS.contains(&field) {
         return Some(field.to_owned());
     }
     let mut parts = field.split('.');
-    let (list, index) = (
-        parts.next(),
-        parts.next().and_then(|i| i.parse::<usize>().ok()),
-    );
-    match (list, index) {
-        (Some("env"), Some(i)) => env_sent.get(i).map(|key| format!("env:{key}")),
-        (Some("ports"), Some(i)) => ports_sent.get(i).map(|key| format!("ports:{key}")),
-        _ => None,
-    }
+    let list = parts.next()?;
+    let index = parts.next().and_then(|i| i.parse::<usize>().ok())?;
+    let keys = match list {
+        "env" => &sent.env,
+        "ports" => &sent.ports,
+        "mounts" => &sent.mounts,
+        _ => return None,
+    };
+    keys.get(index).map(|key| format!("{list}:{key}"))
 }
 
 /// One environment row.
@@ -221,8 +244,10 @@ struct Values {
     memory: RwSignal<String>,
     restart: RwSignal<RestartPolicy>,
     host_id: RwSignal<String>,
+    replicas: RwSignal<String>,
     env: RwSignal<Vec<EnvRow>>,
     ports: RwSignal<Vec<PortRow>>,
+    mounts: RwSignal<Vec<MountRow>>,
     next_key: StoredValue<u64>,
     /// Rows are created in event handlers: they belong to the dialog, not to whatever runs the handler.
     owner: StoredValue<Option<Owner>>,
@@ -239,8 +264,10 @@ impl Values {
             memory: RwSignal::new(String::new()),
             restart: RwSignal::new(RestartPolicy::No),
             host_id: RwSignal::new(String::new()),
+            replicas: RwSignal::new("1".to_owned()),
             env: RwSignal::new(Vec::new()),
             ports: RwSignal::new(Vec::new()),
+            mounts: RwSignal::new(Vec::new()),
             next_key: StoredValue::new(0),
             owner: StoredValue::new(Owner::current()),
         }
@@ -276,6 +303,16 @@ impl Values {
         })
     }
 
+    fn mount_row(&self, disk_id: &str, path: &str, read_only: bool) -> MountRow {
+        let key = self.key();
+        self.in_owner(|| MountRow {
+            key,
+            disk_id: RwSignal::new(disk_id.to_owned()),
+            path: RwSignal::new(path.to_owned()),
+            read_only: RwSignal::new(read_only),
+        })
+    }
+
     /// Shows a stored definition.
     fn fill(&self, container: &Container) {
         let join = |args: &Option<Vec<String>>| args.as_deref().map(join_args).unwrap_or_default();
@@ -305,6 +342,7 @@ impl Values {
                 .map(|h| h.id.clone())
                 .unwrap_or_default(),
         );
+        self.replicas.set(container.replicas.to_string());
         let env = container
             .env
             .iter()
@@ -317,6 +355,12 @@ impl Values {
             .map(|port| self.port_row(&port_text(port)))
             .collect();
         self.ports.set(ports);
+        let mounts = container
+            .mounts
+            .iter()
+            .map(|mount| self.mount_row(&mount.disk.id, &mount.container_path, mount.read_only))
+            .collect();
+        self.mounts.set(mounts);
     }
 }
 
@@ -335,7 +379,6 @@ pub fn ContainerDialog(
     let is_edit = container.is_some();
     let was_active = container.as_ref().is_some_and(Container::is_active);
     // Kept as they are on edit (the dialog has no field for them).
-    let replicas = container.as_ref().map_or(1, |c| c.replicas);
     let cpu_shares = container.as_ref().and_then(|c| c.resources.cpu_shares);
     let version = RwSignal::new(container.as_ref().map_or(0, |c| c.version));
     let title = match &container {
@@ -353,13 +396,24 @@ pub fn ContainerDialog(
             suggestions.try_set(references);
         }
     });
+    let disks = RwSignal::new(Vec::<Disk>::new());
+    spawn_local(async move {
+        if let Ok(list) = api::disks::disks().await {
+            disks.try_set(list);
+        }
+    });
+    let stored_mounts = container
+        .as_ref()
+        .map(|c| c.mounts.clone())
+        .unwrap_or_default();
+    let options = Memo::new(move |_| disks.with(|list| disk_options(list, &stored_mounts)));
 
     // "Required" messages wait until the user touched the field or tried to save.
     let touched = RwSignal::new(HashSet::<&'static str>::new());
     let submitted = RwSignal::new(false);
     // Server errors by slot (see `error_slot`), and the rows each index of the last submission meant.
     let server_errors = RwSignal::new(BTreeMap::<String, String>::new());
-    let sent = StoredValue::new((Vec::<u64>::new(), Vec::<u64>::new()));
+    let sent = StoredValue::new(Sent::default());
     let form_error = RwSignal::new(None::<String>);
     let stale = RwSignal::new(false);
     let reloading = RwSignal::new(false);
@@ -380,11 +434,24 @@ pub fn ContainerDialog(
             ENTRYPOINT => check_args(&values.entrypoint.get()).err(),
             CPUS => check_cpus(&values.cpus.get()).err(),
             MEMORY => check_memory(&values.memory.get()).err(),
+            REPLICAS => match check_replicas(&values.replicas.get()) {
+                Ok(replicas) => values
+                    .mounts
+                    .with(|rows| disks.with(|list| replicas_conflict(rows, list, replicas))),
+                Err(error) => Some(error),
+            },
+            HOST => {
+                let host_id = values.host_id.get();
+                values
+                    .mounts
+                    .with(|rows| disks.with(|list| host_conflict(rows, list, &host_id)))
+            }
             _ => None,
         }
     };
     let env_errors = Memo::new(move |_| values.env.with(|rows| env_problems(rows)));
     let port_errors = Memo::new(move |_| values.ports.with(|rows| port_problems(rows)));
+    let mount_errors = Memo::new(move |_| values.mounts.with(|rows| mount_problems(rows)));
     // The server's word first, then ours: at once for a filled field, after a touch or a save for an empty one.
     let field_error = move |field: &'static str| -> Option<String> {
         if let Some(message) = server_errors.with(|errors| errors.get(field).cloned()) {
@@ -415,6 +482,7 @@ pub fn ContainerDialog(
         FIELDS.iter().any(|field| client_error(field).is_some())
             || env_errors.with(|e| !e.is_empty())
             || port_errors.with(|e| !e.is_empty())
+            || mount_errors.with(|e| !e.is_empty())
     };
     let edited = move |slot: String| {
         server_errors.update(|errors| {
@@ -439,6 +507,19 @@ pub fn ContainerDialog(
         values.ports.update(|rows| rows.push(row));
         focus_last(".port-input");
     };
+    let add_mount = move |()| {
+        let row = values.mount_row("", "", false);
+        values.mounts.update(|rows| rows.push(row));
+        focus_last(".mount-disk");
+    };
+    // A mount's change can settle what the server said about the replicas or the host too.
+    let edited_mount = move |slot: String| {
+        server_errors.update(|errors| {
+            errors.remove(REPLICAS);
+            errors.remove(HOST);
+        });
+        edited(slot);
+    };
 
     let on_submit = move |event: SubmitEvent| {
         event.prevent_default();
@@ -451,13 +532,14 @@ pub fn ContainerDialog(
         if invalid() {
             return;
         }
-        let (Ok(name), Ok(_), Ok(command), Ok(entrypoint), Ok(cpus), Ok(_)) = (
+        let (Ok(name), Ok(_), Ok(command), Ok(entrypoint), Ok(cpus), Ok(_), Ok(replicas)) = (
             check_name(&values.name.get_untracked()),
             check_image(&values.image.get_untracked()),
             check_args(&values.command.get_untracked()),
             check_args(&values.entrypoint.get_untracked()),
             check_cpus(&values.cpus.get_untracked()),
             check_memory(&values.memory.get_untracked()),
+            check_replicas(&values.replicas.get_untracked()),
         ) else {
             return;
         };
@@ -485,7 +567,23 @@ pub fn ContainerDialog(
                 });
             }
         }
-        sent.set_value((env_sent, ports_sent));
+        let mut mounts_sent = Vec::new();
+        let mut mounts = Vec::new();
+        for row in values.mounts.get_untracked() {
+            if !row.blank() {
+                mounts_sent.push(row.key);
+                mounts.push(MountInput {
+                    disk_id: row.disk_id.get_untracked(),
+                    container_path: row.clean_path(),
+                    read_only: row.read_only.get_untracked(),
+                });
+            }
+        }
+        sent.set_value(Sent {
+            env: env_sent,
+            ports: ports_sent,
+            mounts: mounts_sent,
+        });
         let memory = values.memory.get_untracked().trim().to_owned();
         let host_id = values.host_id.get_untracked();
         let input = ContainerInput {
@@ -504,6 +602,7 @@ pub fn ContainerDialog(
             restart_policy: values.restart.get_untracked(),
             host_id: (!host_id.is_empty()).then_some(host_id),
             replicas,
+            mounts,
         };
         saving.set(true);
         let container_id = container_id.clone();
@@ -575,6 +674,15 @@ pub fn ContainerDialog(
     let cpus_hint = move || match check_cpus(&values.cpus.get()) {
         Ok(Some(cpus)) => format!("At most {cpus} CPU{}.", if cpus > 1.0 { "s" } else { "" }),
         _ => "0.5, 2…; empty = no limit.".to_owned(),
+    };
+    let replicas_hint = move || {
+        let pinned = !values.host_id.with(String::is_empty);
+        match check_replicas(&values.replicas.get()) {
+            Ok(1) => "One instance; up to 100.".to_owned(),
+            Ok(n) if pinned => format!("{n} instances, all on the pinned host."),
+            Ok(n) => format!("{n} instances, spread over the hosts."),
+            Err(_) => "1 to 100 instances.".to_owned(),
+        }
     };
     let args_hint = move |text: RwSignal<String>, empty: &'static str| {
         move || match check_args(&text.get()) {
@@ -787,7 +895,56 @@ pub fn ContainerDialog(
                     }
                 </For>
             </RowsSection>
-            <div class="field-pair">
+            <RowsSection
+                id="container-mounts"
+                title="Mounts"
+                add_id="container-add-mount"
+                add_label="Add mount"
+                empty=Signal::derive(move || values.mounts.with(Vec::is_empty))
+                empty_text="None. A mount puts a disk from the Storage tab (a Docker volume or a host directory) at a path inside the container, so its data outlives the container."
+                on_add=Callback::new(add_mount)
+            >
+                <For each=move || values.mounts.get() key=|row| row.key let:row>
+                    {
+                        let (slot, error) = row_slot("mounts", row.key, mount_errors);
+                        let on_edit = Callback::new(move |()| edited_mount(slot.clone()));
+                        view! {
+                            <EditRow
+                                class="mount-row"
+                                key=row.key
+                                error=error
+                                hint=Signal::derive(move || disks.with(|list| mount_hint(row, list)))
+                                remove_class="mount-remove"
+                                remove_label="Remove this mount"
+                                on_remove=Callback::new(move |()| {
+                                    values.mounts.update(|rows| rows.retain(|r| r.key != row.key));
+                                    edited_mount(String::new());
+                                })
+                            >
+                                <MountInputs
+                                    row=row
+                                    options=options
+                                    described_by=help_id("mount-row", row.key)
+                                    error=error
+                                    on_edit=on_edit
+                                >
+                                    <RowInput
+                                        class="mount-path"
+                                        placeholder="/data"
+                                        label="Path inside the container"
+                                        value=row.path
+                                        error=Signal::derive(move || {
+                                            error.get().filter(|_| !row.disk_id.with(String::is_empty))
+                                        })
+                                        on_edit=on_edit
+                                    />
+                                </MountInputs>
+                            </EditRow>
+                        }
+                    }
+                </For>
+            </RowsSection>
+            <div class="field-pair field-trio">
                 <TextField
                     id="container-cpus"
                     label="CPUs"
@@ -809,88 +966,64 @@ pub fn ContainerDialog(
                     hint=Signal::derive(memory_hint)
                     on_edit=Callback::new(move |()| edited_field(MEMORY))
                 />
+                <SelectField
+                    id="container-restart"
+                    label="Restart policy"
+                    field=RESTART
+                    error=Signal::derive(move || field_error(RESTART))
+                    hint=Signal::derive(|| "What Docker does when the process ends.".to_owned())
+                    on_change=Callback::new(move |value: String| {
+                        if let Ok(policy) = value.parse() {
+                            values.restart.set(policy);
+                        }
+                        edited_field(RESTART);
+                    })
+                >
+                    {enum_options(
+                        RestartPolicy::ALL,
+                        RestartPolicy::as_str,
+                        RestartPolicy::label,
+                        values.restart.into(),
+                    )}
+                </SelectField>
             </div>
             <div class="field-pair">
-                <div class="field" data-field=RESTART>
-                    <label for="container-restart">"Restart policy"</label>
-                    <select
-                        id="container-restart"
-                        name=RESTART
-                        class="input select"
-                        aria-describedby="container-restart-help"
-                        on:change=move |event| {
-                            if let Ok(policy) = event_target_value(&event).parse() {
-                                values.restart.set(policy);
-                            }
-                            edited_field(RESTART);
-                        }
-                    >
-                        {RestartPolicy::ALL
-                            .iter()
-                            .map(|policy| {
-                                let policy = *policy;
-                                view! {
-                                    <option
-                                        value=policy.as_str()
-                                        selected=move || values.restart.get() == policy
-                                    >
-                                        {policy.label()}
-                                    </option>
-                                }
-                            })
-                            .collect_view()}
-                    </select>
-                    <FieldFoot
-                        id="container-restart-help"
-                        error=Signal::derive(move || field_error(RESTART))
-                        hint=Signal::derive(|| "What Docker does when the process ends.".to_owned())
-                    />
-                </div>
-                <div class="field" data-field=HOST>
-                    <label for="container-host">"Host"</label>
-                    <select
-                        id="container-host"
-                        name=HOST
-                        class="input select"
-                        aria-describedby="container-host-help"
-                        on:change=move |event| {
-                            values.host_id.set(event_target_value(&event));
-                            edited_field(HOST);
-                        }
-                    >
-                        <option value="" selected=move || values.host_id.with(String::is_empty)>
-                            "Any host"
-                        </option>
-                        <For
-                            each=move || hosts_by_name(hosts.get())
-                            key=|host| host.id.clone()
-                            let:host
-                        >
-                            {
-                                let id = host.id.clone();
-                                view! {
-                                    <option
-                                        value=host.id.clone()
-                                        selected=move || values.host_id.with(|h| *h == id)
-                                    >
-                                        {host.name.clone()}
-                                    </option>
-                                }
-                            }
-                        </For>
-                    </select>
-                    <FieldFoot
-                        id="container-host-help"
-                        error=Signal::derive(move || field_error(HOST))
-                        hint=Signal::derive(move || {
-                            if values.host_id.with(String::is_empty) {
+                <SelectField
+                    id="container-host"
+                    label="Host"
+                    field=HOST
+                    error=Signal::derive(move || field_error(HOST))
+                    hint=Signal::derive(move || {
+                        let bound = values.mounts.with(|rows| disks.with(|list| bound_host(rows, list)));
+                        match (values.host_id.with(String::is_empty), bound) {
+                            (true, Some((host, disk))) => format!("It runs on {host}, where disk {disk} lives."),
+                            (true, None) => {
                                 "Berth picks an UP host that fits, preferring one with the image.".to_owned()
-                            } else {
-                                "Pinned: it runs only there.".to_owned()
                             }
-                        })
-                    />
-                </div>
+                            (false, _) => "Pinned: it runs only there.".to_owned(),
+                        }
+                    })
+                    on_change=Callback::new(move |value: String| {
+                        values.host_id.set(value);
+                        edited_field(HOST);
+                    })
+                >
+                    <option value="" selected=move || values.host_id.with(String::is_empty)>
+                        "Any host"
+                    </option>
+                    <HostOptions hosts=hosts selected=values.host_id />
+                </SelectField>
+                <TextField
+                    id="container-replicas"
+                    label="Replicas"
+                    field=REPLICAS
+                    input_type="number"
+                    placeholder="1"
+                    value=values.replicas
+                    error=Signal::derive(move || field_error(REPLICAS))
+                    hint=Signal::derive(replicas_hint)
+                    on_edit=Callback::new(move |()| edited_field(REPLICAS))
+                />
             </div>
         </FormDialog>
     }
@@ -901,7 +1034,7 @@ pub fn ContainerDialog(
 fn show_error(
     error: ApiError,
     is_edit: bool,
-    sent: StoredValue<(Vec<u64>, Vec<u64>)>,
+    sent: StoredValue<Sent>,
     server_errors: RwSignal<BTreeMap<String, String>>,
     form_error: RwSignal<Option<String>>,
     stale: RwSignal<bool>,
@@ -914,9 +1047,7 @@ fn show_error(
             stale.set(true);
             return;
         }
-        (ErrorCode::BadUserInput, Some(field)) => {
-            sent.with_value(|(env, ports)| error_slot(field, env, ports))
-        }
+        (ErrorCode::BadUserInput, Some(field)) => sent.with_value(|sent| error_slot(field, sent)),
         _ => None,
     };
     match slot {

@@ -1,12 +1,84 @@
-//! Modal dialogs: the confirmation of destructive actions (its confirm button is `button#confirm-ok`), and the
-//! frame of the add/edit forms.
+//! Modal dialogs: the confirmation of destructive actions (its confirm button is `button#confirm-ok`) with the
+//! state of the action waiting for it ([`Pending`]), and the frame of the add/edit forms.
 
-use leptos::{ev, html, prelude::*};
+use std::future::Future;
+
+use leptos::{ev, html, prelude::*, task::spawn_local};
 
 use super::{
     alert::{Alert, AlertTone},
+    format::sentence,
     icons::{Icon, IconKind},
 };
+use crate::api::ApiError;
+
+/// An action on an item that waits for confirmation: the item (`None` = no confirmation open), whether the
+/// action runs, and the error it ended with.
+pub struct Pending<T: Send + Sync + 'static> {
+    pub item: RwSignal<Option<T>>,
+    pub busy: RwSignal<bool>,
+    pub error: RwSignal<Option<String>>,
+}
+
+impl<T: Send + Sync + 'static> Clone for Pending<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T: Send + Sync + 'static> Copy for Pending<T> {}
+
+impl<T: Clone + Send + Sync + 'static> Default for Pending<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: Clone + Send + Sync + 'static> Pending<T> {
+    pub fn new() -> Self {
+        Self {
+            item: RwSignal::new(None),
+            busy: RwSignal::new(false),
+            error: RwSignal::new(None),
+        }
+    }
+
+    /// Runs `action` on the item (once: not while it already runs). Success closes the confirmation and calls
+    /// `done`; a failure stays in the dialog as its error.
+    pub fn confirm<F>(self, action: impl FnOnce(T) -> F + 'static, done: impl FnOnce(T) + 'static)
+    where
+        F: Future<Output = Result<(), ApiError>> + 'static,
+    {
+        let Some(item) = self.item.get_untracked() else {
+            return;
+        };
+        if self.busy.get_untracked() {
+            return;
+        }
+        self.busy.set(true);
+        self.error.set(None);
+        spawn_local(async move {
+            match action(item.clone()).await {
+                Ok(()) => {
+                    self.item.try_set(None);
+                    done(item);
+                }
+                Err(error) => {
+                    self.error.try_set(Some(sentence(&error.message)));
+                }
+            }
+            self.busy.try_set(false);
+        });
+    }
+
+    /// Closes the confirmation, unless the action runs.
+    pub fn cancel(self) {
+        if !self.busy.get_untracked() {
+            self.item.set(None);
+            self.error.set(None);
+        }
+    }
+}
 
 /// A modal asking to confirm an action. Escape or Cancel calls `on_cancel`; the confirm button
 /// (`#confirm-ok`) calls `on_confirm`. Cancel gets the focus, so Enter never destroys by accident.

@@ -20,6 +20,7 @@ pub enum IconKind {
     Close,
     Compass,
     Plus,
+    Minus,
     Edit,
     Refresh,
     Wrench,
@@ -111,6 +112,7 @@ pub fn Icon(kind: IconKind) -> impl IntoView {
             <line x1="5" y1="12" x2="19" y2="12" />
         }
         .into_any(),
+        IconKind::Minus => view! { <line x1="5" y1="12" x2="19" y2="12" /> }.into_any(),
         IconKind::Edit => view! {
             <path d="M12 20h9" />
             <path d="M16.5 3.5a2.12 2.12 0 0 1 3 3L7 19l-4 1 1-4z" />

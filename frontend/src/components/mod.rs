@@ -1,5 +1,6 @@
 //! Building blocks shared by the pages: badges, empty states, dialogs, forms, menus, alerts, toasts, icons,
-//! timestamps, and the containers' actions, dialog and log view.
+//! timestamps, the containers' actions, dialog (with its mount rows), scale control and log view, and the disk
+//! dialog.
 
 pub mod alert;
 pub mod args;
@@ -9,8 +10,11 @@ pub mod container_actions;
 pub mod container_form;
 pub mod container_info;
 pub mod container_logs;
+pub mod container_mounts;
+pub mod container_scale;
 pub mod container_status;
 pub mod dialog;
+pub mod disk_form;
 pub mod empty_state;
 pub mod field;
 pub mod format;

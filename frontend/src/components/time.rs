@@ -1,4 +1,7 @@
-//! Timestamps: RFC 3339 strings from the API shown as "5 minutes ago", with the exact time on hover.
+//! Timestamps: RFC 3339 strings from the API shown as "5 minutes ago", with the exact time on hover, and a
+//! countdown to a moment ("in 4 s").
+
+use std::time::Duration;
 
 use leptos::prelude::*;
 use wasm_bindgen::JsValue;
@@ -101,6 +104,39 @@ pub fn Timestamp(#[prop(into)] value: String) -> impl IntoView {
     let text = relative(&value);
     view! {
         <time datetime=value title=title>
+            {text}
+        </time>
+    }
+}
+
+/// "in 4 s" until the moment `value`, then "now"; ticks while it is on the page.
+#[component]
+pub fn Countdown(#[prop(into)] value: String) -> impl IntoView {
+    let target = parse_ms(&value);
+    let now = RwSignal::new(js_sys::Date::now());
+    if let Ok(handle) = set_interval_with_handle(
+        move || {
+            now.try_set(js_sys::Date::now());
+        },
+        Duration::from_millis(500),
+    ) {
+        on_cleanup(move || handle.clear());
+    }
+    let text = move || match target {
+        Some(target) => {
+            let seconds = ((target - now.get()) / 1000.0).ceil();
+            if seconds <= 0.0 {
+                "now".to_owned()
+            } else if seconds < 120.0 {
+                format!("in {seconds} s")
+            } else {
+                format!("in {} min", (seconds / 60.0).round())
+            }
+        }
+        None => String::new(),
+    };
+    view! {
+        <time class="countdown" datetime=value.clone() title=absolute(&value)>
             {text}
         </time>
     }

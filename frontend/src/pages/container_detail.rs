@@ -1,33 +1,38 @@
-//! Container detail (`/containers/:id`): name, live status, image and hosts with the actions; the definition;
-//! the instances (replica, host, Docker id, status, started/finished, exit code, error); and the live log of the
-//! selected instance.
+//! Container detail (`/containers/:id`): name, live status, image and hosts with the actions; the definition
+//! (with its replicas and mounts); the instances grouped by host (a heading per host, then replica, Docker id,
+//! status with the attempt and time of a pending replacement, started/finished, exit code, error) with the scale
+//! control; and the live log of the selected instance.
+
+use std::cmp::Ordering;
 
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_params_map};
 
 use crate::{
-    api::{self, Container, ContainerInstance, Host, Live},
+    api::{self, Container, ContainerInstance, Host, HostRef, Live},
     components::{
         args::join_args,
         container_actions::{ChangedMarker, ContainerActions, ContainerModals, Modals},
         container_info::{HostLinks, PortLinks, limits_text, short_image},
         container_logs::ContainerLogs,
+        container_scale::ScaleControl,
         container_status::ContainerStatusBadge,
         empty_state::EmptyState,
         format::{short_image_id, truncate},
+        host_status::HostStatusBadge,
         icons::{Icon, IconKind},
         live::{LiveIndicator, LiveState},
         loading::{ItemPhase, ItemState, Latest, LoadFailed, LoadingCard},
         page_header::BackLink,
         table_tools::ActionsHeader,
-        time::Timestamp,
+        time::{Countdown, Timestamp, clock},
     },
 };
 
 /// How much of an instance's error the table shows (the whole text is in the tooltip).
 const ERROR_PREVIEW: usize = 80;
 /// Columns of the instances table (for placeholder rows).
-const INSTANCE_COLUMNS: &str = "9";
+const INSTANCE_COLUMNS: &str = "8";
 
 /// The `/containers/:id` page; a new id renders a fresh page.
 #[component]
@@ -58,6 +63,68 @@ fn instance_title(instance: &ContainerInstance) -> String {
     match &instance.host {
         Some(host) => format!("replica {} on {}", instance.replica, host.name),
         None => format!("replica {}", instance.replica),
+    }
+}
+
+/// The hosts a container's instances are on, by name; `None` (instances not placed yet) last.
+fn instance_hosts(container: &Container) -> Vec<Option<HostRef>> {
+    let mut hosts: Vec<Option<HostRef>> = container
+        .instances
+        .iter()
+        .map(|instance| instance.host.clone())
+        .collect();
+    hosts.sort_by(|a, b| match (a, b) {
+        (Some(a), Some(b)) => a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
+    });
+    hosts.dedup();
+    hosts
+}
+
+/// The instances on `host` (on none with `None`), by replica.
+fn instances_on(container: &Container, host: Option<&HostRef>) -> Vec<ContainerInstance> {
+    let host_id = host.map(|h| h.id.as_str());
+    let mut list: Vec<ContainerInstance> = container
+        .instances
+        .iter()
+        .filter(|instance| instance.host.as_ref().map(|h| h.id.as_str()) == host_id)
+        .cloned()
+        .collect();
+    list.sort_by(|a, b| a.replica.cmp(&b.replica).then_with(|| a.id.cmp(&b.id)));
+    list
+}
+
+/// "2 instances · 1 running".
+fn group_summary(instances: &[ContainerInstance]) -> String {
+    let running = instances
+        .iter()
+        .filter(|i| i.status == api::InstanceStatus::Running)
+        .count();
+    let noun = if instances.len() == 1 {
+        "instance"
+    } else {
+        "instances"
+    };
+    format!("{} {noun} · {running} running", instances.len())
+}
+
+/// "Pinned to h1", "On h1, where disk data lives", "Any host".
+fn placement_text(container: &Container) -> String {
+    if let Some(host) = &container.host {
+        return format!("Pinned to {}", host.name);
+    }
+    let bound = container.mounts.iter().find_map(|mount| {
+        mount
+            .disk
+            .host
+            .as_ref()
+            .map(|host| (host, &mount.disk.name))
+    });
+    match bound {
+        Some((host, disk)) => format!("On {}, where disk {disk} lives", host.name),
+        None => "Any host".to_owned(),
     }
 }
 
@@ -183,7 +250,7 @@ fn ContainerDetail(id: String) -> impl IntoView {
                     </div>
                 </header>
                 <Definition container=container />
-                <Instances container=container />
+                <Instances container=container hosts=host_list on_changed=on_changed />
                 <ContainerModals modals=modals hosts=host_list on_saved=on_changed on_deleted=on_deleted />
             }
             .into_any()
@@ -254,26 +321,69 @@ fn Definition(container: Signal<Container>) -> impl IntoView {
                 )}
                 {item("limits", "Limits", text(|c| limits_text(&c.resources)).into_any())}
                 {item("restart", "Restart policy", (move || container.with(|c| c.restart_policy.label())).into_any())}
+                {item("host", "Placement", (move || container.with(placement_text)).into_any())}
                 {item(
-                    "host",
-                    "Placement",
+                    "replicas",
+                    "Replicas",
                     (move || {
                         container
-                            .with(|c| match &c.host {
-                                Some(host) => format!("Pinned to {}", host.name),
-                                None => "Any host".to_owned(),
+                            .with(|c| {
+                                if c.replicas == 1 {
+                                    "1 instance".to_owned()
+                                } else {
+                                    format!("{} instances", c.replicas)
+                                }
                             })
                     })
                         .into_any(),
                 )}
+                {item("mounts", "Mounts", view! { <MountList container=container /> }.into_any())}
             </dl>
         </section>
     }
 }
 
-/// `table#container-instances` and, under it, the live log of the selected instance.
+/// The mounts of the definition (`ul.mount-list`): the path inside, the disk, read-only or not.
 #[component]
-fn Instances(container: Signal<Container>) -> impl IntoView {
+fn MountList(container: Signal<Container>) -> impl IntoView {
+    move || {
+        let mounts = container.with(|c| c.mounts.clone());
+        if mounts.is_empty() {
+            return view! { <span class="muted">"—"</span> }.into_any();
+        }
+        view! {
+            <ul class="mount-list">
+                {mounts
+                    .into_iter()
+                    .map(|mount| {
+                        let mode = if mount.read_only { "read-only" } else { "read-write" };
+                        let disk_name = mount.disk.name.clone();
+                        view! {
+                            <li class="mount-item" data-disk-name=disk_name>
+                                <span class="mono">{mount.container_path}</span>
+                                <span class="muted">" ← "</span>
+                                <a href="/storage" title=mount.disk.kind.label()>
+                                    {mount.disk.name}
+                                </a>
+                                <span class="tag">{mode}</span>
+                            </li>
+                        }
+                    })
+                    .collect_view()}
+            </ul>
+        }
+        .into_any()
+    }
+}
+
+/// `table#container-instances`, one `tbody.instance-group` per host, with the scale control; under it, the live
+/// log of the selected instance.
+#[component]
+fn Instances(
+    container: Signal<Container>,
+    hosts: Signal<Vec<Host>>,
+    on_changed: Callback<Container>,
+) -> impl IntoView {
     let picked = RwSignal::new(None::<String>);
     let shown = Memo::new(move |_| {
         let picked = picked.get();
@@ -293,23 +403,21 @@ fn Instances(container: Signal<Container>) -> impl IntoView {
             })
         })
     });
-    let instances = move || {
-        let mut list = container.with(|c| c.instances.clone());
-        list.sort_by(|a, b| a.replica.cmp(&b.replica).then_with(|| a.id.cmp(&b.id)));
-        list
-    };
+    let groups = Memo::new(move |_| container.with(instance_hosts));
 
     view! {
         <section class="subtab-panel instances-section" aria-labelledby="container-instances-title">
-            <h2 id="container-instances-title" class="section-title">
-                "Instances"
-            </h2>
+            <div class="section-head">
+                <h2 id="container-instances-title" class="section-title">
+                    "Instances"
+                </h2>
+                <ScaleControl container=container on_changed=on_changed />
+            </div>
             <div class="card table-card table-scroll">
                 <table id="container-instances" class="table instances-table">
                     <thead>
                         <tr>
                             <th class="numeric">"Replica"</th>
-                            <th>"Host"</th>
                             <th>"Docker ID"</th>
                             <th>"Status"</th>
                             <th>"Started"</th>
@@ -319,24 +427,24 @@ fn Instances(container: Signal<Container>) -> impl IntoView {
                             <ActionsHeader label="Logs" />
                         </tr>
                     </thead>
-                    <tbody>
-                        <For each=instances key=|instance| instance.clone() let:instance>
-                            <InstanceRow instance=instance picked=picked shown=shown />
-                        </For>
-                        <Show when=move || container.with(|c| c.instances.is_empty())>
+                    <For each=move || groups.get() key=|host| host.clone() let:host>
+                        <InstanceGroup host=host container=container hosts=hosts picked=picked shown=shown />
+                    </For>
+                    <Show when=move || container.with(|c| c.instances.is_empty())>
+                        <tbody>
                             <tr class="placeholder-row empty-row">
                                 <td colspan=INSTANCE_COLUMNS>
                                     <div class="table-empty">
                                         <Icon kind=IconKind::Containers />
                                         <div>
                                             <strong>"Not placed yet."</strong>
-                                            " Run it to create its instance on a host."
+                                            " Run it to create its instances on the hosts."
                                         </div>
                                     </div>
                                 </td>
                             </tr>
-                        </Show>
-                    </tbody>
+                        </tbody>
+                    </Show>
                 </table>
             </div>
         </section>
@@ -357,6 +465,61 @@ fn Instances(container: Signal<Container>) -> impl IntoView {
                     .into_any(),
                 })
         }}
+    }
+}
+
+/// `tbody.instance-group[data-host-name]`: a heading row with the host (a link, its status and how many of the
+/// instances run there), then its `tr.instance-row`s.
+#[component]
+fn InstanceGroup(
+    host: Option<HostRef>,
+    container: Signal<Container>,
+    hosts: Signal<Vec<Host>>,
+    picked: RwSignal<Option<String>>,
+    shown: Memo<Option<ContainerInstance>>,
+) -> impl IntoView {
+    let instances = {
+        let host = host.clone();
+        Memo::new(move |_| container.with(|c| instances_on(c, host.as_ref())))
+    };
+    let status = {
+        let id = host.as_ref().map(|h| h.id.clone());
+        move || {
+            let id = id.as_deref()?;
+            hosts.with(|list| list.iter().find(|h| h.id == id).map(|h| h.status))
+        }
+    };
+    let name = host.as_ref().map(|h| h.name.clone()).unwrap_or_default();
+    let title = match &host {
+        Some(host) => view! {
+            <a class="instance-group-host" href=format!("/hosts/{}", host.id)>
+                {host.name.clone()}
+            </a>
+        }
+        .into_any(),
+        None => view! { <span class="instance-group-host">"Not placed yet"</span> }.into_any(),
+    };
+    view! {
+        <tbody class="instance-group" data-host-name=name>
+            <tr class="instance-group-head">
+                <th colspan=INSTANCE_COLUMNS scope="rowgroup">
+                    <div class="instance-group-title">
+                        <Icon kind=IconKind::Hosts />
+                        {title}
+                        {move || {
+                            status()
+                                .map(|status| view! { <HostStatusBadge status=Signal::derive(move || status) /> })
+                        }}
+                        <span class="muted instance-group-count">
+                            {move || instances.with(|list| group_summary(list))}
+                        </span>
+                    </div>
+                </th>
+            </tr>
+            <For each=move || instances.get() key=|instance| instance.clone() let:instance>
+                <InstanceRow instance=instance picked=picked shown=shown />
+            </For>
+        </tbody>
     }
 }
 
@@ -381,9 +544,25 @@ fn InstanceRow(
         Some(at) => view! { <Timestamp value=at /> }.into_any(),
         None => dash(),
     };
-    let host = match instance.host.clone() {
-        Some(host) => view! { <a href=format!("/hosts/{}", host.id)>{host.name}</a> }.into_any(),
-        None => dash(),
+    // A replica that exited and waits for its replacement: which attempt, and when.
+    let retry = match (instance.next_attempt_at.clone(), instance.attempts) {
+        (Some(at), attempts) => view! {
+            <div class="instance-retry" data-attempts=attempts>
+                {format!("Attempt {attempts} at ")}
+                <span class="mono">{clock(&at)}</span>
+                " ("
+                <Countdown value=at />
+                ")"
+            </div>
+        }
+        .into_any(),
+        (None, attempts) if attempts > 0 => view! {
+            <div class="instance-retry muted" data-attempts=attempts>
+                {format!("Replaced {attempts}× in a row")}
+            </div>
+        }
+        .into_any(),
+        (None, _) => ().into_any(),
     };
     let docker_id = match instance.docker_id.clone() {
         Some(docker_id) => view! {
@@ -413,10 +592,10 @@ fn InstanceRow(
             on:click=move |_| pick.run(())
         >
             <td class="numeric">{instance.replica}</td>
-            <td>{host}</td>
             <td>{docker_id}</td>
-            <td>
+            <td class="instance-status-cell">
                 <ContainerStatusBadge status=Signal::derive(move || status) class="instance-status" />
+                {retry}
             </td>
             <td>{time(instance.started_at.clone())}</td>
             <td>{time(instance.finished_at.clone())}</td>

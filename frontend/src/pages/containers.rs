@@ -1,7 +1,7 @@
 //! Containers tab (`/containers`): every container definition across the hosts in one table, with its live
-//! status (from the `containerStatus` feed, never polled), hosts, published ports as links, limits and actions
-//! (run on any host or a chosen one, stop, restart, edit, delete); sorting, a filter and a status filter; the
-//! new/edit dialog.
+//! status (from the `containerStatus` feed, never polled), hosts, replicas with a scale control (running/desired,
+//! − and +), published ports as links, limits and actions (run on any host or a chosen one, stop, restart, edit,
+//! delete); sorting, a filter and a status filter; the new/edit dialog.
 
 use std::cmp::Ordering;
 
@@ -13,6 +13,7 @@ use crate::{
         badge::{Badge, Tone},
         container_actions::{ChangedMarker, ContainerActions, ContainerModals, Editing, Modals},
         container_info::{HostLinks, PortLinks, limits_text, short_image},
+        container_scale::ScaleControl,
         container_status::ContainerStatusBadge,
         empty_state::EmptyState,
         icons::{Icon, IconKind},
@@ -25,7 +26,7 @@ use crate::{
 };
 
 /// Columns of the containers table (for placeholder rows).
-const COLUMNS: &str = "7";
+const COLUMNS: &str = "8";
 
 /// Sortable columns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -229,6 +230,7 @@ pub fn ContainersPage() -> impl IntoView {
                             <SortHeader label="Image" key=SortKey::Image sort=sort />
                             <SortHeader label="Host" key=SortKey::Host sort=sort />
                             <SortHeader label="Status" key=SortKey::Status sort=sort />
+                            <th>"Replicas"</th>
                             <th>"Ports"</th>
                             <th>"Limits"</th>
                             <ActionsHeader label="Actions" />
@@ -381,6 +383,9 @@ fn ContainerRow(
             </td>
             <td class="container-status-cell">
                 <ContainerStatusBadge status=Signal::derive(move || current.with(|c| c.status)) class="container-status" />
+            </td>
+            <td class="container-replicas">
+                <ScaleControl container=current on_changed=on_changed />
             </td>
             <td class="container-ports">
                 <PortLinks container=current />

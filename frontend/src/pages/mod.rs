@@ -1,4 +1,4 @@
-//! One module per page (route) of the app.
+//! One module per page (route) of the app, and the sections a page is split into (`storage_disks`).
 
 pub mod container_detail;
 pub mod containers;
@@ -8,4 +8,5 @@ pub mod login;
 pub mod not_found;
 pub mod registry_detail;
 pub mod storage;
+pub mod storage_disks;
 pub mod tokens;

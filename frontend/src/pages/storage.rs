@@ -1,12 +1,14 @@
 //! Storage tab (`/storage`): the image registries Berth lists (live status and refresh progress, sorting,
-//! filtering, the add/edit dialog and the row actions: refresh, edit, remove), and disks (not built yet).
+//! filtering, the add/edit dialog and the row actions: refresh, edit, remove), and the disks containers mount
+//! (see `storage_disks`).
 
 use std::{cmp::Ordering, collections::HashMap};
 
 use leptos::{prelude::*, task::spawn_local};
 
+use super::storage_disks::DisksSection;
 use crate::{
-    api::{self, ApiError, Live, RefreshPhase, Registry, RegistryStatus},
+    api::{self, ApiError, Disk, Live, RefreshPhase, Registry, RegistryStatus},
     components::{
         alert::{Alert, AlertTone},
         badge::{Badge, Tone},
@@ -15,6 +17,7 @@ use crate::{
         format::{sentence, truncate},
         icons::{Icon, IconKind},
         live::{LiveIndicator, LiveState},
+        loading::{ListPhase, ListState},
         page_header::PageHeader,
         registry_form::RegistryDialog,
         registry_status::{RefreshProgress, RefreshProgressBar, RegistryStatusBadge},
@@ -423,9 +426,11 @@ pub fn StoragePage() -> impl IntoView {
         Phase::List => table().into_any(),
     }
     };
-    // Side by side while both sections are empty states; the registries table takes the full width.
+    let disks = RwSignal::new(ListState::<Disk>::Loading);
+    let disks_phase = Memo::new(move |_| disks.with(ListState::phase));
+    // Side by side while both sections are empty states; a table takes the full width.
     let layout = move || {
-        if matches!(phase.get(), Phase::List) {
+        if matches!(phase.get(), Phase::List) || matches!(disks_phase.get(), ListPhase::List) {
             "storage-sections stacked"
         } else {
             "storage-sections grid-2"
@@ -453,18 +458,7 @@ pub fn StoragePage() -> impl IntoView {
                 <h2 class="section-title">"Registries"</h2>
                 {registries_section}
             </section>
-            <section id="disks-section" class="section">
-                <h2 class="section-title">"Disks"</h2>
-                <div class="card">
-                    <EmptyState icon=IconKind::Disk title="No disks yet">
-                        <p>
-                            "Disks are managed storage for containers: Docker volumes or directories on a host, "
-                            "mounted into containers read-write or read-only."
-                        </p>
-                        <p class="muted">"Creating disks arrives with disk management."</p>
-                    </EmptyState>
-                </div>
-            </section>
+            <DisksSection disks=disks />
         </div>
         {move || {
             editing
