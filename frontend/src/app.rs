@@ -9,17 +9,20 @@ use leptos_router::{
 };
 
 use crate::{
-    api::{self, ApiError, CurrentUser},
+    api::{self, ApiError, CurrentUser, Role},
     components::{
         badge::{Badge, Tone},
         icons::{Icon, IconKind},
         menu::close_on_outside_click,
+        permission::{can, provide_role},
         toast::{ToastRegion, Toasts, use_toasts},
     },
     pages::{
-        container_detail::ContainerDetailPage, containers::ContainersPage,
-        host_detail::HostDetailPage, hosts::HostsPage, login::LoginPage, not_found::NotFoundPage,
+        account::ChangePasswordDialog, container_detail::ContainerDetailPage,
+        containers::ContainersPage, events::EventsPage, host_detail::HostDetailPage,
+        hosts::HostsPage, login::LoginPage, not_found::NotFoundPage,
         registry_detail::RegistryDetailPage, storage::StoragePage, tokens::TokensPage,
+        users::UsersPage,
     },
 };
 
@@ -68,6 +71,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("hosts") view=HostsPage />
                     <Route path=path!("hosts/:id") view=HostDetailPage />
                     <Route path=path!("tokens") view=TokensPage />
+                    <Route path=path!("users") view=UsersPage />
+                    <Route path=path!("events") view=EventsPage />
                     <Route path=path!("*any") view=NotFoundPage />
                 </ParentRoute>
             </Routes>
@@ -154,6 +159,8 @@ fn Shell() -> impl IntoView {
 #[component]
 fn Layout(user: CurrentUser) -> impl IntoView {
     provide_context(user.clone());
+    provide_role(user.role());
+    let admin = can(Role::Admin);
     view! {
         <div class="app">
             <header class="topbar">
@@ -167,6 +174,10 @@ fn Layout(user: CurrentUser) -> impl IntoView {
                     <Tab id="tab-containers" href="/containers" icon=IconKind::Containers label="Containers" />
                     <Tab id="tab-storage" href="/storage" icon=IconKind::Storage label="Storage" />
                     <Tab id="tab-hosts" href="/hosts" icon=IconKind::Hosts label="Hosts" />
+                    {admin.then(|| view! {
+                        <Tab id="tab-users" href="/users" icon=IconKind::Users label="Users" />
+                        <Tab id="tab-events" href="/events" icon=IconKind::Events label="Events" />
+                    })}
                 </nav>
                 <div class="topbar-spacer"></div>
                 <UserMenu user=user />
@@ -245,6 +256,8 @@ fn UserMenu(user: CurrentUser) -> impl IntoView {
         .map(|c| c.to_uppercase().to_string())
         .unwrap_or_default();
     let role = user.role().label();
+    let admin = user.role().at_least(Role::Admin);
+    let changing_password = RwSignal::new(false);
     view! {
         <div class="user-menu" node_ref=wrapper>
             <button
@@ -279,6 +292,31 @@ fn UserMenu(user: CurrentUser) -> impl IntoView {
                         <Icon kind=IconKind::Key />
                         <span>"API tokens"</span>
                     </a>
+                    {admin.then(|| view! {
+                        <a
+                            id="menu-users"
+                            class="menu-item"
+                            role="menuitem"
+                            href="/users"
+                            on:click=move |_| open.set(false)
+                        >
+                            <Icon kind=IconKind::Users />
+                            <span>"Users"</span>
+                        </a>
+                    })}
+                    <button
+                        type="button"
+                        id="menu-change-password"
+                        class="menu-item"
+                        role="menuitem"
+                        on:click=move |_| {
+                            open.set(false);
+                            changing_password.set(true);
+                        }
+                    >
+                        <Icon kind=IconKind::Lock />
+                        <span>"Change password"</span>
+                    </button>
                     <div class="menu-separator" role="separator"></div>
                     <button
                         type="button"
@@ -292,6 +330,9 @@ fn UserMenu(user: CurrentUser) -> impl IntoView {
                         <span>{move || if logging_out.get() { "Logging out…" } else { "Log out" }}</span>
                     </button>
                 </div>
+            </Show>
+            <Show when=move || changing_password.get()>
+                <ChangePasswordDialog on_close=Callback::new(move |()| changing_password.set(false)) />
             </Show>
         </div>
     }

@@ -6,6 +6,7 @@
 //!
 //! Usage: `cargo test -p berth-tests --test e2e -- [FILTER] [--exact] [--skip NAME] [--list]`.
 
+mod admin_browser;
 mod auth;
 mod browser;
 mod containers;
@@ -117,6 +118,8 @@ fn all_tests() -> Vec<(&'static str, TestFn)> {
         browser::storage_registries,
         containers_browser::containers_run_logs_stop,
         replication_browser::scale_in_table_and_mount_a_disk,
+        admin_browser::viewer_sees_no_actions,
+        admin_browser::events_live_and_users_page,
         postgres::auth_sessions_and_hosts,
     ]
 }

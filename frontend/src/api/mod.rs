@@ -4,6 +4,7 @@
 //! with [`set_unauthenticated_handler`] (the app sends the user to the login page), except for the calls made by
 //! the login page itself ([`login`], [`me_quiet`]).
 
+pub mod admin;
 pub mod containers;
 pub mod disks;
 pub mod subscriptions;
@@ -256,7 +257,7 @@ async fn execute_quiet<T: DeserializeOwned>(query: &str, variables: Value) -> Re
 // ---------------------------------------------------------------- types
 
 /// What a user may do: viewers look, operators run things, admins manage everything.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Role {
     Admin,
@@ -265,6 +266,38 @@ pub enum Role {
 }
 
 impl Role {
+    /// How much the role may do: viewers 0, operators 1, admins 2.
+    fn rank(self) -> u8 {
+        match self {
+            Self::Viewer => 0,
+            Self::Operator => 1,
+            Self::Admin => 2,
+        }
+    }
+
+    /// True when this role may do everything `needed` may.
+    pub fn at_least(self, needed: Role) -> bool {
+        self.rank() >= needed.rank()
+    }
+
+    /// The enum value as the API spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "ADMIN",
+            Self::Operator => "OPERATOR",
+            Self::Viewer => "VIEWER",
+        }
+    }
+
+    /// From the API spelling (`VIEWER` for anything unknown: the least it may do).
+    pub fn parse(value: &str) -> Self {
+        match value {
+            "ADMIN" => Self::Admin,
+            "OPERATOR" => Self::Operator,
+            _ => Self::Viewer,
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Self::Admin => "Admin",
@@ -275,7 +308,7 @@ impl Role {
 }
 
 /// A Berth user account.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct User {
     pub id: String,

@@ -13,10 +13,11 @@ use super::{
     dialog::ConfirmDialog,
     icons::{Icon, IconKind},
     menu::{close_on_outside_click, place_under},
+    permission::can,
     toast::{Toasts, use_toasts},
 };
 use crate::api::{
-    self, ApiError, Container, Host, HostStatus,
+    self, ApiError, Container, Host, HostStatus, Role,
     containers::{Lifecycle, container_lifecycle, run_container},
 };
 
@@ -219,6 +220,9 @@ pub fn ContainerActions(
     on_changed: Callback<Container>,
     #[prop(optional)] labelled: bool,
 ) -> impl IntoView {
+    if !can(Role::Operator) {
+        return ().into_any();
+    }
     let toasts = use_toasts();
     let busy = RwSignal::new(None::<&'static str>);
     let name = move || container.with(|c| c.name.clone());
@@ -330,6 +334,7 @@ pub fn ContainerActions(
             )}
         </div>
     }
+    .into_any()
 }
 
 /// The Run button and its menu: "Any host" (or the pinned host), then every host by name.
@@ -454,6 +459,7 @@ pub fn ChangedMarker(
 ) -> impl IntoView {
     let toasts = use_toasts();
     let busy = RwSignal::new(None::<&'static str>);
+    let operator = can(Role::Operator);
     view! {
         <Show when=move || container.with(|c| c.changed_since_start)>
             <span
@@ -461,14 +467,16 @@ pub fn ChangedMarker(
                 title="A running instance was started from an older version of this definition."
             >
                 <span class="tag tag-warn">"Changed since start"</span>
-                <button
-                    type="button"
-                    class="btn btn-ghost btn-sm container-apply"
-                    disabled=move || busy.get().is_some()
-                    on:click=move |_| run(toasts, busy, container.get_untracked(), None, on_changed)
-                >
-                    {move || if busy.get().is_some() { "Applying…" } else { "Apply now" }}
-                </button>
+                <Show when=move || operator>
+                    <button
+                        type="button"
+                        class="btn btn-ghost btn-sm container-apply"
+                        disabled=move || busy.get().is_some()
+                        on:click=move |_| run(toasts, busy, container.get_untracked(), None, on_changed)
+                    >
+                        {move || if busy.get().is_some() { "Applying…" } else { "Apply now" }}
+                    </button>
+                </Show>
             </span>
         </Show>
     }

@@ -7,9 +7,10 @@ use leptos::{prelude::*, task::spawn_local};
 
 use super::{
     icons::{Icon, IconKind},
+    permission::needs_title,
     toast::use_toasts,
 };
-use crate::api::{Container, containers::scale_container};
+use crate::api::{Container, Role, containers::scale_container};
 
 /// The replica counts the server accepts.
 const MIN: i64 = 1;
@@ -32,6 +33,8 @@ pub fn ScaleControl(
     on_changed: Callback<Container>,
 ) -> impl IntoView {
     let toasts = use_toasts();
+    let refused = needs_title(Role::Operator);
+    let allowed = refused.is_none();
     // What the user asked for while calls are on their way; `None` = the container's own count.
     let wanted = RwSignal::new(None::<i64>);
     let sending = StoredValue::new(false);
@@ -95,7 +98,8 @@ pub fn ScaleControl(
                 type="button"
                 class="icon-button scale-down"
                 aria-label=move || format!("One replica less of {}", name())
-                disabled=move || { desired.get() <= MIN }
+                title=refused
+                disabled=move || { !allowed || desired.get() <= MIN }
                 on:click=move |_| step(-1)
             >
                 <Icon kind=IconKind::Minus />
@@ -114,7 +118,8 @@ pub fn ScaleControl(
                 type="button"
                 class="icon-button scale-up"
                 aria-label=move || format!("One replica more of {}", name())
-                disabled=move || { desired.get() >= MAX }
+                title=refused
+                disabled=move || { !allowed || desired.get() >= MAX }
                 on:click=move |_| step(1)
             >
                 <Icon kind=IconKind::Plus />

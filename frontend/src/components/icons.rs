@@ -32,6 +32,8 @@ pub enum IconKind {
     Play,
     Stop,
     Terminal,
+    Users,
+    Events,
 }
 
 /// One icon. Decorative: hidden from screen readers, so pair it with text.
@@ -149,6 +151,17 @@ pub fn Icon(kind: IconKind) -> impl IntoView {
         IconKind::ArrowLeft => view! {
             <line x1="19" y1="12" x2="5" y2="12" />
             <polyline points="12 19 5 12 12 5" />
+        }
+        .into_any(),
+        IconKind::Users => view! {
+            <path d="M16 21v-2a4 4 0 0 0-4-4H6a4 4 0 0 0-4 4v2" />
+            <circle cx="9" cy="7" r="4" />
+            <path d="M22 21v-2a4 4 0 0 0-3-3.87" />
+            <path d="M16 3.13a4 4 0 0 1 0 7.75" />
+        }
+        .into_any(),
+        IconKind::Events => view! {
+            <polyline points="22 12 18 12 15 21 9 3 6 12 2 12" />
         }
         .into_any(),
         IconKind::Lock => view! {

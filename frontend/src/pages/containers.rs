@@ -8,7 +8,7 @@ use std::cmp::Ordering;
 use leptos::prelude::*;
 
 use crate::{
-    api::{self, Container, Host, InstanceStatus, Live},
+    api::{self, Container, Host, InstanceStatus, Live, Role},
     components::{
         badge::{Badge, Tone},
         container_actions::{ChangedMarker, ContainerActions, ContainerModals, Editing, Modals},
@@ -20,6 +20,7 @@ use crate::{
         live::{LiveIndicator, LiveState},
         loading::{Latest, ListPhase, ListState, LoadFailed, LoadingCard},
         page_header::PageHeader,
+        permission::needs_title,
         sort_header::{Sort, SortHeader},
         table_tools::{ActionsHeader, FilterField, NoMatchRow, count_text},
     },
@@ -290,8 +291,16 @@ pub fn ContainersPage() -> impl IntoView {
 /// "+ New container": opens the dialog for a new definition.
 #[component]
 fn NewContainerButton(id: &'static str, modals: Modals) -> impl IntoView {
+    let refused = needs_title(Role::Operator);
     view! {
-        <button id=id type="button" class="btn btn-primary" on:click=move |_| modals.editing.set(Some(Editing::New))>
+        <button
+            id=id
+            type="button"
+            class="btn btn-primary"
+            disabled=refused.is_some()
+            title=refused
+            on:click=move |_| modals.editing.set(Some(Editing::New))
+        >
             <Icon kind=IconKind::Plus />
             <span>"New container"</span>
         </button>

@@ -9,7 +9,7 @@ use leptos::{ev::SubmitEvent, html, prelude::*, task::spawn_local};
 use leptos_router::hooks::use_params_map;
 
 use crate::{
-    api::{self, ApiError, Host, HostImage, Live, PullPhase, bytes_u64},
+    api::{self, ApiError, Host, HostImage, Live, PullPhase, Role, bytes_u64},
     components::{
         alert::{Alert, AlertTone},
         dialog::ConfirmDialog,
@@ -19,6 +19,7 @@ use crate::{
         host_status::HostStatusBadge,
         icons::{Icon, IconKind},
         live::{LiveIndicator, LiveState},
+        permission::{can, needs_title},
         sort_header::{Sort, SortHeader},
         table_tools::ActionsHeader,
         time::Timestamp,
@@ -394,6 +395,9 @@ fn HostHeader(
     let toasts = use_toasts();
     let refreshing = RwSignal::new(false);
     let editing = RwSignal::new(false);
+    let refresh_refused = needs_title(Role::Operator);
+    let refresh_allowed = refresh_refused.is_none();
+    let edit_refused = needs_title(Role::Admin);
 
     let refresh = move |_| {
         if refreshing.get_untracked() {
@@ -486,7 +490,8 @@ fn HostHeader(
                 <button
                     type="button"
                     class="btn btn-secondary host-refresh"
-                    disabled=move || refreshing.get()
+                    title=refresh_refused
+                    disabled=move || !refresh_allowed || refreshing.get()
                     on:click=refresh
                 >
                     {move || {
@@ -501,6 +506,8 @@ fn HostHeader(
                 <button
                     type="button"
                     class="btn btn-secondary host-edit"
+                    disabled=edit_refused.is_some()
+                    title=edit_refused
                     on:click=move |_| editing.set(true)
                 >
                     <Icon kind=IconKind::Edit />
@@ -616,6 +623,8 @@ fn PullForm(
         parsed().err().map(|error| sentence(&error.to_string()))
     };
     let busy = move || pull.with(Pull::active);
+    let pull_refused = needs_title(Role::Operator);
+    let pull_allowed = pull_refused.is_none();
 
     let on_submit = move |event: SubmitEvent| {
         event.prevent_default();
@@ -713,7 +722,8 @@ fn PullForm(
                     id="pull-submit"
                     type="submit"
                     class="btn btn-primary"
-                    disabled=move || busy() || parsed().is_err()
+                    title=pull_refused
+                    disabled=move || !pull_allowed || busy() || parsed().is_err()
                     aria-busy=move || busy().to_string()
                 >
                     {move || {
@@ -942,14 +952,16 @@ fn ImageRow(image: HostImage, to_remove: RwSignal<Option<HostImage>>) -> impl In
             <td class="numeric">{size}</td>
             <td>{pulled}</td>
             <td class="actions-col">
-                <button
-                    type="button"
-                    class="btn btn-danger-ghost btn-sm image-remove"
-                    aria-label=label
-                    on:click=move |_| to_remove.set(Some(image.clone()))
-                >
-                    "Remove"
-                </button>
+                {can(Role::Admin).then(|| view! {
+                    <button
+                        type="button"
+                        class="btn btn-danger-ghost btn-sm image-remove"
+                        aria-label=label
+                        on:click=move |_| to_remove.set(Some(image.clone()))
+                    >
+                        "Remove"
+                    </button>
+                })}
             </td>
         </tr>
     }

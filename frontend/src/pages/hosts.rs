@@ -7,7 +7,7 @@ use berth_shared::format_bytes;
 use leptos::{prelude::*, task::spawn_local};
 
 use crate::{
-    api::{self, ApiError, Host, HostStatus, Live, bytes_u64},
+    api::{self, ApiError, Host, HostStatus, Live, Role, bytes_u64},
     components::{
         alert::{Alert, AlertTone},
         badge::{Badge, Tone},
@@ -19,6 +19,7 @@ use crate::{
         icons::{Icon, IconKind},
         live::{LiveIndicator, LiveState},
         page_header::PageHeader,
+        permission::{can, needs_title},
         sort_header::{Sort, SortHeader},
         table_tools::{ActionsHeader, FilterField, count_text},
         toast::use_toasts,
@@ -151,6 +152,7 @@ pub fn HostsPage() -> impl IntoView {
         ascending: true,
     });
     let editing = RwSignal::new(None::<Editing>);
+    let add_refused = needs_title(Role::Admin);
 
     // Only the newest request may write the list (events can trigger several in a row).
     let generation = StoredValue::new(0_u64);
@@ -356,6 +358,8 @@ pub fn HostsPage() -> impl IntoView {
                 id="host-add"
                 type="button"
                 class="btn btn-primary"
+                disabled=add_refused.is_some()
+                title=add_refused
                 on:click=move |_| editing.set(Some(Editing::Add))
             >
                 <Icon kind=IconKind::Plus />
@@ -407,6 +411,8 @@ pub fn HostsPage() -> impl IntoView {
                                 id="host-add-first"
                                 type="button"
                                 class="btn btn-primary"
+                                disabled=add_refused.is_some()
+                                title=add_refused
                                 on:click=move |_| editing.set(Some(Editing::Add))
                             >
                                 <Icon kind=IconKind::Plus />
@@ -481,6 +487,8 @@ fn HostRow(
     };
     let maintenance_busy = RwSignal::new(false);
     let refresh_busy = RwSignal::new(false);
+    let admin = can(Role::Admin);
+    let operator = can(Role::Operator);
 
     let toggle_maintenance = move |_| {
         if maintenance_busy.get_untracked() {
@@ -601,6 +609,7 @@ fn HostRow(
             </td>
             <td class="actions-col">
                 <div class="row-actions">
+                    {admin.then(|| view! {
                     <button
                         type="button"
                         class="icon-button host-edit"
@@ -634,6 +643,8 @@ fn HostRow(
                             }
                         }}
                     </button>
+                    })}
+                    {operator.then(|| view! {
                     <button
                         type="button"
                         class="icon-button host-refresh"
@@ -650,6 +661,8 @@ fn HostRow(
                             }
                         }}
                     </button>
+                    })}
+                    {admin.then(|| view! {
                     <button
                         type="button"
                         class="icon-button danger host-remove"
@@ -659,6 +672,7 @@ fn HostRow(
                     >
                         <Icon kind=IconKind::Trash />
                     </button>
+                    })}
                 </div>
             </td>
         </tr>

@@ -1,7 +1,9 @@
 //! One module per page (route) of the app, and the sections a page is split into (`storage_disks`).
 
+pub mod account;
 pub mod container_detail;
 pub mod containers;
+pub mod events;
 pub mod host_detail;
 pub mod hosts;
 pub mod login;
@@ -10,3 +12,4 @@ pub mod registry_detail;
 pub mod storage;
 pub mod storage_disks;
 pub mod tokens;
+pub mod users;

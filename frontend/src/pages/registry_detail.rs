@@ -11,7 +11,7 @@ use leptos_router::hooks::use_params_map;
 
 use crate::{
     api::{
-        self, ApiError, ImageTag, Live, RefreshPhase, Registry, RegistryStatus, Repository,
+        self, ApiError, ImageTag, Live, RefreshPhase, Registry, RegistryStatus, Repository, Role,
         bytes_u64,
     },
     components::{
@@ -21,6 +21,7 @@ use crate::{
         format::{sentence, short_digest},
         icons::{Icon, IconKind},
         live::{LiveIndicator, LiveState},
+        permission::needs_title,
         registry_form::{RegistryDialog, describe_interval},
         registry_status::{RefreshProgress, RefreshProgressBar, RegistryStatusBadge},
         table_tools::ActionsHeader,
@@ -240,6 +241,9 @@ fn RegistryHeader(
 ) -> impl IntoView {
     let toasts = use_toasts();
     let refreshing = RwSignal::new(false);
+    let refresh_refused = needs_title(Role::Operator);
+    let refresh_allowed = refresh_refused.is_none();
+    let edit_refused = needs_title(Role::Admin);
     let editing = RwSignal::new(false);
 
     let refresh = move |_| {
@@ -365,7 +369,8 @@ fn RegistryHeader(
                 <button
                     type="button"
                     class="btn btn-secondary registry-refresh"
-                    disabled=move || refreshing.get()
+                    title=refresh_refused
+                    disabled=move || !refresh_allowed || refreshing.get()
                     on:click=refresh
                 >
                     {move || {
@@ -380,6 +385,8 @@ fn RegistryHeader(
                 <button
                     type="button"
                     class="btn btn-secondary registry-edit"
+                    disabled=edit_refused.is_some()
+                    title=edit_refused
                     on:click=move |_| editing.set(true)
                 >
                     <Icon kind=IconKind::Edit />

@@ -8,7 +8,7 @@ use leptos::{prelude::*, task::spawn_local};
 
 use super::storage_disks::DisksSection;
 use crate::{
-    api::{self, ApiError, Disk, Live, RefreshPhase, Registry, RegistryStatus},
+    api::{self, ApiError, Disk, Live, RefreshPhase, Registry, RegistryStatus, Role},
     components::{
         alert::{Alert, AlertTone},
         badge::{Badge, Tone},
@@ -19,6 +19,7 @@ use crate::{
         live::{LiveIndicator, LiveState},
         loading::{ListPhase, ListState},
         page_header::PageHeader,
+        permission::{can, needs_title},
         registry_form::RegistryDialog,
         registry_status::{RefreshProgress, RefreshProgressBar, RegistryStatusBadge},
         sort_header::{Sort, SortHeader},
@@ -146,6 +147,7 @@ pub fn StoragePage() -> impl IntoView {
         ascending: true,
     });
     let editing = RwSignal::new(None::<Editing>);
+    let add_refused = needs_title(Role::Admin);
     // Running refreshes, by registry id, as the live feed reports them.
     let progress = RwSignal::new(HashMap::<String, RefreshProgress>::new());
 
@@ -413,6 +415,8 @@ pub fn StoragePage() -> impl IntoView {
                             id="registry-add-first"
                             type="button"
                             class="btn btn-primary"
+                            disabled=add_refused.is_some()
+                            title=add_refused
                             on:click=move |_| editing.set(Some(Editing::Add))
                         >
                             <Icon kind=IconKind::Plus />
@@ -447,6 +451,8 @@ pub fn StoragePage() -> impl IntoView {
                 id="registry-add"
                 type="button"
                 class="btn btn-primary"
+                disabled=add_refused.is_some()
+                title=add_refused
                 on:click=move |_| editing.set(Some(Editing::Add))
             >
                 <Icon kind=IconKind::Plus />
@@ -523,6 +529,8 @@ fn RegistryRow(
         })
     };
     let refresh_busy = RwSignal::new(false);
+    let admin = can(Role::Admin);
+    let operator = can(Role::Operator);
     // The bar shows while the registry is refreshing; its numbers come from the live feed.
     let running = {
         let id = id.clone();
@@ -633,6 +641,7 @@ fn RegistryRow(
             </td>
             <td class="actions-col">
                 <div class="row-actions">
+                    {operator.then(|| view! {
                     <button
                         type="button"
                         class="icon-button registry-refresh"
@@ -649,6 +658,8 @@ fn RegistryRow(
                             }
                         }}
                     </button>
+                    })}
+                    {admin.then(|| view! {
                     <button
                         type="button"
                         class="icon-button registry-edit"
@@ -667,6 +678,7 @@ fn RegistryRow(
                     >
                         <Icon kind=IconKind::Trash />
                     </button>
+                    })}
                 </div>
             </td>
         </tr>

@@ -7,13 +7,14 @@
 use leptos::prelude::*;
 
 use crate::{
-    api::{self, Disk, DiskKind, Host, Live},
+    api::{self, Disk, DiskKind, Host, Live, Role},
     components::{
         dialog::{ConfirmDialog, Pending},
         disk_form::DiskDialog,
         empty_state::EmptyState,
         icons::{Icon, IconKind},
         loading::{Latest, ListPhase, ListState, LoadFailed, LoadingCard},
+        permission::{can, needs_title},
         table_tools::ActionsHeader,
         toast::use_toasts,
     },
@@ -179,8 +180,16 @@ fn NewDiskButton(
     } else {
         "btn btn-secondary btn-sm"
     };
+    let refused = needs_title(Role::Admin);
     view! {
-        <button id=id type="button" class=class on:click=move |_| adding.set(true)>
+        <button
+            id=id
+            type="button"
+            class=class
+            disabled=refused.is_some()
+            title=refused
+            on:click=move |_| adding.set(true)
+        >
             <Icon kind=IconKind::Plus />
             <span>{label}</span>
         </button>
@@ -272,15 +281,17 @@ fn DiskRow(disk: Disk, to_delete: RwSignal<Option<Disk>>) -> impl IntoView {
             <td class="disk-attached">{attached}</td>
             <td class="actions-col">
                 <div class="row-actions">
-                    <button
-                        type="button"
-                        class="icon-button danger disk-delete"
-                        title="Delete"
-                        aria-label=label
-                        on:click=move |_| to_delete.set(Some(disk.clone()))
-                    >
-                        <Icon kind=IconKind::Trash />
-                    </button>
+                    {can(Role::Admin).then(|| view! {
+                        <button
+                            type="button"
+                            class="icon-button danger disk-delete"
+                            title="Delete"
+                            aria-label=label
+                            on:click=move |_| to_delete.set(Some(disk.clone()))
+                        >
+                            <Icon kind=IconKind::Trash />
+                        </button>
+                    })}
                 </div>
             </td>
         </tr>
