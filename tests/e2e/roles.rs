@@ -269,6 +269,23 @@ pub async fn users_last_admin_and_audit(env: &TestEnv) -> Result<()> {
         let ops_token = token_for(&app, "ops", secret_password).await?;
         let users = app.graphql_with_token(&ops_token, "{ users { username } }", json!({})).await?;
         ensure!(error_code(&users) == Some("FORBIDDEN"), "an operator cannot list users: {users}");
+        // Admins see and revoke other users' tokens; others cannot.
+        let others = app
+            .graphql_with_token(&ops_token, "query T($u: ID) { apiTokens(userId: $u) { id } }", json!({ "u": me }))
+            .await?;
+        ensure!(error_code(&others) == Some("FORBIDDEN"), "an operator cannot list the admin's tokens: {others}");
+        let listed = app
+            .graphql_with_token(&admin, "query T($u: ID) { apiTokens(userId: $u) { id } }", json!({ "u": ops }))
+            .await?;
+        let token_id = data(&listed)?["apiTokens"][0]["id"].as_str().unwrap_or_default().to_string();
+        ensure!(!token_id.is_empty(), "the operator's token is listed: {listed}");
+        let revoked = app
+            .graphql_with_token(&admin, "mutation R($id: ID!) { revokeApiToken(id: $id) }", json!({ "id": token_id }))
+            .await?;
+        ensure!(data(&revoked)?["revokeApiToken"] == true, "{revoked}");
+        let gone = app.graphql_with_token(&ops_token, "{ me { username } }", json!({})).await?;
+        ensure!(error_code(&gone) == Some("UNAUTHENTICATED"), "a revoked token stops working: {gone}");
+        let ops_token = token_for(&app, "ops", secret_password).await?;
         let body = app
             .graphql_with_token(
                 &admin,

@@ -52,3 +52,12 @@ pub async fn touch(db: &DatabaseConnection, id: &str, at: DateTime<Utc>) -> Resu
         .await
         .map(|_| ())
 }
+
+/// Deletes a token whoever owns it (an admin revoking another user's token).
+pub async fn delete_any(db: &DatabaseConnection, id: &str) -> Result<bool, DbErr> {
+    let res = api_token::Entity::delete_many()
+        .filter(api_token::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected > 0)
+}

@@ -75,10 +75,13 @@ impl AuthQuery {
         Ok(require_user(ctx)?.clone().into())
     }
 
-    /// The authenticated user's API tokens, newest first.
-    async fn api_tokens(&self, ctx: &Context<'_>) -> ApiResult<Vec<ApiToken>> {
+    /// The authenticated user's API tokens, newest first; an admin may name another user.
+    async fn api_tokens(&self, ctx: &Context<'_>, user_id: Option<ID>) -> ApiResult<Vec<ApiToken>> {
         let user = require_user(ctx)?;
-        let tokens = services(ctx)?.auth.tokens(user).await?;
+        let tokens = match user_id {
+            Some(id) => services(ctx)?.auth.tokens_of(user, &id).await?,
+            None => services(ctx)?.auth.tokens(user).await?,
+        };
         Ok(tokens.into_iter().map(Into::into).collect())
     }
 
@@ -159,7 +162,7 @@ impl AuthMutation {
         })
     }
 
-    /// Revokes one of the authenticated user's tokens.
+    /// Revokes one of the authenticated user's tokens (an admin: anybody's).
     async fn revoke_api_token(&self, ctx: &Context<'_>, id: ID) -> ApiResult<bool> {
         let user = require_user(ctx)?;
         services(ctx)?.auth.revoke_token(user, &id).await?;

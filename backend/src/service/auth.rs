@@ -393,9 +393,31 @@ impl AuthService {
             .collect())
     }
 
+    /// Another user's tokens (ADMIN); one's own with [`Self::tokens`].
+    pub async fn tokens_of(
+        &self,
+        actor: &User,
+        user_id: &str,
+    ) -> Result<Vec<ApiToken>, ServiceError> {
+        if user_id != actor.id {
+            authz::require(actor, Action::ManageUsers)?;
+        }
+        Ok(tokens::for_user(&self.db, user_id)
+            .await?
+            .into_iter()
+            .map(token_from_row)
+            .collect())
+    }
+
+    /// Revokes one of the user's tokens; an admin may revoke anybody's.
     pub async fn revoke_token(&self, user: &User, id: &str) -> Result<(), ServiceError> {
         authz::require(user, Action::ManageOwnTokens)?;
-        if tokens::delete(&self.db, &user.id, id).await? {
+        let deleted = if authz::require(user, Action::ManageUsers).is_ok() {
+            tokens::delete_any(&self.db, id).await?
+        } else {
+            tokens::delete(&self.db, &user.id, id).await?
+        };
+        if deleted {
             Ok(())
         } else {
             Err(ServiceError::NotFound(format!("no API token with id {id}")))
