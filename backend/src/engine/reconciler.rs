@@ -420,17 +420,19 @@ async fn list_and_queue(
             by_container.entry(cid).or_default().push(c);
         }
     }
-    let known: HashSet<String> = shared
+    let mut known: HashSet<String> = HashSet::new();
+    for (c, instances) in shared
         .containers
-        .list(&Default::default())
+        .list_with_instances(&Default::default())
         .await?
-        .into_iter()
-        .map(|c| c.id)
-        .collect();
-    for inst in shared.containers.all_instances().await? {
-        if inst.host_id.as_deref() == Some(host_id) {
-            by_container.entry(inst.container_id).or_default();
+    {
+        if instances
+            .iter()
+            .any(|i| i.host_id.as_deref() == Some(host_id))
+        {
+            by_container.entry(c.id.clone()).or_default();
         }
+        known.insert(c.id);
     }
     for (cid, observed) in by_container {
         if !known.contains(&cid) {
@@ -564,14 +566,17 @@ impl Shared {
         container: &Container,
         hosts: &[Host],
     ) -> Result<Vec<Candidate>, ServiceError> {
-        let definitions: HashMap<String, Container> = self
+        // One read of every definition with its instances (two queries).
+        let mut definitions: HashMap<String, Container> = HashMap::new();
+        let mut instances = Vec::new();
+        for (c, mine) in self
             .containers
-            .list(&Default::default())
+            .list_with_instances(&Default::default())
             .await?
-            .into_iter()
-            .map(|c| (c.id.clone(), c))
-            .collect();
-        let instances = self.containers.all_instances().await?;
+        {
+            instances.extend(mine);
+            definitions.insert(c.id.clone(), c);
+        }
         let mut out = Vec::with_capacity(hosts.len());
         for h in hosts {
             let mut c = Candidate {

@@ -20,6 +20,19 @@ pub struct AuditEntry {
     pub detail: Option<String>,
 }
 
+fn to_entry(r: q::AuditRow) -> AuditEntry {
+    AuditEntry {
+        id: r.id,
+        seq: r.seq,
+        at: r.at,
+        user: r.username,
+        action: r.action,
+        target: r.target,
+        result: r.result,
+        detail: r.detail,
+    }
+}
+
 /// Filters of the log.
 #[derive(Clone, Debug, Default)]
 pub struct AuditFilter {
@@ -117,34 +130,11 @@ impl AuditService {
             first,
         )
         .await?;
-        Ok((
-            rows.into_iter()
-                .map(|r| AuditEntry {
-                    id: r.id,
-                    seq: r.seq,
-                    at: r.at,
-                    user: r.username,
-                    action: r.action,
-                    target: r.target,
-                    result: r.result,
-                    detail: r.detail,
-                })
-                .collect(),
-            total,
-        ))
+        Ok((rows.into_iter().map(to_entry).collect(), total))
     }
 
     pub async fn get(&self, id: &str) -> Result<Option<AuditEntry>, ServiceError> {
-        Ok(q::by_id(&self.db, id).await?.map(|r| AuditEntry {
-            id: r.id,
-            seq: r.seq,
-            at: r.at,
-            user: r.username,
-            action: r.action,
-            target: r.target,
-            result: r.result,
-            detail: r.detail,
-        }))
+        Ok(q::by_id(&self.db, id).await?.map(to_entry))
     }
 }
 
