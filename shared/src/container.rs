@@ -47,6 +47,35 @@ pub fn validate_container_name(name: &str) -> Result<(), ContainerFieldError> {
     }
 }
 
+/// A container name suggested for an image reference: the last segment of its repository path
+/// (`registry.example:5000/team/web-api:1.2` → `web-api`), reduced to the name alphabet; `container` when
+/// nothing usable is left. Always passes [`validate_container_name`].
+pub fn suggest_container_name(reference: &str) -> String {
+    let path = match crate::image_ref::ImageRef::parse(reference) {
+        Ok(parsed) => parsed.path().to_owned(),
+        Err(_) => reference.trim().to_owned(),
+    };
+    let last = path.rsplit('/').next().unwrap_or_default();
+    let last = last.split([':', '@']).next().unwrap_or_default();
+    let cleaned: String = last
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .skip_while(|c| !c.is_ascii_alphanumeric())
+        .take(63)
+        .collect();
+    if cleaned.is_empty() {
+        "container".to_owned()
+    } else {
+        cleaned
+    }
+}
+
 /// Parses a CPU limit such as `0.5` or `2` (must be finite and > 0).
 pub fn parse_cpus(input: &str) -> Result<f64, ContainerFieldError> {
     let value: f64 = input
@@ -296,6 +325,28 @@ pub fn summary_status(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn suggested_names_come_from_the_repository_and_are_valid() {
+        let cases = [
+            ("127.0.0.1:5000/team/web-api:1.2", "web-api"),
+            ("nginx", "nginx"),
+            (
+                "docker.io/library/redis@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+                "redis",
+            ),
+            ("registry.example/a/b/__odd__name", "odd__name"),
+            ("", "container"),
+            ("///", "container"),
+        ];
+        for (reference, expected) in cases {
+            let name = suggest_container_name(reference);
+            assert_eq!(name, expected, "for {reference:?}");
+            assert_eq!(validate_container_name(&name), Ok(()), "for {reference:?}");
+        }
+        let long = format!("repo/{}", "x".repeat(100));
+        assert_eq!(suggest_container_name(&long).len(), 63);
+    }
 
     #[test]
     fn names() {

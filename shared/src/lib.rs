@@ -17,8 +17,9 @@ pub mod status;
 pub use bytes::{ByteSizeError, format_bytes, parse_bytes};
 pub use container::{
     ContainerFieldError, DesiredState, DiskKind, InstanceStatus, RestartPolicy, UnknownValue,
-    parse_cpus, summary_status, validate_container_name, validate_container_path,
-    validate_cpu_shares, validate_cpus, validate_host_path, validate_replicas,
+    parse_cpus, suggest_container_name, summary_status, validate_container_name,
+    validate_container_path, validate_cpu_shares, validate_cpus, validate_host_path,
+    validate_replicas,
 };
 pub use endpoint::{EndpointError, HostEndpoint};
 pub use env::{EnvNameError, validate_env_name};

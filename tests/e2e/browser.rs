@@ -307,6 +307,53 @@ async fn storage_journey(client: &Client, app: &TestApp, env: &TestEnv) -> Resul
     .await?;
     screenshot(client, "registry-images.png").await?;
 
+    // "Run…" on a tag opens the new-container dialog with that image and a name taken from it.
+    let tag = format!(r#"{busybox} tr.tag-row[data-tag="1.35"]"#);
+    let reference = wait_for(client, &tag, PAGE)
+        .await?
+        .attr("data-reference")
+        .await?
+        .context("the tag row has no data-reference")?;
+    click(client, &format!("{tag} a.tag-run")).await?;
+    wait_for(client, "form#container-dialog", PAGE).await?;
+    wait_for_path(client, "/containers", PAGE).await?;
+    let value = |css: &'static str| async move {
+        let input = wait_for(client, css, PAGE).await?;
+        anyhow::Ok(input.prop("value").await?.unwrap_or_default())
+    };
+    ensure!(
+        value("#container-image").await? == reference,
+        "image field is not {reference}"
+    );
+    ensure!(
+        value("#container-name").await? == "busybox",
+        "name field is not the suggested busybox"
+    );
+    screenshot(client, "registry-run-dialog.png").await?;
+    click(client, "#container-save").await?;
+    wait_gone(client, "form#container-dialog", PAGE).await?;
+    wait_for(
+        client,
+        r#"tr.container-row[data-container-name="busybox"]"#,
+        PAGE,
+    )
+    .await?;
+    app.login_as(ADMIN_USERNAME, ADMIN_PASSWORD).await?;
+    let saved = app
+        .graphql(
+            "query { containers { edges { node { name image } } } }",
+            json!({}),
+        )
+        .await?;
+    ensure!(
+        saved["data"]["containers"]["edges"]
+            .as_array()
+            .is_some_and(|edges| edges.iter().any(
+                |e| e["node"]["name"] == "busybox" && e["node"]["image"] == reference.as_str()
+            )),
+        "the container was not saved with {reference}: {saved}"
+    );
+
     // A registry that refuses the credentials shows ERROR with the reason.
     client
         .goto(&app.url("/storage"))

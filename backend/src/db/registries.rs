@@ -2,10 +2,10 @@
 
 use super::entities::{registry, registry_tag};
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, IntoActiveModel,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait,
+    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 
 pub use registry::Model as RegistryRow;
@@ -13,6 +13,8 @@ pub use registry_tag::Model as RegistryTagRow;
 
 /// Rows per INSERT (SQLite limits the number of bound values of one statement).
 const INSERT_CHUNK: usize = 500;
+/// (repository, tag) pairs per DELETE.
+const DELETE_CHUNK: usize = 400;
 
 pub async fn all(db: &DatabaseConnection) -> Result<Vec<RegistryRow>, DbErr> {
     registry::Entity::find()
@@ -159,24 +161,55 @@ pub async fn tag_count(db: &DatabaseConnection, registry_id: &str) -> Result<u64
         .await
 }
 
-/// Makes the stored list of a registry equal to `rows` (in one transaction: readers see the old list or the
-/// new one).
-pub async fn replace_tags(
+/// Brings the stored list of a registry up to date in one transaction (readers see the old list or the new
+/// one): the `removed` (repository, tag) pairs are deleted and the `upserts` inserted or overwritten; rows in
+/// neither are not touched, so a refresh that found nothing new writes nothing.
+pub async fn update_tags(
     db: &DatabaseConnection,
     registry_id: &str,
-    rows: Vec<RegistryTagRow>,
+    removed: &[(String, String)],
+    upserts: Vec<RegistryTagRow>,
 ) -> Result<(), DbErr> {
+    if removed.is_empty() && upserts.is_empty() {
+        return Ok(());
+    }
     let txn = db.begin().await?;
-    registry_tag::Entity::delete_many()
-        .filter(registry_tag::Column::RegistryId.eq(registry_id))
-        .exec(&txn)
-        .await?;
-    for chunk in rows.chunks(INSERT_CHUNK) {
+    for chunk in removed.chunks(DELETE_CHUNK) {
+        let pairs = chunk
+            .iter()
+            .fold(Condition::any(), |any, (repository, tag)| {
+                any.add(
+                    Condition::all()
+                        .add(registry_tag::Column::Repository.eq(repository.as_str()))
+                        .add(registry_tag::Column::Tag.eq(tag.as_str())),
+                )
+            });
+        registry_tag::Entity::delete_many()
+            .filter(registry_tag::Column::RegistryId.eq(registry_id))
+            .filter(pairs)
+            .exec(&txn)
+            .await?;
+    }
+    for chunk in upserts.chunks(INSERT_CHUNK) {
         registry_tag::Entity::insert_many(
             chunk
                 .iter()
                 .cloned()
                 .map(IntoActiveModel::into_active_model),
+        )
+        .on_conflict(
+            OnConflict::columns([
+                registry_tag::Column::RegistryId,
+                registry_tag::Column::Repository,
+                registry_tag::Column::Tag,
+            ])
+            .update_columns([
+                registry_tag::Column::Digest,
+                registry_tag::Column::SizeBytes,
+                registry_tag::Column::Architectures,
+                registry_tag::Column::CreatedAt,
+            ])
+            .to_owned(),
         )
         .exec_without_returning(&txn)
         .await?;

@@ -5,7 +5,7 @@
 use crate::bus::{Bus, Event, RefreshPhase};
 use crate::db::registries::{self as q, RegistryRow, RegistryTagRow};
 use crate::registry::Url;
-use crate::registry::{self, RegistryClient, RegistryError, TagDetails};
+use crate::registry::{self, RegistryClient, RegistryError};
 use crate::secrets::SecretBox;
 use crate::service::ServiceError;
 use crate::service::auth::User;
@@ -13,7 +13,7 @@ use crate::service::authz::{self, Action};
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
 use sea_orm::DatabaseConnection;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -292,6 +292,19 @@ impl Drop for RunningGuard {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .remove(&self.id);
     }
+}
+
+/// What a refresh found, as changes to the stored list.
+#[derive(Default)]
+struct Scanned {
+    /// Repositories listed.
+    total: usize,
+    /// Tags listed.
+    tags: usize,
+    /// New tags and tags whose details changed.
+    upserts: Vec<RegistryTagRow>,
+    /// (repository, tag) pairs stored but no longer listed.
+    removed: Vec<(String, String)>,
 }
 
 fn to_registry(row: RegistryRow) -> Registry {
@@ -716,12 +729,17 @@ impl RegistryService {
         }
         let now = Utc::now();
         let recorded = match outcome {
-            Ok((rows, total)) => {
-                let tags = rows.len();
-                let stored = q::replace_tags(&self.db, &id, rows).await;
+            Ok(Scanned {
+                total,
+                tags,
+                upserts,
+                removed,
+            }) => {
+                let (written, deleted) = (upserts.len(), removed.len());
+                let stored = q::update_tags(&self.db, &id, &removed, upserts).await;
                 match stored {
                     Ok(()) => {
-                        tracing::info!(registry = %row.name, repositories = total, tags, took = ?started.elapsed(), "registry refreshed");
+                        tracing::info!(registry = %row.name, repositories = total, tags, written, deleted, took = ?started.elapsed(), "registry refreshed");
                         let set = q::set_status(
                             &self.db,
                             &id,
@@ -776,8 +794,8 @@ impl RegistryService {
         }
     }
 
-    /// Lists the registry; returns the rows to store and the number of repositories, or a message.
-    async fn scan(&self, row: &RegistryRow) -> Result<(Vec<RegistryTagRow>, usize), String> {
+    /// Lists the registry; returns what changed against the stored list, or a message.
+    async fn scan(&self, row: &RegistryRow) -> Result<Scanned, String> {
         let client = self.client_for(row).map_err(|e| e.to_string())?;
         let known_rows = q::tags(&self.db, &row.id)
             .await
@@ -841,11 +859,24 @@ impl RegistryService {
             .try_collect()
             .await
             .map_err(|e| e.to_string())?;
-        let mut rows = Vec::new();
+        let mut changes = Scanned {
+            total,
+            ..Scanned::default()
+        };
         for (repository, tags) in scanned {
-            let known_tags = known.get(&repository);
+            let known_tags = known.remove(&repository).unwrap_or_default();
+            changes.tags += tags.len();
+            let listed: HashSet<&str> = tags.iter().map(|(tag, _)| tag.as_str()).collect();
+            changes.removed.extend(
+                known_tags
+                    .keys()
+                    .filter(|tag| !listed.contains(tag.as_str()))
+                    .map(|tag| (repository.clone(), tag.clone())),
+            );
             for (tag, details) in tags {
-                let row_for = |d: TagDetails| RegistryTagRow {
+                // `None`: the digest is the stored one, and so is the row.
+                let Some(d) = details else { continue };
+                let new = RegistryTagRow {
                     registry_id: row.id.clone(),
                     repository: repository.clone(),
                     tag: tag.clone(),
@@ -855,17 +886,18 @@ impl RegistryService {
                         .unwrap_or_else(|_| "[]".into()),
                     created_at: d.created_at,
                 };
-                match details {
-                    Some(d) => rows.push(row_for(d)),
-                    None => {
-                        if let Some(old) = known_tags.and_then(|k| k.get(&tag)) {
-                            rows.push(old.clone());
-                        }
-                    }
+                if known_tags.get(&tag) != Some(&new) {
+                    changes.upserts.push(new);
                 }
             }
         }
-        Ok((rows, total))
+        // Repositories no longer in the catalog.
+        for (repository, tags) in known {
+            changes
+                .removed
+                .extend(tags.into_keys().map(|tag| (repository.clone(), tag)));
+        }
+        Ok(changes)
     }
 
     // ---- browsing ------------------------------------------------------------------------------

@@ -24,7 +24,8 @@ use crate::api::{
 /// Which container dialog is open.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Editing {
-    New,
+    /// A new definition, its image prefilled when given (the "Run…" action of a registry's tag).
+    New(Option<String>),
     Edit(Box<Container>),
 }
 
@@ -64,7 +65,7 @@ pub fn ContainerModals(
     let deleting = RwSignal::new(false);
     let delete_error = RwSignal::new(None::<String>);
     let saved = Callback::new(move |container: Container| {
-        let created = matches!(modals.editing.get_untracked(), Some(Editing::New));
+        let created = matches!(modals.editing.get_untracked(), Some(Editing::New(_)));
         modals.editing.set(None);
         toasts.success(if created {
             format!("Container “{}” created. Run it when you are ready.", container.name)
@@ -113,11 +114,19 @@ pub fn ContainerModals(
                 .editing
                 .get()
                 .map(|mode| {
-                    let container = match mode {
-                        Editing::New => None,
-                        Editing::Edit(container) => Some(*container),
+                    let (container, image) = match mode {
+                        Editing::New(image) => (None, image),
+                        Editing::Edit(container) => (Some(*container), None),
                     };
-                    view! { <ContainerDialog container=container hosts=hosts on_saved=saved on_close=close /> }
+                    view! {
+                        <ContainerDialog
+                            container=container
+                            image=image
+                            hosts=hosts
+                            on_saved=saved
+                            on_close=close
+                        />
+                    }
                 })
         }}
         {move || {

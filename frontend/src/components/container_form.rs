@@ -8,8 +8,8 @@
 use std::collections::{BTreeMap, HashSet};
 
 use berth_shared::{
-    ImageRef, PortSpec, format_bytes, parse_bytes, parse_cpus, validate_container_name,
-    validate_env_name, validate_replicas,
+    ImageRef, PortSpec, format_bytes, parse_bytes, parse_cpus, suggest_container_name,
+    validate_container_name, validate_env_name, validate_replicas,
 };
 use leptos::{ev::SubmitEvent, html, prelude::*, task::spawn_local};
 use wasm_bindgen::JsCast;
@@ -369,6 +369,9 @@ impl Values {
 pub fn ContainerDialog(
     /// The container to edit; `None` defines a new one.
     container: Option<Container>,
+    /// For a new definition: the image to start from (its name is suggested from it).
+    #[prop(default = None)]
+    image: Option<String>,
     /// The hosts to offer (besides "Any host").
     #[prop(into)]
     hosts: Signal<Vec<Host>>,
@@ -389,6 +392,9 @@ pub fn ContainerDialog(
     let values = Values::new();
     if let Some(container) = &container {
         values.fill(container);
+    } else if let Some(image) = image {
+        values.name.set(suggest_container_name(&image));
+        values.image.set(image);
     }
     let suggestions = RwSignal::new(Vec::<String>::new());
     spawn_local(async move {

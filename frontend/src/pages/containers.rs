@@ -6,9 +6,11 @@
 use std::cmp::Ordering;
 
 use leptos::prelude::*;
+use leptos_router::hooks::{use_navigate, use_query_map};
 
 use crate::{
     api::{self, Container, Host, InstanceStatus, Live, Role},
+    app::replace,
     components::{
         badge::{Badge, Tone},
         container_actions::{ChangedMarker, ContainerActions, ContainerModals, Editing, Modals},
@@ -20,7 +22,7 @@ use crate::{
         live::{LiveIndicator, LiveState},
         loading::{Latest, ListPhase, ListState, LoadFailed, LoadingCard},
         page_header::PageHeader,
-        permission::needs_title,
+        permission::{can, needs_title},
         sort_header::{Sort, SortHeader},
         table_tools::{ActionsHeader, FilterField, NoMatchRow, count_text},
     },
@@ -107,6 +109,17 @@ pub fn ContainersPage() -> impl IntoView {
         ascending: true,
     });
     let modals = Modals::new();
+    // `/containers?run=<reference>` (a registry tag's "Run…") opens the new-container dialog with that image;
+    // the query is dropped at once so a reload or Back does not open it again.
+    if let Some(image) = use_query_map().with_untracked(|query| query.get("run"))
+        && !image.trim().is_empty()
+    {
+        if can(Role::Operator) {
+            modals.editing.set(Some(Editing::New(Some(image))));
+        }
+        let navigate = use_navigate();
+        Effect::new(move |_| navigate("/containers", replace()));
+    }
 
     let latest = Latest::new();
     let load = move || {
@@ -299,7 +312,7 @@ fn NewContainerButton(id: &'static str, modals: Modals) -> impl IntoView {
             class="btn btn-primary"
             disabled=refused.is_some()
             title=refused
-            on:click=move |_| modals.editing.set(Some(Editing::New))
+            on:click=move |_| modals.editing.set(Some(Editing::New(None)))
         >
             <Icon kind=IconKind::Plus />
             <span>"New container"</span>

@@ -1,6 +1,6 @@
 //! Registry detail (`/storage/registries/:id`): name, live status, URL and last error, refresh progress, and the
 //! Images subtab: the registry's repositories (server-side filter, paged with "Load more"), each expandable to
-//! its tags (digest, size, architectures, created) with a copy-reference button.
+//! its tags (digest, size, architectures, created) with a copy-reference button and "Run…" (the new-container dialog with that image).
 
 use std::{collections::HashSet, time::Duration};
 
@@ -21,7 +21,7 @@ use crate::{
         format::{sentence, short_digest},
         icons::{Icon, IconKind},
         live::{LiveIndicator, LiveState},
-        permission::needs_title,
+        permission::{can, needs_title},
         registry_form::{RegistryDialog, describe_interval},
         registry_status::{RefreshProgress, RefreshProgressBar, RegistryStatusBadge},
         table_tools::ActionsHeader,
@@ -760,7 +760,7 @@ fn RepoItem(repo: Repository, expanded: RwSignal<HashSet<String>>) -> impl IntoV
     }
 }
 
-/// One `tr.tag-row` with its copy-reference button.
+/// One `tr.tag-row` with its copy-reference button and "Run…" link.
 #[component]
 fn TagRow(tag: ImageTag) -> impl IntoView {
     let toasts = use_toasts();
@@ -818,6 +818,20 @@ fn TagRow(tag: ImageTag) -> impl IntoView {
         None => view! { <span class="muted">"—"</span> }.into_any(),
     };
     let label = format!("Copy {}", tag.reference);
+    // "Run…" opens the Containers tab's new-container dialog with this reference as the image.
+    let run = can(Role::Operator).then(|| {
+        let href = format!(
+            "/containers?run={}",
+            String::from(js_sys::encode_uri_component(&tag.reference))
+        );
+        let title = format!("New container from {}", tag.reference);
+        view! {
+            <a class="btn btn-ghost btn-sm tag-run" href=href title=title.clone() aria-label=title>
+                <Icon kind=IconKind::Play />
+                <span>"Run…"</span>
+            </a>
+        }
+    });
     view! {
         <tr class="tag-row" data-tag=tag.name.clone() data-reference=reference.clone()>
             <td class="tag-name">
@@ -831,6 +845,7 @@ fn TagRow(tag: ImageTag) -> impl IntoView {
             <td class="tag-arches">{architectures}</td>
             <td>{created}</td>
             <td class="actions-col">
+                {run}
                 <button
                     type="button"
                     class="btn btn-ghost btn-sm tag-copy"
