@@ -12,7 +12,8 @@
 //! - (d) host loss: the engine holding replicas of a 3-replica container is killed; time until every replica
 //!   runs again elsewhere (median of 5; includes the grace period `BERTH_HOST_GRACE_SECS`).
 //!
-//! Prints the table and writes it into BENCHMARKS.md. Needs root, like the end-to-end tests. Not run by
+//! Prints the table and writes it into BENCHMARKS.md. `cargo xtask bench run fanout` measures only (b), at
+//! 1,000 subscribers, and writes nothing (for profiling). Needs root, like the end-to-end tests. Not run by
 //! `cargo test` (`test = false`).
 
 use std::process::{ExitCode, Stdio};
@@ -70,15 +71,18 @@ async fn run() -> Result<()> {
         let _ = tokio::signal::ctrl_c().await;
     };
     let env = TestEnv::start_until(interrupted).await?;
+    let only_fanout = std::env::args().skip(1).any(|arg| arg == "fanout");
     let measured = tokio::select! {
-        result = measure(&env) => result,
+        result = measure(&env, only_fanout) => result,
         _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
     };
     let stopped = env.stop().await;
     let report = measured?;
     stopped?;
     println!("\n{report}");
-    write_section("run", &report)?;
+    if !only_fanout {
+        write_section("run", &report)?;
+    }
     Ok(())
 }
 
@@ -94,7 +98,7 @@ struct Fanout {
     latencies: Vec<Duration>,
 }
 
-async fn measure(env: &TestEnv) -> Result<String> {
+async fn measure(env: &TestEnv, only_fanout: bool) -> Result<String> {
     let app = spawn_app(env).await?;
     let result = async {
         let token = app.admin_token("bench").await?;
@@ -113,8 +117,24 @@ async fn measure(env: &TestEnv) -> Result<String> {
             Duration::from_millis(50),
         )
         .await?;
+        if only_fanout {
+            let fanout = fanout(env, &app, &token, &host_id, &image, &[1000]).await?;
+            return Ok(fanout
+                .iter()
+                .map(|f| {
+                    format!(
+                        "{} subscribers: p50 {} p99 {} max {}",
+                        f.subscribers,
+                        fmt_duration(percentile(&f.latencies, 50.0)),
+                        fmt_duration(percentile(&f.latencies, 99.0)),
+                        fmt_duration(percentile(&f.latencies, 100.0)),
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n"));
+        }
         let pairs = run_pairs(env, &app, &token, &host_id, &image).await?;
-        let fanout = fanout(env, &app, &token, &host_id, &image).await?;
+        let fanout = fanout(env, &app, &token, &host_id, &image, &SUBSCRIBERS).await?;
         let scheduler = scheduler_alone();
         let loss = host_loss(env, &app, &image).await?;
         Ok::<_, anyhow::Error>(report(&pairs, &fanout, scheduler, &loss))
@@ -216,6 +236,7 @@ async fn fanout(
     token: &str,
     host_id: &str,
     image: &str,
+    counts: &[usize],
 ) -> Result<Vec<Fanout>> {
     let h1 = env.host("h1")?;
     let c = create_container(
@@ -258,7 +279,7 @@ async fn fanout(
     });
 
     let mut results = Vec::new();
-    for &n in &SUBSCRIBERS {
+    for &n in counts {
         let (tx, mut rx) = mpsc::unbounded_channel::<Delivery>();
         let mut tasks = Vec::with_capacity(n);
         for sub in 0..n {

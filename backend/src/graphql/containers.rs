@@ -13,7 +13,7 @@ use async_graphql::{
 };
 use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 #[graphql(remote = "berth_shared::InstanceStatus")]
@@ -552,8 +552,8 @@ impl ContainerMutation {
 
 #[derive(SimpleObject, Clone, Debug)]
 pub struct ContainerStatusEvent {
-    pub container: Container,
-    pub instance: Option<ContainerInstance>,
+    pub container: Arc<Container>,
+    pub instance: Option<Arc<ContainerInstance>>,
     pub status: InstanceStatus,
     pub previous_status: Option<InstanceStatus>,
     pub at: DateTime<Utc>,
@@ -570,6 +570,46 @@ pub struct LogLine {
 
 #[derive(Default)]
 pub struct ContainerSubscription;
+
+/// A status snapshot in GraphQL form: the container, its instances and its summary status.
+struct Rendered {
+    container: Arc<Container>,
+    instances: Vec<Arc<ContainerInstance>>,
+    summary: berth_shared::InstanceStatus,
+}
+
+impl Rendered {
+    fn new(container: svc::Container, instances: Vec<svc::Instance>) -> Self {
+        Rendered {
+            summary: container.summary(&instances),
+            instances: instances.iter().cloned().map(|i| Arc::new(i.into())).collect(),
+            container: Arc::new(Container::with_instances(container, instances)),
+        }
+    }
+}
+
+/// The last status snapshot in GraphQL form, shared by every subscriber: with a thousand subscribers,
+/// converting the container and its instances once per event instead of once per subscriber saves thousands of
+/// allocations. Keyed by the snapshot's allocation (the `Weak` keeps it from being reused while cached).
+type SnapshotCache = Option<(Weak<svc::StatusSnapshot>, Arc<Rendered>)>;
+static LAST_SNAPSHOT: std::sync::Mutex<SnapshotCache> = std::sync::Mutex::new(None);
+
+fn render_snapshot(snapshot: &Arc<svc::StatusSnapshot>) -> Arc<Rendered> {
+    if let Ok(last) = LAST_SNAPSHOT.lock()
+        && let Some((weak, rendered)) = last.as_ref()
+        && std::ptr::eq(weak.as_ptr(), Arc::as_ptr(snapshot))
+    {
+        return rendered.clone();
+    }
+    let rendered = Arc::new(Rendered::new(
+        snapshot.container.clone(),
+        snapshot.instances.clone(),
+    ));
+    if let Ok(mut last) = LAST_SNAPSHOT.lock() {
+        *last = Some((Arc::downgrade(snapshot), rendered.clone()));
+    }
+    rendered
+}
 
 fn parse_status(s: &str) -> Option<InstanceStatus> {
     s.parse::<berth_shared::InstanceStatus>()
@@ -622,23 +662,28 @@ impl ContainerSubscription {
                 if wanted.as_ref().is_some_and(|w| w.as_str() != cid) {
                     return None;
                 }
-                // The snapshot published with the change serves every subscriber without a database read.
-                let (container, instances) = match snapshot {
-                    Some(s) => (s.container.clone(), s.instances.clone()),
-                    None => (
+                // The snapshot published with the change serves every subscriber without a database read, and
+                // is converted once for all of them.
+                let rendered = match snapshot {
+                    Some(s) => render_snapshot(&s),
+                    None => Arc::new(Rendered::new(
                         services.containers.get(&cid).await.ok().flatten()?,
                         services.containers.instances(&cid).await.ok()?,
-                    ),
+                    )),
                 };
                 let status = match status {
                     Some(s) => parse_status(&s)?,
-                    None => container.summary(&instances).into(),
+                    None => rendered.summary.into(),
                 };
-                let instance = instance_id
-                    .and_then(|id| instances.iter().find(|i| i.id == id).cloned())
-                    .map(Into::into);
+                let instance = instance_id.and_then(|id| {
+                    rendered
+                        .instances
+                        .iter()
+                        .find(|i| i.id.0 == id)
+                        .cloned()
+                });
                 Some(ContainerStatusEvent {
-                    container: Container::with_instances(container, instances),
+                    container: rendered.container.clone(),
                     instance,
                     status,
                     previous_status: previous.as_deref().and_then(parse_status),
