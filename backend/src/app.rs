@@ -12,6 +12,7 @@ use crate::service::Services;
 use crate::service::auth::Bootstrap;
 use crate::service::hosts::HostSettings;
 use anyhow::Context as _;
+use axum::serve::ListenerExt as _;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::sync::oneshot;
@@ -97,6 +98,13 @@ impl RunningApp {
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let addr = listener.local_addr()?;
+        // Live updates are small frames: without TCP_NODELAY a second frame sent right after a first waits
+        // for the client's (delayed, up to 40 ms) acknowledgement.
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+            }
+        });
         let (stop, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             axum::serve(

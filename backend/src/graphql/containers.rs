@@ -582,7 +582,11 @@ impl Rendered {
     fn new(container: svc::Container, instances: Vec<svc::Instance>) -> Self {
         Rendered {
             summary: container.summary(&instances),
-            instances: instances.iter().cloned().map(|i| Arc::new(i.into())).collect(),
+            instances: instances
+                .iter()
+                .cloned()
+                .map(|i| Arc::new(i.into()))
+                .collect(),
             container: Arc::new(Container::with_instances(container, instances)),
         }
     }
@@ -675,13 +679,8 @@ impl ContainerSubscription {
                     Some(s) => parse_status(&s)?,
                     None => rendered.summary.into(),
                 };
-                let instance = instance_id.and_then(|id| {
-                    rendered
-                        .instances
-                        .iter()
-                        .find(|i| i.id.0 == id)
-                        .cloned()
-                });
+                let instance = instance_id
+                    .and_then(|id| rendered.instances.iter().find(|i| i.id.0 == id).cloned());
                 Some(ContainerStatusEvent {
                     container: rendered.container.clone(),
                     instance,
