@@ -225,7 +225,48 @@ pub async fn pinned_maintenance_and_cached_image(env: &TestEnv) -> Result<()> {
             "the scheduler prefers the host with the image (h1): {placed}"
         );
         wait_container_status(&app, &aid, "RUNNING", STATUS_TIMEOUT).await?;
-        for id in [&pid, &aid] {
+
+        // An image with an id of its own, built on h1: Docker refuses to remove it while a container uses it,
+        // and Berth says which container.
+        let own = env.registry.reference(&format!("apps/in-use-{}:1", std::process::id()));
+        let context = std::env::temp_dir().join(format!("berth-in-use-{}", std::process::id()));
+        std::fs::create_dir_all(&context)?;
+        std::fs::write(
+            context.join("Dockerfile"),
+            format!("FROM {}\nLABEL berth-test-in-use={}\n", busybox(env), std::process::id()),
+        )?;
+        let h1_engine = env.host("h1")?;
+        h1_engine.docker_ok(&["pull", &busybox(env)]).await?;
+        h1_engine
+            .docker_ok(&["build", "--quiet", "--tag", &own, &context.to_string_lossy()])
+            .await?;
+        let _ = std::fs::remove_dir_all(&context);
+        berth_tests::hosts::wait_for_image(
+            &app,
+            &h1,
+            &own,
+            true,
+            STATUS_TIMEOUT,
+            Duration::from_millis(100),
+        )
+        .await?;
+        let user = create_container(&app, sleeper("in-use", &own, Some(&h1))).await?;
+        let uid = str_of(&user["id"]);
+        container_action(&app, "runContainer", &uid, None).await?;
+        wait_container_status(&app, &uid, "RUNNING", STATUS_TIMEOUT).await?;
+        let remove = app
+            .graphql(
+                "mutation R($h: ID!, $r: String!) { removeHostImage(hostId: $h, reference: $r) }",
+                json!({ "h": h1, "r": own }),
+            )
+            .await?;
+        ensure!(error_code(&remove) == Some("CONFLICT"), "image in use: {remove}");
+        let message = remove["errors"][0]["message"].as_str().unwrap_or_default();
+        ensure!(
+            message.contains("“in-use”") && message.contains("h1"),
+            "the message names the container and host: {message}"
+        );
+        for id in [&pid, &aid, &uid] {
             container_action(&app, "killContainer", id, None).await?;
         }
         Ok(())

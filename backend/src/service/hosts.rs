@@ -685,15 +685,51 @@ impl HostService {
                 }
             })
             .unwrap_or_else(|_| entry.reference.clone());
-        engine
-            .remove_image(&docker_name)
-            .await
-            .map_err(|e| engine_error(&row.name, e))?;
+        match engine.remove_image(&docker_name).await {
+            Ok(()) => {}
+            Err(DockerError::Conflict(message)) => {
+                // Docker names its own container ids; say which Berth containers hold the image.
+                let users = self.containers_using(host_id, &full).await?;
+                return Err(ServiceError::Conflict(if users.is_empty() {
+                    message
+                } else {
+                    format!(
+                        "{full} is used on {} by container {} (a stopped container keeps its Docker container \
+                         for its logs): delete {} first",
+                        row.name,
+                        users.join(", "),
+                        if users.len() == 1 { "it" } else { "them" }
+                    )
+                }));
+            }
+            Err(e) => return Err(engine_error(&row.name, e)),
+        }
         let cache = self.lock_image_cache(host_id).await;
         let images = engine
             .images()
             .await
             .map_err(|e| engine_error(&row.name, e))?;
         self.record_images(&cache, images).await
+    }
+
+    /// The names (quoted) of the Berth containers of image `reference` with a Docker container on `host_id`.
+    async fn containers_using(
+        &self,
+        host_id: &str,
+        reference: &str,
+    ) -> Result<Vec<String>, ServiceError> {
+        let on_host: std::collections::HashSet<String> =
+            crate::db::containers::all_instances(&self.db)
+                .await?
+                .into_iter()
+                .filter(|i| i.host_id.as_deref() == Some(host_id) && i.docker_id.is_some())
+                .map(|i| i.container_id)
+                .collect();
+        Ok(crate::db::containers::all(&self.db)
+            .await?
+            .into_iter()
+            .filter(|c| on_host.contains(&c.id) && normalise(&c.image) == reference)
+            .map(|c| format!("“{}”", c.name))
+            .collect())
     }
 }
