@@ -387,18 +387,12 @@ pub async fn container_lifecycle(id: &str, action: Lifecycle) -> Result<Containe
     container_mutation(action.field(), "($id: ID!)", "id: $id", json!({ "id": id })).await
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct DeleteContainerData {
-    #[allow(dead_code)]
-    delete_container: bool,
-}
-
 /// Deletes a container that runs nowhere (`CONFLICT` while it runs), with its Docker containers.
 pub async fn delete_container(id: &str) -> Result<(), ApiError> {
-    let _: DeleteContainerData = execute(
+    let _: bool = execute_field(
         "mutation DeleteContainer($id: ID!) { deleteContainer(id: $id) }",
         json!({ "id": id }),
+        "deleteContainer",
     )
     .await?;
     Ok(())

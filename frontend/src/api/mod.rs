@@ -406,55 +406,37 @@ pub async fn logout() -> Result<(), ApiError> {
     Ok(())
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ApiTokensData {
-    api_tokens: Vec<ApiToken>,
-}
-
 /// The current user's API tokens.
 pub async fn api_tokens() -> Result<Vec<ApiToken>, ApiError> {
-    let data: ApiTokensData = execute(
+    execute_field::<Vec<ApiToken>>(
         &format!("query ApiTokens {{ apiTokens {{ {TOKEN_FIELDS} }} }}"),
         json!({}),
+        "apiTokens",
     )
-    .await?;
-    Ok(data.api_tokens)
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct CreateApiTokenData {
-    create_api_token: CreatedApiToken,
+    .await
 }
 
 /// Creates a token; the answer holds its secret, which is never shown again.
 pub async fn create_api_token(name: &str) -> Result<CreatedApiToken, ApiError> {
-    let data: CreateApiTokenData = execute(
+    execute_field::<CreatedApiToken>(
         &format!(
             "mutation CreateApiToken($name: String!) {{ \
              createApiToken(name: $name) {{ token {{ {TOKEN_FIELDS} }} secret }} }}"
         ),
         json!({ "name": name }),
+        "createApiToken",
     )
-    .await?;
-    Ok(data.create_api_token)
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RevokeApiTokenData {
-    revoke_api_token: bool,
+    .await
 }
 
 /// Revokes a token; `false` when there was no such token.
 pub async fn revoke_api_token(id: &str) -> Result<bool, ApiError> {
-    let data: RevokeApiTokenData = execute(
+    execute_field::<bool>(
         "mutation RevokeApiToken($id: ID!) { revokeApiToken(id: $id) }",
         json!({ "id": id }),
+        "revokeApiToken",
     )
-    .await?;
-    Ok(data.revoke_api_token)
+    .await
 }
 
 // ---------------------------------------------------------------- hosts
@@ -568,127 +550,85 @@ pub async fn host(id: &str) -> Result<Option<Host>, ApiError> {
     Ok(data.host)
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct AddHostData {
-    add_host: Host,
-}
-
 /// Saves a new host; the server checks its engine before answering (a few seconds at most).
 pub async fn add_host(input: &HostInput) -> Result<Host, ApiError> {
-    let data: AddHostData = execute(
+    execute_field::<Host>(
         &format!(
             "mutation AddHost($input: HostInput!) {{ addHost(input: $input) {{ {HOST_FIELDS} }} }}"
         ),
         json!({ "input": input }),
+        "addHost",
     )
-    .await?;
-    Ok(data.add_host)
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct UpdateHostData {
-    update_host: Host,
+    .await
 }
 
 /// Changes a host's settings; the server checks its engine again before answering.
 pub async fn update_host(id: &str, input: &HostInput) -> Result<Host, ApiError> {
-    let data: UpdateHostData = execute(
+    execute_field::<Host>(
         &format!(
             "mutation UpdateHost($id: ID!, $input: HostInput!) {{ \
              updateHost(id: $id, input: $input) {{ {HOST_FIELDS} }} }}"
         ),
         json!({ "id": id, "input": input }),
+        "updateHost",
     )
-    .await?;
-    Ok(data.update_host)
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RemoveHostData {
-    #[allow(dead_code)]
-    remove_host: bool,
+    .await
 }
 
 /// Forgets a host (its engine and containers are left alone).
 pub async fn remove_host(id: &str) -> Result<(), ApiError> {
-    let _: RemoveHostData = execute(
+    let _: bool = execute_field(
         "mutation RemoveHost($id: ID!) { removeHost(id: $id) }",
         json!({ "id": id }),
+        "removeHost",
     )
     .await?;
     Ok(())
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RefreshHostData {
-    refresh_host: Host,
-}
-
 /// Re-checks a host's engine: status, capabilities and image cache.
 pub async fn refresh_host(id: &str) -> Result<Host, ApiError> {
-    let data: RefreshHostData = execute(
+    execute_field::<Host>(
         &format!("mutation RefreshHost($id: ID!) {{ refreshHost(id: $id) {{ {HOST_FIELDS} }} }}"),
         json!({ "id": id }),
+        "refreshHost",
     )
-    .await?;
-    Ok(data.refresh_host)
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SetHostMaintenanceData {
-    set_host_maintenance: Host,
+    .await
 }
 
 /// Puts a host into maintenance (still monitored, never scheduled on) or takes it out.
 pub async fn set_host_maintenance(id: &str, maintenance: bool) -> Result<Host, ApiError> {
-    let data: SetHostMaintenanceData = execute(
+    execute_field::<Host>(
         &format!(
             "mutation SetHostMaintenance($id: ID!, $maintenance: Boolean!) {{ \
              setHostMaintenance(id: $id, maintenance: $maintenance) {{ {HOST_FIELDS} }} }}"
         ),
         json!({ "id": id, "maintenance": maintenance }),
+        "setHostMaintenance",
     )
-    .await?;
-    Ok(data.set_host_maintenance)
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct PullImageData {
-    pull_image: HostImage,
+    .await
 }
 
 /// Pulls an image onto a host; resolves when the pull is done (progress arrives on [`watch_image_pulls`]).
 pub async fn pull_image(host_id: &str, reference: &str) -> Result<HostImage, ApiError> {
-    let data: PullImageData = execute(
+    execute_field::<HostImage>(
         &format!(
             "mutation PullImage($hostId: ID!, $reference: String!) {{ \
              pullImage(hostId: $hostId, reference: $reference) {{ {IMAGE_FIELDS} }} }}"
         ),
         json!({ "hostId": host_id, "reference": reference }),
+        "pullImage",
     )
-    .await?;
-    Ok(data.pull_image)
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RemoveHostImageData {
-    #[allow(dead_code)]
-    remove_host_image: bool,
+    .await
 }
 
 /// Removes an image from a host's local cache.
 pub async fn remove_host_image(host_id: &str, reference: &str) -> Result<(), ApiError> {
-    let _: RemoveHostImageData = execute(
+    let _: bool = execute_field(
         "mutation RemoveHostImage($hostId: ID!, $reference: String!) { \
          removeHostImage(hostId: $hostId, reference: $reference) }",
         json!({ "hostId": host_id, "reference": reference }),
+        "removeHostImage",
     )
     .await?;
     Ok(())
@@ -1053,77 +993,53 @@ pub async fn registry_repositories(
     }))
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct AddRegistryData {
-    add_registry: Registry,
-}
-
 /// Saves a new registry; the server starts its first refresh and answers at once.
 pub async fn add_registry(input: &RegistryInput) -> Result<Registry, ApiError> {
-    let data: AddRegistryData = execute(
+    execute_field::<Registry>(
         &format!(
             "mutation AddRegistry($input: RegistryInput!) {{ \
              addRegistry(input: $input) {{ {REGISTRY_FIELDS} }} }}"
         ),
         json!({ "input": input }),
+        "addRegistry",
     )
-    .await?;
-    Ok(data.add_registry)
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct UpdateRegistryData {
-    update_registry: Registry,
+    .await
 }
 
 /// Saves a registry's new settings; the server starts a refresh.
 pub async fn update_registry(id: &str, input: &RegistryInput) -> Result<Registry, ApiError> {
-    let data: UpdateRegistryData = execute(
+    execute_field::<Registry>(
         &format!(
             "mutation UpdateRegistry($id: ID!, $input: RegistryInput!) {{ \
              updateRegistry(id: $id, input: $input) {{ {REGISTRY_FIELDS} }} }}"
         ),
         json!({ "id": id, "input": input }),
+        "updateRegistry",
     )
-    .await?;
-    Ok(data.update_registry)
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RemoveRegistryData {
-    #[allow(dead_code)]
-    remove_registry: bool,
+    .await
 }
 
 /// Forgets a registry and its listing (the registry itself is left alone).
 pub async fn remove_registry(id: &str) -> Result<(), ApiError> {
-    let _: RemoveRegistryData = execute(
+    let _: bool = execute_field(
         "mutation RemoveRegistry($id: ID!) { removeRegistry(id: $id) }",
         json!({ "id": id }),
+        "removeRegistry",
     )
     .await?;
     Ok(())
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RefreshRegistryData {
-    refresh_registry: Registry,
-}
-
 /// Starts a refresh now (progress arrives on [`watch_registry_refresh`]).
 pub async fn refresh_registry(id: &str) -> Result<Registry, ApiError> {
-    let data: RefreshRegistryData = execute(
+    execute_field::<Registry>(
         &format!(
             "mutation RefreshRegistry($id: ID!) {{ refreshRegistry(id: $id) {{ {REGISTRY_FIELDS} }} }}"
         ),
         json!({ "id": id }),
+        "refreshRegistry",
     )
-    .await?;
-    Ok(data.refresh_registry)
+    .await
 }
 
 /// Where a registry refresh stands.
