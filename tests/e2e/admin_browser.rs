@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 use berth_tests::app::{ADMIN_PASSWORD, ADMIN_USERNAME, data};
-use berth_tests::browser::wait_gone;
+use berth_tests::browser::{click, fill, wait_gone};
 use berth_tests::containers::create_container;
 use berth_tests::process::{Probe, poll};
 use berth_tests::{TestApp, TestEnv, screenshot, spawn_app, wait_for, wait_for_path};
@@ -22,29 +22,9 @@ const VIEWER_PASSWORD: &str = "vera-reads-only";
 /// Types each text into its field (cleared first).
 async fn type_into(client: &Client, fields: &[(&str, &str)]) -> Result<()> {
     for (css, text) in fields {
-        let input = wait_for(client, css, PAGE).await?;
-        input
-            .clear()
-            .await
-            .with_context(|| format!("clearing {css}"))?;
-        input
-            .send_keys(text)
-            .await
-            .with_context(|| format!("typing into {css}"))?;
+        fill(client, css, text, PAGE).await?;
     }
     Ok(())
-}
-
-async fn click(client: &Client, css: &str) -> Result<()> {
-    let element = wait_for(client, css, PAGE).await?;
-    element
-        .click()
-        .await
-        .with_context(|| format!("clicking {css}"))
-}
-
-async fn shot(client: &Client, name: &str) -> Result<()> {
-    screenshot(client, name).await.map(|_| ())
 }
 
 /// Opens `/containers`, logs in on the login page it leads to, and waits for the tabs.
@@ -59,7 +39,7 @@ async fn log_in(client: &Client, app: &TestApp, username: &str, password: &str) 
         &[("input#username", username), ("input#password", password)],
     )
     .await?;
-    click(client, "button#login-submit").await?;
+    click(client, "button#login-submit", PAGE).await?;
     wait_for(client, "nav#tabs", PAGE).await.map(|_| ())
 }
 
@@ -107,7 +87,7 @@ pub async fn viewer_sees_no_actions(env: &TestEnv) -> Result<()> {
 
         log_in(client, app, VIEWER, VIEWER_PASSWORD).await?;
         wait_for(client, r#"tr.container-row[data-container-name="web"]"#, PAGE).await?;
-        shot(client, "viewer-containers.png").await?;
+        screenshot(client, "viewer-containers.png").await?;
         for css in [
             "button.container-run",
             "button.container-stop",
@@ -130,20 +110,20 @@ pub async fn viewer_sees_no_actions(env: &TestEnv) -> Result<()> {
                 "a viewer sees {css}"
             );
         }
-        click(client, "button#user-menu").await?;
+        click(client, "button#user-menu", PAGE).await?;
         wait_for(client, "#menu-change-password", PAGE).await?;
         ensure!(
             client.find_all(Locator::Css("#menu-users")).await?.is_empty(),
             "a viewer sees the Users menu entry"
         );
-        shot(client, "viewer-user-menu.png").await?;
+        screenshot(client, "viewer-user-menu.png").await?;
 
         // Hosts: Add is disabled and says why.
-        click(client, "a#tab-hosts").await?;
+        click(client, "a#tab-hosts", PAGE).await?;
         wait_for_path(client, "/hosts", PAGE).await?;
         let add = wait_for(client, "button#host-add", PAGE).await?;
         ensure!(!add.is_enabled().await?, "a viewer can add a host");
-        shot(client, "viewer-hosts.png").await?;
+        screenshot(client, "viewer-hosts.png").await?;
 
         // The admin pages themselves say they are for admins.
         client.goto(&app.url("/events")).await?;
@@ -152,7 +132,8 @@ pub async fn viewer_sees_no_actions(env: &TestEnv) -> Result<()> {
             client.find_all(Locator::Css("table#events-table")).await?.is_empty(),
             "a viewer sees the audit log"
         );
-        shot(client, "viewer-events-refused.png").await
+        screenshot(client, "viewer-events-refused.png").await?;
+        Ok(())
     })
     .await
 }
@@ -161,7 +142,7 @@ pub async fn viewer_sees_no_actions(env: &TestEnv) -> Result<()> {
 pub async fn events_live_and_users_page(env: &TestEnv) -> Result<()> {
     with_browser(env, "browser-admin", async |client, app| {
         log_in(client, app, ADMIN_USERNAME, ADMIN_PASSWORD).await?;
-        click(client, "a#tab-events").await?;
+        click(client, "a#tab-events", PAGE).await?;
         wait_for_path(client, "/events", PAGE).await?;
         wait_for(client, "table#events-table", PAGE).await?;
         // Subscribed before the mutation, so its entry can only arrive live.
@@ -170,7 +151,7 @@ pub async fn events_live_and_users_page(env: &TestEnv) -> Result<()> {
             .execute("window.berthNoReload = true;", vec![])
             .await
             .context("marking the page")?;
-        shot(client, "events-before.png").await?;
+        screenshot(client, "events-before.png").await?;
 
         app.login_as(ADMIN_USERNAME, ADMIN_PASSWORD).await?;
         let image = env.registry.reference("tools/busybox:1.35");
@@ -202,7 +183,7 @@ pub async fn events_live_and_users_page(env: &TestEnv) -> Result<()> {
             .await?;
         ensure!(marked == json!(true), "the page reloaded");
         wait_for(client, &format!("{first} td.event-result .badge.up"), PAGE).await?;
-        shot(client, "events-live.png").await?;
+        screenshot(client, "events-live.png").await?;
 
         // A filter that excludes it keeps it out.
         type_into(client, &[("#events-action", "deleteContainer")]).await?;
@@ -212,10 +193,10 @@ pub async fn events_live_and_users_page(env: &TestEnv) -> Result<()> {
             PAGE,
         )
         .await?;
-        shot(client, "events-filtered.png").await?;
+        screenshot(client, "events-filtered.png").await?;
 
         // Users: a new operator from the dialog.
-        click(client, "a#tab-users").await?;
+        click(client, "a#tab-users", PAGE).await?;
         wait_for_path(client, "/users", PAGE).await?;
         wait_for(
             client,
@@ -223,7 +204,7 @@ pub async fn events_live_and_users_page(env: &TestEnv) -> Result<()> {
             PAGE,
         )
         .await?;
-        click(client, "button#user-add").await?;
+        click(client, "button#user-add", PAGE).await?;
         wait_for(client, "form#user-dialog", PAGE).await?;
         type_into(
             client,
@@ -238,14 +219,14 @@ pub async fn events_live_and_users_page(env: &TestEnv) -> Result<()> {
                 .await?,
             "Create user is enabled with a short password"
         );
-        shot(client, "user-dialog-short-password.png").await?;
+        screenshot(client, "user-dialog-short-password.png").await?;
         type_into(client, &[("#user-password", "carol-operates")]).await?;
         wait_gone(client, "#user-password.invalid", PAGE).await?;
         wait_for(client, "#user-role", PAGE)
             .await?
             .select_by_value("OPERATOR")
             .await?;
-        click(client, "#user-save").await?;
+        click(client, "#user-save", PAGE).await?;
         wait_gone(client, "form#user-dialog", PAGE).await?;
         wait_for(
             client,
@@ -253,10 +234,10 @@ pub async fn events_live_and_users_page(env: &TestEnv) -> Result<()> {
             PAGE,
         )
         .await?;
-        shot(client, "users-created.png").await?;
+        screenshot(client, "users-created.png").await?;
 
         // The same name again: the server's CONFLICT lands beside the name.
-        click(client, "button#user-add").await?;
+        click(client, "button#user-add", PAGE).await?;
         type_into(
             client,
             &[
@@ -265,10 +246,10 @@ pub async fn events_live_and_users_page(env: &TestEnv) -> Result<()> {
             ],
         )
         .await?;
-        click(client, "#user-save").await?;
+        click(client, "#user-save", PAGE).await?;
         wait_for(client, "#user-name.invalid", PAGE).await?;
-        shot(client, "user-dialog-name-taken.png").await?;
-        click(client, "#user-cancel").await?;
+        screenshot(client, "user-dialog-name-taken.png").await?;
+        click(client, "#user-cancel", PAGE).await?;
         wait_gone(client, "form#user-dialog", PAGE).await?;
 
         // The only admin cannot become a viewer: said above the table, and the select stays on Admin.
@@ -279,7 +260,7 @@ pub async fn events_live_and_users_page(env: &TestEnv) -> Result<()> {
             .await?;
         let error = berth_tests::browser::wait_for_text(client, "#users-error", PAGE).await?;
         ensure!(error.contains("admin"), "last-admin message: {error}");
-        shot(client, "users-last-admin.png").await?;
+        screenshot(client, "users-last-admin.png").await?;
         let body = app.graphql("{ me { role } }", json!({})).await?;
         ensure!(
             data(&body)?["me"]["role"] == "ADMIN",

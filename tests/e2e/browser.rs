@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 use berth_tests::app::{ADMIN_PASSWORD, ADMIN_USERNAME, data};
-use berth_tests::browser::wait_gone;
+use berth_tests::browser::{click, fill, input_value, wait_for_text_containing, wait_gone};
 use berth_tests::{
     TestApp, TestEnv, screenshot, spawn_app, wait_for, wait_for_path, wait_for_text,
 };
@@ -32,31 +32,10 @@ async fn close(app: TestApp, client: Client, name: &str, outcome: Result<()>) ->
     app.finish(outcome).await
 }
 
-async fn type_into(client: &Client, css: &str, text: &str) -> Result<()> {
-    let input = wait_for(client, css, PAGE).await?;
-    input
-        .clear()
-        .await
-        .with_context(|| format!("clearing {css}"))?;
-    input
-        .send_keys(text)
-        .await
-        .with_context(|| format!("typing into {css}"))?;
-    Ok(())
-}
-
-async fn click(client: &Client, css: &str) -> Result<()> {
-    wait_for(client, css, PAGE)
-        .await?
-        .click()
-        .await
-        .with_context(|| format!("clicking {css}"))
-}
-
 async fn log_in(client: &Client, password: &str) -> Result<()> {
-    type_into(client, "input#username", ADMIN_USERNAME).await?;
-    type_into(client, "input#password", password).await?;
-    click(client, "button#login-submit").await
+    fill(client, "input#username", ADMIN_USERNAME, PAGE).await?;
+    fill(client, "input#password", password, PAGE).await?;
+    click(client, "button#login-submit", PAGE).await
 }
 
 /// The whole browser journey: `/` sends a visitor to `/login`; a wrong password shows an error; the
@@ -116,10 +95,10 @@ async fn journey(client: &Client, app: &TestApp) -> Result<()> {
         screenshot(client, shot).await?;
     }
 
-    click(client, "button#user-menu").await?;
-    click(client, "a#menu-tokens").await?;
-    type_into(client, "input#token-name", "browser-token").await?;
-    click(client, "button#token-create").await?;
+    click(client, "button#user-menu", PAGE).await?;
+    click(client, "a#menu-tokens", PAGE).await?;
+    fill(client, "input#token-name", "browser-token", PAGE).await?;
+    click(client, "button#token-create", PAGE).await?;
     let secret = wait_for_text(client, "code#token-secret", PAGE).await?;
     screenshot(client, "tokens.png").await?;
     let me = app
@@ -130,8 +109,8 @@ async fn journey(client: &Client, app: &TestApp) -> Result<()> {
         "the token from the page does not work: {me}"
     );
 
-    click(client, "button#user-menu").await?;
-    click(client, "button#logout").await?;
+    click(client, "button#user-menu", PAGE).await?;
+    click(client, "button#logout", PAGE).await?;
     wait_for_path(client, "/login", PAGE).await?;
     wait_for(client, "input#username", PAGE).await?;
     wait_gone(client, "nav#tabs", PAGE).await?;
@@ -149,25 +128,6 @@ pub async fn hosts_add_and_pull(env: &TestEnv) -> Result<()> {
     close(app, client, "browser-hosts", outcome).await
 }
 
-/// Polls until the element's text contains `needle`.
-async fn wait_for_text_containing(client: &Client, css: &str, needle: &str) -> Result<String> {
-    let deadline = std::time::Instant::now() + PAGE;
-    loop {
-        let text = match client.find(Locator::Css(css)).await {
-            Ok(el) => el.text().await.unwrap_or_default(),
-            Err(_) => String::new(),
-        };
-        if text.contains(needle) {
-            return Ok(text);
-        }
-        ensure!(
-            std::time::Instant::now() < deadline,
-            "`{css}` never contained {needle:?} (last text {text:?})"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 async fn hosts_journey(client: &Client, app: &TestApp, env: &TestEnv) -> Result<()> {
     client
         .goto(&app.url("/hosts"))
@@ -183,14 +143,14 @@ async fn hosts_journey(client: &Client, app: &TestApp, env: &TestEnv) -> Result<
     wait_for(client, ".empty-state", PAGE).await?;
 
     let h2 = env.host("h2")?;
-    click(client, "#host-add").await?;
-    type_into(client, "#host-name", "h2").await?;
+    click(client, "#host-add", PAGE).await?;
+    fill(client, "#host-name", "h2", PAGE).await?;
     // Validation as you type: a bad endpoint marks the field before anything is sent.
-    type_into(client, "#host-endpoint", "ftp://x").await?;
+    fill(client, "#host-endpoint", "ftp://x", PAGE).await?;
     wait_for(client, "#host-endpoint.invalid", PAGE).await?;
-    type_into(client, "#host-endpoint", &h2.endpoint).await?;
+    fill(client, "#host-endpoint", &h2.endpoint, PAGE).await?;
     wait_gone(client, "#host-endpoint.invalid", PAGE).await?;
-    click(client, "#host-save").await?;
+    click(client, "#host-save", PAGE).await?;
     let row = r#"tr.host-row[data-host-name="h2"]"#;
     wait_for(
         client,
@@ -217,9 +177,9 @@ async fn hosts_journey(client: &Client, app: &TestApp, env: &TestEnv) -> Result<
         .find(|r| r.contains("apps/worker"))
         .context("the harness pushes apps/worker")?
         .clone();
-    type_into(client, "#pull-reference", &reference).await?;
-    click(client, "#pull-submit").await?;
-    wait_for_text_containing(client, "#pull-progress-text", "100").await?;
+    fill(client, "#pull-reference", &reference, PAGE).await?;
+    click(client, "#pull-submit", PAGE).await?;
+    wait_for_text_containing(client, "#pull-progress-text", "100", PAGE).await?;
     wait_for(
         client,
         &format!(r#"tr.image-row[data-reference="{reference}"]"#),
@@ -267,15 +227,15 @@ async fn storage_journey(client: &Client, app: &TestApp, env: &TestEnv) -> Resul
         .context("opening /storage")?;
     wait_for(client, ".empty-state", PAGE).await?;
 
-    click(client, "#registry-add").await?;
+    click(client, "#registry-add", PAGE).await?;
     wait_for(client, "#registry-dialog", PAGE).await?;
-    type_into(client, "#registry-name", "local").await?;
+    fill(client, "#registry-name", "local", PAGE).await?;
     // Plain http is refused until "insecure" is ticked: the field says so before anything is sent.
-    type_into(client, "#registry-url", &env.registry.url).await?;
+    fill(client, "#registry-url", &env.registry.url, PAGE).await?;
     wait_for(client, "#registry-url.invalid", PAGE).await?;
-    click(client, "#registry-insecure").await?;
+    click(client, "#registry-insecure", PAGE).await?;
     wait_gone(client, "#registry-url.invalid", PAGE).await?;
-    click(client, "#registry-save").await?;
+    click(client, "#registry-save", PAGE).await?;
     let row = r#"tr.registry-row[data-registry-name="local"]"#;
     wait_for(
         client,
@@ -291,7 +251,7 @@ async fn storage_journey(client: &Client, app: &TestApp, env: &TestEnv) -> Resul
         .await
         .context("opening the registry")?;
     wait_for(client, r#"div.repo[data-repo="apps/web"]"#, PAGE).await?;
-    type_into(client, "#repo-filter", "tools").await?;
+    fill(client, "#repo-filter", "tools", PAGE).await?;
     wait_gone(client, r#"div.repo[data-repo="apps/web"]"#, PAGE).await?;
     let busybox = r#"div.repo[data-repo="tools/busybox"]"#;
     wait_for(client, &format!("{busybox} button.repo-toggle"), PAGE)
@@ -314,23 +274,19 @@ async fn storage_journey(client: &Client, app: &TestApp, env: &TestEnv) -> Resul
         .attr("data-reference")
         .await?
         .context("the tag row has no data-reference")?;
-    click(client, &format!("{tag} a.tag-run")).await?;
+    click(client, &format!("{tag} a.tag-run"), PAGE).await?;
     wait_for(client, "form#container-dialog", PAGE).await?;
     wait_for_path(client, "/containers", PAGE).await?;
-    let value = |css: &'static str| async move {
-        let input = wait_for(client, css, PAGE).await?;
-        anyhow::Ok(input.prop("value").await?.unwrap_or_default())
-    };
     ensure!(
-        value("#container-image").await? == reference,
+        input_value(client, "#container-image", PAGE).await? == reference,
         "image field is not {reference}"
     );
     ensure!(
-        value("#container-name").await? == "busybox",
+        input_value(client, "#container-name", PAGE).await? == "busybox",
         "name field is not the suggested busybox"
     );
     screenshot(client, "registry-run-dialog.png").await?;
-    click(client, "#container-save").await?;
+    click(client, "#container-save", PAGE).await?;
     wait_gone(client, "form#container-dialog", PAGE).await?;
     wait_for(
         client,
@@ -359,14 +315,14 @@ async fn storage_journey(client: &Client, app: &TestApp, env: &TestEnv) -> Resul
         .goto(&app.url("/storage"))
         .await
         .context("opening /storage")?;
-    click(client, "#registry-add").await?;
+    click(client, "#registry-add", PAGE).await?;
     wait_for(client, "#registry-dialog", PAGE).await?;
-    type_into(client, "#registry-name", "private").await?;
-    click(client, "#registry-insecure").await?;
-    type_into(client, "#registry-url", &env.auth_registry.url).await?;
-    type_into(client, "#registry-username", "berth").await?;
-    type_into(client, "#registry-password", "not-the-password").await?;
-    click(client, "#registry-save").await?;
+    fill(client, "#registry-name", "private", PAGE).await?;
+    click(client, "#registry-insecure", PAGE).await?;
+    fill(client, "#registry-url", &env.auth_registry.url, PAGE).await?;
+    fill(client, "#registry-username", "berth", PAGE).await?;
+    fill(client, "#registry-password", "not-the-password", PAGE).await?;
+    click(client, "#registry-save", PAGE).await?;
     let bad = r#"tr.registry-row[data-registry-name="private"]"#;
     wait_for(
         client,

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 use berth_tests::app::{ADMIN_PASSWORD, ADMIN_USERNAME, data};
-use berth_tests::browser::wait_gone;
+use berth_tests::browser::{click, fill, input_value, wait_for_text_containing, wait_gone};
 use berth_tests::hosts::{add_host, engine_input};
 use berth_tests::process::{Probe, free_port, poll};
 use berth_tests::{TestApp, TestEnv, screenshot, spawn_app, wait_for, wait_for_path};
@@ -23,68 +23,10 @@ const GREETING: &str = "hello-from-berth-e2e";
 /// The row of the container the scenario defines.
 const ROW: &str = r#"tr.container-row[data-container-name="web"]"#;
 
-/// The browser, with the few gestures the scenario needs.
-struct Page<'a> {
-    client: &'a Client,
-}
-
-impl Page<'_> {
-    async fn fill(&self, css: &str, text: &str) -> Result<()> {
-        let input = wait_for(self.client, css, PAGE).await?;
-        input
-            .clear()
-            .await
-            .with_context(|| format!("clearing {css}"))?;
-        input
-            .send_keys(text)
-            .await
-            .with_context(|| format!("typing into {css}"))
-    }
-
-    async fn press(&self, css: &str) -> Result<()> {
-        let button = wait_for(self.client, css, PAGE).await?;
-        button
-            .click()
-            .await
-            .with_context(|| format!("clicking {css}"))
-    }
-
-    /// The current value of an input.
-    async fn value(&self, css: &str) -> Result<String> {
-        let input = wait_for(self.client, css, PAGE).await?;
-        Ok(input.prop("value").await?.unwrap_or_default())
-    }
-
-    /// Polls until an element matching `css` has `needle` in its text.
-    async fn text_with(&self, css: &str, needle: &str) -> Result<String> {
-        poll(
-            &format!("`{css}` containing {needle:?}"),
-            PAGE,
-            Duration::from_millis(100),
-            || async {
-                let mut seen = Vec::new();
-                for element in self.client.find_all(Locator::Css(css)).await? {
-                    let text = element.text().await.unwrap_or_default();
-                    if text.contains(needle) {
-                        return Ok(Probe::Ready(text));
-                    }
-                    seen.push(text);
-                }
-                Ok(Probe::NotYet(format!("saw {seen:?}")))
-            },
-        )
-        .await
-    }
-
-    /// Waits until the status badge under `scope` shows `status` (the wire name), within `timeout`.
-    async fn badge(&self, scope: &str, status: &str, timeout: Duration) -> Result<()> {
-        let css = format!(r#"{scope} span.container-status[data-status="{status}"]"#);
-        wait_for(self.client, &css, timeout).await.map(|_| ())
-    }
-
-    async fn shot(&self, name: &str) -> Result<()> {
-        screenshot(self.client, name).await.map(|_| ())
-    }
+/// Waits until the status badge under `scope` shows `status` (the wire name), within `timeout`.
+async fn badge(client: &Client, scope: &str, status: &str, timeout: Duration) -> Result<()> {
+    let css = format!(r#"{scope} span.container-status[data-status="{status}"]"#);
+    wait_for(client, &css, timeout).await.map(|_| ())
 }
 
 /// The scenario from the empty page to a deleted container; see the module docs.
@@ -103,22 +45,21 @@ pub async fn containers_run_logs_stop(env: &TestEnv) -> Result<()> {
 }
 
 async fn journey(client: &Client, app: &TestApp, env: &TestEnv) -> Result<()> {
-    let page = Page { client };
     client
         .goto(&app.url("/containers"))
         .await
         .context("opening /containers")?;
     wait_for_path(client, "/login", PAGE).await?;
-    page.fill("input#username", ADMIN_USERNAME).await?;
-    page.fill("input#password", ADMIN_PASSWORD).await?;
-    page.press("button#login-submit").await?;
+    fill(client, "input#username", ADMIN_USERNAME, PAGE).await?;
+    fill(client, "input#password", ADMIN_PASSWORD, PAGE).await?;
+    click(client, "button#login-submit", PAGE).await?;
     wait_for(client, "nav#tabs", PAGE).await?;
-    page.press("a#tab-containers").await?;
+    click(client, "a#tab-containers", PAGE).await?;
     wait_for_path(client, "/containers", PAGE).await?;
 
     // No host yet: the empty state sends the user to Hosts.
     wait_for(client, "a#container-add-host", PAGE).await?;
-    page.shot("containers-empty-no-host.png").await?;
+    screenshot(client, "containers-empty-no-host.png").await?;
 
     // A host (h1, a unix socket: its ports are reached on the page's own host name) and the open registry,
     // whose images the dialog suggests.
@@ -151,47 +92,49 @@ async fn journey(client: &Client, app: &TestApp, env: &TestEnv) -> Result<()> {
     .await?;
     client.refresh().await.context("reloading /containers")?;
     wait_for(client, "button#container-new-first", PAGE).await?;
-    page.shot("containers-empty.png").await?;
+    screenshot(client, "containers-empty.png").await?;
 
     let image = env.registry.reference("tools/busybox:1.35");
     let port = free_port()?;
-    define(&page, &image, port).await?;
+    define(client, &image, port).await?;
 
-    page.badge(ROW, "STOPPED", PAGE).await?;
-    let limits = page
-        .text_with(&format!("{ROW} td.container-limits"), "64 MiB")
-        .await?;
+    badge(client, ROW, "STOPPED", PAGE).await?;
+    let limits = wait_for_text_containing(
+        client,
+        &format!("{ROW} td.container-limits"),
+        "64 MiB",
+        PAGE,
+    )
+    .await?;
     ensure!(limits.contains("0.5 CPU"), "limits cell: {limits}");
 
     // The name is taken: the server's CONFLICT lands beside the name.
-    page.press("button#container-new").await?;
-    page.fill("#container-name", "web").await?;
-    page.fill("#container-image", &image).await?;
-    page.press("#container-save").await?;
+    click(client, "button#container-new", PAGE).await?;
+    fill(client, "#container-name", "web", PAGE).await?;
+    fill(client, "#container-image", &image, PAGE).await?;
+    click(client, "#container-save", PAGE).await?;
     wait_for(client, "#container-name.invalid", PAGE).await?;
-    page.text_with("#container-name-help", "exists already")
-        .await?;
-    page.shot("container-dialog-name-taken.png").await?;
-    page.press("#container-cancel").await?;
+    wait_for_text_containing(client, "#container-name-help", "exists already", PAGE).await?;
+    screenshot(client, "container-dialog-name-taken.png").await?;
+    click(client, "#container-cancel", PAGE).await?;
     wait_gone(client, "form#container-dialog", PAGE).await?;
 
     // Run on any host: the badge turns RUNNING by itself (live feed, no reload).
-    page.press(&format!("{ROW} button.container-run")).await?;
+    click(client, &format!("{ROW} button.container-run"), PAGE).await?;
     wait_for(client, "button.run-on[data-host-name=\"h1\"]", PAGE).await?;
-    page.shot("container-run-menu.png").await?;
-    page.press("button.run-any").await?;
-    page.badge(ROW, "RUNNING", RUN).await?;
+    screenshot(client, "container-run-menu.png").await?;
+    click(client, "button.run-any", PAGE).await?;
+    badge(client, ROW, "RUNNING", RUN).await?;
     let link = wait_for(client, &format!("{ROW} a.port-link"), PAGE).await?;
     let href = link.attr("href").await?.unwrap_or_default();
     ensure!(
         href == format!("http://127.0.0.1:{port}/"),
         "port link {href:?}, expected the page's host and port {port}"
     );
-    let hosts = page
-        .text_with(&format!("{ROW} td.container-hosts"), "h1")
-        .await?;
+    let hosts =
+        wait_for_text_containing(client, &format!("{ROW} td.container-hosts"), "h1", PAGE).await?;
     ensure!(hosts.trim() == "h1", "hosts cell: {hosts}");
-    page.shot("containers-running.png").await?;
+    screenshot(client, "containers-running.png").await?;
     // The published port answers (httpd; any HTTP status will do).
     let reached = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
@@ -201,37 +144,41 @@ async fn journey(client: &Client, app: &TestApp, env: &TestEnv) -> Result<()> {
         .await;
     ensure!(reached.is_ok(), "GET {href}: {reached:?}");
 
-    edit_and_apply(&page, &image, port).await?;
-    lost_race(&page, app, &image, port).await?;
+    edit_and_apply(client, &image, port).await?;
+    lost_race(client, app, &image, port).await?;
 
     // The detail page: the instance and its live log.
-    page.press(&format!("{ROW} a.container-link")).await?;
+    click(client, &format!("{ROW} a.container-link"), PAGE).await?;
     wait_for(client, "h1#container-title", PAGE).await?;
     wait_for(client, r#"tr.instance-row[data-status="RUNNING"]"#, PAGE).await?;
-    page.text_with(
+    wait_for_text_containing(
+        client,
         r#"#container-logs div.log-line[data-stream="stdout"]"#,
         GREETING,
+        PAGE,
     )
     .await?;
-    page.shot("container-detail.png").await?;
+    screenshot(client, "container-detail.png").await?;
 
     // Stop: STOPPED arrives on the feed.
-    page.press("header.container-header button.container-stop")
-        .await?;
-    page.badge("header.container-header", "STOPPED", RUN)
-        .await?;
+    click(
+        client,
+        "header.container-header button.container-stop",
+        PAGE,
+    )
+    .await?;
+    badge(client, "header.container-header", "STOPPED", RUN).await?;
     wait_for(client, r#"tr.instance-row[data-status="STOPPED"]"#, PAGE).await?;
-    page.shot("container-stopped.png").await?;
+    screenshot(client, "container-stopped.png").await?;
 
     // Back to the list: stopped there too; then delete it (confirmed).
-    page.press("a.back-link").await?;
-    page.badge(ROW, "STOPPED", PAGE).await?;
-    page.press(&format!("{ROW} button.container-delete"))
-        .await?;
-    page.press("button#confirm-ok").await?;
+    click(client, "a.back-link", PAGE).await?;
+    badge(client, ROW, "STOPPED", PAGE).await?;
+    click(client, &format!("{ROW} button.container-delete"), PAGE).await?;
+    click(client, "button#confirm-ok", PAGE).await?;
     wait_gone(client, ROW, PAGE).await?;
     wait_for(client, "button#container-new-first", PAGE).await?;
-    page.shot("containers-deleted.png").await?;
+    screenshot(client, "containers-deleted.png").await?;
 
     // The API agrees with the page.
     let body = app
@@ -245,9 +192,8 @@ async fn journey(client: &Client, app: &TestApp, env: &TestEnv) -> Result<()> {
 }
 
 /// Defines `web` in the dialog: a bad port is flagged beside its field before anything is sent.
-async fn define(page: &Page<'_>, image: &str, port: u16) -> Result<()> {
-    let client = page.client;
-    page.press("button#container-new").await?;
+async fn define(client: &Client, image: &str, port: u16) -> Result<()> {
+    click(client, "button#container-new", PAGE).await?;
     wait_for(client, "form#container-dialog", PAGE).await?;
     // The registries' images are suggested for the image field.
     let suggestion = format!(r#"datalist#container-image-options option[value="{image}"]"#);
@@ -265,51 +211,56 @@ async fn define(page: &Page<'_>, image: &str, port: u16) -> Result<()> {
         },
     )
     .await?;
-    page.fill("#container-name", "web").await?;
-    page.fill("#container-image", image).await?;
-    page.fill(
+    fill(client, "#container-name", "web", PAGE).await?;
+    fill(client, "#container-image", image, PAGE).await?;
+    fill(
+        client,
         "#container-command",
         &format!("sh -c 'echo {GREETING}; exec httpd -f -p 80'"),
+        PAGE,
     )
     .await?;
-    page.press("#container-add-env").await?;
-    page.fill("input.env-name", "GREETING").await?;
-    page.fill("input.env-value", "hello world").await?;
-    page.press("#container-add-port").await?;
-    page.fill("input.port-input", "99999:80").await?;
+    click(client, "#container-add-env", PAGE).await?;
+    fill(client, "input.env-name", "GREETING", PAGE).await?;
+    fill(client, "input.env-value", "hello world", PAGE).await?;
+    click(client, "#container-add-port", PAGE).await?;
+    fill(client, "input.port-input", "99999:80", PAGE).await?;
     wait_for(client, "input.port-input.invalid", PAGE).await?;
-    let error = page
-        .text_with(".port-row .field-error", "out of range")
-        .await?;
+    let error =
+        wait_for_text_containing(client, ".port-row .field-error", "out of range", PAGE).await?;
     ensure!(error.contains("99999"), "port error: {error}");
     let save = wait_for(client, "#container-save", PAGE).await?;
     ensure!(!save.is_enabled().await?, "Save is enabled with a bad port");
-    page.shot("container-dialog-bad-port.png").await?;
-    page.fill("input.port-input", &format!("{port}:80")).await?;
+    screenshot(client, "container-dialog-bad-port.png").await?;
+    fill(client, "input.port-input", &format!("{port}:80"), PAGE).await?;
     wait_gone(client, "input.port-input.invalid", PAGE).await?;
-    page.text_with(".port-row .field-hint", "container port 80/tcp")
-        .await?;
-    page.fill("#container-cpus", "0.5").await?;
-    page.fill("#container-memory", "64m").await?;
-    page.text_with("#container-memory-help", "64 MiB").await?;
-    page.shot("container-dialog.png").await?;
-    page.press("#container-save").await?;
+    wait_for_text_containing(
+        client,
+        ".port-row .field-hint",
+        "container port 80/tcp",
+        PAGE,
+    )
+    .await?;
+    fill(client, "#container-cpus", "0.5", PAGE).await?;
+    fill(client, "#container-memory", "64m", PAGE).await?;
+    wait_for_text_containing(client, "#container-memory-help", "64 MiB", PAGE).await?;
+    screenshot(client, "container-dialog.png").await?;
+    click(client, "#container-save", PAGE).await?;
     wait_gone(client, "form#container-dialog", PAGE).await
 }
 
 /// Edit shows the saved definition; saving a change while it runs marks the row "changed since start" until
 /// Apply now runs it again.
-async fn edit_and_apply(page: &Page<'_>, image: &str, port: u16) -> Result<()> {
-    let client = page.client;
-    page.press(&format!("{ROW} button.container-edit")).await?;
+async fn edit_and_apply(client: &Client, image: &str, port: u16) -> Result<()> {
+    click(client, &format!("{ROW} button.container-edit"), PAGE).await?;
     wait_for(client, "form#container-dialog", PAGE).await?;
     let shown = [
-        page.value("#container-name").await?,
-        page.value("#container-image").await?,
-        page.value("#container-memory").await?,
-        page.value("#container-cpus").await?,
-        page.value("input.port-input").await?,
-        page.value("input.env-value").await?,
+        input_value(client, "#container-name", PAGE).await?,
+        input_value(client, "#container-image", PAGE).await?,
+        input_value(client, "#container-memory", PAGE).await?,
+        input_value(client, "#container-cpus", PAGE).await?,
+        input_value(client, "input.port-input", PAGE).await?,
+        input_value(client, "input.env-value", PAGE).await?,
     ];
     let expected = [
         "web".to_owned(),
@@ -320,26 +271,25 @@ async fn edit_and_apply(page: &Page<'_>, image: &str, port: u16) -> Result<()> {
         "hello world".to_owned(),
     ];
     ensure!(shown == expected, "the edit dialog shows {shown:?}");
-    let command = page.value("#container-command").await?;
+    let command = input_value(client, "#container-command", PAGE).await?;
     ensure!(
         command == format!("sh -c 'echo {GREETING}; exec httpd -f -p 80'"),
         "command shown as {command:?}"
     );
-    page.fill("input.env-value", "hello again").await?;
-    page.press("#container-save").await?;
+    fill(client, "input.env-value", "hello again", PAGE).await?;
+    click(client, "#container-save", PAGE).await?;
     wait_gone(client, "form#container-dialog", PAGE).await?;
     wait_for(client, &format!("{ROW} button.container-apply"), PAGE).await?;
-    page.shot("container-changed.png").await?;
-    page.press(&format!("{ROW} button.container-apply")).await?;
+    screenshot(client, "container-changed.png").await?;
+    click(client, &format!("{ROW} button.container-apply"), PAGE).await?;
     wait_gone(client, &format!("{ROW} .changed-marker"), RUN).await?;
-    page.badge(ROW, "RUNNING", RUN).await
+    badge(client, ROW, "RUNNING", RUN).await
 }
 
 /// Someone else saves while the dialog is open: saving answers CONFLICT, the dialog says so and Reload shows
 /// their version.
-async fn lost_race(page: &Page<'_>, app: &TestApp, image: &str, port: u16) -> Result<()> {
-    let client = page.client;
-    page.press(&format!("{ROW} button.container-edit")).await?;
+async fn lost_race(client: &Client, app: &TestApp, image: &str, port: u16) -> Result<()> {
+    click(client, &format!("{ROW} button.container-edit"), PAGE).await?;
     wait_for(client, "form#container-dialog", PAGE).await?;
     let body = app
         .graphql(
@@ -362,15 +312,14 @@ async fn lost_race(page: &Page<'_>, app: &TestApp, image: &str, port: u16) -> Re
         )
         .await?;
     data(&body).context("updateContainer from the side")?;
-    page.fill("#container-cpus", "1").await?;
-    page.press("#container-save").await?;
-    page.text_with("#container-conflict", "Someone saved")
-        .await?;
-    page.shot("container-dialog-conflict.png").await?;
-    page.press("#container-reload").await?;
+    fill(client, "#container-cpus", "1", PAGE).await?;
+    click(client, "#container-save", PAGE).await?;
+    wait_for_text_containing(client, "#container-conflict", "Someone saved", PAGE).await?;
+    screenshot(client, "container-dialog-conflict.png").await?;
+    click(client, "#container-reload", PAGE).await?;
     wait_gone(client, "#container-conflict", PAGE).await?;
-    let memory = page.value("#container-memory").await?;
+    let memory = input_value(client, "#container-memory", PAGE).await?;
     ensure!(memory == "128m", "memory after reload: {memory:?}");
-    page.press("#container-cancel").await?;
+    click(client, "#container-cancel", PAGE).await?;
     wait_gone(client, "form#container-dialog", PAGE).await
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 use berth_tests::app::{ADMIN_PASSWORD, ADMIN_USERNAME, data};
-use berth_tests::browser::wait_gone;
+use berth_tests::browser::{choose, click, fill, input_value, wait_for_text_containing, wait_gone};
 use berth_tests::containers::{container_action, create_container};
 use berth_tests::hosts::{add_host, engine_input};
 use berth_tests::process::{Probe, poll};
@@ -45,59 +45,6 @@ pub async fn scale_in_table_and_mount_a_disk(env: &TestEnv) -> Result<()> {
     app.finish(outcome).await
 }
 
-/// Types `text` into the input `css` after clearing it.
-async fn fill(client: &Client, css: &str, text: &str) -> Result<()> {
-    let input = wait_for(client, css, PAGE).await?;
-    input.clear().await?;
-    input
-        .send_keys(text)
-        .await
-        .with_context(|| format!("typing {text:?} into {css}"))
-}
-
-async fn press(client: &Client, css: &str) -> Result<()> {
-    let element = wait_for(client, css, PAGE).await?;
-    element
-        .click()
-        .await
-        .with_context(|| format!("clicking {css}"))
-}
-
-/// Chooses the option with `value` in the select `css`, once that option is there.
-async fn choose(client: &Client, css: &str, value: &str) -> Result<()> {
-    wait_for(client, &format!(r#"{css} option[value="{value}"]"#), PAGE).await?;
-    let select = wait_for(client, css, PAGE).await?;
-    select
-        .select_by_value(value)
-        .await
-        .with_context(|| format!("choosing {value:?} in {css}"))
-}
-
-/// Polls until an element matching `css` has `needle` in its text; returns the text.
-async fn text_of(client: &Client, css: &str, needle: &str) -> Result<String> {
-    poll(
-        &format!("`{css}` showing {needle:?}"),
-        PAGE,
-        Duration::from_millis(100),
-        || async {
-            let mut texts = Vec::new();
-            for element in client.find_all(Locator::Css(css)).await? {
-                let text = element.text().await.unwrap_or_default();
-                if text.contains(needle) {
-                    return Ok(Probe::Ready(text));
-                }
-                texts.push(text);
-            }
-            Ok(Probe::NotYet(format!("texts {texts:?}")))
-        },
-    )
-    .await
-}
-
-async fn shot(client: &Client, name: &str) -> Result<()> {
-    screenshot(client, name).await.map(|_| ())
-}
-
 /// A screenshot with the element `css` scrolled to the middle of the window and the toasts closed.
 async fn shot_at(client: &Client, css: &str, name: &str) -> Result<()> {
     client
@@ -108,7 +55,8 @@ async fn shot_at(client: &Client, css: &str, name: &str) -> Result<()> {
         )
         .await
         .with_context(|| format!("scrolling to {css}"))?;
-    shot(client, name).await
+    screenshot(client, name).await?;
+    Ok(())
 }
 
 async fn journey(client: &Client, app: &TestApp, env: &TestEnv) -> Result<()> {
@@ -117,9 +65,9 @@ async fn journey(client: &Client, app: &TestApp, env: &TestEnv) -> Result<()> {
         .await
         .context("opening /containers")?;
     wait_for_path(client, "/login", PAGE).await?;
-    fill(client, "input#username", ADMIN_USERNAME).await?;
-    fill(client, "input#password", ADMIN_PASSWORD).await?;
-    press(client, "button#login-submit").await?;
+    fill(client, "input#username", ADMIN_USERNAME, PAGE).await?;
+    fill(client, "input#password", ADMIN_PASSWORD, PAGE).await?;
+    click(client, "button#login-submit", PAGE).await?;
     wait_for(client, "nav#tabs", PAGE).await?;
 
     app.login_as(ADMIN_USERNAME, ADMIN_PASSWORD).await?;
@@ -144,39 +92,45 @@ async fn journey(client: &Client, app: &TestApp, env: &TestEnv) -> Result<()> {
 
 /// Defines `spread` with one replica (0 is flagged beside the field first) and runs it on any host.
 async fn define_spread(client: &Client, image: &str) -> Result<()> {
-    press(client, "button#container-new-first").await?;
+    click(client, "button#container-new-first", PAGE).await?;
     wait_for(client, "form#container-dialog", PAGE).await?;
-    let replicas = wait_for(client, "#container-replicas", PAGE).await?;
-    let value = replicas.prop("value").await?.unwrap_or_default();
+    let value = input_value(client, "#container-replicas", PAGE).await?;
     ensure!(
         value == "1",
         "a new container starts with {value:?} replicas"
     );
-    fill(client, "#container-name", "spread").await?;
-    fill(client, "#container-image", image).await?;
-    fill(client, "#container-command", "sleep 600").await?;
-    fill(client, "#container-replicas", "0").await?;
+    fill(client, "#container-name", "spread", PAGE).await?;
+    fill(client, "#container-image", image, PAGE).await?;
+    fill(client, "#container-command", "sleep 600", PAGE).await?;
+    fill(client, "#container-replicas", "0", PAGE).await?;
     wait_for(client, "#container-replicas.invalid", PAGE).await?;
-    text_of(client, "#container-replicas-help", "between 1 and 100").await?;
+    wait_for_text_containing(
+        client,
+        "#container-replicas-help",
+        "between 1 and 100",
+        PAGE,
+    )
+    .await?;
     let save = wait_for(client, "#container-save", PAGE).await?;
     ensure!(!save.is_enabled().await?, "Save is enabled with 0 replicas");
-    shot(client, "replication-dialog-bad-replicas.png").await?;
-    fill(client, "#container-replicas", "1").await?;
+    screenshot(client, "replication-dialog-bad-replicas.png").await?;
+    fill(client, "#container-replicas", "1", PAGE).await?;
     wait_gone(client, "#container-replicas.invalid", PAGE).await?;
-    press(client, "#container-save").await?;
+    click(client, "#container-save", PAGE).await?;
     wait_gone(client, "form#container-dialog", PAGE).await?;
 
-    text_of(client, &format!("{SPREAD} .scale-count"), "0/1").await?;
-    press(client, &format!("{SPREAD} button.container-run")).await?;
-    press(client, "button.run-any").await?;
+    wait_for_text_containing(client, &format!("{SPREAD} .scale-count"), "0/1", PAGE).await?;
+    click(client, &format!("{SPREAD} button.container-run"), PAGE).await?;
+    click(client, "button.run-any", PAGE).await?;
     wait_for(
         client,
         &format!(r#"{SPREAD} span.container-status[data-status="RUNNING"]"#),
         RUN,
     )
     .await?;
-    text_of(client, &format!("{SPREAD} .scale-count"), "1/1").await?;
-    shot(client, "replication-one-replica.png").await
+    wait_for_text_containing(client, &format!("{SPREAD} .scale-count"), "1/1", PAGE).await?;
+    screenshot(client, "replication-one-replica.png").await?;
+    Ok(())
 }
 
 /// Two clicks on + in the table, then the detail page: three RUNNING instances, one group per host, all
@@ -186,8 +140,8 @@ async fn scale_to_three(client: &Client) -> Result<()> {
         .execute("window.berthNotReloaded = true; return true;", Vec::new())
         .await
         .context("marking the page")?;
-    press(client, &format!("{SPREAD} button.scale-up")).await?;
-    press(client, &format!("{SPREAD} button.scale-up")).await?;
+    click(client, &format!("{SPREAD} button.scale-up"), PAGE).await?;
+    click(client, &format!("{SPREAD} button.scale-up"), PAGE).await?;
     wait_for(
         client,
         &format!(r#"{SPREAD} .scale-count[data-desired="3"]"#),
@@ -196,7 +150,7 @@ async fn scale_to_three(client: &Client) -> Result<()> {
     .await?;
     shot_at(client, "#containers-table", "replication-scaling.png").await?;
 
-    press(client, &format!("{SPREAD} a.container-link")).await?;
+    click(client, &format!("{SPREAD} a.container-link"), PAGE).await?;
     wait_for(client, "h1#container-title", PAGE).await?;
     let groups = poll(
         "three RUNNING instances, one per host",
@@ -229,12 +183,24 @@ async fn scale_to_three(client: &Client) -> Result<()> {
         },
     )
     .await?;
-    let headings = text_of(client, "tbody.instance-group tr.instance-group-head", "h2").await?;
+    let headings = wait_for_text_containing(
+        client,
+        "tbody.instance-group tr.instance-group-head",
+        "h2",
+        PAGE,
+    )
+    .await?;
     ensure!(
         headings.contains("1 running"),
         "group heading {headings:?} ({groups:?})"
     );
-    text_of(client, "section.instances-section .scale-count", "3/3").await?;
+    wait_for_text_containing(
+        client,
+        "section.instances-section .scale-count",
+        "3/3",
+        PAGE,
+    )
+    .await?;
     let kept = client
         .execute("return window.berthNotReloaded === true;", Vec::new())
         .await?;
@@ -250,50 +216,63 @@ async fn scale_to_three(client: &Client) -> Result<()> {
 /// Creates the VOLUME disk `data` on h1 in the Storage tab; a forbidden host path is flagged as you type, and a
 /// taken name beside the name.
 async fn create_disk(client: &Client, h1_id: &str) -> Result<()> {
-    press(client, "a#tab-storage").await?;
+    click(client, "a#tab-storage", PAGE).await?;
     wait_for_path(client, "/storage", PAGE).await?;
     wait_for(client, "button#disk-add-first", PAGE).await?;
     shot_at(client, "#disks-section", "disks-empty.png").await?;
 
-    press(client, "button#disk-add").await?;
+    click(client, "button#disk-add", PAGE).await?;
     wait_for(client, "form#disk-dialog", PAGE).await?;
-    fill(client, "#disk-name", "data").await?;
-    choose(client, "#disk-kind", "HOST_PATH").await?;
-    fill(client, "#disk-path", "/etc/berth").await?;
+    fill(client, "#disk-name", "data", PAGE).await?;
+    choose(client, "#disk-kind", "HOST_PATH", PAGE).await?;
+    fill(client, "#disk-path", "/etc/berth", PAGE).await?;
     wait_for(client, "#disk-path.invalid", PAGE).await?;
-    text_of(client, "#disk-path-help", "cannot be mounted").await?;
+    wait_for_text_containing(client, "#disk-path-help", "cannot be mounted", PAGE).await?;
     let every = wait_for(client, r#"#disk-host option[value=""]"#, PAGE).await?;
     ensure!(
         every.is_enabled().await?,
         "\"Every host\" is disabled for a host path"
     );
-    shot(client, "disk-dialog-bad-path.png").await?;
+    screenshot(client, "disk-dialog-bad-path.png").await?;
 
-    choose(client, "#disk-kind", "VOLUME").await?;
+    choose(client, "#disk-kind", "VOLUME", PAGE).await?;
     wait_gone(client, "#disk-path", PAGE).await?;
     let every = wait_for(client, r#"#disk-host option[value=""]"#, PAGE).await?;
     ensure!(
         !every.is_enabled().await?,
         "\"Every host\" is offered for a volume"
     );
-    choose(client, "#disk-host", h1_id).await?;
-    fill(client, "#disk-size", "1g").await?;
-    text_of(client, "#disk-size-help", "GiB").await?;
-    shot(client, "disk-dialog.png").await?;
-    press(client, "#disk-save").await?;
+    choose(client, "#disk-host", h1_id, PAGE).await?;
+    fill(client, "#disk-size", "1g", PAGE).await?;
+    wait_for_text_containing(client, "#disk-size-help", "GiB", PAGE).await?;
+    screenshot(client, "disk-dialog.png").await?;
+    click(client, "#disk-save", PAGE).await?;
     wait_gone(client, "form#disk-dialog", PAGE).await?;
-    let kind = text_of(client, &format!("{DISK} td.disk-kind"), "Docker volume").await?;
-    let host = text_of(client, &format!("{DISK} td.disk-host"), "h1").await?;
-    text_of(client, &format!("{DISK} td.disk-attached"), "no container").await?;
+    let kind = wait_for_text_containing(
+        client,
+        &format!("{DISK} td.disk-kind"),
+        "Docker volume",
+        PAGE,
+    )
+    .await?;
+    let host =
+        wait_for_text_containing(client, &format!("{DISK} td.disk-host"), "h1", PAGE).await?;
+    wait_for_text_containing(
+        client,
+        &format!("{DISK} td.disk-attached"),
+        "no container",
+        PAGE,
+    )
+    .await?;
     ensure!(host.trim() == "h1", "disk row: {kind} on {host}");
 
     // The name is taken: the server's CONFLICT lands beside the name.
-    press(client, "button#disk-add").await?;
-    fill(client, "#disk-name", "data").await?;
-    press(client, "#disk-save").await?;
-    text_of(client, "#disk-name-help", "exists already").await?;
+    click(client, "button#disk-add", PAGE).await?;
+    fill(client, "#disk-name", "data", PAGE).await?;
+    click(client, "#disk-save", PAGE).await?;
+    wait_for_text_containing(client, "#disk-name-help", "exists already", PAGE).await?;
     wait_for(client, "#disk-name.invalid", PAGE).await?;
-    press(client, "#disk-cancel").await?;
+    click(client, "#disk-cancel", PAGE).await?;
     wait_gone(client, "form#disk-dialog", PAGE).await?;
     shot_at(client, "#disks-section", "disks-table.png").await
 }
@@ -307,39 +286,45 @@ async fn mount_the_disk(client: &Client, app: &TestApp, image: &str) -> Result<(
         .unwrap_or_default()
         .to_owned();
 
-    press(client, "a#tab-containers").await?;
+    click(client, "a#tab-containers", PAGE).await?;
     wait_for_path(client, "/containers", PAGE).await?;
-    press(client, "button#container-new").await?;
+    click(client, "button#container-new", PAGE).await?;
     wait_for(client, "form#container-dialog", PAGE).await?;
-    fill(client, "#container-name", "store").await?;
-    fill(client, "#container-image", image).await?;
-    fill(client, "#container-command", "sleep 600").await?;
-    press(client, "#container-add-mount").await?;
-    choose(client, "div.mount-row select.mount-disk", &disk_id).await?;
-    fill(client, "div.mount-row input.mount-path", "data").await?;
+    fill(client, "#container-name", "store", PAGE).await?;
+    fill(client, "#container-image", image, PAGE).await?;
+    fill(client, "#container-command", "sleep 600", PAGE).await?;
+    click(client, "#container-add-mount", PAGE).await?;
+    choose(client, "div.mount-row select.mount-disk", &disk_id, PAGE).await?;
+    fill(client, "div.mount-row input.mount-path", "data", PAGE).await?;
     wait_for(client, "div.mount-row input.mount-path.invalid", PAGE).await?;
-    text_of(client, "div.mount-row .field-error", "absolute").await?;
-    fill(client, "div.mount-row input.mount-path", "/data").await?;
+    wait_for_text_containing(client, "div.mount-row .field-error", "absolute", PAGE).await?;
+    fill(client, "div.mount-row input.mount-path", "/data", PAGE).await?;
     wait_gone(client, "div.mount-row input.mount-path.invalid", PAGE).await?;
-    text_of(client, "div.mount-row .field-hint", "Docker volume on h1").await?;
+    wait_for_text_containing(
+        client,
+        "div.mount-row .field-hint",
+        "Docker volume on h1",
+        PAGE,
+    )
+    .await?;
 
-    fill(client, "#container-replicas", "2").await?;
-    text_of(client, "#container-replicas-help", "read-write").await?;
+    fill(client, "#container-replicas", "2", PAGE).await?;
+    wait_for_text_containing(client, "#container-replicas-help", "read-write", PAGE).await?;
     shot_at(
         client,
         "#container-replicas",
         "container-dialog-mount-replicas.png",
     )
     .await?;
-    fill(client, "#container-replicas", "1").await?;
+    fill(client, "#container-replicas", "1", PAGE).await?;
     wait_gone(client, "#container-replicas.invalid", PAGE).await?;
     let read_only = wait_for(client, "div.mount-row input.mount-readonly", PAGE).await?;
     ensure!(
         !read_only.is_selected().await?,
         "a new mount starts read-only"
     );
-    shot(client, "container-dialog-mount.png").await?;
-    press(client, "#container-save").await?;
+    screenshot(client, "container-dialog-mount.png").await?;
+    click(client, "#container-save", PAGE).await?;
     wait_gone(client, "form#container-dialog", PAGE).await?;
     wait_for(
         client,
@@ -353,10 +338,10 @@ async fn mount_the_disk(client: &Client, app: &TestApp, image: &str) -> Result<(
 /// The disk row lists `store` (a link to it) and deleting the disk is refused while it is mounted; the
 /// container's page lists the mount.
 async fn attached_and_kept(client: &Client) -> Result<()> {
-    press(client, "a#tab-storage").await?;
+    click(client, "a#tab-storage", PAGE).await?;
     wait_for_path(client, "/storage", PAGE).await?;
     let link = format!("{DISK} td.disk-attached a.disk-container");
-    text_of(client, &link, "store").await?;
+    wait_for_text_containing(client, &link, "store", PAGE).await?;
     let href = wait_for(client, &link, PAGE)
         .await?
         .attr("href")
@@ -365,22 +350,29 @@ async fn attached_and_kept(client: &Client) -> Result<()> {
     ensure!(href.starts_with("/containers/"), "attached link {href:?}");
     shot_at(client, "#disks-section", "disk-attached.png").await?;
 
-    press(client, &format!("{DISK} button.disk-delete")).await?;
-    press(client, "button#confirm-ok").await?;
-    text_of(client, ".modal .alert", "mounted by store").await?;
-    shot(client, "disk-delete-refused.png").await?;
-    press(client, "button#confirm-cancel").await?;
+    click(client, &format!("{DISK} button.disk-delete"), PAGE).await?;
+    click(client, "button#confirm-ok", PAGE).await?;
+    wait_for_text_containing(client, ".modal .alert", "mounted by store", PAGE).await?;
+    screenshot(client, "disk-delete-refused.png").await?;
+    click(client, "button#confirm-cancel", PAGE).await?;
     wait_gone(client, ".modal", PAGE).await?;
     wait_for(client, DISK, PAGE).await?;
 
-    press(client, &link).await?;
+    click(client, &link, PAGE).await?;
     wait_for_path(client, &href, PAGE).await?;
-    let mount = text_of(client, r#"li.mount-item[data-disk-name="data"]"#, "/data").await?;
+    let mount = wait_for_text_containing(
+        client,
+        r#"li.mount-item[data-disk-name="data"]"#,
+        "/data",
+        PAGE,
+    )
+    .await?;
     ensure!(mount.contains("read-write"), "mount on the page: {mount:?}");
-    text_of(
+    wait_for_text_containing(
         client,
         r#"div[data-def="host"] dd"#,
         "On h1, where disk data lives",
+        PAGE,
     )
     .await?;
     shot_at(
@@ -425,10 +417,11 @@ async fn waiting_for_replacement(client: &Client, app: &TestApp, image: &str) ->
         },
     )
     .await?;
-    let error = text_of(
+    let error = wait_for_text_containing(
         client,
         "tr.instance-row td.instance-error",
         "exited with code 3",
+        PAGE,
     )
     .await?;
     ensure!(

@@ -237,6 +237,87 @@ pub async fn wait_gone(client: &Client, css: &str, timeout: Duration) -> Result<
     .await
 }
 
+/// Waits for the input `css`, clears it and types `text` into it.
+pub async fn fill(client: &Client, css: &str, text: &str, timeout: Duration) -> Result<()> {
+    let input = wait_for(client, css, timeout).await?;
+    input
+        .clear()
+        .await
+        .with_context(|| format!("clearing {css}"))?;
+    input
+        .send_keys(text)
+        .await
+        .with_context(|| format!("typing into {css}"))
+}
+
+/// Waits for the element `css` and clicks it.
+pub async fn click(client: &Client, css: &str, timeout: Duration) -> Result<()> {
+    wait_for(client, css, timeout)
+        .await?
+        .click()
+        .await
+        .with_context(|| format!("clicking {css}"))
+}
+
+/// Waits for the input `css` and returns its current `value` property (empty when it has none).
+pub async fn input_value(client: &Client, css: &str, timeout: Duration) -> Result<String> {
+    let value = wait_for(client, css, timeout)
+        .await?
+        .prop("value")
+        .await
+        .with_context(|| format!("reading the value of {css}"))?;
+    Ok(value.unwrap_or_default())
+}
+
+/// Polls until an element matching `css` has `needle` in its text; returns that element's text.
+pub async fn wait_for_text_containing(
+    client: &Client,
+    css: &str,
+    needle: &str,
+    timeout: Duration,
+) -> Result<String> {
+    poll(
+        &format!("`{css}` containing {needle:?}"),
+        timeout,
+        Duration::from_millis(100),
+        move || async move {
+            let elements = client
+                .find_all(Locator::Css(css))
+                .await
+                .context("querying the page")?;
+            let mut seen = Vec::new();
+            for element in elements {
+                // A re-render can replace the element between find and read: try again next round.
+                let text = element.text().await.unwrap_or_default();
+                if text.contains(needle) {
+                    return Ok(Probe::Ready(text));
+                }
+                seen.push(text);
+            }
+            Ok(Probe::NotYet(format!(
+                "texts {seen:?} (page {})",
+                page_url(client).await
+            )))
+        },
+    )
+    .await
+}
+
+/// Waits until the select `css` offers the option with `value`, then chooses it.
+pub async fn choose(client: &Client, css: &str, value: &str, timeout: Duration) -> Result<()> {
+    wait_for(
+        client,
+        &format!(r#"{css} option[value="{value}"]"#),
+        timeout,
+    )
+    .await?;
+    wait_for(client, css, timeout)
+        .await?
+        .select_by_value(value)
+        .await
+        .with_context(|| format!("choosing {value:?} in {css}"))
+}
+
 async fn page_url(client: &Client) -> String {
     match client.current_url().await {
         Ok(url) => url.to_string(),
