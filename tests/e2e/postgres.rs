@@ -214,5 +214,27 @@ async fn second_start(env: &TestEnv, app: &TestApp, kept: &Kept) -> Result<()> {
             && capabilities["cpus"].as_i64().is_some_and(|n| n > 0),
         "hosts: h1 without capabilities: {listed}"
     );
+
+    // The audit log's target filter ignores case and takes `%` literally, on PostgreSQL as on SQLite.
+    let audit = |target: &str| {
+        app.graphql(
+            "query A($t: String!) { auditLog(filter: {target: $t}) { totalCount edges { node { action target } } } }",
+            json!({ "t": target }),
+        )
+    };
+    let found = audit("NAME H1").await?;
+    let log = &data(&found)?["auditLog"];
+    ensure!(
+        log["totalCount"].as_i64().is_some_and(|n| n >= 1)
+            && log["edges"]
+                .as_array()
+                .is_some_and(|e| e.iter().any(|e| e["node"]["action"] == "addHost")),
+        "auditLog(target: \"NAME H1\") misses addHost: {found}"
+    );
+    let wildcard = audit("n%1").await?;
+    ensure!(
+        data(&wildcard)?["auditLog"]["totalCount"] == 0,
+        "`%` must match itself only: {wildcard}"
+    );
     Ok(())
 }

@@ -2,6 +2,7 @@
 
 use super::entities::audit_entry;
 use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
     ColumnTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, Set,
@@ -64,7 +65,17 @@ pub async fn page(
         select = select.filter(audit_entry::Column::Action.eq(a.clone()));
     }
     if let Some(t) = &q.target {
-        select = select.filter(audit_entry::Column::Target.contains(t));
+        // Case-insensitive on every database (SQLite's LIKE already is for ASCII, PostgreSQL's is not); the
+        // text is matched literally (`%` and `_` are escaped).
+        let literal = t
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        select = select.filter(
+            Expr::expr(Func::lower(Expr::col(audit_entry::Column::Target)))
+                .like(LikeExpr::new(format!("%{literal}%")).escape('\\')),
+        );
     }
     if let Some(s) = q.since {
         select = select.filter(audit_entry::Column::At.gte(s));
