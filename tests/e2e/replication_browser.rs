@@ -274,6 +274,15 @@ async fn create_disk(client: &Client, h1_id: &str) -> Result<()> {
     wait_for(client, "#disk-name.invalid", PAGE).await?;
     click(client, "#disk-cancel", PAGE).await?;
     wait_gone(client, "form#disk-dialog", PAGE).await?;
+
+    // The filter hides what does not match (and says so), by host too; clearing it brings the row back.
+    fill(client, "#disks-filter", "no-such-disk", PAGE).await?;
+    wait_gone(client, DISK, PAGE).await?;
+    wait_for_text_containing(client, "#disks-table tr.empty-row", "No disk matches", PAGE).await?;
+    fill(client, "#disks-filter", "H1", PAGE).await?;
+    wait_for(client, DISK, PAGE).await?;
+    wait_gone(client, "#disks-table tr.empty-row", PAGE).await?;
+    fill(client, "#disks-filter", "", PAGE).await?;
     shot_at(client, "#disks-section", "disks-table.png").await
 }
 

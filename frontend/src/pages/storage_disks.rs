@@ -1,8 +1,10 @@
 //! The Disks section of the Storage tab (`section#disks-section`): every disk in `table#disks-table`
 //! (`tr.disk-row[data-disk-name]`: name, kind, host or every host, path, size, and the containers that mount it
-//! as links), New disk (`button#disk-add`) and Delete with a confirmation (`button.disk-delete`; while a container
+//! as links; sortable columns and a filter, `input#disks-filter`), New disk (`button#disk-add`) and Delete with a confirmation (`button.disk-delete`; while a container
 //! mounts the disk the server refuses, and the confirmation says why). Mounts live in container definitions, so
 //! the list is loaded again whenever a definition changes.
+
+use std::cmp::Ordering;
 
 use leptos::prelude::*;
 
@@ -15,10 +17,62 @@ use crate::{
         icons::{Icon, IconKind},
         loading::{Latest, ListPhase, ListState, LoadFailed, LoadingCard},
         permission::{can, needs_title},
-        table_tools::ActionsHeader,
+        sort_header::{Sort, SortHeader},
+        table_tools::{ActionsHeader, FilterField, NoMatchRow, count_text},
         toast::use_toasts,
     },
 };
+
+/// Columns of the disks table (for the no-match row).
+const COLUMNS: &str = "7";
+
+/// Sortable columns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SortKey {
+    Name,
+    Kind,
+    Host,
+    Path,
+    Size,
+    Mounts,
+}
+
+/// Where a disk lives, for sorting and filtering ("every host" for a path present everywhere).
+fn host_name(disk: &Disk) -> String {
+    disk.host
+        .as_ref()
+        .map_or_else(|| "every host".to_owned(), |h| h.name.to_lowercase())
+}
+
+fn compare(sort: Sort<SortKey>, a: &Disk, b: &Disk) -> Ordering {
+    let ordering = match sort.key {
+        SortKey::Name => a.name.to_lowercase().cmp(&b.name.to_lowercase()),
+        SortKey::Kind => a.kind.label().cmp(b.kind.label()),
+        SortKey::Host => host_name(a).cmp(&host_name(b)),
+        SortKey::Path => a.path.cmp(&b.path),
+        SortKey::Size => a.size_bytes.cmp(&b.size_bytes),
+        SortKey::Mounts => a.attached_to.len().cmp(&b.attached_to.len()),
+    };
+    sort.direct(ordering)
+        .then_with(|| a.name.to_lowercase().cmp(&b.name.to_lowercase()))
+        .then_with(|| a.id.cmp(&b.id))
+}
+
+/// Whether a disk matches the filter text (name, kind, host, path, mounting containers), case-insensitively.
+fn matches(disk: &Disk, query: &str) -> bool {
+    let query = query.trim().to_lowercase();
+    if query.is_empty() {
+        return true;
+    }
+    let mut texts = vec![
+        disk.name.to_lowercase(),
+        disk.kind.label().to_lowercase(),
+        host_name(disk),
+        disk.path.clone().unwrap_or_default().to_lowercase(),
+    ];
+    texts.extend(disk.attached_to.iter().map(|c| c.name.to_lowercase()));
+    texts.iter().any(|text| text.contains(&query))
+}
 
 /// The disks section; `disks` is the page's, which lays the sections out by it.
 #[component]
@@ -27,6 +81,30 @@ pub fn DisksSection(disks: RwSignal<ListState<Disk>>) -> impl IntoView {
     let hosts = RwSignal::new(Vec::<Host>::new());
     let adding = RwSignal::new(false);
     let pending = Pending::<Disk>::new();
+    let filter = RwSignal::new(String::new());
+    let sort = RwSignal::new(Sort {
+        key: SortKey::Name,
+        ascending: true,
+    });
+    let visible = move || {
+        let query = filter.get();
+        let sort = sort.get();
+        let mut list: Vec<Disk> = disks.with(|state| {
+            state
+                .items()
+                .iter()
+                .filter(|d| matches(d, &query))
+                .cloned()
+                .collect()
+        });
+        list.sort_by(|a, b| compare(sort, a, b));
+        list
+    };
+    let shown = Memo::new(move |_| {
+        let query = filter.get();
+        disks.with(|state| state.items().iter().filter(|d| matches(d, &query)).count())
+    });
+    let total = move || disks.with(|state| state.items().len());
 
     let latest = Latest::new();
     let load = move || {
@@ -104,27 +182,48 @@ pub fn DisksSection(disks: RwSignal<ListState<Disk>>) -> impl IntoView {
         }
         .into_any(),
         ListPhase::List => view! {
+            <div class="toolbar">
+                <FilterField
+                    id="disks-filter"
+                    placeholder="Filter by name, kind, host or path"
+                    label="Filter disks"
+                    filter=filter
+                />
+                <span class="toolbar-count muted" aria-live="polite">
+                    {move || count_text(shown.get(), total(), "disk", "disks")}
+                </span>
+            </div>
             <div class="card table-card table-scroll">
                 <table id="disks-table" class="table disks-table">
                     <thead>
                         <tr>
-                            <th>"Name"</th>
-                            <th>"Kind"</th>
-                            <th>"Host"</th>
-                            <th>"Path"</th>
-                            <th class="numeric">"Size"</th>
-                            <th>"Mounted by"</th>
+                            <SortHeader label="Name" key=SortKey::Name sort=sort />
+                            <SortHeader label="Kind" key=SortKey::Kind sort=sort />
+                            <SortHeader label="Host" key=SortKey::Host sort=sort />
+                            <SortHeader label="Path" key=SortKey::Path sort=sort />
+                            <SortHeader label="Size" key=SortKey::Size sort=sort class="numeric" />
+                            <SortHeader label="Mounted by" key=SortKey::Mounts sort=sort />
                             <ActionsHeader label="Actions" />
                         </tr>
                     </thead>
                     <tbody>
-                        <For
-                            each=move || disks.with(|state| state.items().to_vec())
-                            key=|disk| disk.clone()
-                            let:disk
-                        >
+                        <For each=visible key=|disk| disk.clone() let:disk>
                             <DiskRow disk=disk to_delete=pending.item />
                         </For>
+                        {move || {
+                            (shown.get() == 0)
+                                .then(|| {
+                                    view! {
+                                        <NoMatchRow
+                                            columns=COLUMNS
+                                            message=Signal::derive(move || {
+                                                format!("No disk matches “{}”.", filter.get())
+                                            })
+                                            on_clear=Callback::new(move |()| filter.set(String::new()))
+                                        />
+                                    }
+                                })
+                        }}
                     </tbody>
                 </table>
             </div>
