@@ -1,6 +1,8 @@
 //! The in-process event bus that subscriptions read: a tokio broadcast channel behind a small type, so that a
 //! PostgreSQL LISTEN/NOTIFY fan-out can replace it when several replicas run.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use tokio::sync::broadcast;
 
@@ -76,9 +78,11 @@ pub enum PullPhase {
     Failed,
 }
 
+/// Events travel as `Arc`s: a subscriber looks at the kind first and copies only what it keeps, so a thousand
+/// subscribers do not each copy every event.
 #[derive(Clone)]
 pub struct Bus {
-    tx: broadcast::Sender<Event>,
+    tx: broadcast::Sender<Arc<Event>>,
 }
 
 impl Default for Bus {
@@ -95,16 +99,16 @@ impl Bus {
 
     /// Publishes to every current subscriber (none is fine).
     pub fn publish(&self, event: Event) {
-        let _ = self.tx.send(event);
+        let _ = self.tx.send(Arc::new(event));
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
         self.tx.subscribe()
     }
 
     /// Every event from now on, as a stream; a subscriber that lags skips what it missed (subscribers read
     /// fresh state for each event, so nothing stays wrong).
-    pub fn stream(&self) -> impl futures::Stream<Item = Event> + Send + 'static + use<> {
+    pub fn stream(&self) -> impl futures::Stream<Item = Arc<Event>> + Send + 'static + use<> {
         futures::stream::unfold(self.subscribe(), |mut rx| async move {
             loop {
                 match rx.recv().await {

@@ -260,12 +260,12 @@ impl AuditSubscription {
         Ok(services.bus.stream().filter_map(move |event| {
             let services = services.clone();
             async move {
-                let Event::Audit { entry_id } = event else {
+                let Event::Audit { entry_id } = &*event else {
                     return None;
                 };
                 services
                     .audit
-                    .get(&entry_id)
+                    .get(entry_id)
                     .await
                     .ok()
                     .flatten()

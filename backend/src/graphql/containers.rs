@@ -638,7 +638,7 @@ impl ContainerSubscription {
             let services = services.clone();
             let wanted = wanted.clone();
             async move {
-                let (cid, instance_id, status, previous, at, message, snapshot) = match event {
+                let (cid, instance_id, status, previous, at, message, snapshot) = match &*event {
                     Event::ContainerStatus {
                         container_id,
                         instance_id,
@@ -649,18 +649,18 @@ impl ContainerSubscription {
                         snapshot,
                     } => (
                         container_id,
-                        instance_id,
+                        instance_id.as_deref(),
                         Some(status),
-                        previous,
-                        at,
+                        previous.as_deref(),
+                        *at,
                         message,
-                        snapshot,
+                        snapshot.as_ref(),
                     ),
                     Event::ContainerChanged {
                         container_id,
                         at,
                         message,
-                    } => (container_id, None, None, None, at, message, None),
+                    } => (container_id, None, None, None, *at, message, None),
                     _ => return None,
                 };
                 if wanted.as_ref().is_some_and(|w| w.as_str() != cid) {
@@ -669,14 +669,14 @@ impl ContainerSubscription {
                 // The snapshot published with the change serves every subscriber without a database read, and
                 // is converted once for all of them.
                 let rendered = match snapshot {
-                    Some(s) => render_snapshot(&s),
+                    Some(s) => render_snapshot(s),
                     None => Arc::new(Rendered::new(
-                        services.containers.get(&cid).await.ok().flatten()?,
-                        services.containers.instances(&cid).await.ok()?,
+                        services.containers.get(cid).await.ok().flatten()?,
+                        services.containers.instances(cid).await.ok()?,
                     )),
                 };
                 let status = match status {
-                    Some(s) => parse_status(&s)?,
+                    Some(s) => parse_status(s)?,
                     None => rendered.summary.into(),
                 };
                 let instance = instance_id
@@ -685,9 +685,9 @@ impl ContainerSubscription {
                     container: rendered.container.clone(),
                     instance,
                     status,
-                    previous_status: previous.as_deref().and_then(parse_status),
+                    previous_status: previous.and_then(parse_status),
                     at,
-                    message,
+                    message: message.clone(),
                 })
             }
         });

@@ -306,20 +306,20 @@ impl HostSubscription {
                     previous,
                     at,
                     message,
-                } = event
+                } = &*event
                 else {
                     return None;
                 };
                 if wanted.as_ref().is_some_and(|w| w.as_str() != host_id) {
                     return None;
                 }
-                let host = services.hosts.get(&host_id).await.ok().flatten()?;
+                let host = services.hosts.get(host_id).await.ok().flatten()?;
                 Some(HostStatusEvent {
                     host: host.into(),
-                    status: parse_status(&status)?,
+                    status: parse_status(status)?,
                     previous_status: previous.as_deref().and_then(parse_status),
-                    at,
-                    message,
+                    at: *at,
+                    message: message.clone(),
                 })
             }
         });
@@ -345,22 +345,22 @@ impl HostSubscription {
                     total_bytes,
                     at,
                     message,
-                } = event
+                } = &*event
                 else {
                     return None;
                 };
                 if wanted.as_ref().is_some_and(|w| w.as_str() != host_id) {
                     return None;
                 }
-                let host = services.hosts.get(&host_id).await.ok().flatten()?;
+                let host = services.hosts.get(host_id).await.ok().flatten()?;
                 Some(ImagePullEvent {
                     host: host.into(),
-                    reference,
-                    phase: phase.into(),
+                    reference: reference.clone(),
+                    phase: (*phase).into(),
                     current_bytes: current_bytes.map(Bytes),
                     total_bytes: total_bytes.map(Bytes),
-                    at,
-                    message,
+                    at: *at,
+                    message: message.clone(),
                 })
             }
         });

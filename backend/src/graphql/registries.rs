@@ -325,22 +325,22 @@ impl RegistrySubscription {
                     repositories_total,
                     at,
                     message,
-                } = event
+                } = &*event
                 else {
                     return None;
                 };
                 if wanted.as_ref().is_some_and(|w| w.as_str() != registry_id) {
                     return None;
                 }
-                let registry = services.registries.get(&registry_id).await.ok().flatten()?;
+                let registry = services.registries.get(registry_id).await.ok().flatten()?;
                 Some(RegistryRefreshEvent {
                     registry: registry.into(),
-                    phase: phase.into(),
-                    repositories_done: i32::try_from(repositories_done).unwrap_or(i32::MAX),
+                    phase: (*phase).into(),
+                    repositories_done: i32::try_from(*repositories_done).unwrap_or(i32::MAX),
                     repositories_total: repositories_total
                         .map(|t| i32::try_from(t).unwrap_or(i32::MAX)),
-                    at,
-                    message,
+                    at: *at,
+                    message: message.clone(),
                 })
             }
         });

@@ -145,7 +145,14 @@ pub fn spawn_engine_auditor(audit: AuditService, bus: Bus) -> tokio::task::JoinH
     tokio::spawn(async move {
         let mut events = Box::pin(bus.stream());
         while let Some(event) = events.next().await {
-            match event {
+            // Most events are container status changes this task ignores: look before copying.
+            if !matches!(
+                &*event,
+                Event::HostStatus { .. } | Event::RegistryRefresh { .. } | Event::Reschedule { .. }
+            ) {
+                continue;
+            }
+            match std::sync::Arc::unwrap_or_clone(event) {
                 Event::HostStatus {
                     host_id,
                     status,
