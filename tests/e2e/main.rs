@@ -60,6 +60,7 @@ fn all_tests() -> Vec<(&'static str, TestFn)> {
         harness::image_runs_on_every_engine,
         harness::auth_registry_needs_login,
         health::healthz_reports_database_ok,
+        health::web_app_precompressed_and_cached,
         auth::me_requires_authentication,
         auth::wrong_password_is_refused,
         auth::login_sets_session_cookie,
