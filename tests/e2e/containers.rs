@@ -52,7 +52,8 @@ async fn inspect(env: &TestEnv, instance: &Value) -> Result<Value> {
     Ok(list[0].clone())
 }
 
-/// Berth's Docker containers of one container on every engine: (engine, replica label, running).
+/// Berth's Docker containers of one container on every engine: (engine, replica label, running). One `docker
+/// ps` per engine, so a container removed meanwhile (a stray Berth cleans up) cannot fail a second call.
 pub async fn docker_containers_of(
     env: &TestEnv,
     container_id: &str,
@@ -61,22 +62,20 @@ pub async fn docker_containers_of(
     let mut out = Vec::new();
     for engine in &env.hosts {
         let filter = format!("label=berth.container={container_id}");
-        let mut args = vec!["ps", "-q", "--filter", filter.as_str()];
+        let mut args = vec![
+            "ps",
+            "--filter",
+            filter.as_str(),
+            "--format",
+            "{{.Label \"berth.replica\"}} {{.State}}",
+        ];
         if all {
             args.push("-a");
         }
-        let ids = engine.docker_ok(&args).await?;
-        for id in ids.lines().map(str::trim).filter(|l| !l.is_empty()) {
-            let inspected = engine
-                .docker_ok(&[
-                    "inspect",
-                    "--format",
-                    "{{index .Config.Labels \"berth.replica\"}} {{.State.Running}}",
-                    id,
-                ])
-                .await?;
-            let (replica, running) = inspected.trim().split_once(' ').unwrap_or_default();
-            out.push((engine.name.clone(), replica.to_string(), running == "true"));
+        let listed = engine.docker_ok(&args).await?;
+        for line in listed.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            let (replica, state) = line.split_once(' ').unwrap_or((line, ""));
+            out.push((engine.name.clone(), replica.to_string(), state == "running"));
         }
     }
     Ok(out)
@@ -647,4 +646,82 @@ pub async fn adopts_containers_after_sigkill(env: &TestEnv) -> Result<()> {
     .await;
     second.process.kill().await?;
     outcome
+}
+
+/// Stopping a container whose image is still being pulled (from a registry that never answers the manifest)
+/// ends the pull: the instance is STOPPED within seconds instead of when the pull would finish.
+pub async fn stop_cancels_a_pull_in_progress(env: &TestEnv) -> Result<()> {
+    use axum::routing::{any, get};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let (app, _token, [h1, _, _]) = berth_with_hosts(env).await?;
+    let outcome = async {
+        let asked = Arc::new(AtomicUsize::new(0));
+        let seen = asked.clone();
+        let router = axum::Router::new()
+            .route("/v2/", get(|| async { "{}" }))
+            .route(
+                "/v2/stall/app/manifests/{tag}",
+                any(move || {
+                    seen.fetch_add(1, Ordering::SeqCst);
+                    async {
+                        tokio::time::sleep(Duration::from_secs(300)).await;
+                        "{}"
+                    }
+                }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let image = format!("{}/stall/app:1", listener.local_addr()?);
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        let result = async {
+            let c = create_container(
+                &app,
+                json!({ "name": "stalled", "image": image, "hostId": h1, "command": ["sleep", "60"] }),
+            )
+            .await?;
+            let id = str_of(&c["id"]);
+            container_action(&app, "runContainer", &id, None).await?;
+            wait_container_status(&app, &id, "PULLING", STATUS_TIMEOUT).await?;
+            poll(
+                "the engine to ask the stalling registry for the manifest",
+                STATUS_TIMEOUT,
+                Duration::from_millis(100),
+                || async {
+                    Ok(if asked.load(Ordering::SeqCst) > 0 {
+                        Probe::Ready(())
+                    } else {
+                        Probe::NotYet("no manifest request yet".to_owned())
+                    })
+                },
+            )
+            .await?;
+            let stopping = std::time::Instant::now();
+            container_action(&app, "stopContainer", &id, None).await?;
+            let stopped = wait_container_status(&app, &id, "STOPPED", Duration::from_secs(20)).await?;
+            let took = stopping.elapsed();
+            // Without cancelling, the stop waits until the pull gives up on the silent engine (5 s) and the
+            // instance keeps "pulling … failed" as its error.
+            ensure!(
+                took < Duration::from_secs(3),
+                "stopped after {took:?}: the stop waited for the pull: {stopped}"
+            );
+            let c = get_container(&app, &id).await?;
+            ensure!(
+                c["instances"].as_array().is_some_and(|list| list.iter().all(|i| {
+                    i["status"] == "STOPPED" && i["dockerId"].is_null() && i["error"].is_null()
+                })),
+                "every instance STOPPED, nothing created, no pull error: {c}"
+            );
+            eprintln!("berth-test: stop during a stalled pull took {took:?}");
+            Ok(())
+        }
+        .await;
+        server.abort();
+        result
+    }
+    .await;
+    app.finish(outcome).await
 }

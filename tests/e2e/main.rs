@@ -105,6 +105,7 @@ fn all_tests() -> Vec<(&'static str, TestFn)> {
         containers::exits_kills_clashes_and_logs,
         containers::validation_versions_and_delete,
         containers::adopts_containers_after_sigkill,
+        containers::stop_cancels_a_pull_in_progress,
         replication::replicas_spread_and_are_replaced,
         replication::scale_down_up_and_in_parallel,
         replication::disks_keep_data_and_follow_the_rules,

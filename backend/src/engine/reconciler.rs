@@ -263,6 +263,22 @@ fn command_target(cmd: &ReconcileCommand) -> &str {
     }
 }
 
+tokio::task_local! {
+    /// Set to `true` while a job runs when a stop, kill or delete of its container arrives: an image pull the
+    /// job waits for gives up (see [`Shared::pull`]).
+    static CANCEL_PULL: tokio::sync::watch::Receiver<bool>;
+}
+
+/// One unit of a worker's queue, with scale requests already coalesced.
+enum Work {
+    Scale {
+        cid: String,
+        target: i32,
+        replies: Vec<oneshot::Sender<Result<(), ServiceError>>>,
+    },
+    Job(Job),
+}
+
 struct Worker {
     jobs: mpsc::UnboundedSender<Job>,
     task: JoinHandle<()>,
@@ -279,15 +295,17 @@ impl Worker {
         let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
         let task = tokio::spawn(async move {
             let mut pending: std::collections::VecDeque<Job> = std::collections::VecDeque::new();
+            let mut open = true;
             loop {
                 let job = match pending.pop_front() {
                     Some(j) => j,
-                    None => match rx.recv().await {
+                    None if open => match rx.recv().await {
                         Some(j) => j,
                         None => return,
                     },
+                    None => return,
                 };
-                let result = match job {
+                let job = match job {
                     Job::Command(ReconcileCommand::Scale {
                         container_id: cid,
                         replicas,
@@ -313,25 +331,39 @@ impl Worker {
                                 replies.push(reply);
                             }
                         }
-                        shared.scale(&cid, target, replies).await;
-                        Ok(())
+                        Work::Scale {
+                            cid,
+                            target,
+                            replies,
+                        }
                     }
-                    Job::Command(cmd) => {
-                        shared.command(cmd).await;
-                        Ok(())
+                    other => Work::Job(other),
+                };
+                // While the job runs, what arrives is queued; a stop, kill or delete also cancels an image
+                // pull the job is waiting for (`CANCEL_PULL`), so that it does not wait for the whole pull.
+                let (cancel, cancelled) = tokio::sync::watch::channel(false);
+                let work = CANCEL_PULL.scope(cancelled, shared.work(&container_id, job));
+                tokio::pin!(work);
+                let result = loop {
+                    tokio::select! {
+                        result = &mut work => break result,
+                        next = rx.recv(), if open => match next {
+                            Some(next) => {
+                                if matches!(
+                                    next,
+                                    Job::Command(
+                                        ReconcileCommand::Stop { .. }
+                                            | ReconcileCommand::Kill { .. }
+                                            | ReconcileCommand::Delete { .. }
+                                    )
+                                ) {
+                                    let _ = cancel.send(true);
+                                }
+                                pending.push_back(next);
+                            }
+                            None => open = false,
+                        },
                     }
-                    Job::Event { host_id, event } => shared.event(&host_id, event).await,
-                    Job::Sync {
-                        host_id,
-                        observed,
-                        listed_at,
-                    } => {
-                        shared
-                            .sync(&container_id, &host_id, observed, listed_at)
-                            .await
-                    }
-                    Job::Replace { instance_id } => shared.replace(&instance_id).await,
-                    Job::HostGone { host_id } => shared.host_gone(&container_id, &host_id).await,
                 };
                 if let Err(e) = result {
                     tracing::error!(container = %container_id, error = %e, "reconciling failed");
@@ -501,6 +533,50 @@ struct Placement {
 }
 
 impl Shared {
+    /// Carries out one unit of a worker's queue.
+    async fn work(&self, container_id: &str, work: Work) -> Result<(), ServiceError> {
+        match work {
+            Work::Scale {
+                cid,
+                target,
+                replies,
+            } => {
+                self.scale(&cid, target, replies).await;
+                Ok(())
+            }
+            Work::Job(Job::Command(cmd)) => {
+                self.command(cmd).await;
+                Ok(())
+            }
+            Work::Job(Job::Event { host_id, event }) => self.event(&host_id, event).await,
+            Work::Job(Job::Sync {
+                host_id,
+                observed,
+                listed_at,
+            }) => self.sync(container_id, &host_id, observed, listed_at).await,
+            Work::Job(Job::Replace { instance_id }) => self.replace(&instance_id).await,
+            Work::Job(Job::HostGone { host_id }) => self.host_gone(container_id, &host_id).await,
+        }
+    }
+
+    /// Pulls `image` onto the host; `Ok(false)` when a stop, kill or delete of the container cancelled it
+    /// (see [`CANCEL_PULL`]): the instance is then left for that command to settle.
+    async fn pull(&self, host_id: &str, image: &str) -> Result<bool, ServiceError> {
+        let cancelled = CANCEL_PULL.try_with(Clone::clone).ok();
+        let until = async move {
+            if let Some(mut cancelled) = cancelled
+                && cancelled.wait_for(|c| *c).await.is_ok()
+            {
+                return;
+            }
+            std::future::pending::<()>().await;
+        };
+        let pulled = self
+            .hosts
+            .pull_image_until(&crate::service::authz::system(), host_id, image, until)
+            .await?;
+        Ok(pulled.is_some())
+    }
     async fn command(&self, cmd: ReconcileCommand) {
         match cmd {
             ReconcileCommand::Run {
@@ -1071,11 +1147,12 @@ impl Shared {
             instance = self
                 .set_status(instance, InstanceStatus::Pulling, None)
                 .await?;
-            if let Err(e) = self
-                .hosts
-                .pull_image(&crate::service::authz::system(), &host_id, &container.image)
-                .await
-            {
+            let pulled = self.pull(&host_id, &container.image).await;
+            if let Ok(false) = pulled {
+                tracing::info!(container = %container.name, image = %container.image, "pull cancelled: the container is being stopped");
+                return Ok(());
+            }
+            if let Err(e) = pulled {
                 let message = match e {
                     ServiceError::BadInput { message, .. } => message,
                     other => other.to_string(),

@@ -578,6 +578,20 @@ impl HostService {
         host_id: &str,
         reference: &str,
     ) -> Result<HostImage, ServiceError> {
+        self.pull_image_until(actor, host_id, reference, std::future::pending())
+            .await?
+            .ok_or_else(|| ServiceError::Unexpected(anyhow::anyhow!("the pull was cancelled")))
+    }
+
+    /// Like [`Self::pull_image`], giving up when `cancel` completes first: `Ok(None)`, the engine's pull is
+    /// abandoned (the engine stops a pull nobody waits for) and a FAILED pull event says it was cancelled.
+    pub async fn pull_image_until(
+        &self,
+        actor: &User,
+        host_id: &str,
+        reference: &str,
+        cancel: impl std::future::Future<Output = ()>,
+    ) -> Result<Option<HostImage>, ServiceError> {
         authz::require(actor, Action::PullImages)?;
         let image = ImageRef::parse(reference)
             .map_err(|e| ServiceError::bad_input("reference", e.to_string()))?;
@@ -600,7 +614,21 @@ impl HostService {
         let mut stream = Box::pin(engine.pull(&full, credentials));
         let mut last = Instant::now() - PROGRESS_EVERY;
         let mut latest = (0i64, 0i64);
-        while let Some(item) = stream.next().await {
+        let mut cancel = std::pin::pin!(cancel);
+        loop {
+            let item = tokio::select! {
+                item = stream.next() => item,
+                () = &mut cancel => {
+                    publish(
+                        PullPhase::Failed,
+                        Some(latest.0),
+                        None,
+                        Some("cancelled: the container was stopped".to_owned()),
+                    );
+                    return Ok(None);
+                }
+            };
+            let Some(item) = item else { break };
             match item {
                 Ok(p) => {
                     latest = (p.current_bytes, p.total_bytes);
@@ -651,6 +679,7 @@ impl HostService {
             .await?
             .into_iter()
             .find(|i| i.reference == full)
+            .map(Some)
             .ok_or_else(|| {
                 ServiceError::Unexpected(anyhow::anyhow!(
                     "{full} was pulled but the engine does not list it"
