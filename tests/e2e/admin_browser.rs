@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 use berth_tests::app::{ADMIN_PASSWORD, ADMIN_USERNAME, data};
-use berth_tests::browser::{click, fill, wait_gone};
+use berth_tests::browser::{click, fill, submit_login, wait_gone};
 use berth_tests::containers::create_container;
 use berth_tests::process::{Probe, poll};
 use berth_tests::{TestApp, TestEnv, screenshot, spawn_app, wait_for, wait_for_path};
@@ -34,12 +34,7 @@ async fn log_in(client: &Client, app: &TestApp, username: &str, password: &str) 
         .await
         .context("opening /containers")?;
     wait_for_path(client, "/login", PAGE).await?;
-    type_into(
-        client,
-        &[("input#username", username), ("input#password", password)],
-    )
-    .await?;
-    click(client, "button#login-submit", PAGE).await?;
+    submit_login(client, username, password, PAGE).await?;
     wait_for(client, "nav#tabs", PAGE).await.map(|_| ())
 }
 

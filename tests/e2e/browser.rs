@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 use berth_tests::app::{ADMIN_PASSWORD, ADMIN_USERNAME, data};
-use berth_tests::browser::{click, fill, input_value, wait_for_text_containing, wait_gone};
+use berth_tests::browser::{
+    click, fill, input_value, submit_login, wait_for_text_containing, wait_gone,
+};
 use berth_tests::{
     TestApp, TestEnv, screenshot, spawn_app, wait_for, wait_for_path, wait_for_text,
 };
@@ -33,9 +35,7 @@ async fn close(app: TestApp, client: Client, name: &str, outcome: Result<()>) ->
 }
 
 async fn log_in(client: &Client, password: &str) -> Result<()> {
-    fill(client, "input#username", ADMIN_USERNAME, PAGE).await?;
-    fill(client, "input#password", password, PAGE).await?;
-    click(client, "button#login-submit", PAGE).await
+    submit_login(client, ADMIN_USERNAME, password, PAGE).await
 }
 
 /// The whole browser journey: `/` sends a visitor to `/login`; a wrong password shows an error; the

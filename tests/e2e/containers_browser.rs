@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 use berth_tests::app::{ADMIN_PASSWORD, ADMIN_USERNAME, data};
-use berth_tests::browser::{click, fill, input_value, wait_for_text_containing, wait_gone};
+use berth_tests::browser::{
+    click, fill, input_value, submit_login, wait_for_text_containing, wait_gone,
+};
 use berth_tests::hosts::{add_host, engine_input};
 use berth_tests::process::{Probe, free_port, poll};
 use berth_tests::{TestApp, TestEnv, screenshot, spawn_app, wait_for, wait_for_path};
@@ -50,9 +52,7 @@ async fn journey(client: &Client, app: &TestApp, env: &TestEnv) -> Result<()> {
         .await
         .context("opening /containers")?;
     wait_for_path(client, "/login", PAGE).await?;
-    fill(client, "input#username", ADMIN_USERNAME, PAGE).await?;
-    fill(client, "input#password", ADMIN_PASSWORD, PAGE).await?;
-    click(client, "button#login-submit", PAGE).await?;
+    submit_login(client, ADMIN_USERNAME, ADMIN_PASSWORD, PAGE).await?;
     wait_for(client, "nav#tabs", PAGE).await?;
     click(client, "a#tab-containers", PAGE).await?;
     wait_for_path(client, "/containers", PAGE).await?;

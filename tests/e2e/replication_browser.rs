@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 use berth_tests::app::{ADMIN_PASSWORD, ADMIN_USERNAME, data};
-use berth_tests::browser::{choose, click, fill, input_value, wait_for_text_containing, wait_gone};
+use berth_tests::browser::{
+    choose, click, fill, input_value, submit_login, wait_for_text_containing, wait_gone,
+};
 use berth_tests::containers::{container_action, create_container};
 use berth_tests::hosts::{add_host, engine_input};
 use berth_tests::process::{Probe, poll};
@@ -65,9 +67,7 @@ async fn journey(client: &Client, app: &TestApp, env: &TestEnv) -> Result<()> {
         .await
         .context("opening /containers")?;
     wait_for_path(client, "/login", PAGE).await?;
-    fill(client, "input#username", ADMIN_USERNAME, PAGE).await?;
-    fill(client, "input#password", ADMIN_PASSWORD, PAGE).await?;
-    click(client, "button#login-submit", PAGE).await?;
+    submit_login(client, ADMIN_USERNAME, ADMIN_PASSWORD, PAGE).await?;
     wait_for(client, "nav#tabs", PAGE).await?;
 
     app.login_as(ADMIN_USERNAME, ADMIN_PASSWORD).await?;

@@ -348,3 +348,15 @@ pub async fn screenshot(client: &Client, name: &str) -> Result<PathBuf> {
     std::fs::write(&path, png).with_context(|| format!("writing {}", path.display()))?;
     Ok(path)
 }
+
+/// Fills the login form (`input#username`, `input#password`) and submits it.
+pub async fn submit_login(
+    client: &Client,
+    username: &str,
+    password: &str,
+    timeout: Duration,
+) -> Result<()> {
+    fill(client, "input#username", username, timeout).await?;
+    fill(client, "input#password", password, timeout).await?;
+    click(client, "button#login-submit", timeout).await
+}
