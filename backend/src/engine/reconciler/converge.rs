@@ -1,0 +1,312 @@
+//! Convergence: carries out what `decide::plan` finds between a container's desired and recorded state
+//! (retire, halt, start, back off, place again), after every job of the container's worker and for every
+//! container the periodic sweep finds unsettled (also at start-up, which finishes whatever a crash cut short).
+
+use super::decide::{self, Action, Desired};
+use super::placement::Scope;
+use super::{Job, Shared, docker_message, reach_of};
+use crate::docker::{DockerError, RunState};
+use crate::service::ServiceError;
+use crate::service::containers::{Container, Instance};
+use berth_shared::InstanceStatus;
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use tokio::sync::mpsc;
+
+/// Rounds of plan-and-act in one converge (a failed start becomes FAILED, then gets its back-off, …); what is
+/// still open after them waits for the next job, back-off end or sweep.
+const MAX_PASSES: usize = 3;
+
+fn desired_of(c: &Container) -> Desired {
+    Desired {
+        state: c.desired_state,
+        replicas: i32::try_from(c.replicas).unwrap_or(1),
+        policy: c.restart_policy,
+    }
+}
+
+impl Shared {
+    /// Acts until one container's recorded state matches what it asks for (or nothing more can be done now);
+    /// returns when to look again (the earliest end of a back-off).
+    pub(super) async fn converge(
+        &self,
+        container_id: &str,
+    ) -> Result<Option<DateTime<Utc>>, ServiceError> {
+        let mut pass = 0;
+        loop {
+            let Some(container) = self.containers.get(container_id).await? else {
+                return Ok(None);
+            };
+            let instances = self.containers.instances(container_id).await?;
+            let reach = self.reach().await?;
+            let plan = decide::plan(
+                &desired_of(&container),
+                &instances,
+                &|h| reach_of(&reach, h),
+                Utc::now(),
+            );
+            if plan.actions.is_empty() || pass == MAX_PASSES {
+                return Ok(plan.wake_at);
+            }
+            pass += 1;
+            for action in plan.actions {
+                if let Err(e) = self.act(&container, &instances, action).await {
+                    tracing::warn!(container = %container.name, error = %e, "a converge step failed");
+                }
+            }
+        }
+    }
+
+    async fn act(
+        &self,
+        container: &Container,
+        instances: &[Instance],
+        action: Action,
+    ) -> Result<(), ServiceError> {
+        let find = |id: &str| instances.iter().find(|i| i.id == id).cloned();
+        match action {
+            Action::Retire { instance_id } => {
+                if let Some(i) = find(&instance_id) {
+                    tracing::info!(container = %container.name, replica = i.replica, "retiring a replica above the count");
+                    self.retire(i).await?;
+                }
+            }
+            Action::Halt { instance_id } => {
+                if let Some(i) = find(&instance_id) {
+                    tracing::info!(container = %container.name, replica = i.replica, "stopping a replica of a stopped container");
+                    let grace = self.settings.stop_grace;
+                    self.halt(i, |engine, id| async move {
+                        engine.stop_container(&id, grace).await
+                    })
+                    .await?;
+                }
+            }
+            Action::MarkStopped { instance_id } => {
+                if let Some(mut i) = find(&instance_id) {
+                    let error = match i.status {
+                        InstanceStatus::Exited | InstanceStatus::Failed => i.error.clone(),
+                        _ => None,
+                    };
+                    i.next_attempt_at = None;
+                    self.set_status(i, InstanceStatus::Stopped, error).await?;
+                }
+            }
+            Action::Start { instance_id } => {
+                if let Some(i) = find(&instance_id) {
+                    self.start_existing(container, i).await?;
+                }
+            }
+            Action::Backoff { instance_id } => {
+                if let Some(i) = find(&instance_id) {
+                    let next = decide::backoff(
+                        &i,
+                        container.restart_policy,
+                        |a| self.settings.backoff(a),
+                        Utc::now(),
+                    );
+                    self.save(next, i.status, None).await?;
+                }
+            }
+            Action::Place { replicas } => self.place_again(container, instances, &replicas).await?,
+        }
+        Ok(())
+    }
+
+    /// Starts the Docker container an instance already has (created but not started, or stopped while it
+    /// should run); a container that is gone makes the instance UNKNOWN, so that it is placed again.
+    async fn start_existing(
+        &self,
+        container: &Container,
+        mut instance: Instance,
+    ) -> Result<(), ServiceError> {
+        let (Some(host_id), Some(docker_id)) =
+            (instance.host_id.clone(), instance.docker_id.clone())
+        else {
+            return Ok(());
+        };
+        let Ok((_, engine)) = self.hosts.engine(&host_id).await else {
+            // The host does not answer right now: the next look decides again.
+            return Ok(());
+        };
+        let state = match engine.inspect_container(&docker_id).await {
+            Ok(s) => s,
+            Err(DockerError::NotFound(_)) => {
+                instance.docker_id = None;
+                self.set_status(
+                    instance,
+                    InstanceStatus::Unknown,
+                    Some("its Docker container is missing on the host".into()),
+                )
+                .await?;
+                return Ok(());
+            }
+            Err(e) => {
+                self.set_status(instance, InstanceStatus::Failed, Some(docker_message(&e)))
+                    .await?;
+                return Ok(());
+            }
+        };
+        match state.state {
+            RunState::Running => {
+                instance.started_at = state.started_at.or(Some(Utc::now()));
+            }
+            RunState::Restarting => {
+                // Docker is restarting it (restart policy): look again after the next back-off.
+                let next = decide::backoff(
+                    &instance,
+                    container.restart_policy,
+                    |a| self.settings.backoff(a),
+                    Utc::now(),
+                );
+                self.save(next, instance.status, None).await?;
+                return Ok(());
+            }
+            _ => {
+                tracing::info!(container = %container.name, replica = instance.replica, docker_id = %docker_id, "starting a replica's existing Docker container");
+                match engine.start_container(&docker_id).await {
+                    Ok(()) | Err(DockerError::Api { status: 304, .. }) => {
+                        instance.started_at = Some(Utc::now());
+                    }
+                    Err(e) => {
+                        instance.finished_at = Some(Utc::now());
+                        self.set_status(instance, InstanceStatus::Failed, Some(docker_message(&e)))
+                            .await?;
+                        return Ok(());
+                    }
+                }
+            }
+        }
+        instance.exit_code = None;
+        instance.finished_at = None;
+        instance.next_attempt_at = None;
+        self.set_status(instance, InstanceStatus::Running, None)
+            .await?;
+        Ok(())
+    }
+
+    /// Places these replicas (again): missing, stale, lost or due after their back-off. When no host can take
+    /// them, each waits for its next back-off as FAILED with the reason.
+    async fn place_again(
+        &self,
+        container: &Container,
+        instances: &[Instance],
+        replicas: &[i32],
+    ) -> Result<(), ServiceError> {
+        let scope = Scope {
+            only: Some(replicas),
+            force: true,
+            reset_attempts: false,
+        };
+        match self.place(&container.id, None, scope).await {
+            Ok((container, placements)) => {
+                for p in &placements {
+                    let before = instances.iter().find(|i| i.replica == p.instance.replica);
+                    let why = match before {
+                        None => "placed (it had no replica record)".to_owned(),
+                        Some(b)
+                            if matches!(
+                                b.status,
+                                InstanceStatus::Failed | InstanceStatus::Exited
+                            ) =>
+                        {
+                            format!("replaced after it exited (attempt {})", b.attempts)
+                        }
+                        Some(b) => match &b.error {
+                            Some(e) => {
+                                format!("placed again ({}: {e})", b.status.label().to_lowercase())
+                            }
+                            None => format!(
+                                "placed again (it was {} when Berth last looked)",
+                                b.status.label().to_lowercase()
+                            ),
+                        },
+                    };
+                    self.containers.announce_reschedule(
+                        &container.id,
+                        format!("{}: replica {} {why}", container.name, p.instance.replica),
+                    );
+                }
+                for p in placements {
+                    self.execute(&container, p).await?;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(container = %container.name, replicas = ?replicas, error = %e, "no host can take these replicas now");
+                for &replica in replicas {
+                    let row = instances
+                        .iter()
+                        .find(|i| i.replica == replica)
+                        .cloned()
+                        .unwrap_or_else(|| Instance {
+                            id: uuid::Uuid::new_v4().to_string(),
+                            container_id: container.id.clone(),
+                            replica,
+                            host_id: None,
+                            docker_id: None,
+                            status: InstanceStatus::Failed,
+                            exit_code: None,
+                            error: None,
+                            definition_version: container.version,
+                            attempts: 0,
+                            next_attempt_at: None,
+                            started_at: None,
+                            finished_at: None,
+                            updated_at: Utc::now(),
+                        });
+                    let previous = instances
+                        .iter()
+                        .find(|i| i.replica == replica)
+                        .map(|i| i.status);
+                    let mut failed = row;
+                    failed.status = InstanceStatus::Failed;
+                    failed.error = Some(e.to_string());
+                    failed.exit_code = None;
+                    let next = decide::backoff(
+                        &failed,
+                        container.restart_policy,
+                        |a| self.settings.backoff(a),
+                        Utc::now(),
+                    );
+                    self.writer.save(next, previous, None).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Queues a converge for every container whose recorded state differs from what it asks for (or that waits
+/// for a back-off): one read of every definition with its instances, one of the hosts. At most one sweep runs.
+pub(super) fn spawn_sweep(shared: &Arc<Shared>, jobs: mpsc::UnboundedSender<(String, Job)>) {
+    if shared.sweeping.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let shared = shared.clone();
+    tokio::spawn(async move {
+        let outcome = async {
+            let reach = shared.reach().await?;
+            let now = Utc::now();
+            let mut queued = 0usize;
+            for (c, instances) in shared
+                .containers
+                .list_with_instances(&Default::default())
+                .await?
+            {
+                let plan = decide::plan(&desired_of(&c), &instances, &|h| reach_of(&reach, h), now);
+                if !plan.actions.is_empty() || plan.wake_at.is_some() {
+                    queued += 1;
+                    let _ = jobs.send((c.id, Job::Converge));
+                }
+            }
+            Ok::<_, ServiceError>(queued)
+        }
+        .await;
+        match outcome {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(containers = n, "sweep: converging containers"),
+            Err(e) => tracing::warn!(error = %e, "sweep failed; the next one tries again"),
+        }
+        shared.sweeping.store(false, Ordering::Release);
+    });
+}

@@ -1,0 +1,258 @@
+//! Observation: engine events and host listings become instance records (through the pure decisions in
+//! `decide`), Docker containers nobody claims are removed, and a host that stays silent past its grace period
+//! has its replicas marked UNKNOWN (the converge step then places them elsewhere).
+
+use super::decide;
+use super::{Job, LABEL_CONTAINER, LABEL_INSTANCE, LABEL_OWNER, Shared, event_time};
+use crate::docker::{ContainerState, EngineEvent, RunState};
+use crate::service::ServiceError;
+use berth_shared::{HostStatus, InstanceStatus};
+use chrono::{DateTime, Utc};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// Queues a host-loss job for every container with an active instance on the host.
+pub(super) fn spawn_host_gone(
+    shared: &Arc<Shared>,
+    host_id: String,
+    jobs: mpsc::UnboundedSender<(String, Job)>,
+) {
+    let shared = shared.clone();
+    tokio::spawn(async move {
+        match shared.hosts.get(&host_id).await {
+            Ok(Some(h)) if h.status == HostStatus::Up => return,
+            Ok(None) => return,
+            _ => {}
+        }
+        let instances = match shared.containers.all_instances().await {
+            Ok(list) => list,
+            Err(e) => {
+                tracing::error!(host = %host_id, error = %e, "listing instances of a lost host failed");
+                return;
+            }
+        };
+        let mut seen = HashSet::new();
+        for i in instances {
+            if i.host_id.as_deref() == Some(host_id.as_str())
+                && i.status.is_active()
+                && seen.insert(i.container_id.clone())
+            {
+                let _ = jobs.send((
+                    i.container_id,
+                    Job::HostGone {
+                        host_id: host_id.clone(),
+                    },
+                ));
+            }
+        }
+    });
+}
+
+/// Lists this installation's containers on a host and queues a sync for every container concerned.
+pub(super) fn spawn_sync(
+    shared: &Arc<Shared>,
+    host_id: String,
+    jobs: mpsc::UnboundedSender<(String, Job)>,
+) {
+    {
+        let mut syncing = shared
+            .syncing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !syncing.insert(host_id.clone()) {
+            return;
+        }
+    }
+    let shared = shared.clone();
+    tokio::spawn(async move {
+        if let Err(e) = list_and_queue(&shared, &host_id, &jobs).await {
+            tracing::warn!(host = %host_id, error = %e, "reconciling a host failed");
+        }
+        shared
+            .syncing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&host_id);
+    });
+}
+
+async fn list_and_queue(
+    shared: &Shared,
+    host_id: &str,
+    jobs: &mpsc::UnboundedSender<(String, Job)>,
+) -> Result<(), ServiceError> {
+    let (_, engine) = shared.hosts.engine(host_id).await?;
+    let listed_at = Utc::now();
+    let observed = engine
+        .containers_labelled(LABEL_OWNER, &shared.owner)
+        .await
+        .map_err(|e| ServiceError::Unavailable(e.to_string()))?;
+    let mut by_container: HashMap<String, Vec<ContainerState>> = HashMap::new();
+    for c in observed {
+        if let Some(cid) = c.labels.get(LABEL_CONTAINER).cloned() {
+            by_container.entry(cid).or_default().push(c);
+        }
+    }
+    let mut known: HashSet<String> = HashSet::new();
+    for (c, instances) in shared
+        .containers
+        .list_with_instances(&Default::default())
+        .await?
+    {
+        if instances
+            .iter()
+            .any(|i| i.host_id.as_deref() == Some(host_id))
+        {
+            by_container.entry(c.id.clone()).or_default();
+        }
+        known.insert(c.id);
+    }
+    for (cid, observed) in by_container {
+        if !known.contains(&cid) {
+            // Left behind by a deleted definition: nobody can manage it any more.
+            for stray in observed {
+                tracing::warn!(host = %host_id, docker_id = %stray.id, "removing a Docker container of a deleted Berth container");
+                let _ = engine.remove_container(&stray.id).await;
+            }
+            continue;
+        }
+        let _ = jobs.send((
+            cid,
+            Job::Sync {
+                host_id: host_id.to_owned(),
+                observed,
+                listed_at,
+            },
+        ));
+    }
+    Ok(())
+}
+
+impl Shared {
+    /// A host has not answered for the grace period: its active replicas become UNKNOWN (converge then
+    /// places them elsewhere; when the host is back the sync removes their old copies).
+    pub(super) async fn host_gone(
+        &self,
+        container_id: &str,
+        host_id: &str,
+    ) -> Result<(), ServiceError> {
+        let Some(host) = self.hosts.get(host_id).await? else {
+            return Ok(());
+        };
+        if host.status == HostStatus::Up {
+            return Ok(());
+        }
+        if self.containers.get(container_id).await?.is_none() {
+            return Ok(());
+        }
+        for i in self.containers.instances(container_id).await? {
+            if i.host_id.as_deref() == Some(host_id) && i.status.is_active() {
+                let message = format!(
+                    "host {} has not answered for {:.0?}",
+                    host.name, self.settings.host_grace
+                );
+                self.set_status(i, InstanceStatus::Unknown, Some(message))
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies one engine event to the instance it concerns.
+    pub(super) async fn event(
+        &self,
+        host_id: &str,
+        event: EngineEvent,
+    ) -> Result<(), ServiceError> {
+        let Some(instance_id) = event.attributes.get(LABEL_INSTANCE) else {
+            return Ok(());
+        };
+        let Some(instance) = self.containers.instance(instance_id).await? else {
+            return Ok(());
+        };
+        if instance.docker_id.as_deref() != Some(event.id.as_str())
+            || instance.host_id.as_deref() != Some(host_id)
+        {
+            return Ok(());
+        }
+        let Some(container) = self.containers.get(&instance.container_id).await? else {
+            return Ok(());
+        };
+        let exit_code = event
+            .attributes
+            .get("exitCode")
+            .and_then(|c| c.parse().ok());
+        let previous = instance.status;
+        if let Some((next, message)) = decide::on_event(
+            container.desired_state,
+            &instance,
+            &event.action,
+            exit_code,
+            event_time(&event),
+        ) {
+            self.writer.save(next, Some(previous), message).await?;
+        }
+        Ok(())
+    }
+
+    /// Makes one container's instances on one host agree with the Docker containers listed there, and removes
+    /// the Docker containers no instance claims (duplicates of a replica, or of an instance that is gone).
+    pub(super) async fn sync(
+        &self,
+        container_id: &str,
+        host_id: &str,
+        observed: Vec<ContainerState>,
+        listed_at: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        let Some(container) = self.containers.get(container_id).await? else {
+            return Ok(());
+        };
+        let instances = self.containers.instances(container_id).await?;
+        let mut claimed: HashSet<String> = HashSet::new();
+        for instance in instances
+            .iter()
+            .filter(|i| i.host_id.as_deref() == Some(host_id))
+        {
+            let mine: Vec<&ContainerState> = observed
+                .iter()
+                .filter(|o| o.labels.get(LABEL_INSTANCE) == Some(&instance.id))
+                .collect();
+            let primary = mine
+                .iter()
+                .find(|o| Some(&o.id) == instance.docker_id.as_ref())
+                .or_else(|| mine.iter().find(|o| o.state == RunState::Running))
+                .or_else(|| mine.first())
+                .copied();
+            if let Some(p) = primary {
+                claimed.insert(p.id.clone());
+            }
+            if instance.updated_at > listed_at {
+                // Changed since the list was taken: the next sync looks again.
+                claimed.extend(mine.iter().map(|o| o.id.clone()));
+                continue;
+            }
+            if let Some(next) =
+                decide::observe(container.desired_state, instance, primary, Utc::now())
+            {
+                self.save(next, instance.status, None).await?;
+            }
+        }
+        for stray in observed.iter().filter(|o| !claimed.contains(&o.id)) {
+            let owner_row = stray
+                .labels
+                .get(LABEL_INSTANCE)
+                .and_then(|id| instances.iter().find(|i| &i.id == id));
+            if let Some(row) = owner_row
+                && row.updated_at > listed_at
+            {
+                continue;
+            }
+            tracing::warn!(container = %container.name, docker_id = %stray.id, "removing a stray Docker container");
+            if let Ok((_, engine)) = self.hosts.engine(host_id).await {
+                let _ = engine.remove_container(&stray.id).await;
+            }
+        }
+        Ok(())
+    }
+}

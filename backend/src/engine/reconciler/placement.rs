@@ -1,0 +1,518 @@
+//! Placement: a host for every replica that needs one (the scheduler over the hosts' current load, or the
+//! pinned or disk's host), instance records written PENDING before any engine work, then pull, create and
+//! start; failures end FAILED with the engine's reason (the converge step gives them a back-off).
+
+use super::worker::CANCEL_PULL;
+use super::{
+    LABEL_CONTAINER, LABEL_INSTANCE, LABEL_MANAGED, LABEL_OWNER, LABEL_REPLICA, Shared,
+    docker_image_name, docker_message, host_problem,
+};
+use crate::docker::{ContainerSpec, DockerError};
+use crate::engine::scheduler::{self, Candidate, Demand};
+use crate::service::ServiceError;
+use crate::service::containers::{Container, Instance};
+use crate::service::hosts::Host;
+use berth_shared::{DesiredState, HostStatus, InstanceStatus};
+use chrono::Utc;
+use std::collections::HashMap;
+use tokio::sync::oneshot;
+
+/// Work planned for one replica by a run request.
+pub(super) struct Placement {
+    pub(super) instance: Instance,
+    /// A Docker container of an earlier run to remove first: (host, docker id).
+    old: Option<(String, String)>,
+}
+
+/// Which replicas a placement is for.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Scope<'a> {
+    /// Only these replica indexes (all below the count when `None`).
+    pub only: Option<&'a [i32]>,
+    /// Place them again even when their record says they are active (a stale record after a crash).
+    pub force: bool,
+    /// A user's run starts the replacement count afresh.
+    pub reset_attempts: bool,
+}
+
+impl Shared {
+    /// Pulls `image` onto the host; `Ok(false)` when a stop, kill or delete of the container cancelled it
+    /// (see [`CANCEL_PULL`]): the instance is then left for that command to settle.
+    pub(super) async fn pull(&self, host_id: &str, image: &str) -> Result<bool, ServiceError> {
+        let cancelled = CANCEL_PULL.try_with(Clone::clone).ok();
+        let until = async move {
+            if let Some(mut cancelled) = cancelled
+                && cancelled.wait_for(|c| *c).await.is_ok()
+            {
+                return;
+            }
+            std::future::pending::<()>().await;
+        };
+        let pulled = self
+            .hosts
+            .pull_image_until(&crate::service::authz::system(), host_id, image, until)
+            .await?;
+        Ok(pulled.is_some())
+    }
+
+    /// The scheduler's view of every host for one container.
+    pub(super) async fn candidates(
+        &self,
+        container: &Container,
+        hosts: &[Host],
+    ) -> Result<Vec<Candidate>, ServiceError> {
+        // One read of every definition with its instances (two queries).
+        let mut definitions: HashMap<String, Container> = HashMap::new();
+        let mut instances = Vec::new();
+        for (c, mine) in self
+            .containers
+            .list_with_instances(&Default::default())
+            .await?
+        {
+            instances.extend(mine);
+            definitions.insert(c.id.clone(), c);
+        }
+        let mut out = Vec::with_capacity(hosts.len());
+        for h in hosts {
+            let mut c = Candidate {
+                id: h.id.clone(),
+                name: h.name.clone(),
+                unavailable: host_problem(h),
+                memory_total: h.capabilities.as_ref().map_or(0, |c| c.memory_bytes),
+                ..Default::default()
+            };
+            for i in instances
+                .iter()
+                .filter(|i| i.host_id.as_deref() == Some(h.id.as_str()) && i.status.is_active())
+            {
+                c.running += 1;
+                if i.container_id == container.id {
+                    c.same_container += 1;
+                }
+                if let Some(d) = definitions.get(&i.container_id) {
+                    c.memory_reserved += d.memory_bytes.unwrap_or(0);
+                    for p in &d.ports {
+                        if let Some(hp) = p.host_port() {
+                            c.ports_in_use.insert((hp, p.protocol()));
+                        }
+                    }
+                }
+            }
+            if c.unavailable.is_none() {
+                c.has_image = self
+                    .hosts
+                    .images(&h.id)
+                    .await?
+                    .iter()
+                    .any(|img| img.reference == container.image);
+            }
+            out.push(c);
+        }
+        Ok(out)
+    }
+
+    pub(super) async fn run(
+        &self,
+        container_id: &str,
+        host_override: Option<String>,
+        reply: oneshot::Sender<Result<(), ServiceError>>,
+    ) {
+        let scope = Scope {
+            reset_attempts: true,
+            ..Scope::default()
+        };
+        match self.place(container_id, host_override, scope).await {
+            Ok((container, placements)) => {
+                let _ = reply.send(Ok(()));
+                for p in placements {
+                    if let Err(e) = self.execute(&container, p).await {
+                        tracing::error!(container = %container.name, error = %e, "starting an instance failed");
+                    }
+                }
+            }
+            Err(e) => {
+                let _ = reply.send(Err(e));
+            }
+        }
+    }
+
+    /// Chooses a host for every replica that needs one (of `scope.only`, when given) and records the
+    /// instances as PENDING.
+    pub(super) async fn place(
+        &self,
+        container_id: &str,
+        host_override: Option<String>,
+        scope: Scope<'_>,
+    ) -> Result<(Container, Vec<Placement>), ServiceError> {
+        let container = self.containers.require(container_id).await?;
+        let instances = self.containers.instances(container_id).await?;
+        let hosts = self.hosts.list().await?;
+        let disk_host = self.containers.disk_host(&container).await?;
+        if let (Some(o), Some(d)) = (&host_override, &disk_host)
+            && o != d
+        {
+            return Err(ServiceError::bad_input(
+                "hostId",
+                "this container's disk lives on another host; it can only run there",
+            ));
+        }
+        let wanted = host_override
+            .clone()
+            .or_else(|| container.host_id.clone())
+            .or(disk_host);
+        if let Some(h) = &wanted {
+            let host = hosts
+                .iter()
+                .find(|x| &x.id == h)
+                .ok_or_else(|| ServiceError::bad_input("hostId", format!("no host with id {h}")))?;
+            if let Some(problem) = host_problem(host) {
+                return Err(ServiceError::Unavailable(format!(
+                    "cannot run {} on host {}: {problem}",
+                    container.name, host.name
+                )));
+            }
+        }
+        let mut candidates = if wanted.is_none() {
+            self.candidates(&container, &hosts).await?
+        } else {
+            Vec::new()
+        };
+        let demand = Demand {
+            memory: container.memory_bytes.unwrap_or(0),
+            host_ports: container
+                .ports
+                .iter()
+                .filter_map(|p| p.host_port().map(|hp| (hp, p.protocol())))
+                .collect(),
+        };
+        let mut plan: Vec<(i32, String, Option<Instance>)> = Vec::new();
+        let replicas = i32::try_from(container.replicas).unwrap_or(1);
+        for replica in 0..replicas {
+            if scope.only.is_some_and(|o| !o.contains(&replica)) {
+                continue;
+            }
+            let existing = instances.iter().find(|i| i.replica == replica).cloned();
+            if let Some(e) = &existing {
+                let current = !scope.force
+                    && e.status.is_active()
+                    && e.definition_version == container.version
+                    && host_override
+                        .as_ref()
+                        .is_none_or(|h| e.host_id.as_ref() == Some(h));
+                if current {
+                    continue;
+                }
+            }
+            let host_id = match &wanted {
+                Some(h) => h.clone(),
+                None => {
+                    // The replica being replaced no longer counts against its host.
+                    if let Some(e) = existing.as_ref().filter(|e| e.status.is_active())
+                        && let Some(c) = candidates
+                            .iter_mut()
+                            .find(|c| Some(&c.id) == e.host_id.as_ref())
+                    {
+                        c.running = c.running.saturating_sub(1);
+                        c.same_container = c.same_container.saturating_sub(1);
+                        c.memory_reserved -= demand.memory;
+                        for p in &demand.host_ports {
+                            c.ports_in_use.remove(p);
+                        }
+                    }
+                    let i = scheduler::choose(&demand, &candidates).map_err(|e| {
+                        ServiceError::Unavailable(format!("cannot run {}: {e}", container.name))
+                    })?;
+                    let c = &mut candidates[i];
+                    c.running += 1;
+                    c.same_container += 1;
+                    c.memory_reserved += demand.memory;
+                    c.ports_in_use.extend(demand.host_ports.iter().copied());
+                    c.id.clone()
+                }
+            };
+            plan.push((replica, host_id, existing));
+        }
+        self.containers
+            .set_desired_state(container_id, DesiredState::Running)
+            .await?;
+        let mut placements = Vec::with_capacity(plan.len());
+        for (replica, host_id, existing) in plan {
+            let (instance, previous, old) = match existing {
+                Some(e) => {
+                    let old = match (&e.host_id, &e.docker_id) {
+                        (Some(h), Some(d)) => Some((h.clone(), d.clone())),
+                        _ => None,
+                    };
+                    let previous = e.status;
+                    (
+                        Instance {
+                            host_id: Some(host_id),
+                            docker_id: None,
+                            status: InstanceStatus::Pending,
+                            exit_code: None,
+                            error: None,
+                            definition_version: container.version,
+                            attempts: if scope.reset_attempts { 0 } else { e.attempts },
+                            next_attempt_at: None,
+                            started_at: None,
+                            finished_at: None,
+                            ..e
+                        },
+                        Some(previous),
+                        old,
+                    )
+                }
+                None => (
+                    Instance {
+                        id: uuid::Uuid::new_v4().to_string(),
+                        container_id: container_id.to_owned(),
+                        replica,
+                        host_id: Some(host_id),
+                        docker_id: None,
+                        status: InstanceStatus::Pending,
+                        exit_code: None,
+                        error: None,
+                        definition_version: container.version,
+                        attempts: 0,
+                        next_attempt_at: None,
+                        started_at: None,
+                        finished_at: None,
+                        updated_at: Utc::now(),
+                    },
+                    None,
+                    None,
+                ),
+            };
+            let instance = self.writer.save(instance, previous, None).await?;
+            placements.push(Placement { instance, old });
+        }
+        Ok((container, placements))
+    }
+
+    /// Scales to `replicas`: records the count, stops and removes replicas above it (highest index first) and,
+    /// when the container should run, starts the missing ones. Every caller in `replies` gets the outcome.
+    pub(super) async fn scale(
+        &self,
+        container_id: &str,
+        replicas: i32,
+        replies: Vec<oneshot::Sender<Result<(), ServiceError>>>,
+    ) {
+        let outcome = async {
+            let before = self.containers.require(container_id).await?;
+            if i64::from(replicas) != before.replicas {
+                self.containers.set_replicas(container_id, replicas).await?;
+            }
+            let after = self.containers.require(container_id).await?;
+            let mut instances = self.containers.instances(container_id).await?;
+            instances.sort_by_key(|i| std::cmp::Reverse(i.replica));
+            let mut surplus = Vec::new();
+            for i in instances {
+                if i.replica >= replicas {
+                    surplus.push(i);
+                } else if i.definition_version == before.version && after.version != before.version
+                {
+                    // Still current: only the count changed.
+                    let previous = i.status;
+                    let mut i = i;
+                    i.definition_version = after.version;
+                    self.writer.save(i, Some(previous), None).await?;
+                }
+            }
+            for i in surplus {
+                self.retire(i).await?;
+            }
+            Ok::<_, ServiceError>(after)
+        }
+        .await;
+        let after = match outcome {
+            Ok(c) => c,
+            Err(e) => {
+                for r in replies {
+                    let _ = r.send(Err(e.duplicate()));
+                }
+                return;
+            }
+        };
+        if after.desired_state != DesiredState::Running {
+            for r in replies {
+                let _ = r.send(Ok(()));
+            }
+            return;
+        }
+        match self.place(container_id, None, Scope::default()).await {
+            Ok((container, placements)) => {
+                for r in replies {
+                    let _ = r.send(Ok(()));
+                }
+                for p in placements {
+                    if let Err(e) = self.execute(&container, p).await {
+                        tracing::error!(container = %container.name, error = %e, "starting a replica failed");
+                    }
+                }
+            }
+            Err(e) => {
+                for r in replies {
+                    let _ = r.send(Err(e.duplicate()));
+                }
+            }
+        }
+    }
+
+    /// Stops and removes one replica's Docker container and forgets the replica.
+    pub(super) async fn retire(&self, instance: Instance) -> Result<(), ServiceError> {
+        if let (Some(host_id), Some(docker_id)) = (&instance.host_id, &instance.docker_id)
+            && let Some(host) = self.hosts.get(host_id).await?
+            && matches!(host.status, HostStatus::Up | HostStatus::Maintenance)
+            && let Ok((_, engine)) = self.hosts.engine(host_id).await
+        {
+            if instance.status.is_active() {
+                let _ = engine
+                    .stop_container(docker_id, self.settings.stop_grace)
+                    .await;
+            }
+            match engine.remove_container(docker_id).await {
+                Ok(()) | Err(DockerError::NotFound(_)) => {}
+                Err(e) => {
+                    tracing::warn!(docker_id = %docker_id, error = %e, "removing a scaled-down replica failed")
+                }
+            }
+        }
+        // A container left on a host that does not answer is removed by the sync when the host is back.
+        self.writer.delete(&instance.id).await
+    }
+
+    /// Pulls if needed, creates and starts one placed instance; failures end in FAILED with the reason.
+    pub(super) async fn execute(
+        &self,
+        container: &Container,
+        p: Placement,
+    ) -> Result<(), ServiceError> {
+        let Placement { instance, old } = p;
+        let host_id = instance.host_id.clone().unwrap_or_default();
+        // A previous Docker container on a host that does not answer is left to the sync when it is back.
+        let old_host_up =
+            match &old {
+                Some((h, _)) => self.hosts.get(h).await?.is_some_and(|h| {
+                    h.status == HostStatus::Up || h.status == HostStatus::Maintenance
+                }),
+                None => false,
+            };
+        if let Some((old_host, old_id)) = old.filter(|_| old_host_up) {
+            match self.hosts.engine(&old_host).await {
+                Ok((_, engine)) => match engine.remove_container(&old_id).await {
+                    Ok(()) | Err(DockerError::NotFound(_)) => {}
+                    Err(e) => {
+                        tracing::warn!(docker_id = %old_id, error = %e, "removing the previous Docker container failed")
+                    }
+                },
+                Err(e) => {
+                    tracing::warn!(host = %old_host, error = %e, "cannot reach the host of the previous Docker container")
+                }
+            }
+        }
+        let engine = match self.hosts.engine(&host_id).await {
+            Ok((_, engine)) => engine,
+            Err(e) => {
+                self.set_status(instance, InstanceStatus::Failed, Some(e.to_string()))
+                    .await?;
+                return Ok(());
+            }
+        };
+        let cached = self
+            .hosts
+            .images(&host_id)
+            .await?
+            .iter()
+            .any(|i| i.reference == container.image);
+        let mut instance = instance;
+        if !cached {
+            instance = self
+                .set_status(instance, InstanceStatus::Pulling, None)
+                .await?;
+            let pulled = self.pull(&host_id, &container.image).await;
+            if let Ok(false) = pulled {
+                tracing::info!(container = %container.name, image = %container.image, "pull cancelled: the container is being stopped");
+                return Ok(());
+            }
+            if let Err(e) = pulled {
+                let message = match e {
+                    ServiceError::BadInput { message, .. } => message,
+                    other => other.to_string(),
+                };
+                self.set_status(
+                    instance,
+                    InstanceStatus::Failed,
+                    Some(format!("pulling {} failed: {message}", container.image)),
+                )
+                .await?;
+                return Ok(());
+            }
+        }
+        instance = self
+            .set_status(instance, InstanceStatus::Creating, None)
+            .await?;
+        let binds = match self.containers.binds(container).await {
+            Ok(b) => b,
+            Err(e) => {
+                self.set_status(instance, InstanceStatus::Failed, Some(e.to_string()))
+                    .await?;
+                return Ok(());
+            }
+        };
+        let spec = self.spec(container, &instance, binds);
+        let docker_id = match engine.create_container(&spec).await {
+            Ok(id) => id,
+            Err(e) => {
+                self.set_status(instance, InstanceStatus::Failed, Some(docker_message(&e)))
+                    .await?;
+                return Ok(());
+            }
+        };
+        instance.docker_id = Some(docker_id.clone());
+        let previous = instance.status;
+        instance = self.save(instance, previous, None).await?;
+        match engine.start_container(&docker_id).await {
+            Ok(()) => {
+                instance.started_at = Some(Utc::now());
+                self.set_status(instance, InstanceStatus::Running, None)
+                    .await?;
+            }
+            Err(e) => {
+                instance.finished_at = Some(Utc::now());
+                self.set_status(instance, InstanceStatus::Failed, Some(docker_message(&e)))
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn spec(
+        &self,
+        c: &Container,
+        instance: &Instance,
+        binds: Vec<String>,
+    ) -> ContainerSpec {
+        let short: String = instance.id.chars().filter(|c| *c != '-').take(8).collect();
+        let labels = HashMap::from([
+            (LABEL_MANAGED.to_owned(), "true".to_owned()),
+            (LABEL_OWNER.to_owned(), self.owner.clone()),
+            (LABEL_CONTAINER.to_owned(), c.id.clone()),
+            (LABEL_REPLICA.to_owned(), instance.replica.to_string()),
+            (LABEL_INSTANCE.to_owned(), instance.id.clone()),
+        ]);
+        ContainerSpec {
+            name: format!("{}-{}-{short}", c.name, instance.replica),
+            image: docker_image_name(&c.image),
+            command: c.command.clone(),
+            entrypoint: c.entrypoint.clone(),
+            env: c.env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+            labels,
+            ports: c.ports.clone(),
+            memory_bytes: c.memory_bytes,
+            cpus: c.cpus,
+            cpu_shares: c.cpu_shares,
+            restart_policy: c.restart_policy.docker_name().to_owned(),
+            binds,
+        }
+    }
+}
