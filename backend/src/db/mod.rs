@@ -3,25 +3,44 @@
 pub mod audit;
 pub mod containers;
 pub mod entities;
+pub mod fault;
 pub mod hosts;
 pub mod registries;
 pub mod session_store;
 pub mod tokens;
 pub mod users;
 
+use entities::setting;
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, EntityTrait, IntoActiveModel};
 use std::time::Duration;
 
+pub use fault::DbFault;
 pub use sea_orm::DbErr;
+
+/// How long a request waits for a PostgreSQL connection before the database counts as not answering (the
+/// request then fails with UNAVAILABLE instead of hanging while the server is down).
+pub const PG_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+/// The same for SQLite, where waiting only ever means other requests hold every connection.
+pub const SQLITE_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The settings row `/healthz` writes to prove the database takes writes.
+const HEARTBEAT_KEY: &str = "health.heartbeat";
 
 /// Connects to SQLite or PostgreSQL and brings the schema up to date.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+    let sqlite = url.starts_with("sqlite:");
+    let acquire = if sqlite {
+        SQLITE_ACQUIRE_TIMEOUT
+    } else {
+        PG_ACQUIRE_TIMEOUT
+    };
     let mut options = ConnectOptions::new(url.to_owned());
+    // sea-orm hands both timeouts to the pool's one acquire timeout (which includes connecting).
     options
-        .max_connections(if url.starts_with("sqlite:") { 8 } else { 16 })
-        .connect_timeout(Duration::from_secs(10))
-        .acquire_timeout(Duration::from_secs(10))
+        .max_connections(if sqlite { 8 } else { 16 })
+        .connect_timeout(acquire)
+        .acquire_timeout(acquire)
         .sqlx_logging(false);
     // SQLite: write-ahead log with `synchronous = NORMAL` (a commit is one append; durable across crashes of
     // Berth, at worst the last commits lost on power loss, never a corrupt file), readers never block the
@@ -36,7 +55,20 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     Ok(db)
 }
 
-/// Checks that the database answers (for `/healthz`).
-pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
-    db.ping().await
+/// Checks that the database answers and takes a write (for `/healthz`): one upsert of a heartbeat row, so a
+/// full disk shows (a read-only check stays green while every write fails).
+pub async fn probe(db: &DatabaseConnection) -> Result<(), DbErr> {
+    let beat = setting::Model {
+        key: HEARTBEAT_KEY.to_owned(),
+        value: chrono::Utc::now().to_rfc3339(),
+    };
+    setting::Entity::insert(beat.into_active_model())
+        .on_conflict(
+            OnConflict::column(setting::Column::Key)
+                .update_column(setting::Column::Value)
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
 }

@@ -1,12 +1,15 @@
 //! A tower-sessions store on the Berth database (SQLite or PostgreSQL), so sessions survive restarts and are
 //! shared by several backend replicas.
 
+use super::DbFault;
 use super::entities::session;
 use async_trait::async_trait;
 use sea_orm::{
     ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
     sea_query::OnConflict,
 };
+use std::future::Future;
+use std::sync::{Arc, Mutex};
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{Error, Result, SessionStore};
 
@@ -53,8 +56,34 @@ impl DbSessionStore {
     }
 }
 
+tokio::task_local! {
+    /// Where the store notes why it failed, for the request being served (see [`note_failures`]).
+    static FAILURE: Arc<Mutex<Option<String>>>;
+}
+
+/// Runs `request` (a whole HTTP request, session layer included) and returns its response with the last
+/// session store failure it met, if any: the session layer answers a failed save with an empty HTTP 500, and
+/// the HTTP edge words it from this.
+pub async fn note_failures<F: Future>(request: F) -> (F::Output, Option<String>) {
+    let slot = Arc::new(Mutex::new(None));
+    let output = FAILURE.scope(slot.clone(), request).await;
+    let failure = slot
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take();
+    (output, failure)
+}
+
+/// A database error as a store error: a [`DbFault`] in its own words (so it is recognised again at the edge),
+/// noted for the request.
 fn backend(e: sea_orm::DbErr) -> Error {
-    Error::Backend(e.to_string())
+    let text = DbFault::of(&e).map_or_else(|| e.to_string(), |fault| fault.to_string());
+    let _ = FAILURE.try_with(|slot| {
+        *slot
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(text.clone());
+    });
+    Error::Backend(text)
 }
 
 #[async_trait]

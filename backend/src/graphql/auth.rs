@@ -109,10 +109,6 @@ fn session(ctx: &Context<'_>) -> Result<tower_sessions::Session, ServiceError> {
         })
 }
 
-fn session_error(e: tower_sessions::session::Error) -> ServiceError {
-    ServiceError::Unexpected(anyhow::anyhow!("session store: {e}"))
-}
-
 #[Object]
 impl AuthMutation {
     /// Checks the credentials and starts a browser session (a new session id, HttpOnly SameSite=Strict cookie).
@@ -128,11 +124,19 @@ impl AuthMutation {
             .auth
             .login_from(&username, &password, client)
             .await?;
-        session.cycle_id().await.map_err(session_error)?;
-        session
-            .insert(SESSION_USER_KEY, user.id.clone())
-            .await
-            .map_err(session_error)?;
+        let started = async {
+            session.cycle_id().await?;
+            session.insert(SESSION_USER_KEY, user.id.clone()).await?;
+            // Stored now rather than by the session layer after the answer, so a store that cannot write (a full
+            // disk) fails this mutation with its reason instead of turning the answer into an empty HTTP 500.
+            session.save().await
+        }
+        .await;
+        if let Err(e) = started {
+            // Nothing left for the session layer to save.
+            session.clear().await;
+            return Err(ServiceError::from(e).into());
+        }
         tracing::info!(user = %user.username, "logged in");
         Ok(user.into())
     }
@@ -142,7 +146,7 @@ impl AuthMutation {
     async fn logout(&self, ctx: &Context<'_>) -> ApiResult<bool> {
         let user = require_user(ctx)?;
         if let Some(session) = ctx.data_opt::<SessionHandle>().and_then(|s| s.0.clone()) {
-            session.flush().await.map_err(session_error)?;
+            session.flush().await.map_err(ServiceError::from)?;
         }
         services(ctx)?.auth.end_sessions(&user.id, None).await?;
         Ok(true)

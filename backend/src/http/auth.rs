@@ -28,7 +28,7 @@ pub async fn session_user(
     let id: Option<String> = session
         .get(SESSION_USER_KEY)
         .await
-        .map_err(|e| ServiceError::Unexpected(anyhow::anyhow!("session store: {e}")))?;
+        .map_err(ServiceError::from)?;
     match id {
         Some(id) => services.auth.active_user(&id).await,
         None => Ok(None),

@@ -29,9 +29,12 @@ fn refuse(status: StatusCode, code: ErrorCode, message: &str) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
-fn service_refusal(e: ServiceError) -> Response {
+/// A service error met before execution (resolving the request's user, saving its session), as a GraphQL-shaped
+/// answer.
+pub(super) fn service_refusal(e: ServiceError) -> Response {
     let status = match e.code() {
         ErrorCode::Unauthenticated => StatusCode::UNAUTHORIZED,
+        ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
     let code = e.code();

@@ -6,11 +6,13 @@ mod graphql;
 mod static_files;
 
 use crate::graphql::BerthSchema;
-use crate::service::Services;
+use crate::service::{ServiceError, Services};
 use axum::Router;
-use axum::extract::State;
+use axum::body::HttpBody as _;
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::IntoResponse;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use std::path::Path;
 use std::time::Duration;
@@ -48,6 +50,7 @@ pub fn router<S: SessionStore + Clone>(state: AppState, sessions: S, static_dir:
         .route("/healthz", get(healthz))
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
         .layer(session_layer)
+        .layer(axum::middleware::from_fn(session_store_failures))
         .with_state(state);
 
     let csp = HeaderValue::from_str(&content_security_policy(static_dir))
@@ -105,6 +108,24 @@ fn content_security_policy(static_dir: &Path) -> String {
          img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'; \
          form-action 'self'"
     )
+}
+
+/// Never an empty HTTP 500: when the session layer could not save a session (it answers so, without a body),
+/// the answer says why in GraphQL's shape — UNAVAILABLE with the database's fault (a full disk, a database not
+/// answering) or INTERNAL.
+async fn session_store_failures(request: Request, next: Next) -> Response {
+    let (response, failure) = crate::db::session_store::note_failures(next.run(request)).await;
+    let empty = response.body().size_hint().exact() == Some(0);
+    match failure {
+        Some(text) if response.status() == StatusCode::INTERNAL_SERVER_ERROR && empty => {
+            let error = match crate::db::DbFault::recognise(&text) {
+                Some(fault) => ServiceError::Unavailable(fault.to_string()),
+                None => ServiceError::Unexpected(anyhow::anyhow!("session store: {text}")),
+            };
+            graphql::service_refusal(error)
+        }
+        _ => response,
+    }
 }
 
 /// `GET /healthz`: 200 when the database answers, 503 otherwise, with a JSON body naming each part.

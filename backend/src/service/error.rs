@@ -1,5 +1,6 @@
 //! The service layer's error type. The GraphQL edge maps each arm to one contract error code.
 
+use crate::db::DbFault;
 use berth_shared::ErrorCode;
 
 #[derive(Debug, thiserror::Error)]
@@ -66,8 +67,31 @@ impl ServiceError {
     }
 }
 
+/// The one mapping of database errors: a full disk or a database that does not answer is UNAVAILABLE with a
+/// message saying so (see [`DbFault`]); anything else is unexpected.
 impl From<sea_orm::DbErr> for ServiceError {
     fn from(e: sea_orm::DbErr) -> Self {
-        Self::Unexpected(anyhow::Error::new(e).context("database error"))
+        match DbFault::of(&e) {
+            Some(fault) => {
+                tracing::warn!(error = %e, "database unavailable");
+                Self::Unavailable(fault.to_string())
+            }
+            None => Self::Unexpected(anyhow::Error::new(e).context("database error")),
+        }
+    }
+}
+
+/// Session store errors (they reach Berth as text only): a database fault is UNAVAILABLE as above, anything
+/// else unexpected.
+impl From<tower_sessions::session::Error> for ServiceError {
+    fn from(e: tower_sessions::session::Error) -> Self {
+        let text = e.to_string();
+        match DbFault::recognise(&text) {
+            Some(fault) => {
+                tracing::warn!(error = %text, "session store unavailable");
+                Self::Unavailable(fault.to_string())
+            }
+            None => Self::Unexpected(anyhow::Error::new(e).context("session store")),
+        }
     }
 }

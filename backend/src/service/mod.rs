@@ -18,6 +18,9 @@ use crate::secrets::SecretBox;
 use sea_orm::DatabaseConnection;
 use tokio::sync::mpsc;
 
+/// How long `/healthz` waits for the database before it reports it as not answering.
+pub const HEALTH_PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(800);
+
 /// What the background tasks need from [`Services::new`]: the host monitors' command channel, and the
 /// reconciler's command channel with the one instance writer.
 pub struct Background {
@@ -79,10 +82,23 @@ impl Services {
         )
     }
 
-    /// Whether the database answers; for `/healthz`.
+    /// Whether the database answers and takes a write, within [`HEALTH_PROBE_TIMEOUT`]; for `/healthz`.
     pub async fn database_health(&self) -> Result<(), ServiceError> {
-        crate::db::ping(&self.db)
-            .await
-            .map_err(|e| ServiceError::Unavailable(format!("database does not answer: {e}")))
+        match tokio::time::timeout(HEALTH_PROBE_TIMEOUT, crate::db::probe(&self.db)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(match ServiceError::from(e) {
+                ServiceError::Unexpected(e) => {
+                    ServiceError::Unavailable(format!("the database failed a write: {e:#}"))
+                }
+                known => known,
+            }),
+            Err(_) => Err(ServiceError::Unavailable(
+                crate::db::DbFault::NotAnswering(format!(
+                    "no answer within {} ms",
+                    HEALTH_PROBE_TIMEOUT.as_millis()
+                ))
+                .to_string(),
+            )),
+        }
     }
 }
