@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 const STATUS_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A Berth with the three harness engines added as h1, h2, h3; returns the app, an admin token and the host ids.
-async fn berth_with_hosts(env: &TestEnv) -> Result<(TestApp, String, [String; 3])> {
+pub async fn berth_with_hosts(env: &TestEnv) -> Result<(TestApp, String, [String; 3])> {
     let app = spawn_app(env).await?;
     let setup = async {
         let token = app.admin_token("containers-e2e").await?;

@@ -11,6 +11,7 @@ mod auth;
 mod browser;
 mod containers;
 mod containers_browser;
+mod convergence;
 mod harness;
 mod health;
 mod hosts;
@@ -106,6 +107,8 @@ fn all_tests() -> Vec<(&'static str, TestFn)> {
         containers::validation_versions_and_delete,
         containers::adopts_containers_after_sigkill,
         containers::stop_cancels_a_pull_in_progress,
+        convergence::outside_rm_and_stop_are_corrected,
+        convergence::sigkill_inside_sequences_converges,
         replication::replicas_spread_and_are_replaced,
         replication::scale_down_up_and_in_parallel,
         replication::disks_keep_data_and_follow_the_rules,

@@ -212,7 +212,7 @@ fn test(root: &Path, extra: &[String]) -> Result<()> {
 }
 
 /// The benchmarks of the tests crate (`tests/benches/*.rs`, `harness = false`), in a release build.
-const BENCHMARKS: &[&str] = &["hosts", "registry", "run"];
+const BENCHMARKS: &[&str] = &["hosts", "registry", "run", "converge"];
 
 fn bench(root: &Path, rest: &[String]) -> Result<()> {
     let Some((which, extra)) = rest.split_first() else {
@@ -234,6 +234,19 @@ fn bench(root: &Path, rest: &[String]) -> Result<()> {
         build_spa(true)?;
     }
     let mut cmd = cargo();
+    // The convergence benchmark SIGKILLs and restarts a real `berth` process: a release build of it.
+    if which == "converge" {
+        sh(cargo().args([
+            "build",
+            "--release",
+            "--locked",
+            "-p",
+            "berth",
+            "--bin",
+            "berth",
+        ]))?;
+        cmd.env("BERTH_BIN", root.join("target/release/berth"));
+    }
     // The host-loss measurement waits out the grace period five times; a shorter one keeps the run short.
     if which == "run" && std::env::var_os("BERTH_HOST_GRACE_SECS").is_none() {
         cmd.env("BERTH_HOST_GRACE_SECS", "10");
