@@ -160,7 +160,7 @@ fn only_the_reconciler_writes_instance_status() {
             "backend/src/service/mod.rs",
             "backend/src/db/containers.rs",
             "backend/src/app.rs",
-            "backend/src/engine/reconciler.rs",
+            "backend/src/engine/reconciler/",
         ],
     );
 }
