@@ -101,7 +101,7 @@ pub(super) async fn repositories(client: &RegistryClient) -> Result<Vec<String>,
         "v2/namespaces/{ns}/repositories?page=1&page_size={size}"
     ))?;
     client
-        .paged(url, None, |p: Page<Repo>| {
+        .paged(url, None, size, String::as_str, |p: Page<Repo>| {
             (
                 p.results
                     .unwrap_or_default()
@@ -129,9 +129,13 @@ pub(super) async fn tags(
         "v2/namespaces/{ns}/repositories/{repository}/tags?page=1&page_size={size}"
     ))?;
     let tags = client
-        .paged(url, None, |p: Page<Tag>| {
-            (p.results.unwrap_or_default(), p.next)
-        })
+        .paged(
+            url,
+            None,
+            size,
+            |t: &Tag| t.name.as_str(),
+            |p: Page<Tag>| (p.results.unwrap_or_default(), p.next),
+        )
         .await?;
     let mut out: Vec<ScannedTag> = tags
         .into_iter()

@@ -34,8 +34,15 @@ const MAX_RETRIES: u32 = 3;
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
 /// A response body larger than this is refused.
 const MAX_BODY: usize = 32 * 1024 * 1024;
-/// Pages of one listing before it is considered endless.
-const MAX_PAGES: usize = 5_000;
+/// Entries one listing (a catalog, a repository's tags) may hold before Berth stops following its `Link`s.
+const MAX_LISTED: usize = 100_000;
+/// Pages in a row that bring no new entry (and link to yet another page) before a listing is stopped.
+const NOTHING_NEW_PAGES: usize = 3;
+/// Pages a listing may take beyond [`SPARSE_FACTOR`] times what its entries need at the page size asked for
+/// (room for registries that answer with shorter pages than asked).
+const SPARE_PAGES: usize = 20;
+/// How many times the pages its entries need a listing may take (see [`SPARE_PAGES`]).
+const SPARSE_FACTOR: usize = 4;
 
 /// What kind of registry a client talks to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,6 +71,8 @@ pub struct Settings {
     pub page_size: usize,
     /// Timeout of one request.
     pub request_timeout: Duration,
+    /// How long one paged listing (a catalog, a repository's tags) may take.
+    pub listing_budget: Duration,
 }
 
 impl std::fmt::Debug for Settings {
@@ -100,8 +109,12 @@ pub enum RegistryError {
     InvalidJson { path: String, detail: String },
     #[error("refusing to follow a next-page link to another host or scheme ({0})")]
     ForeignLink(String),
-    #[error("the listing of {path} did not end after {pages} pages")]
-    EndlessPagination { path: String, pages: usize },
+    #[error("the listing of {path} stopped after {pages} pages: {reason}")]
+    EndlessPagination {
+        path: String,
+        pages: usize,
+        reason: StopReason,
+    },
     #[error("the response from {0} is larger than 32 MiB")]
     TooLarge(String),
     #[error("{0} is not a Docker registry (no /v2/ API)")]
@@ -110,6 +123,73 @@ pub enum RegistryError {
     Settings(String),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
+}
+
+/// Why Berth stopped following a listing's next-page links.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum StopReason {
+    #[error(
+        "the registry kept sending Link headers, and the next one pointed back to a page already read"
+    )]
+    RepeatedPage,
+    #[error("the registry kept sending Link headers to pages with nothing new ({0} in a row)")]
+    NothingNew(usize),
+    #[error(
+        "the registry kept sending Link headers, but its {entries} entries need no more than {needed} pages of \
+         {page_size}"
+    )]
+    Sparse {
+        entries: usize,
+        needed: usize,
+        page_size: usize,
+    },
+    #[error("the registry kept sending Link headers past {0} entries, more than Berth lists")]
+    TooManyEntries(usize),
+    #[error(
+        "the registry kept sending Link headers for {0} s, the time one listing may take \
+         (BERTH_REGISTRY_LISTING_SECS)"
+    )]
+    OutOfTime(u64),
+}
+
+/// The page and entry bounds of one listing, checked after each page that links to another one.
+#[derive(Debug)]
+struct PageBounds {
+    page_size: usize,
+    pages: usize,
+    idle: usize,
+}
+
+impl PageBounds {
+    fn new(page_size: usize) -> Self {
+        Self {
+            page_size: page_size.max(1),
+            pages: 0,
+            idle: 0,
+        }
+    }
+
+    /// After a page that brought `fresh` new entries (`entries` in all) and links to a next one: whether to
+    /// follow it.
+    fn next_page(&mut self, fresh: usize, entries: usize) -> Result<(), StopReason> {
+        self.pages += 1;
+        self.idle = if fresh == 0 { self.idle + 1 } else { 0 };
+        if self.idle >= NOTHING_NEW_PAGES {
+            return Err(StopReason::NothingNew(self.idle));
+        }
+        if entries >= MAX_LISTED {
+            return Err(StopReason::TooManyEntries(MAX_LISTED));
+        }
+        let needed = entries.div_ceil(self.page_size);
+        if self.pages >= SPARE_PAGES + SPARSE_FACTOR * needed {
+            return Err(StopReason::Sparse {
+                entries,
+                needed,
+                page_size: self.page_size,
+            });
+        }
+        Ok(())
+    }
 }
 
 /// What a registry says about one tag.
@@ -524,23 +604,48 @@ impl RegistryClient {
     }
 
     /// Follows a paged listing: `extract` returns a page's items and, for APIs that say so in the body (the
-    /// Hub), the next page; otherwise the `Link` header is followed.
+    /// Hub), the next page; otherwise the `Link` header is followed. Items are told apart by `key` (the first
+    /// one of a key is kept). A registry that keeps linking to more pages is stopped, saying why: a link back to
+    /// a page already read, pages with nothing new, far more pages than its entries need at `page_size`, more
+    /// than [`MAX_LISTED`] entries, or longer than the listing's time budget.
     async fn paged<T, I>(
         &self,
         first: Url,
         scope: Option<&str>,
+        page_size: usize,
+        key: fn(&I) -> &str,
         extract: impl Fn(T) -> (Vec<I>, Option<String>),
     ) -> Result<Vec<I>, RegistryError>
     where
         T: DeserializeOwned,
     {
-        let mut url = first;
-        let mut seen = HashSet::new();
+        let started = tokio::time::Instant::now();
+        let budget = self.inner.settings.listing_budget;
+        let path = path_of(&first);
+        let stopped = |pages: usize, reason: StopReason| RegistryError::EndlessPagination {
+            path: path.clone(),
+            pages,
+            reason,
+        };
+        let mut bounds = PageBounds::new(page_size);
+        let mut read = HashSet::from([first.to_string()]);
+        let mut keys = HashSet::new();
         let mut items = Vec::new();
-        for _ in 0..MAX_PAGES {
-            let fetched = self.fetch_ok(Method::GET, &url, scope, None).await?;
+        let mut url = first;
+        loop {
+            let fetched = tokio::time::timeout_at(
+                started + budget,
+                self.fetch_ok(Method::GET, &url, scope, None),
+            )
+            .await
+            .map_err(|_| stopped(read.len() - 1, StopReason::OutOfTime(budget.as_secs())))??;
             let (page, body_next) = extract(parse_json::<T>(&fetched.body, &url)?);
-            items.extend(page);
+            let before = items.len();
+            for item in page {
+                if keys.insert(key(&item).to_owned()) {
+                    items.push(item);
+                }
+            }
             let next = match body_next.filter(|n| !n.is_empty()) {
                 Some(n) => Some(url.join(&n).map_err(|e| RegistryError::InvalidJson {
                     path: path_of(&url),
@@ -556,18 +661,14 @@ impl RegistryClient {
                     next.origin().ascii_serialization(),
                 ));
             }
-            if !seen.insert(next.to_string()) {
-                return Err(RegistryError::EndlessPagination {
-                    path: path_of(&url),
-                    pages: seen.len(),
-                });
+            if !read.insert(next.to_string()) {
+                return Err(stopped(read.len(), StopReason::RepeatedPage));
             }
+            bounds
+                .next_page(items.len() - before, items.len())
+                .map_err(|reason| stopped(read.len() - 1, reason))?;
             url = next;
         }
-        Err(RegistryError::EndlessPagination {
-            path: path_of(&url),
-            pages: MAX_PAGES,
-        })
     }
 
     /// Every repository of the registry (V2: the catalog; Docker Hub: the namespace's repositories), sorted.
@@ -580,17 +681,24 @@ impl RegistryClient {
                 struct Catalog {
                     repositories: Option<Vec<Option<String>>>,
                 }
-                let url = self.url(&format!("v2/_catalog?n={}", self.inner.settings.page_size))?;
-                self.paged(url, Some("registry:catalog:*"), |c: Catalog| {
-                    (
-                        c.repositories
-                            .unwrap_or_default()
-                            .into_iter()
-                            .flatten()
-                            .collect(),
-                        None,
-                    )
-                })
+                let page_size = self.inner.settings.page_size;
+                let url = self.url(&format!("v2/_catalog?n={page_size}"))?;
+                self.paged(
+                    url,
+                    Some("registry:catalog:*"),
+                    page_size,
+                    String::as_str,
+                    |c: Catalog| {
+                        (
+                            c.repositories
+                                .unwrap_or_default()
+                                .into_iter()
+                                .flatten()
+                                .collect(),
+                            None,
+                        )
+                    },
+                )
                 .await?
             }
         };
@@ -647,12 +755,18 @@ impl RegistryClient {
         ))?;
         let scope = format!("repository:{repository}:pull");
         let result = self
-            .paged(url, Some(&scope), |t: TagList| {
-                (
-                    t.tags.unwrap_or_default().into_iter().flatten().collect(),
-                    None,
-                )
-            })
+            .paged(
+                url,
+                Some(&scope),
+                self.inner.settings.page_size,
+                String::as_str,
+                |t: TagList| {
+                    (
+                        t.tags.unwrap_or_default().into_iter().flatten().collect(),
+                        None,
+                    )
+                },
+            )
             .await;
         let mut tags: Vec<String> = match result {
             Ok(tags) => tags,
@@ -898,6 +1012,52 @@ mod tests {
         assert!(valid_tag("1.35"));
         assert!(!valid_tag("sha256:abc"));
         assert!(!valid_tag(".hidden"));
+    }
+
+    #[test]
+    fn listings_stop_when_links_lead_nowhere_new() {
+        // A real registry: full pages of new entries until the last one.
+        let mut bounds = PageBounds::new(7);
+        for page in 1..1_000 {
+            assert_eq!(bounds.next_page(7, 7 * page), Ok(()), "page {page}");
+        }
+        // Shorter pages than asked are fine up to a point; one entry a page is not.
+        let mut bounds = PageBounds::new(7);
+        let stop = (1..).find_map(|page| bounds.next_page(1, page).err().map(|e| (page, e)));
+        assert_eq!(
+            stop,
+            Some((
+                48,
+                StopReason::Sparse {
+                    entries: 48,
+                    needed: 7,
+                    page_size: 7
+                }
+            ))
+        );
+        // Pages with nothing new: three in a row.
+        let mut bounds = PageBounds::new(7);
+        assert_eq!(bounds.next_page(7, 7), Ok(()));
+        assert_eq!(bounds.next_page(0, 7), Ok(()));
+        assert_eq!(bounds.next_page(0, 7), Ok(()));
+        assert_eq!(bounds.next_page(0, 7), Err(StopReason::NothingNew(3)));
+        // Too many entries, however full the pages.
+        let mut bounds = PageBounds::new(1_000);
+        assert_eq!(
+            bounds.next_page(1_000, MAX_LISTED),
+            Err(StopReason::TooManyEntries(MAX_LISTED))
+        );
+        assert!(
+            RegistryError::EndlessPagination {
+                path: "/v2/_catalog".into(),
+                pages: 4,
+                reason: StopReason::NothingNew(3)
+            }
+            .to_string()
+            .starts_with(
+                "the listing of /v2/_catalog stopped after 4 pages: the registry kept sending Link headers"
+            )
+        );
     }
 
     #[test]

@@ -130,12 +130,14 @@ pub struct RepositoryPage {
 }
 
 /// How refreshes run (env `BERTH_REGISTRY_CONCURRENCY`, `BERTH_REGISTRY_PAGE_SIZE`,
-/// `BERTH_REGISTRY_REQUEST_TIMEOUT_SECS`, `BERTH_REGISTRY_REFRESH_DEADLINE_SECS`).
+/// `BERTH_REGISTRY_REQUEST_TIMEOUT_SECS`, `BERTH_REGISTRY_LISTING_SECS`, `BERTH_REGISTRY_REFRESH_DEADLINE_SECS`).
 #[derive(Clone, Copy, Debug)]
 pub struct RefreshSettings {
     pub concurrency: usize,
     pub page_size: usize,
     pub request_timeout: Duration,
+    /// How long one paged listing (the catalog, one repository's tags) may take.
+    pub listing_budget: Duration,
     pub deadline: Duration,
 }
 
@@ -145,6 +147,7 @@ impl Default for RefreshSettings {
             concurrency: 8,
             page_size: 100,
             request_timeout: Duration::from_secs(10),
+            listing_budget: Duration::from_secs(120),
             deadline: Duration::from_secs(600),
         }
     }
@@ -169,6 +172,9 @@ impl RefreshSettings {
             request_timeout: num("BERTH_REGISTRY_REQUEST_TIMEOUT_SECS")
                 .map(Duration::from_secs)
                 .unwrap_or(d.request_timeout),
+            listing_budget: num("BERTH_REGISTRY_LISTING_SECS")
+                .map(Duration::from_secs)
+                .unwrap_or(d.listing_budget),
             deadline: num("BERTH_REGISTRY_REFRESH_DEADLINE_SECS")
                 .map(Duration::from_secs)
                 .unwrap_or(d.deadline),
@@ -704,6 +710,7 @@ impl RegistryService {
             concurrency: self.settings.concurrency,
             page_size: self.settings.page_size,
             request_timeout: self.settings.request_timeout,
+            listing_budget: self.settings.listing_budget,
         })
     }
 
