@@ -6,7 +6,7 @@ mod graphql;
 mod static_files;
 
 use crate::graphql::BerthSchema;
-use crate::service::{ServiceError, Services};
+use crate::service::Services;
 use axum::Router;
 use axum::body::HttpBody as _;
 use axum::extract::{Request, State};
@@ -114,14 +114,10 @@ fn content_security_policy(static_dir: &Path) -> String {
 /// the answer says why in GraphQL's shape — UNAVAILABLE with the database's fault (a full disk, a database not
 /// answering) or INTERNAL.
 async fn session_store_failures(request: Request, next: Next) -> Response {
-    let (response, failure) = crate::db::session_store::note_failures(next.run(request)).await;
+    let (response, failure) = crate::service::noting_session_failures(next.run(request)).await;
     let empty = response.body().size_hint().exact() == Some(0);
     match failure {
-        Some(text) if response.status() == StatusCode::INTERNAL_SERVER_ERROR && empty => {
-            let error = match crate::db::DbFault::recognise(&text) {
-                Some(fault) => ServiceError::Unavailable(fault.to_string()),
-                None => ServiceError::Unexpected(anyhow::anyhow!("session store: {text}")),
-            };
+        Some(error) if response.status() == StatusCode::INTERNAL_SERVER_ERROR && empty => {
             graphql::service_refusal(error)
         }
         _ => response,

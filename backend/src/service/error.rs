@@ -85,13 +85,19 @@ impl From<sea_orm::DbErr> for ServiceError {
 /// else unexpected.
 impl From<tower_sessions::session::Error> for ServiceError {
     fn from(e: tower_sessions::session::Error) -> Self {
-        let text = e.to_string();
+        Self::session_store(e.to_string())
+    }
+}
+
+impl ServiceError {
+    /// A session store failure from its message.
+    pub fn session_store(text: String) -> Self {
         match DbFault::recognise(&text) {
             Some(fault) => {
                 tracing::warn!(error = %text, "session store unavailable");
                 Self::Unavailable(fault.to_string())
             }
-            None => Self::Unexpected(anyhow::Error::new(e).context("session store")),
+            None => Self::Unexpected(anyhow::anyhow!("session store: {text}")),
         }
     }
 }

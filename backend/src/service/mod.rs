@@ -18,6 +18,15 @@ use crate::secrets::SecretBox;
 use sea_orm::DatabaseConnection;
 use tokio::sync::mpsc;
 
+/// Runs `request` (a whole HTTP request, session layer included) and returns its output with the last failure
+/// of the session store during it, if any (the session layer itself answers such a failure with an empty 500).
+pub async fn noting_session_failures<F: std::future::Future>(
+    request: F,
+) -> (F::Output, Option<ServiceError>) {
+    let (output, failure) = crate::db::session_store::note_failures(request).await;
+    (output, failure.map(ServiceError::session_store))
+}
+
 /// How long `/healthz` waits for the database before it reports it as not answering.
 pub const HEALTH_PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(800);
 
