@@ -62,6 +62,8 @@ fn all_tests() -> Vec<(&'static str, TestFn)> {
         harness::auth_registry_needs_login,
         health::healthz_reports_database_ok,
         health::web_app_precompressed_and_cached,
+        health::full_disk_answers_unavailable_and_recovers,
+        registries::slow_endless_link_chains_stop_early,
         auth::me_requires_authentication,
         auth::wrong_password_is_refused,
         auth::login_sets_session_cookie,
@@ -126,6 +128,7 @@ fn all_tests() -> Vec<(&'static str, TestFn)> {
         admin_browser::viewer_sees_no_actions,
         admin_browser::events_live_and_users_page,
         postgres::auth_sessions_and_hosts,
+        health::postgres_outage_fails_fast_and_recovers,
     ]
 }
 

@@ -15,7 +15,7 @@ use axum::extract::{Path, Query};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use berth_tests::app::{data, error_code, http_client};
+use berth_tests::app::{ADMIN_PASSWORD, ADMIN_USERNAME, data, error_code, http_client};
 use berth_tests::registry::{AUTH_PASSWORD, AUTH_USERNAME};
 use berth_tests::seed::{
     OCI_INDEX, OCI_MANIFEST, image_config, image_manifest, put_manifest, upload_blob,
@@ -545,7 +545,7 @@ pub async fn misbehaving_registries_fail_clearly(env: &TestEnv) -> Result<()> {
                 foreign.url.clone(),
                 "refusing to follow a next-page link to another host",
             ),
-            ("endless", endless.url.clone(), "did not end after"),
+            ("endless", endless.url.clone(), "stopped after 48 pages"),
             (
                 "error500",
                 error500.url.clone(),
@@ -586,6 +586,125 @@ pub async fn misbehaving_registries_fail_clearly(env: &TestEnv) -> Result<()> {
     }
     .await;
     app.finish(outcome).await
+}
+
+/// A registry that answers slowly (`delay` a page) with an endless `Link` chain; each page lists
+/// `page(n)`'s repositories.
+async fn slow_chain(delay: Duration, page: fn(u64) -> Vec<String>) -> Result<Mock> {
+    serve(move |_| {
+        v2_root().route(
+            "/v2/_catalog",
+            get(move |Query(q): Query<HashMap<String, String>>| async move {
+                tokio::time::sleep(delay).await;
+                let n: u64 = q.get("last").and_then(|l| l.parse().ok()).unwrap_or(0) + 1;
+                (
+                    [(
+                        header::LINK,
+                        format!("</v2/_catalog?last={n}&n=7>; rel=\"next\""),
+                    )],
+                    json!({ "repositories": page(n) }).to_string(),
+                )
+            }),
+        )
+    })
+    .await
+}
+
+/// Adds a registry at `url` and waits for its first refresh to end in ERROR with `expected` in its message;
+/// returns the message and how long the refresh took.
+async fn refresh_fails(
+    app: &TestApp,
+    name: &str,
+    url: &str,
+    expected: &str,
+    timeout: Duration,
+) -> Result<(String, Duration)> {
+    let started = Instant::now();
+    let registry = add_registry(
+        app,
+        json!({ "name": name, "url": url, "insecure": true, "refreshIntervalSeconds": 0 }),
+    )
+    .await?;
+    let id = registry["id"].as_str().unwrap_or_default().to_string();
+    let registry = wait_refreshed(app, &id, timeout).await?;
+    let took = started.elapsed();
+    let error = registry["lastError"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    ensure!(
+        registry["status"] == "ERROR" && error.contains(expected),
+        "{name}: expected ERROR with {expected:?}, got {registry}"
+    );
+    eprintln!("{name}: refresh stopped after {took:?}: {error}");
+    Ok((error, took))
+}
+
+/// Registries that answer slowly with an endless `Link` chain stop a refresh early, saying why: pages with
+/// nothing new (after 4 pages), far more pages than the entries need (one new name a page where 7 were asked
+/// for: after 48 pages), and full pages of new names for ever (the listing's time budget, 3 s in this
+/// process).
+pub async fn slow_endless_link_chains_stop_early(env: &TestEnv) -> Result<()> {
+    let (app, _token) = berth(env).await?;
+    let outcome = async {
+        let same = slow_chain(Duration::from_millis(300), |_| vec!["same/one".into()]).await?;
+        let (_, took) = refresh_fails(
+            &app,
+            "same-pages",
+            &same.url,
+            "stopped after 4 pages: the registry kept sending Link headers to pages with nothing new",
+            Duration::from_secs(30),
+        )
+        .await?;
+        ensure!(took < Duration::from_secs(10), "same pages: {took:?}");
+
+        let dribble = slow_chain(Duration::from_millis(100), |n| vec![format!("r/{n}")]).await?;
+        let (_, took) = refresh_fails(
+            &app,
+            "dribble",
+            &dribble.url,
+            "stopped after 48 pages: the registry kept sending Link headers, but its 48 entries need no more \
+             than 7 pages of 7",
+            Duration::from_secs(60),
+        )
+        .await?;
+        ensure!(took < Duration::from_secs(30), "one name a page: {took:?}");
+        Ok(())
+    }
+    .await;
+    let outcome = app.finish(outcome).await;
+    outcome?;
+
+    // Full pages of new names for ever look like a huge registry: only the time budget ends them.
+    let mut berth = berth_tests::app::spawn_berth_process_with_env(
+        &env.new_app_dir()?,
+        &[
+            ("BERTH_REGISTRY_LISTING_SECS", "3"),
+            ("BERTH_REGISTRY_PAGE_SIZE", "7"),
+        ],
+    )
+    .await?;
+    let outcome = async {
+        berth.app.login_as(ADMIN_USERNAME, ADMIN_PASSWORD).await?;
+        let full = slow_chain(Duration::from_millis(200), |n| {
+            (0..7).map(|i| format!("r{n}/i{i}")).collect()
+        })
+        .await?;
+        let (_, took) = refresh_fails(
+            &berth.app,
+            "full-pages",
+            &full.url,
+            "the registry kept sending Link headers for 3 s",
+            Duration::from_secs(30),
+        )
+        .await?;
+        ensure!(took < Duration::from_secs(10), "full pages: {took:?}");
+        Ok(())
+    }
+    .await;
+    let stopped = berth.process.stop(Duration::from_secs(20)).await;
+    outcome?;
+    stopped
 }
 
 /// The Hub API's JSON for one repository's tags.

@@ -308,6 +308,14 @@ pub fn berth_binary() -> Result<PathBuf> {
 
 /// Starts `berth serve` on `data_dir` in a child process and waits until it answers `/healthz`.
 pub async fn spawn_berth_process(data_dir: &Path) -> Result<BerthProcess> {
+    spawn_berth_process_with_env(data_dir, &[]).await
+}
+
+/// [`spawn_berth_process`] with more environment variables (e.g. `DATABASE_URL`, settings).
+pub async fn spawn_berth_process_with_env(
+    data_dir: &Path,
+    vars: &[(&str, &str)],
+) -> Result<BerthProcess> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("creating {}", data_dir.display()))?;
     let port = crate::process::free_port()?;
@@ -319,7 +327,8 @@ pub async fn spawn_berth_process(data_dir: &Path) -> Result<BerthProcess> {
         .env("BERTH_ADMIN_PASSWORD", ADMIN_PASSWORD)
         .env("BERTH_STATIC_DIR", static_dir()?)
         .env("BERTH_REGISTER_LOCAL_HOST", "0")
-        .env_remove("DATABASE_URL");
+        .env_remove("DATABASE_URL")
+        .envs(vars.iter().copied());
     let log = data_dir.join("berth.log");
     let mut process = crate::process::ManagedProcess::spawn("berth", &mut cmd, &log)?;
     let cookies = Arc::new(Jar::default());

@@ -143,13 +143,34 @@ impl PostgresServer {
             .await
             .context("creating the PostgreSQL cluster")?;
 
-        let mut cmd = server_command(&bin_dir.join("postgres"), &dir, run_as);
+        let mut server = PostgresServer {
+            port,
+            dir,
+            log,
+            bin_dir,
+            pidfile,
+            process: None,
+        };
+        server.spawn()?;
+        if let Err(e) = server.wait_ready().await {
+            if let Err(stop) = server.stop_process().await {
+                tracing::warn!("stopping PostgreSQL after a failed start: {stop:#}");
+            }
+            return Err(e);
+        }
+        Ok(server)
+    }
+
+    /// Runs `postgres` on the cluster and port (the process is kept in `self.process`).
+    fn spawn(&mut self) -> Result<()> {
+        let run_as = RunAs::find()?;
+        let mut cmd = server_command(&self.bin_dir.join("postgres"), &self.dir, run_as);
         cmd.arg("-D")
-            .arg(&data)
+            .arg(self.dir.join("data"))
             .arg("-p")
-            .arg(port.to_string())
+            .arg(self.port.to_string())
             .arg("-k")
-            .arg(&socket)
+            .arg(self.dir.join("socket"))
             .args([
                 "-c",
                 "listen_addresses=127.0.0.1",
@@ -166,24 +187,26 @@ impl PostgresServer {
                 "-c",
                 "dynamic_shared_memory_type=mmap",
             ]);
-        let process = ManagedProcess::spawn(&format!("postgres :{port}"), &mut cmd, &log)?;
+        let process =
+            ManagedProcess::spawn(&format!("postgres :{}", self.port), &mut cmd, &self.log)?;
         // A pid file lets a later run find and kill it if this run is killed.
-        let _ = std::fs::write(&pidfile, process.pid().to_string());
-        let mut server = PostgresServer {
-            port,
-            dir,
-            log,
-            bin_dir,
-            pidfile,
-            process: Some(process),
-        };
-        if let Err(e) = server.wait_ready().await {
-            if let Err(stop) = server.stop_process().await {
-                tracing::warn!("stopping PostgreSQL after a failed start: {stop:#}");
-            }
-            return Err(e);
+        let _ = std::fs::write(&self.pidfile, process.pid().to_string());
+        self.process = Some(process);
+        Ok(())
+    }
+
+    /// Stops the server (fast shutdown: clients are disconnected), keeping its data, to simulate an
+    /// outage; [`PostgresServer::start_again`] ends it.
+    pub async fn stop_for_now(&mut self) -> Result<()> {
+        self.stop_process().await
+    }
+
+    /// Starts the stopped server again on the same port and data and waits until it accepts connections.
+    pub async fn start_again(&mut self) -> Result<()> {
+        if self.process.is_none() {
+            self.spawn()?;
         }
-        Ok(server)
+        self.wait_ready().await
     }
 
     async fn wait_ready(&mut self) -> Result<()> {
