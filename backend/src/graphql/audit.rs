@@ -118,10 +118,18 @@ impl Extension for AuditRequest {
         };
         if let Ok(services) = ctx.data::<Services>() {
             let detail = serde_json::to_string(&args).ok();
-            services
-                .audit
-                .record(user.as_deref(), &action, target_of(&args), &result, detail)
-                .await;
+            let silent =
+                matches!(&outcome, Err(e) if crate::service::audit::database_silent(&e.message));
+            if silent {
+                // Its entry could not be written either, and waiting for a connection again would double the
+                // time the answer takes: the server log keeps it.
+                tracing::warn!(user = ?user, %action, %result, detail = ?detail, "audit entry not written: the database is not answering");
+            } else {
+                services
+                    .audit
+                    .record(user.as_deref(), &action, target_of(&args), &result, detail)
+                    .await;
+            }
         }
         outcome
     }

@@ -80,6 +80,15 @@ pub struct AuditService {
     bus: Bus,
 }
 
+/// Whether an answer's message says the database is not answering (then a mutation's audit entry cannot be
+/// written either).
+pub fn database_silent(message: &str) -> bool {
+    matches!(
+        crate::db::DbFault::recognise(message),
+        Some(crate::db::DbFault::NotAnswering(_))
+    )
+}
+
 impl AuditService {
     pub fn new(db: DatabaseConnection, bus: Bus) -> Self {
         Self { db, bus }
