@@ -218,6 +218,12 @@ impl Shared {
                 .iter()
                 .filter(|o| o.labels.get(LABEL_INSTANCE) == Some(&instance.id))
                 .collect();
+            if instance.updated_at > listed_at {
+                // Changed since the list was taken (an earlier job of this container acted): the listing says
+                // nothing reliable about its state, and only the Docker container it records is its own.
+                claimed.extend(instance.docker_id.iter().cloned());
+                continue;
+            }
             let primary = mine
                 .iter()
                 .find(|o| Some(&o.id) == instance.docker_id.as_ref())
@@ -227,27 +233,16 @@ impl Shared {
             if let Some(p) = primary {
                 claimed.insert(p.id.clone());
             }
-            if instance.updated_at > listed_at {
-                // Changed since the list was taken: the next sync looks again.
-                claimed.extend(mine.iter().map(|o| o.id.clone()));
-                continue;
-            }
             if let Some(next) =
                 decide::observe(container.desired_state, instance, primary, Utc::now())
             {
                 self.save(next, instance.status, None).await?;
             }
         }
+        // A container's jobs run one at a time, so nothing is creating a Docker container for this container
+        // right now: whatever its records do not claim is a leftover (an old copy of a replica that moved, a
+        // replica above the count, an attempt a crash cut short) and goes now, not at the next sync.
         for stray in observed.iter().filter(|o| !claimed.contains(&o.id)) {
-            let owner_row = stray
-                .labels
-                .get(LABEL_INSTANCE)
-                .and_then(|id| instances.iter().find(|i| &i.id == id));
-            if let Some(row) = owner_row
-                && row.updated_at > listed_at
-            {
-                continue;
-            }
             tracing::warn!(container = %container.name, docker_id = %stray.id, "removing a stray Docker container");
             if let Ok((_, engine)) = self.hosts.engine(host_id).await {
                 let _ = engine.remove_container(&stray.id).await;

@@ -460,7 +460,19 @@ impl Shared {
             }
         };
         let spec = self.spec(container, &instance, binds);
-        let docker_id = match engine.create_container(&spec).await {
+        let created = match engine.create_container(&spec).await {
+            // The name is taken: a Docker container of this very instance (the name carries its id) left by
+            // an attempt a crash cut short. Replace it, so that the replica never runs twice.
+            Err(DockerError::Conflict(_)) => {
+                tracing::info!(container = %container.name, name = %spec.name, "replacing the Docker container of an interrupted attempt");
+                match engine.remove_container(&spec.name).await {
+                    Ok(()) | Err(DockerError::NotFound(_)) => engine.create_container(&spec).await,
+                    Err(e) => Err(e),
+                }
+            }
+            other => other,
+        };
+        let docker_id = match created {
             Ok(id) => id,
             Err(e) => {
                 self.set_status(instance, InstanceStatus::Failed, Some(docker_message(&e)))
