@@ -17,6 +17,8 @@ use tokio::sync::mpsc;
 /// Rounds of plan-and-act in one converge (a failed start becomes FAILED, then gets its back-off, …); what is
 /// still open after them waits for the next job, back-off end or sweep.
 const MAX_PASSES: usize = 3;
+/// When actions remain after the last pass, the next look is this soon (seconds).
+const LOOK_AGAIN_SECS: i64 = 5;
 
 fn desired_of(c: &Container) -> Desired {
     Desired {
@@ -46,8 +48,13 @@ impl Shared {
                 &|h| reach_of(&reach, h),
                 Utc::now(),
             );
-            if plan.actions.is_empty() || pass == MAX_PASSES {
+            if plan.actions.is_empty() {
                 return Ok(plan.wake_at);
+            }
+            if pass == MAX_PASSES {
+                // Still something to do (a chain of failures): look again soon, not only at the next sweep.
+                let soon = Utc::now() + chrono::Duration::seconds(LOOK_AGAIN_SECS);
+                return Ok(Some(plan.wake_at.map_or(soon, |w| w.min(soon))));
             }
             pass += 1;
             for action in plan.actions {

@@ -227,9 +227,12 @@ pub fn on_event(
         "die" => {
             i.exit_code = exit_code;
             i.finished_at = Some(at);
-            if instance.error.as_deref() == Some(OUT_OF_MEMORY) && previous == S::Failed {
-                // The `oom` event came first: stay FAILED, the back-off follows.
-                i.next_attempt_at = None;
+            let oom = instance
+                .error
+                .as_deref()
+                .is_some_and(|e| e.starts_with(OUT_OF_MEMORY));
+            if oom && previous == S::Failed {
+                // The `oom` event came first (and may already have its back-off): stay FAILED as it is.
             } else if desired == DesiredState::Stopped
                 || matches!(previous, S::Stopping | S::Stopped)
             {
@@ -638,6 +641,20 @@ mod tests {
         );
         let (i, _) = on_event(DR, &i, "die", Some(137), t(1)).unwrap_or_else(|| panic!("die"));
         assert_eq!((i.status, i.exit_code), (S::Failed, Some(137)));
+        // …also when the back-off came between the two events: the reason and the attempt stay.
+        let (oom, _) = on_event(DR, &running, "oom", None, t(1)).unwrap_or_else(|| panic!("oom"));
+        let waiting = backoff(&oom, RestartPolicy::No, |_| Duration::from_secs(1), t(1));
+        let (i, _) =
+            on_event(DR, &waiting, "die", Some(137), t(1)).unwrap_or_else(|| panic!("die"));
+        assert_eq!(
+            (i.status, i.attempts, i.next_attempt_at),
+            (S::Failed, 1, Some(t(2)))
+        );
+        assert!(
+            i.error
+                .unwrap_or_default()
+                .starts_with("out of memory; replacing it at")
+        );
         // destroy behind Berth's back: UNKNOWN (to be placed again) or STOPPED when it should not run.
         let (i, _) =
             on_event(DR, &running, "destroy", None, t(1)).unwrap_or_else(|| panic!("destroy"));

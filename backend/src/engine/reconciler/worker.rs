@@ -109,7 +109,15 @@ impl Worker {
                 let cid = container_id.as_str();
                 let work = CANCEL_PULL.scope(cancelled, async move {
                     let done = shared_ref.work(cid, job).await;
-                    (done, shared_ref.converge(cid).await)
+                    // A stop, kill or delete is queued: it converges after it (converging now would redo
+                    // the work it cancelled).
+                    let stopping = CANCEL_PULL.with(|c| *c.borrow());
+                    let converged = if stopping {
+                        None
+                    } else {
+                        Some(shared_ref.converge(cid).await)
+                    };
+                    (done, converged)
                 });
                 tokio::pin!(work);
                 let (result, converged) = loop {
@@ -137,10 +145,13 @@ impl Worker {
                     tracing::error!(container = %container_id, error = %e, "reconciling failed");
                 }
                 match converged {
-                    Ok(next) => wake = next,
-                    Err(e) => {
+                    Some(Ok(next)) => wake = next,
+                    Some(Err(e)) => {
+                        // E.g. the database does not answer: the sweep queues it again once it does.
+                        wake = None;
                         tracing::warn!(container = %container_id, error = %e, "converging failed; the next sweep tries again");
                     }
+                    None => {}
                 }
             }
         });
