@@ -96,6 +96,8 @@ pub fn plan(
         let host = reach(i.host_id.as_deref());
         match desired.state {
             DesiredState::Running => match i.status {
+                // Its host was removed from Berth: what runs there is out of reach; run it elsewhere.
+                S::Running if host == Reach::Gone => place.push(i.replica),
                 S::Running => {}
                 S::Pending | S::Pulling => place.push(i.replica),
                 S::Creating | S::Stopping => {
@@ -415,6 +417,7 @@ mod tests {
             // Desired RUNNING.
             (DR, S::Running, true, Reach::Up, vec![]),
             (DR, S::Running, true, Reach::Down, vec![]),
+            (DR, S::Running, true, Reach::Gone, vec![place(&[0])]),
             (DR, S::Pending, false, Reach::Up, vec![place(&[0])]),
             (DR, S::Pending, false, Reach::Down, vec![place(&[0])]),
             (DR, S::Pulling, false, Reach::Up, vec![place(&[0])]),
