@@ -30,23 +30,7 @@ const RM_SAMPLES: usize = 10;
 const BOUND: Duration = Duration::from_secs(30);
 
 fn main() -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("cannot build the tokio runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("bench converge: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    berth_tests::bench::run_main("converge", run())
 }
 
 async fn run() -> Result<()> {

@@ -17,6 +17,7 @@ use berth_tests::process::{Probe, poll};
 use serde_json::{Value, json};
 
 use crate::containers::{berth_with_hosts, docker_containers_of};
+use crate::replication::wait_running;
 
 /// The bound: after a restart, everything matches within 30 s.
 const CONVERGE: Duration = Duration::from_secs(30);
@@ -63,7 +64,7 @@ pub async fn outside_rm_and_stop_are_corrected(env: &TestEnv) -> Result<()> {
         .await?;
         let id = s(&c["id"]);
         container_action(&app, "runContainer", &id, None).await?;
-        let running = wait_replicas_running(&app, &id, 2, CONVERGE).await?;
+        let running = wait_running(&app, &id, 2, CONVERGE).await?;
 
         // docker rm -f of replica 1.
         let victim = replica_of(&running, 1).context("replica 1")?;
@@ -144,34 +145,6 @@ pub async fn outside_rm_and_stop_are_corrected(env: &TestEnv) -> Result<()> {
     }
     .await;
     app.finish(outcome).await
-}
-
-/// Polls until the container has `n` instances, all RUNNING, one per replica index.
-async fn wait_replicas_running(
-    app: &berth_tests::app::TestApp,
-    id: &str,
-    n: usize,
-    timeout: Duration,
-) -> Result<Value> {
-    poll(
-        &format!("{n} running replicas"),
-        timeout,
-        Duration::from_millis(100),
-        || async {
-            let c = get_container(app, id).await?;
-            let instances = c["instances"].as_array().cloned().unwrap_or_default();
-            let running = instances
-                .iter()
-                .filter(|i| i["status"] == "RUNNING")
-                .count();
-            if running == n && instances.len() == n {
-                Ok(Probe::Ready(c))
-            } else {
-                Ok(Probe::NotYet(c["instances"].to_string()))
-            }
-        },
-    )
-    .await
 }
 
 /// When to kill Berth during a step.

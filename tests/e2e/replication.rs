@@ -46,7 +46,7 @@ fn busybox(env: &TestEnv) -> String {
 }
 
 /// Polls until the container has `n` RUNNING instances with distinct replica indexes; returns it.
-async fn wait_running(app: &TestApp, id: &str, n: usize, timeout: Duration) -> Result<Value> {
+pub async fn wait_running(app: &TestApp, id: &str, n: usize, timeout: Duration) -> Result<Value> {
     poll(
         &format!("{n} running replicas"),
         timeout,

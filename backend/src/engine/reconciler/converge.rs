@@ -3,7 +3,7 @@
 //! container the periodic sweep finds unsettled (also at start-up, which finishes whatever a crash cut short).
 
 use super::decide::{self, Action, Desired};
-use super::placement::Scope;
+use super::placement::{Scope, new_instance};
 use super::{Job, Shared, docker_message, reach_of};
 use crate::docker::{DockerError, RunState};
 use crate::service::ServiceError;
@@ -245,21 +245,8 @@ impl Shared {
                         .iter()
                         .find(|i| i.replica == replica)
                         .cloned()
-                        .unwrap_or_else(|| Instance {
-                            id: uuid::Uuid::new_v4().to_string(),
-                            container_id: container.id.clone(),
-                            replica,
-                            host_id: None,
-                            docker_id: None,
-                            status: InstanceStatus::Failed,
-                            exit_code: None,
-                            error: None,
-                            definition_version: container.version,
-                            attempts: 0,
-                            next_attempt_at: None,
-                            started_at: None,
-                            finished_at: None,
-                            updated_at: Utc::now(),
+                        .unwrap_or_else(|| {
+                            new_instance(container, replica, None, InstanceStatus::Failed)
                         });
                     let previous = instances
                         .iter()

@@ -24,6 +24,31 @@ pub(super) struct Placement {
     old: Option<(String, String)>,
 }
 
+/// The record of a replica that has none yet.
+pub(super) fn new_instance(
+    container: &Container,
+    replica: i32,
+    host_id: Option<String>,
+    status: InstanceStatus,
+) -> Instance {
+    Instance {
+        id: uuid::Uuid::new_v4().to_string(),
+        container_id: container.id.clone(),
+        replica,
+        host_id,
+        docker_id: None,
+        status,
+        exit_code: None,
+        error: None,
+        definition_version: container.version,
+        attempts: 0,
+        next_attempt_at: None,
+        started_at: None,
+        finished_at: None,
+        updated_at: Utc::now(),
+    }
+}
+
 /// Which replicas a placement is for.
 #[derive(Clone, Copy, Debug, Default)]
 pub(super) struct Scope<'a> {
@@ -263,22 +288,7 @@ impl Shared {
                     )
                 }
                 None => (
-                    Instance {
-                        id: uuid::Uuid::new_v4().to_string(),
-                        container_id: container_id.to_owned(),
-                        replica,
-                        host_id: Some(host_id),
-                        docker_id: None,
-                        status: InstanceStatus::Pending,
-                        exit_code: None,
-                        error: None,
-                        definition_version: container.version,
-                        attempts: 0,
-                        next_attempt_at: None,
-                        started_at: None,
-                        finished_at: None,
-                        updated_at: Utc::now(),
-                    },
+                    new_instance(&container, replica, Some(host_id), InstanceStatus::Pending),
                     None,
                     None,
                 ),
