@@ -332,6 +332,7 @@ async fn ws_connect(app: &TestApp, origin: Option<&str>) -> Result<Ws, tungsteni
 }
 
 /// What the server sent next: a text message (parsed) or the close frame's code.
+#[derive(Debug)]
 enum WsEvent {
     Text(Value),
     Closed(Option<u16>),
@@ -456,6 +457,221 @@ pub async fn ws_without_init_is_closed_4408(env: &TestEnv) -> Result<()> {
                 "closed after {waited:?}, before the configured {secs} s init timeout"
             );
         }
+        Ok(())
+    }
+    .await;
+    app.finish(outcome).await
+}
+
+/// `fragment F1 on Query { ...F0 ...F0 }` … `F26`: about 1 KB that expands to 2²⁶ selections.
+fn fan_out_document(operation: &str) -> String {
+    let mut doc = String::from("fragment F0 on Query { me { username } }\n");
+    for i in 1..=26 {
+        doc.push_str(&format!(
+            "fragment F{i} on Query {{ ...F{p} ...F{p} }}\n",
+            p = i - 1
+        ));
+    }
+    doc.push_str(&format!("{operation} {{ ...F26 }}"));
+    doc
+}
+
+/// Fails unless `body` is a BAD_USER_INPUT refusal of the document.
+fn expect_document_refused(body: &Value) -> Result<()> {
+    expect_error_code(body, "BAD_USER_INPUT")?;
+    ensure!(
+        body["errors"][0]["extensions"]["field"] == "query",
+        "expected extensions.field == query: {body}"
+    );
+    ensure!(
+        body["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("fragments are expanded")),
+        "expected a message about the expanded size: {body}"
+    );
+    Ok(())
+}
+
+/// An exponential fragment fan-out is refused, without credentials, in well under 100 ms over POST, GET and a
+/// WebSocket subscription; the server keeps answering normal queries.
+pub async fn fragment_fan_out_is_refused_at_once(env: &TestEnv) -> Result<()> {
+    let app = spawn_app(env).await?;
+    let outcome = async {
+        let doc = fan_out_document("query");
+        ensure!(doc.len() < 1_500, "the document is {} bytes", doc.len());
+        let client = berth_tests::app::http_client(None)?;
+
+        // A warm-up request, so the timing below is the refusal and not the first connection.
+        let (status, _) = app
+            .graphql_raw(client.post(app.url("/graphql")), ME, json!({}))
+            .await?;
+        ensure!(status.is_success() || status.is_client_error(), "{status}");
+
+        let started = Instant::now();
+        let (_, body) = app
+            .graphql_raw(client.post(app.url("/graphql")), &doc, json!({}))
+            .await?;
+        let post_elapsed = started.elapsed();
+        expect_document_refused(&body)?;
+        ensure!(
+            post_elapsed < Duration::from_millis(100),
+            "POST refused in {post_elapsed:?}"
+        );
+
+        let started = Instant::now();
+        let response = client
+            .get(app.url("/graphql"))
+            .query(&[("query", doc.as_str())])
+            .send()
+            .await?;
+        let body: Value = response.json().await?;
+        let get_elapsed = started.elapsed();
+        expect_document_refused(&body)?;
+        ensure!(
+            get_elapsed < Duration::from_millis(100),
+            "GET refused in {get_elapsed:?}"
+        );
+        println!("fan-out document refused: POST in {post_elapsed:?}, GET in {get_elapsed:?}");
+
+        // A batch carrying it is refused as well, and the other requests of the batch still answer.
+        let batch = json!([{ "query": doc }, { "query": "{ __typename }" }]);
+        let started = Instant::now();
+        let body: Value = client
+            .post(app.url("/graphql"))
+            .json(&batch)
+            .send()
+            .await?
+            .json()
+            .await?;
+        ensure!(
+            started.elapsed() < Duration::from_millis(100),
+            "batch answered in {:?}",
+            started.elapsed()
+        );
+        expect_document_refused(&body[0])?;
+        ensure!(
+            body[1]["data"]["__typename"] == "Query",
+            "the other request of the batch: {body}"
+        );
+
+        // Over a WebSocket subscription.
+        let secret = admin_token(&app, "fan-out").await?;
+        let mut ws = ws_connect(&app, None)
+            .await
+            .context("WebSocket handshake")?;
+        let init = json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {secret}") } });
+        ws.send(Message::text(init.to_string())).await?;
+        match next_event(&mut ws, Duration::from_secs(10)).await? {
+            WsEvent::Text(value) if value["type"] == "connection_ack" => {}
+            other => bail!("expected connection_ack, got {other:?}"),
+        }
+        let subscribe = json!({ "id": "1", "type": "subscribe",
+                                "payload": { "query": fan_out_document("subscription") } });
+        let started = Instant::now();
+        ws.send(Message::text(subscribe.to_string())).await?;
+        match next_event(&mut ws, Duration::from_secs(10)).await? {
+            // async-graphql answers an error found before execution as a `next` carrying `errors`.
+            WsEvent::Text(value) if value["type"] == "next" && value["id"] == "1" => {
+                expect_document_refused(&value["payload"])?;
+            }
+            WsEvent::Text(value) if value["type"] == "error" && value["id"] == "1" => {
+                expect_document_refused(&json!({ "errors": value["payload"] }))?;
+            }
+            other => bail!("expected an error message for the subscription, got {other:?}"),
+        }
+        let ws_elapsed = started.elapsed();
+        ensure!(
+            ws_elapsed < Duration::from_millis(100),
+            "subscription refused in {ws_elapsed:?}"
+        );
+        println!("fan-out subscription refused in {ws_elapsed:?}");
+        let _ = ws.close(None).await;
+
+        // Normal queries still work.
+        let body = app.graphql_with_token(&secret, ME, json!({})).await?;
+        expect_admin(&body)?;
+        let health = client.get(app.url("/healthz")).send().await?;
+        ensure!(health.status().is_success(), "healthz: {}", health.status());
+        Ok(())
+    }
+    .await;
+    app.finish(outcome).await
+}
+
+/// 30 wrong logins in one batch count as 30 attempts: at most 5 passwords are checked, the others are throttled.
+pub async fn batched_logins_count_every_attempt(env: &TestEnv) -> Result<()> {
+    let app = spawn_app(env).await?;
+    let outcome = async {
+        let login =
+            "mutation L($u: String!, $p: String!) { login(username: $u, password: $p) { id } }";
+        let batch: Vec<Value> = (0..30)
+            .map(|i| {
+                json!({ "query": login,
+                        "variables": { "u": ADMIN_USERNAME, "p": format!("wrong-{i}") } })
+            })
+            .collect();
+        let client = berth_tests::app::http_client(None)?;
+        let started = Instant::now();
+        let body: Value = client
+            .post(app.url("/graphql"))
+            .json(&batch)
+            .send()
+            .await?
+            .json()
+            .await?;
+        let elapsed = started.elapsed();
+        let answers = body.as_array().context("a batch answers an array")?;
+        ensure!(answers.len() == 30, "{body}");
+        let codes: Vec<&str> = answers
+            .iter()
+            .map(|a| {
+                a["errors"][0]["extensions"]["code"]
+                    .as_str()
+                    .unwrap_or("none")
+            })
+            .collect();
+        let checked = codes.iter().filter(|c| **c == "UNAUTHENTICATED").count();
+        let throttled = codes.iter().filter(|c| **c == "FORBIDDEN").count();
+        println!("30 batched logins: {checked} checked, {throttled} throttled in {elapsed:?}");
+        ensure!(
+            checked <= 5 && throttled >= 25 && checked + throttled == 30,
+            "codes: {codes:?}"
+        );
+        ensure!(
+            body.to_string().contains("too many failed logins"),
+            "{body}"
+        );
+        Ok(())
+    }
+    .await;
+    app.finish(outcome).await
+}
+
+/// A 100,000-character user name is BAD_USER_INPUT on `username`, before any lookup or throttle entry: a right
+/// login right after still works.
+pub async fn huge_user_name_is_bad_user_input(env: &TestEnv) -> Result<()> {
+    let app = spawn_app(env).await?;
+    let outcome = async {
+        let login =
+            "mutation L($u: String!, $p: String!) { login(username: $u, password: $p) { id } }";
+        for _ in 0..10 {
+            let started = Instant::now();
+            let body = app
+                .graphql(login, json!({ "u": "u".repeat(100_000), "p": "wrong" }))
+                .await?;
+            expect_error_code(&body, "BAD_USER_INPUT")?;
+            ensure!(
+                body["errors"][0]["extensions"]["field"] == "username",
+                "expected extensions.field == username: {body}"
+            );
+            ensure!(
+                started.elapsed() < Duration::from_secs(1),
+                "refused in {:?}",
+                started.elapsed()
+            );
+        }
+        let me = app.login_as(ADMIN_USERNAME, ADMIN_PASSWORD).await?;
+        ensure!(me["username"] == ADMIN_USERNAME, "{me}");
         Ok(())
     }
     .await;

@@ -7,6 +7,7 @@ pub mod containers;
 pub mod disks;
 pub mod error;
 pub mod hosts;
+pub mod limits;
 pub mod paging;
 pub mod passthrough;
 pub mod registries;

@@ -50,6 +50,7 @@ pub fn schema_builder() -> SchemaBuilder<Query, Mutation, Subscription> {
     .limit_depth(32)
     .limit_complexity(5_000)
     .limit_recursive_depth(32)
+    .extension(super::limits::DocumentLimits)
     .extension(AuditLog)
 }
 

@@ -20,6 +20,15 @@ use std::str::FromStr;
 pub const BOOTSTRAP_ADMIN: &str = "admin";
 /// Longest accepted API token name.
 pub const MAX_TOKEN_NAME: usize = 64;
+/// Longest accepted user name (in characters), checked before any lookup, hash or throttle entry.
+pub const MAX_USERNAME: usize = 64;
+/// Password hashes computed at once (each argon2 hash holds ~19 MiB while it runs).
+const HASHING_PERMITS: usize = 2;
+/// User names and client addresses the login throttle remembers at most; the oldest are forgotten first.
+const MAX_THROTTLE_KEYS: usize = 10_000;
+
+/// Bounds the memory of concurrent password hashing, whatever the number of requests.
+static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(HASHING_PERMITS);
 /// `last_used_at` of a token is written at most this often.
 const TOKEN_TOUCH_INTERVAL_SECS: i64 = 60;
 
@@ -69,6 +78,7 @@ pub struct AuthService {
 struct Failures {
     count: u32,
     blocked_until: Option<DateTime<Utc>>,
+    last_failure: Option<DateTime<Utc>>,
 }
 
 /// Failed logins allowed in a row before each further attempt must wait (1 s, 2 s, 4 s, … up to 15 min): per
@@ -103,6 +113,7 @@ fn hash_secret(secret: &str) -> String {
 }
 
 async fn hash_password(password: String) -> Result<String, ServiceError> {
+    let _permit = HASHING.acquire().await.context("password hashing permit")?;
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
@@ -116,6 +127,10 @@ async fn hash_password(password: String) -> Result<String, ServiceError> {
 }
 
 async fn verify_password(password: String, hash: String) -> Result<bool, ServiceError> {
+    let _permit = HASHING
+        .acquire()
+        .await
+        .context("password verification permit")?;
     tokio::task::spawn_blocking(move || {
         let parsed = PasswordHash::new(&hash)
             .map_err(|e| anyhow::anyhow!("stored password hash is invalid: {e}"))?;
@@ -146,6 +161,48 @@ fn generated_password() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// Refuses a user name longer than [`MAX_USERNAME`] characters.
+fn check_username(username: &str) -> Result<(), ServiceError> {
+    if username.trim().chars().count() > MAX_USERNAME {
+        return Err(ServiceError::bad_input(
+            "username",
+            format!("a user name has at most {MAX_USERNAME} characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// Failed logins in a row allowed for a throttle key before its attempts must wait.
+fn free_failures(key: &str) -> u32 {
+    if key.starts_with("addr:") {
+        FREE_FAILURES_ADDR
+    } else {
+        FREE_FAILURES_USER
+    }
+}
+
+/// Before the throttle table takes a new key: forget entries whose lock ran out long ago, and when it is still
+/// full, the entry with the oldest failure.
+fn make_room(map: &mut std::collections::HashMap<String, Failures>, now: DateTime<Utc>) {
+    if map.len() < MAX_THROTTLE_KEYS {
+        return;
+    }
+    let cutoff = now - chrono::Duration::seconds(MAX_LOCK_SECS);
+    map.retain(|_, f| f.blocked_until.is_some_and(|u| u > cutoff));
+    while map.len() >= MAX_THROTTLE_KEYS {
+        let oldest = map
+            .iter()
+            .min_by_key(|(_, f)| f.last_failure)
+            .map(|(k, _)| k.clone());
+        match oldest {
+            Some(k) => {
+                map.remove(&k);
+            }
+            None => break,
+        }
+    }
+}
+
 fn invalid_credentials() -> ServiceError {
     ServiceError::Unauthenticated("wrong username or password".into())
 }
@@ -166,9 +223,12 @@ impl AuthService {
         keys
     }
 
-    /// Refuses a login attempt while its user name or client address is locked out.
-    fn check_throttle(&self, keys: &[String]) -> Result<(), ServiceError> {
-        let map = self
+    /// Refuses a login attempt while its user name or client address is locked out; otherwise counts it as a
+    /// failure at once (in the same lock), so that concurrent attempts (a batch, parallel requests) cannot all
+    /// pass the check before any of them is counted. Success clears the keys; an error that is not about the
+    /// credentials gives the attempt back.
+    fn begin_attempt(&self, keys: &[String]) -> Result<(), ServiceError> {
+        let mut map = self
             .throttle
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -178,62 +238,70 @@ impl AuthService {
             .filter_map(|k| map.get(k).and_then(|f| f.blocked_until))
             .filter(|until| *until > now)
             .max();
-        match wait {
-            Some(until) => Err(ServiceError::Forbidden(format!(
+        if let Some(until) = wait {
+            return Err(ServiceError::Forbidden(format!(
                 "too many failed logins; try again in {} s",
                 (until - now).num_seconds().max(1)
-            ))),
-            None => Ok(()),
+            )));
         }
+        for k in keys {
+            if !map.contains_key(k) {
+                make_room(&mut map, now);
+            }
+            let free = free_failures(k);
+            let f = map.entry(k.clone()).or_default();
+            f.count = f.count.saturating_add(1);
+            f.last_failure = Some(now);
+            if f.count >= free {
+                let exp = (f.count - free).min(20);
+                let secs = (1i64 << exp).min(MAX_LOCK_SECS);
+                f.blocked_until = Some(now + chrono::Duration::seconds(secs));
+            }
+        }
+        Ok(())
     }
 
-    fn record_attempt(&self, keys: &[String], ok: bool) {
+    fn end_attempt(&self, keys: &[String], outcome: &Result<User, ServiceError>) {
         let mut map = self
             .throttle
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         for k in keys {
-            if ok {
-                map.remove(k);
-                continue;
+            match outcome {
+                Ok(_) => {
+                    map.remove(k);
+                }
+                Err(ServiceError::Unauthenticated(_)) => {}
+                Err(_) => {
+                    // Not a wrong password (the database is down, …): not a failure.
+                    if let Some(f) = map.get_mut(k) {
+                        f.count = f.count.saturating_sub(1);
+                        if f.count < free_failures(k) {
+                            f.blocked_until = None;
+                        }
+                        if f.count == 0 {
+                            map.remove(k);
+                        }
+                    }
+                }
             }
-            let free = if k.starts_with("addr:") {
-                FREE_FAILURES_ADDR
-            } else {
-                FREE_FAILURES_USER
-            };
-            let f = map.entry(k.clone()).or_default();
-            f.count += 1;
-            if f.count >= free {
-                let exp = (f.count - free).min(20);
-                let secs = (1i64 << exp).min(MAX_LOCK_SECS);
-                f.blocked_until = Some(Utc::now() + chrono::Duration::seconds(secs));
-            }
-        }
-        // Keep the table small: forget entries whose lock ran out long ago.
-        if map.len() > 10_000 {
-            let cutoff = Utc::now() - chrono::Duration::seconds(MAX_LOCK_SECS);
-            map.retain(|_, f| f.blocked_until.is_some_and(|u| u > cutoff));
         }
     }
 
     /// Like [`Self::login`], throttled per user name and per client address: after 5 failures in a row for a
     /// name (30 for an address) each further attempt must wait (1 s, doubling, at most 15 min); success clears
-    /// both.
+    /// both. A user name longer than [`MAX_USERNAME`] is refused before anything else.
     pub async fn login_from(
         &self,
         username: &str,
         password: &str,
         client: Option<std::net::IpAddr>,
     ) -> Result<User, ServiceError> {
+        check_username(username)?;
         let keys = Self::throttle_keys(username, client);
-        self.check_throttle(&keys)?;
+        self.begin_attempt(&keys)?;
         let outcome = self.login(username, password).await;
-        match &outcome {
-            Ok(_) => self.record_attempt(&keys, true),
-            Err(ServiceError::Unauthenticated(_)) => self.record_attempt(&keys, false),
-            Err(_) => {}
-        }
+        self.end_attempt(&keys, &outcome);
         outcome
     }
 
@@ -282,6 +350,7 @@ impl AuthService {
                 "username must not be empty",
             ));
         }
+        check_username(username)?;
         if password.len() < 8 {
             return Err(ServiceError::bad_input(
                 "password",
@@ -535,6 +604,37 @@ impl AuthService {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_user_names_are_refused_first() {
+        assert!(check_username(&"a".repeat(MAX_USERNAME)).is_ok());
+        match check_username(&"a".repeat(100_000)) {
+            Err(ServiceError::BadInput { field, .. }) => assert_eq!(field, "username"),
+            other => panic!("expected BadInput on username, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_throttle_table_stays_bounded() {
+        let mut map = std::collections::HashMap::new();
+        let start = Utc::now();
+        for i in 0..(MAX_THROTTLE_KEYS + 500) {
+            let now = start + chrono::Duration::milliseconds(i as i64);
+            make_room(&mut map, now);
+            map.insert(
+                format!("user:u{i}"),
+                Failures {
+                    count: 9,
+                    blocked_until: Some(now + chrono::Duration::seconds(60)),
+                    last_failure: Some(now),
+                },
+            );
+            assert!(map.len() <= MAX_THROTTLE_KEYS);
+        }
+        // The oldest were forgotten, the newest kept.
+        assert!(!map.contains_key("user:u0"));
+        assert!(map.contains_key(&format!("user:u{}", MAX_THROTTLE_KEYS + 499)));
+    }
 
     #[test]
     fn secrets_are_unique_prefixed_and_hash_stably() {
