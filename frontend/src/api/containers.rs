@@ -1,13 +1,18 @@
 //! Containers in the API: definitions (with their replicas and mounts), their instances, the run/stop/restart and
 //! scale mutations and the two live feeds (`containerStatus`, `containerLogs`).
 
+use std::cmp::Ordering;
+
 use berth_shared::{DesiredState, DiskKind, InstanceStatus, Protocol, RestartPolicy};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use futures::{Stream, StreamExt};
 
-use super::{ApiError, Live, execute, execute_field, subscriptions, watch};
+use super::{
+    ApiError, ConnectionData, Live, Page, SortDirection, execute, execute_field, subscriptions,
+    watch,
+};
 
 /// The host a container is pinned to, or an instance runs on: enough to name it and to link to its ports.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Deserialize)]
@@ -208,7 +213,7 @@ fn instance_fields() -> String {
     )
 }
 
-fn container_fields() -> String {
+pub(crate) fn container_fields() -> String {
     format!(
         "id name image command entrypoint env {{ name value }} \
          ports {{ containerPort hostPort hostIp protocol }} resources {{ cpus memoryBytes cpuShares }} \
@@ -219,63 +224,142 @@ fn container_fields() -> String {
     )
 }
 
-/// Containers fetched per request while listing them all (the server's largest page).
-const LIST_PAGE: i64 = 500;
-
-#[derive(Deserialize)]
-struct Edge {
-    node: Container,
+/// What the definitions list is narrowed to (`ContainerFilter`); `None` fields are left out.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerFilter {
+    /// Part of the name or image.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub search: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<InstanceStatus>,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct PageInfo {
-    has_next_page: bool,
-    #[serde(default)]
-    end_cursor: Option<String>,
+impl ContainerFilter {
+    /// Whether anything narrows the list.
+    pub fn is_empty(&self) -> bool {
+        self.search.is_none() && self.host_id.is_none() && self.status.is_none()
+    }
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Connection {
-    edges: Vec<Edge>,
-    page_info: PageInfo,
+/// The columns the server sorts the definitions by (`ContainerSortKey`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ContainerSortKey {
+    #[default]
+    Name,
+    Image,
+    Status,
+    Created,
+}
+
+impl ContainerSortKey {
+    pub const ALL: &[Self] = &[Self::Name, Self::Image, Self::Status, Self::Created];
+
+    /// The word in the page's address (`sort=created`).
+    pub fn as_query(self) -> &'static str {
+        match self {
+            Self::Name => "name",
+            Self::Image => "image",
+            Self::Status => "status",
+            Self::Created => "created",
+        }
+    }
+
+    pub fn from_query(value: &str) -> Option<Self> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|key| key.as_query() == value)
+    }
+}
+
+/// A sort order of the definitions list (`ContainerSort`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+pub struct ContainerSort {
+    pub by: ContainerSortKey,
+    pub direction: SortDirection,
+}
+
+impl ContainerSort {
+    /// The server's order, for placing a row that arrives live: the key's columns, then the id, all turned
+    /// around when descending (text compares as the database does, byte by byte).
+    pub fn compare(&self, a: &Container, b: &Container) -> Ordering {
+        let ordering = match self.by {
+            ContainerSortKey::Name => a.name.cmp(&b.name),
+            ContainerSortKey::Image => a.image.cmp(&b.image),
+            ContainerSortKey::Status => a
+                .status
+                .as_str()
+                .cmp(b.status.as_str())
+                .then_with(|| a.name.cmp(&b.name)),
+            ContainerSortKey::Created => time_key(&a.created_at)
+                .total_cmp(&time_key(&b.created_at))
+                .then_with(|| a.created_at.cmp(&b.created_at)),
+        }
+        .then_with(|| a.id.cmp(&b.id));
+        match self.direction {
+            SortDirection::Asc => ordering,
+            SortDirection::Desc => ordering.reverse(),
+        }
+    }
+}
+
+/// Milliseconds since the epoch of an RFC 3339 time (0 when unreadable), for ordering.
+pub(crate) fn time_key(iso: &str) -> f64 {
+    let millis = js_sys::Date::parse(iso);
+    if millis.is_nan() { 0.0 } else { millis }
 }
 
 #[derive(Deserialize)]
 struct ContainersData {
-    containers: Connection,
+    containers: ConnectionData<Container>,
 }
 
-/// Every container, by name (all pages).
-pub async fn containers() -> Result<Vec<Container>, ApiError> {
+/// One page of the definitions matching `filter`, in `sort` order, after the cursor `after` (keyset; a cursor of
+/// another order is BAD_USER_INPUT). `first` is clamped by the server (at most 500).
+pub async fn containers_page(
+    filter: &ContainerFilter,
+    sort: ContainerSort,
+    first: i64,
+    after: Option<&str>,
+) -> Result<Page<Container>, ApiError> {
     let query = format!(
-        "query Containers($first: Int, $after: String) {{ containers(first: $first, after: $after) {{ \
-         edges {{ node {{ {} }} }} pageInfo {{ hasNextPage endCursor }} }} }}",
+        "query Containers($filter: ContainerFilter, $sort: ContainerSort, $first: Int, $after: String) {{ \
+         containers(filter: $filter, sort: $sort, first: $first, after: $after) {{ \
+         edges {{ node {{ {} }} }} pageInfo {{ hasNextPage endCursor }} totalCount }} }}",
         container_fields()
     );
-    let mut all = Vec::new();
-    let mut after: Option<String> = None;
-    loop {
-        let data: ContainersData =
-            execute(&query, json!({ "first": LIST_PAGE, "after": after })).await?;
-        let page = data.containers;
-        let next = page.end_cursor_if_more();
-        all.extend(page.edges.into_iter().map(|edge| edge.node));
-        match next {
-            Some(cursor) => after = Some(cursor),
-            None => return Ok(all),
-        }
-    }
+    let data: ContainersData = execute(
+        &query,
+        json!({ "filter": filter, "sort": sort, "first": first, "after": after }),
+    )
+    .await?;
+    Ok(data.containers.into())
 }
 
-impl Connection {
-    fn end_cursor_if_more(&self) -> Option<String> {
-        if self.edges.is_empty() || !self.page_info.has_next_page {
-            return None;
-        }
-        self.page_info.end_cursor.clone()
-    }
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CountData {
+    total_count: i64,
+}
+
+#[derive(Deserialize)]
+struct ContainerCountData {
+    containers: CountData,
+}
+
+/// How many definitions match `filter`.
+pub async fn container_count(filter: &ContainerFilter) -> Result<i64, ApiError> {
+    let data: ContainerCountData = execute(
+        "query ContainerCount($filter: ContainerFilter) { \
+         containers(filter: $filter, first: 1) { totalCount } }",
+        json!({ "filter": filter }),
+    )
+    .await?;
+    Ok(data.containers.total_count)
 }
 
 #[derive(Deserialize)]

@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod containers;
 pub mod disks;
+pub mod inventory;
 pub mod subscriptions;
 
 use std::{cell::RefCell, fmt, rc::Rc, time::Duration};
@@ -255,6 +256,74 @@ async fn execute_quiet<T: DeserializeOwned>(query: &str, variables: Value) -> Re
 }
 
 // ---------------------------------------------------------------- types
+
+/// Which way a server-sorted list runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SortDirection {
+    #[default]
+    Asc,
+    Desc,
+}
+
+impl SortDirection {
+    /// `asc` or `desc`, as the page's address spells it.
+    pub fn as_query(self) -> &'static str {
+        match self {
+            Self::Asc => "asc",
+            Self::Desc => "desc",
+        }
+    }
+
+    /// From the page's address (`asc` for anything but `desc`).
+    pub fn from_query(value: Option<&str>) -> Self {
+        if value == Some("desc") {
+            Self::Desc
+        } else {
+            Self::Asc
+        }
+    }
+
+    pub fn is_ascending(self) -> bool {
+        self == Self::Asc
+    }
+}
+
+/// One page of a server-paged list (keyset cursors): the rows, where the next page starts, and how many rows
+/// match the filter in all.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub has_next_page: bool,
+    pub end_cursor: Option<String>,
+    pub total_count: i64,
+}
+
+/// A connection as the API returns it (`edges { node }`, `pageInfo`, `totalCount`).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ConnectionData<T> {
+    edges: Vec<EdgeData<T>>,
+    page_info: PageInfoData,
+    #[serde(default)]
+    total_count: i64,
+}
+
+#[derive(Deserialize)]
+struct EdgeData<T> {
+    node: T,
+}
+
+impl<T> From<ConnectionData<T>> for Page<T> {
+    fn from(connection: ConnectionData<T>) -> Self {
+        Self {
+            items: connection.edges.into_iter().map(|edge| edge.node).collect(),
+            has_next_page: connection.page_info.has_next_page,
+            end_cursor: connection.page_info.end_cursor,
+            total_count: connection.total_count,
+        }
+    }
+}
 
 /// What a user may do: viewers look, operators run things, admins manage everything.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]

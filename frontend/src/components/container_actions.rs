@@ -465,6 +465,9 @@ fn RunMenu(
 pub fn ChangedMarker(
     #[prop(into)] container: Signal<Container>,
     on_changed: Callback<Container>,
+    /// Short words (a table row): "Changed" and "Apply".
+    #[prop(optional)]
+    compact: bool,
 ) -> impl IntoView {
     let toasts = use_toasts();
     let busy = RwSignal::new(None::<&'static str>);
@@ -475,7 +478,7 @@ pub fn ChangedMarker(
                 class="changed-marker"
                 title="A running instance was started from an older version of this definition."
             >
-                <span class="tag tag-warn">"Changed since start"</span>
+                <span class="tag tag-warn">{if compact { "Changed" } else { "Changed since start" }}</span>
                 <Show when=move || operator>
                     <button
                         type="button"
@@ -483,7 +486,11 @@ pub fn ChangedMarker(
                         disabled=move || busy.get().is_some()
                         on:click=move |_| run(toasts, busy, container.get_untracked(), None, on_changed)
                     >
-                        {move || if busy.get().is_some() { "Applying…" } else { "Apply now" }}
+                        {move || match (busy.get().is_some(), compact) {
+                            (true, _) => "Applying…",
+                            (false, true) => "Apply",
+                            (false, false) => "Apply now",
+                        }}
                     </button>
                 </Show>
             </span>

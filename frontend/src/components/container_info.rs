@@ -40,7 +40,12 @@ pub fn limits_text(resources: &Resources) -> Option<String> {
 /// Where a browser reaches a host's published ports: the endpoint's host for `tcp://` endpoints, otherwise
 /// (a local unix socket) the host this page was loaded from.
 fn address_of(host: &HostRef) -> String {
-    match HostEndpoint::parse(&host.endpoint) {
+    endpoint_address(&host.endpoint)
+}
+
+/// Where a browser reaches the published ports of the host with this endpoint (see [`HostLinks`]'s ports).
+pub fn endpoint_address(endpoint: &str) -> String {
+    match HostEndpoint::parse(endpoint) {
         Ok(HostEndpoint::Tcp { host, .. }) if host.contains(':') => format!("[{host}]"),
         Ok(HostEndpoint::Tcp { host, .. }) => host,
         _ => web_sys::window()

@@ -2,7 +2,9 @@
 //! lines, then new ones as they come; stdout and stderr marked, monospaced, following the end unless the user
 //! scrolled up to read. For an instance that is not running it shows the last lines once and stops.
 
-use futures::StreamExt;
+use std::pin::Pin;
+
+use futures::{Stream, StreamExt};
 use leptos::{html, prelude::*, task::spawn_local_scoped_with_cancellation};
 
 use super::{
@@ -15,7 +17,7 @@ use crate::api::{
 };
 
 /// Lines asked for when (re)connecting.
-const TAIL: i64 = 200;
+pub const TAIL: i64 = 200;
 /// Lines kept on the page; older ones are dropped.
 const KEEP: usize = 2000;
 /// How close to the end (in pixels) still counts as "at the end".
@@ -28,6 +30,9 @@ struct Entry {
     line: LogLine,
 }
 
+/// A feed of log lines (each (re)connection replays the tail).
+pub type LogFeed = Pin<Box<dyn Stream<Item = Live<LogLine>>>>;
+
 /// The output of instance `instance_id`; `title` names it ("replica 0 on h1"). While `running`, the view follows
 /// the output (reconnecting when needed); otherwise it shows what the container printed and closes the feed.
 #[component]
@@ -35,6 +40,24 @@ pub fn ContainerLogs(
     instance_id: String,
     #[prop(into)] title: String,
     running: bool,
+) -> impl IntoView {
+    view! {
+        <LogPanel
+            feed=Box::pin(container_logs(&instance_id, TAIL))
+            title=title
+            running=running
+            view_id="container-logs"
+        />
+    }
+}
+
+/// The log view of any feed: `view_id` is the id of the scrolling `div.log-view` (its title is `VIEW_ID-title`).
+#[component]
+pub fn LogPanel(
+    feed: LogFeed,
+    #[prop(into)] title: String,
+    running: bool,
+    view_id: &'static str,
 ) -> impl IntoView {
     let lines = RwSignal::new(Vec::<Entry>::new());
     let next = StoredValue::new(0_u64);
@@ -45,7 +68,7 @@ pub fn ContainerLogs(
 
     // Whether a stopped instance's output has been read to its end.
     let ended = RwSignal::new(false);
-    let mut feed = container_logs(&instance_id, TAIL);
+    let mut feed = feed;
     spawn_local_scoped_with_cancellation(async move {
         while let Some(event) = feed.next().await {
             if matches!(event, Live::Disconnected { .. }) && !running {
@@ -100,9 +123,9 @@ pub fn ContainerLogs(
     };
 
     view! {
-        <section class="card log-panel" aria-labelledby="container-logs-title">
+        <section class="card log-panel" aria-labelledby=format!("{view_id}-title")>
             <div class="log-head">
-                <h2 id="container-logs-title" class="card-title">
+                <h2 id=format!("{view_id}-title") class="card-title">
                     "Logs "
                     <span class="muted log-of">{title}</span>
                 </h2>
@@ -133,7 +156,7 @@ pub fn ContainerLogs(
                     </Show>
                 </div>
             </div>
-            <div id="container-logs" class="log-view" role="log" node_ref=view_ref on:scroll=on_scroll>
+            <div id=view_id class="log-view" role="log" node_ref=view_ref on:scroll=on_scroll>
                 <For each=move || lines.get() key=|entry| entry.seq let:entry>
                     {
                         let stream = entry.line.stream.clone();

@@ -34,6 +34,8 @@ pub enum IconKind {
     Terminal,
     Users,
     Events,
+    /// Three dots: a row's menu.
+    More,
 }
 
 /// One icon. Decorative: hidden from screen readers, so pair it with text.
@@ -171,6 +173,12 @@ pub fn Icon(kind: IconKind) -> impl IntoView {
         .into_any(),
         IconKind::Play => view! { <polygon points="6 4 20 12 6 20 6 4" /> }.into_any(),
         IconKind::Stop => view! { <rect x="5" y="5" width="14" height="14" rx="2" /> }.into_any(),
+        IconKind::More => view! {
+            <circle cx="5" cy="12" r="1" />
+            <circle cx="12" cy="12" r="1" />
+            <circle cx="19" cy="12" r="1" />
+        }
+        .into_any(),
         IconKind::Terminal => view! {
             <polyline points="4 17 10 11 4 5" />
             <line x1="12" y1="19" x2="20" y2="19" />

@@ -1,7 +1,8 @@
 //! Building blocks shared by the pages: badges, empty states, dialogs, forms, menus, alerts, toasts, icons,
-//! timestamps, the containers' actions, dialog (with its mount rows), scale control and log view, and the disk
-//! dialog.
+//! timestamps, the containers' actions, dialog (with its mount rows), scale control and log view, the disk
+//! dialog, the paged live list and its virtualized table, the inventory table and the adopt dialog.
 
+pub mod adopt_dialog;
 pub mod alert;
 pub mod args;
 pub mod badge;
@@ -16,11 +17,13 @@ pub mod container_status;
 pub mod dialog;
 pub mod disk_form;
 pub mod empty_state;
+pub mod feed;
 pub mod field;
 pub mod format;
 pub mod host_form;
 pub mod host_status;
 pub mod icons;
+pub mod inventory_table;
 pub mod live;
 pub mod loading;
 pub mod menu;
@@ -32,3 +35,4 @@ pub mod sort_header;
 pub mod table_tools;
 pub mod time;
 pub mod toast;
+pub mod virtual_table;

@@ -64,3 +64,48 @@ where
         </th>
     }
 }
+
+/// A `th` sorting a server-sorted list: like [`SortHeader`], but the order lives elsewhere (the page's address)
+/// and a click asks for the new one through `on_sort`.
+#[component]
+pub fn ServerSortHeader<K>(
+    label: &'static str,
+    key: K,
+    #[prop(into)] sort: Signal<Sort<K>>,
+    on_sort: Callback<Sort<K>>,
+    /// Extra classes for the cell (column widths).
+    #[prop(optional)]
+    class: &'static str,
+) -> impl IntoView
+where
+    K: Copy + PartialEq + Send + Sync + 'static,
+{
+    let state = move || {
+        let current = sort.get();
+        match (current.key == key, current.ascending) {
+            (false, _) => "none",
+            (true, true) => "ascending",
+            (true, false) => "descending",
+        }
+    };
+    view! {
+        <th aria-sort=state class=format!("sortable {class}")>
+            <button
+                type="button"
+                class="sort-button"
+                on:click=move |_| {
+                    let current = sort.get_untracked();
+                    let next = if current.key == key {
+                        Sort { key, ascending: !current.ascending }
+                    } else {
+                        Sort { key, ascending: true }
+                    };
+                    on_sort.run(next);
+                }
+            >
+                {label}
+                <span class="sort-indicator" aria-hidden="true"></span>
+            </button>
+        </th>
+    }
+}

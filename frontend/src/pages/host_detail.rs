@@ -1,15 +1,19 @@
-//! Host detail (`/hosts/:id`): name, live status and endpoint, the capabilities panel, and the Images subtab (the
-//! host's local image cache: pull with live progress, remove).
+//! Host detail (`/hosts/:id`): name, live status and endpoint, the capabilities panel, the Images subtab (the
+//! host's local image cache: pull with live progress, remove) and the Containers subtab (`?tab=containers`: every
+//! Docker container on the host, virtualized and live, as on the Containers tab's All view).
 
 use std::{cmp::Ordering, time::Duration};
 
 use berth_shared::{ImageRef, format_bytes};
 use gloo_timers::future::sleep;
 use leptos::{ev::SubmitEvent, html, prelude::*, task::spawn_local};
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::{
-    api::{self, ApiError, Host, HostImage, Live, PullPhase, Role, bytes_u64},
+    api::{
+        self, ApiError, Host, HostImage, HostStatus, Live, PullPhase, Role, bytes_u64,
+        inventory::{DockerContainerFilter, DockerContainerSort, STATES},
+    },
     components::{
         alert::{Alert, AlertTone},
         dialog::ConfirmDialog,
@@ -18,10 +22,11 @@ use crate::{
         host_form::HostDialog,
         host_status::HostStatusBadge,
         icons::{Icon, IconKind},
+        inventory_table::InventoryTable,
         live::{LiveIndicator, LiveState},
         permission::{can, needs_title},
         sort_header::{Sort, SortHeader},
-        table_tools::ActionsHeader,
+        table_tools::{ActionsHeader, SearchField},
         time::Timestamp,
         toast::use_toasts,
     },
@@ -345,6 +350,10 @@ fn HostDetail(id: String) -> impl IntoView {
                     .unwrap_or_else(|| initial.clone())
             });
             let reload = Callback::new(move |()| load());
+            let query = use_query_map();
+            let containers_tab =
+                Memo::new(move |_| query.with(|q| q.get_str("tab") == Some("containers")));
+            let base = move || format!("/hosts/{}", host.with(|h| h.id.clone()));
             view! {
                 <BackLink />
                 <HostHeader host=host live=live state=state reload=reload />
@@ -352,24 +361,161 @@ fn HostDetail(id: String) -> impl IntoView {
                 <nav class="subtabs" role="tablist" aria-label="Host sections">
                     <a
                         id="subtab-images"
-                        class="subtab active"
+                        class="subtab"
+                        class:active=move || !containers_tab.get()
                         role="tab"
-                        aria-selected="true"
-                        aria-current="page"
-                        href=move || format!("/hosts/{}", host.with(|h| h.id.clone()))
+                        aria-selected=move || (!containers_tab.get()).to_string()
+                        aria-current=move || (!containers_tab.get()).then_some("page")
+                        href=base
                     >
                         <Icon kind=IconKind::Storage />
                         <span>"Images"</span>
                         <span class="subtab-count">{move || host.with(|h| h.images.len())}</span>
                     </a>
+                    <a
+                        id="subtab-containers"
+                        class="subtab"
+                        class:active=move || containers_tab.get()
+                        role="tab"
+                        aria-selected=move || containers_tab.get().to_string()
+                        aria-current=move || containers_tab.get().then_some("page")
+                        href=move || format!("{}?tab=containers", base())
+                    >
+                        <Icon kind=IconKind::Containers />
+                        <span>"Containers"</span>
+                    </a>
                 </nav>
-                <section class="subtab-panel" role="tabpanel" aria-labelledby="subtab-images">
-                    <PullForm host=host pull=pull pull_live=pull_live reload=reload />
-                    <ImagesTable host=host reload=reload />
-                </section>
+                {move || {
+                    if containers_tab.get() {
+                        view! {
+                            <section
+                                id="host-containers"
+                                class="subtab-panel"
+                                role="tabpanel"
+                                aria-labelledby="subtab-containers"
+                            >
+                                <HostContainers host=host />
+                            </section>
+                        }
+                            .into_any()
+                    } else {
+                        view! {
+                            <section class="subtab-panel" role="tabpanel" aria-labelledby="subtab-images">
+                                <PullForm host=host pull=pull pull_live=pull_live reload=reload />
+                                <ImagesTable host=host reload=reload />
+                            </section>
+                        }
+                            .into_any()
+                    }
+                }}
             }
             .into_any()
         }
+    }
+}
+
+/// The host's Docker containers: a search and a state filter (kept on this page only), the inventory table with
+/// its own live deltas.
+#[component]
+fn HostContainers(host: Memo<Host>) -> impl IntoView {
+    let host_id = host.with_untracked(|h| h.id.clone());
+    let scope = host_id.clone();
+    let search = RwSignal::new(String::new());
+    let state_filter = RwSignal::new(String::new());
+    let sort = RwSignal::new(DockerContainerSort::default());
+    let live = RwSignal::new(LiveState::Connecting);
+    let filter = Signal::derive(move || {
+        let search = search.get();
+        let state = state_filter.get();
+        DockerContainerFilter {
+            host_id: Some(host_id.clone()),
+            search: (!search.is_empty()).then_some(search),
+            state: (!state.is_empty()).then_some(state),
+            ..DockerContainerFilter::default()
+        }
+    });
+    let hosts = Signal::derive(move || vec![host.get()]);
+    let on_sort = Callback::new(move |next: DockerContainerSort| sort.set(next));
+    let on_clear = Callback::new(move |()| {
+        search.set(String::new());
+        state_filter.set(String::new());
+    });
+    let up = move || host.with(|h| h.status == HostStatus::Up);
+    let empty = move || {
+        view! {
+            <div class="card">
+                <EmptyState icon=IconKind::Containers title="No Docker containers on this host">
+                    {move || {
+                        if up() {
+                            view! {
+                                <p>
+                                    "Containers appear here as soon as they are created on the host: by Berth, by "
+                                    "Compose or by hand."
+                                </p>
+                            }
+                                .into_any()
+                        } else {
+                            view! {
+                                <p>
+                                    "The host does not answer, so Berth has not listed its containers yet. "
+                                    "Check the error above and Refresh once the host is back."
+                                </p>
+                            }
+                                .into_any()
+                        }
+                    }}
+                    <div class="empty-state-actions">
+                        <a class="btn btn-secondary" href="/containers">
+                            <Icon kind=IconKind::Containers />
+                            <span>"Go to Containers"</span>
+                        </a>
+                    </div>
+                </EmptyState>
+            </div>
+        }
+    };
+    view! {
+        <InventoryTable
+            filter=filter
+            sort=sort
+            on_sort=on_sort
+            hosts=hosts
+            live=live
+            on_clear=on_clear
+            empty=empty
+            hide_host=true
+            host_scope=scope
+        >
+            <SearchField
+                id="inventory-search"
+                placeholder="Name, image or label"
+                label="Search this host's Docker containers"
+                value=search
+                max_length=200
+                on_change=Callback::new(move |text: String| search.set(text.trim().to_owned()))
+            />
+            <select
+                id="inventory-state-filter"
+                class="input select filter-select"
+                aria-label="Show containers in this state"
+                on:change=move |event| state_filter.set(event_target_value(&event))
+            >
+                <option value="" selected=move || state_filter.with(String::is_empty)>
+                    "All states"
+                </option>
+                {STATES
+                    .iter()
+                    .map(|state| {
+                        view! {
+                            <option value=*state selected=move || state_filter.with(|s| s == state)>
+                                {*state}
+                            </option>
+                        }
+                    })
+                    .collect_view()}
+            </select>
+            <LiveIndicator state=live />
+        </InventoryTable>
     }
 }
 
