@@ -61,6 +61,15 @@ impl RunningApp {
             .installation_id()
             .await
             .map_err(|e| anyhow::anyhow!("reading the installation id: {e}"))?;
+        // Summary statuses are kept by every write; a database from before the column has them all STOPPED.
+        let repaired = services
+            .containers
+            .repair_summaries()
+            .await
+            .map_err(|e| anyhow::anyhow!("checking the containers' summary statuses: {e}"))?;
+        if repaired > 0 {
+            tracing::info!(repaired, "container summary statuses recomputed");
+        }
         let (reconciler_handle, reconciler_inputs) = reconciler::channel();
         let reconciler = reconciler::spawn(
             services.containers.clone(),
@@ -73,6 +82,7 @@ impl RunningApp {
         );
         let monitors = monitor::spawn(
             services.hosts.clone(),
+            services.inventory.clone(),
             MonitorSettings::from_env(),
             reconciler_handle,
             background.monitor_commands,

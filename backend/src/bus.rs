@@ -51,6 +51,9 @@ pub enum Event {
         container_id: String,
         detail: String,
     },
+    /// The fleet inventory changed (containers added, changed or removed on a host), with the rows themselves
+    /// so subscribers filter without reading the database.
+    Inventory(Arc<Vec<crate::service::inventory::InventoryChange>>),
     /// Progress of a registry refresh.
     RegistryRefresh {
         registry_id: String,

@@ -7,6 +7,7 @@ mod m20261128_000002_hosts;
 mod m20261128_000003_registries;
 mod m20261128_000004_containers;
 mod m20261128_000005_audit;
+mod m20261203_000006_inventory;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000003_registries::Migration),
             Box::new(m20261128_000004_containers::Migration),
             Box::new(m20261128_000005_audit::Migration),
+            Box::new(m20261203_000006_inventory::Migration),
         ]
     }
 }

@@ -7,14 +7,17 @@
 //! Usage: `cargo test -p berth-tests --test e2e -- [FILTER] [--exact] [--skip NAME] [--list]`.
 
 mod admin_browser;
+mod adoption;
 mod auth;
 mod browser;
 mod containers;
 mod containers_browser;
+mod containers_paging;
 mod convergence;
 mod harness;
 mod health;
 mod hosts;
+mod inventory;
 mod postgres;
 mod registries;
 mod replication;
@@ -112,6 +115,7 @@ fn all_tests() -> Vec<(&'static str, TestFn)> {
         containers::validation_versions_and_delete,
         containers::adopts_containers_after_sigkill,
         containers::stop_cancels_a_pull_in_progress,
+        containers_paging::pages_are_exact_under_churn,
         convergence::outside_rm_and_stop_are_corrected,
         convergence::sigkill_inside_sequences_converges,
         replication::replicas_spread_and_are_replaced,
@@ -119,6 +123,11 @@ fn all_tests() -> Vec<(&'static str, TestFn)> {
         replication::disks_keep_data_and_follow_the_rules,
         // Kills h2's engine (and starts it again).
         replication::lost_host_replicas_move_and_surplus_goes,
+        adoption::hand_made_container_is_adopted_and_replaced,
+        adoption::unsupported_settings_need_confirmation,
+        inventory::paging_is_exact_while_rows_come_and_go,
+        // Kills h2's engine (and starts it again).
+        inventory::hand_made_containers_are_seen_acted_on_and_go,
         roles::every_mutation_checks_the_role,
         roles::users_last_admin_and_audit,
         roles::hardening_and_no_secrets_anywhere,

@@ -27,6 +27,10 @@ commands:
           run the registry benchmark (release build; needs docker-registry and skopeo): full and
           unchanged refresh of 200 repositories × 20 tags against `skopeo list-tags` per repository;
           writes the table into BENCHMARKS.md
+  bench inventory
+          run the inventory benchmark (release build, real engines, chromium, as root): 10,000 definitions
+          and 20,000 Docker containers; list latency and rate against dockerd, event → subscriber, the
+          Containers tab in the browser, server memory; writes the tables into BENCHMARKS.md
 ";
 
 fn main() {
@@ -212,7 +216,7 @@ fn test(root: &Path, extra: &[String]) -> Result<()> {
 }
 
 /// The benchmarks of the tests crate (`tests/benches/*.rs`, `harness = false`), in a release build.
-const BENCHMARKS: &[&str] = &["hosts", "registry", "run", "converge"];
+const BENCHMARKS: &[&str] = &["hosts", "registry", "run", "converge", "inventory"];
 
 fn bench(root: &Path, rest: &[String]) -> Result<()> {
     let Some((which, extra)) = rest.split_first() else {
@@ -234,8 +238,9 @@ fn bench(root: &Path, rest: &[String]) -> Result<()> {
         build_spa(true)?;
     }
     let mut cmd = cargo();
-    // The convergence benchmark SIGKILLs and restarts a real `berth` process: a release build of it.
-    if which == "converge" {
+    // The convergence benchmark SIGKILLs and restarts a real `berth` process, the inventory benchmark measures
+    // one: a release build of it.
+    if which == "converge" || which == "inventory" {
         sh(cargo().args([
             "build",
             "--release",

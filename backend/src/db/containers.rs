@@ -1,10 +1,12 @@
 //! Queries on `containers`, `container_instances`, `disks` and the installation id in `settings`.
 
 use super::entities::{container, container_instance, setting};
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use super::keyset::{self, SeekKey};
+use sea_orm::sea_query::{Condition, Expr, ExprTrait, Func, LikeExpr, OnConflict, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder, TransactionTrait,
+    ActiveModelTrait, ActiveValue, ColumnTrait, ConnectionTrait, DatabaseConnection,
+    DatabaseTransaction, DbBackend, DbErr, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 
 pub use container::Model as ContainerRow;
@@ -65,21 +67,84 @@ pub async fn insert(db: &DatabaseConnection, row: ContainerRow) -> Result<Contai
     Ok(row)
 }
 
-/// Replaces a definition if it is still at `expected_version` (the row carries the next version); `false` when
-/// somebody else changed it first.
+/// The summary status of a definition with these instances (the service's rule), as stored in
+/// `status_summary`.
+pub type Summarize<'a> = &'a (dyn Fn(&ContainerRow, &[InstanceRow]) -> String + Send + Sync);
+
+/// Takes the definition's row lock for the rest of `txn` with a write that changes nothing: PostgreSQL locks the
+/// row, SQLite takes its one write lock (a transaction that writes first never fails on a stale snapshot). Every
+/// write of a definition's desired state, replica count or instances holds it while it recomputes the summary,
+/// so two of them never both compute from what the other has not yet written. `false` when there is no such
+/// definition.
+async fn lock_definition(txn: &DatabaseTransaction, id: &str) -> Result<bool, DbErr> {
+    let res = container::Entity::update_many()
+        .col_expr(
+            container::Column::StatusSummary,
+            Expr::col(container::Column::StatusSummary),
+        )
+        .filter(container::Column::Id.eq(id))
+        .exec(txn)
+        .await?;
+    Ok(res.rows_affected > 0)
+}
+
+/// Recomputes a definition's `status_summary` under its row lock (see [`lock_definition`]) and writes it when it
+/// changed; returns the definition (with the summary as stored now) and its instances by replica, as read in
+/// the transaction.
+async fn resummarize(
+    txn: &DatabaseTransaction,
+    id: &str,
+    summarize: Summarize<'_>,
+) -> Result<Option<(ContainerRow, Vec<InstanceRow>)>, DbErr> {
+    let Some(mut row) = container::Entity::find_by_id(id.to_owned())
+        .one(txn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let instances = instances_of(txn, id).await?;
+    let summary = summarize(&row, &instances);
+    if summary != row.status_summary {
+        container::Entity::update_many()
+            .col_expr(
+                container::Column::StatusSummary,
+                Expr::value(summary.clone()),
+            )
+            .filter(container::Column::Id.eq(id))
+            .exec(txn)
+            .await?;
+        row.status_summary = summary;
+    }
+    Ok(Some((row, instances)))
+}
+
+/// Replaces a definition if it is still at `expected_version` (the row carries the next version) and recomputes
+/// its summary (the replica count may have changed); `status_summary` and `adopted_docker_id` are not the
+/// editor's and keep their stored values. `false` when somebody else changed it first.
 pub async fn update_if_version(
     db: &DatabaseConnection,
     row: ContainerRow,
     expected_version: i32,
+    summarize: Summarize<'_>,
 ) -> Result<bool, DbErr> {
     let id = row.id.clone();
+    let mut model = row.into_active_model().reset_all();
+    model.status_summary = ActiveValue::NotSet;
+    model.adopted_docker_id = ActiveValue::NotSet;
+    let txn = db.begin().await?;
     let res = container::Entity::update_many()
-        .set(row.into_active_model().reset_all())
-        .filter(container::Column::Id.eq(id))
+        .set(model)
+        .filter(container::Column::Id.eq(id.as_str()))
         .filter(container::Column::Version.eq(expected_version))
-        .exec(db)
+        .exec(&txn)
         .await?;
-    Ok(res.rows_affected == 1)
+    if res.rows_affected != 1 {
+        txn.rollback().await?;
+        return Ok(false);
+    }
+    resummarize(&txn, &id, summarize).await?;
+    txn.commit().await?;
+    Ok(true)
 }
 
 pub async fn set_desired_state(
@@ -87,32 +152,331 @@ pub async fn set_desired_state(
     id: &str,
     state: &str,
     at: chrono::DateTime<chrono::Utc>,
+    summarize: Summarize<'_>,
 ) -> Result<(), DbErr> {
+    let txn = db.begin().await?;
     container::Entity::update_many()
         .col_expr(container::Column::DesiredState, Expr::value(state))
         .col_expr(container::Column::UpdatedAt, Expr::value(at))
         .filter(container::Column::Id.eq(id))
+        .exec(&txn)
+        .await?;
+    resummarize(&txn, id, summarize).await?;
+    txn.commit().await
+}
+
+/// Recomputes one definition's summary under its lock; `false` when it was stored right already (or the
+/// definition is gone).
+pub async fn refresh_summary(
+    db: &DatabaseConnection,
+    id: &str,
+    summarize: Summarize<'_>,
+) -> Result<bool, DbErr> {
+    let txn = db.begin().await?;
+    if !lock_definition(&txn, id).await? {
+        txn.rollback().await?;
+        return Ok(false);
+    }
+    let before = container::Entity::find_by_id(id.to_owned())
+        .one(&txn)
+        .await?
+        .map(|r| r.status_summary);
+    let after = resummarize(&txn, id, summarize)
+        .await?
+        .map(|(r, _)| r.status_summary);
+    txn.commit().await?;
+    Ok(before != after)
+}
+
+/// Overwrites a stored summary (tests of the repair).
+#[cfg(test)]
+pub async fn set_summary_for_tests(db: &DatabaseConnection, id: &str, summary: &str) {
+    container::Entity::update_many()
+        .col_expr(container::Column::StatusSummary, Expr::value(summary))
+        .filter(container::Column::Id.eq(id))
         .exec(db)
         .await
         .map(|_| ())
+        .unwrap_or_else(|e| panic!("setting a summary: {e}"));
 }
 
-/// Deletes a definition and its instance rows.
+/// Inserts many definitions and instances at once (benchmarks).
+#[cfg(test)]
+pub async fn insert_many_for_tests(
+    db: &DatabaseConnection,
+    containers: Vec<ContainerRow>,
+    instances: Vec<InstanceRow>,
+) {
+    let txn = db.begin().await.unwrap_or_else(|e| panic!("{e}"));
+    for chunk in containers.chunks(500) {
+        container::Entity::insert_many(
+            chunk
+                .iter()
+                .cloned()
+                .map(IntoActiveModel::into_active_model),
+        )
+        .exec_without_returning(&txn)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    }
+    for chunk in instances.chunks(500) {
+        container_instance::Entity::insert_many(
+            chunk
+                .iter()
+                .cloned()
+                .map(IntoActiveModel::into_active_model),
+        )
+        .exec_without_returning(&txn)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    }
+    txn.commit().await.unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// `ANALYZE` (benchmarks on PostgreSQL).
+#[cfg(test)]
+pub async fn analyze_for_tests(db: &DatabaseConnection) {
+    db.execute_unprepared("ANALYZE")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// Every definition's id with its stored summary, desired state and replica count, and every instance's
+/// container id and status: what checking every summary needs (start-up repair), nothing more.
+pub async fn summary_inputs(
+    db: &DatabaseConnection,
+) -> Result<(Vec<(String, String, String, i32)>, Vec<(String, String)>), DbErr> {
+    let definitions = container::Entity::find()
+        .select_only()
+        .column(container::Column::Id)
+        .column(container::Column::StatusSummary)
+        .column(container::Column::DesiredState)
+        .column(container::Column::Replicas)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let instances = container_instance::Entity::find()
+        .select_only()
+        .column(container_instance::Column::ContainerId)
+        .column(container_instance::Column::Status)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok((definitions, instances))
+}
+
+/// Deletes a definition and its instance rows (the definition first: its row lock comes before instance rows,
+/// as in every other write).
 pub async fn delete(db: &DatabaseConnection, id: &str) -> Result<bool, DbErr> {
     let txn = db.begin().await?;
-    container_instance::Entity::delete_many()
-        .filter(container_instance::Column::ContainerId.eq(id))
+    let res = container::Entity::delete_by_id(id.to_owned())
         .exec(&txn)
         .await?;
-    let res = container::Entity::delete_by_id(id.to_owned())
+    container_instance::Entity::delete_many()
+        .filter(container_instance::Column::ContainerId.eq(id))
         .exec(&txn)
         .await?;
     txn.commit().await?;
     Ok(res.rows_affected > 0)
 }
 
-pub async fn instances_of(
+/// The sort orders of the definitions list; each ends on the id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ContainerOrder {
+    /// `(name, id)` (names are unique).
+    Name,
+    /// `(image, id)`, index `ix_containers_image`.
+    Image,
+    /// `(status_summary, name, id)`, index `ix_containers_status`.
+    Status,
+    /// `(created_at, id)`, index `ix_containers_created`.
+    Created,
+}
+
+/// A value of a sort column in a keyset cursor.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SeekValue {
+    Text(String),
+    Time(chrono::DateTime<chrono::Utc>),
+}
+
+/// One page of definitions: filter, order, the row to continue after and the number of rows to read.
+#[derive(Clone, Debug)]
+pub struct ContainerPageQuery {
+    /// Lower-case text that the name or the image contains.
+    pub search: Option<String>,
+    /// Pinned to this host, or with an instance on it.
+    pub host_id: Option<String>,
+    /// Stored summary status.
+    pub status: Option<String>,
+    pub order: ContainerOrder,
+    pub desc: bool,
+    /// The last row's sort values (as [`ContainerOrder::columns`] lists them) and id.
+    pub after: Option<(Vec<SeekValue>, String)>,
+    pub limit: u64,
+}
+
+impl ContainerOrder {
+    /// The sort columns before the id.
+    pub fn columns(self) -> &'static [container::Column] {
+        use container::Column as C;
+        match self {
+            ContainerOrder::Name => &[C::Name],
+            ContainerOrder::Image => &[C::Image],
+            ContainerOrder::Status => &[C::StatusSummary, C::Name],
+            ContainerOrder::Created => &[C::CreatedAt],
+        }
+    }
+
+    /// A row's values of the sort columns.
+    pub fn values_of(self, row: &ContainerRow) -> Vec<SeekValue> {
+        match self {
+            ContainerOrder::Name => vec![SeekValue::Text(row.name.clone())],
+            ContainerOrder::Image => vec![SeekValue::Text(row.image.clone())],
+            ContainerOrder::Status => vec![
+                SeekValue::Text(row.status_summary.clone()),
+                SeekValue::Text(row.name.clone()),
+            ],
+            ContainerOrder::Created => vec![SeekValue::Time(row.created_at)],
+        }
+    }
+}
+
+/// The filter of [`ContainerPageQuery`] as a condition: search with `LIKE` in the name or image, the host as the
+/// pinned host or any instance's host, the status on the stored summary. `counting`: for a count of every match
+/// rather than a page that stops early.
+fn page_filter(q: &ContainerPageQuery, backend: DbBackend, counting: bool) -> Condition {
+    use container::Column as C;
+    use container_instance::Column as I;
+    let mut cond = Condition::all();
+    if let Some(search) = q.search.as_deref().filter(|s| !s.is_empty()) {
+        let pattern = keyset::contains_pattern(search);
+        let like = |col: C| {
+            // SQLite's LIKE ignores ASCII case already (and its lower() knows only ASCII): lower() would only
+            // double the cost of the scan there.
+            let text = match backend {
+                DbBackend::Sqlite => Expr::col(col),
+                _ => Expr::expr(Func::lower(Expr::col(col))),
+            };
+            text.like(LikeExpr::new(pattern.clone()).escape(keyset::LIKE_ESCAPE))
+        };
+        cond = cond.add(Condition::any().add(like(C::Name)).add(like(C::Image)));
+    }
+    if let Some(host) = &q.host_id {
+        let pinned = Expr::col((container::Entity, C::HostId)).eq(host.as_str());
+        let on_host = if backend == DbBackend::Sqlite && !counting {
+            // Correlated, so a page stops at its last row. The host is compared as an expression so that SQLite,
+            // which keeps no statistics, probes each definition's instances by `ux_container_instances_replica`
+            // instead of walking every instance on the host (`ix_container_instances_host`) for each definition.
+            Expr::exists(
+                Query::select()
+                    .expr(Expr::value(1))
+                    .from_as(container_instance::Entity, INSTANCE)
+                    .and_where(
+                        Expr::col((INSTANCE, I::ContainerId)).equals((container::Entity, C::Id)),
+                    )
+                    .and_where(
+                        Expr::expr(Func::coalesce([
+                            Expr::col((INSTANCE, I::HostId)),
+                            Expr::value(""),
+                        ]))
+                        .eq(host.as_str()),
+                    )
+                    .to_owned(),
+            )
+        } else {
+            // One list of the host's definitions (from `ix_container_instances_host`), probed for each row: what
+            // a count over every definition wants, and what PostgreSQL makes of either form (a hashed subplan; a
+            // correlated EXISTS under OR only costs it more).
+            Expr::col((container::Entity, C::Id)).in_subquery(
+                Query::select()
+                    .column(I::ContainerId)
+                    .from(container_instance::Entity)
+                    .and_where(Expr::col(I::HostId).eq(host.as_str()))
+                    .to_owned(),
+            )
+        };
+        cond = cond.add(Condition::any().add(pinned).add(on_host));
+    }
+    if let Some(status) = &q.status {
+        cond = cond.add(C::StatusSummary.eq(status.as_str()));
+    }
+    cond
+}
+
+/// The alias of `container_instances` in the host filter's subquery.
+const INSTANCE: &str = "ci";
+
+/// Up to `limit` definitions of the filter in the order asked, after the given row; reads only those rows (and
+/// the index entries before them within the filter).
+pub async fn page(
     db: &DatabaseConnection,
+    q: &ContainerPageQuery,
+) -> Result<Vec<ContainerRow>, DbErr> {
+    let cols = q.order.columns();
+    let mut select =
+        container::Entity::find().filter(page_filter(q, db.get_database_backend(), false));
+    if let Some((values, id)) = &q.after {
+        if values.len() != cols.len() {
+            return Err(DbErr::Custom(
+                "a cursor's values do not match its sort order".into(),
+            ));
+        }
+        let mut keys: Vec<SeekKey> = cols
+            .iter()
+            .zip(values)
+            .map(|(c, v)| {
+                let value: sea_orm::Value = match v {
+                    SeekValue::Text(t) => t.clone().into(),
+                    SeekValue::Time(t) => (*t).into(),
+                };
+                SeekKey::new(Expr::col((container::Entity, *c)), value)
+            })
+            .collect();
+        keys.push(SeekKey::new(
+            Expr::col((container::Entity, container::Column::Id)),
+            id.clone(),
+        ));
+        if let Some(cond) = keyset::after(&keys, q.desc) {
+            select = select.filter(cond);
+        }
+    }
+    let exprs = cols
+        .iter()
+        .chain(std::iter::once(&container::Column::Id))
+        .map(|c| Expr::col((container::Entity, *c)));
+    keyset::order_by(select, exprs, q.desc)
+        .limit(q.limit)
+        .all(db)
+        .await
+}
+
+/// How many definitions the filter of `q` matches.
+pub async fn page_count(db: &DatabaseConnection, q: &ContainerPageQuery) -> Result<u64, DbErr> {
+    container::Entity::find()
+        .filter(page_filter(q, db.get_database_backend(), true))
+        .count(db)
+        .await
+}
+
+/// The instances of these definitions, by definition and replica (one query).
+pub async fn instances_of_many(
+    db: &DatabaseConnection,
+    container_ids: &[String],
+) -> Result<Vec<InstanceRow>, DbErr> {
+    if container_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    container_instance::Entity::find()
+        .filter(container_instance::Column::ContainerId.is_in(container_ids.iter().cloned()))
+        .order_by_asc(container_instance::Column::ContainerId)
+        .order_by_asc(container_instance::Column::Replica)
+        .all(db)
+        .await
+}
+
+pub async fn instances_of(
+    db: &impl ConnectionTrait,
     container_id: &str,
 ) -> Result<Vec<InstanceRow>, DbErr> {
     container_instance::Entity::find()
@@ -136,27 +500,62 @@ pub async fn instance(db: &DatabaseConnection, id: &str) -> Result<Option<Instan
         .await
 }
 
-/// Inserts or replaces an instance row (by id).
-pub async fn save_instance(db: &DatabaseConnection, row: InstanceRow) -> Result<(), DbErr> {
-    let exists = container_instance::Entity::find_by_id(row.id.clone())
-        .one(db)
-        .await?
-        .is_some();
-    if exists {
-        row.into_active_model().reset_all().update(db).await?;
+/// Inserts or replaces an instance row (by id), in one transaction with its definition's summary: when the
+/// status differs from the stored one (or `snapshot` is asked for) the summary is recomputed under the
+/// definition's lock, and the definition and its instances as read then are returned (`None` otherwise, or when
+/// the definition is gone).
+pub async fn save_instance(
+    db: &DatabaseConnection,
+    row: InstanceRow,
+    snapshot: bool,
+    summarize: Summarize<'_>,
+) -> Result<Option<(ContainerRow, Vec<InstanceRow>)>, DbErr> {
+    let txn = db.begin().await?;
+    let defined = lock_definition(&txn, &row.container_id).await?;
+    let stored = container_instance::Entity::find_by_id(row.id.clone())
+        .one(&txn)
+        .await?;
+    let changed = stored.as_ref().is_none_or(|s| s.status != row.status);
+    let container_id = row.container_id.clone();
+    if stored.is_some() {
+        row.into_active_model().reset_all().update(&txn).await?;
     } else {
         container_instance::Entity::insert(row.into_active_model())
-            .exec_without_returning(db)
+            .exec_without_returning(&txn)
             .await?;
     }
-    Ok(())
+    let out = if defined && (changed || snapshot) {
+        resummarize(&txn, &container_id, summarize).await?
+    } else {
+        None
+    };
+    txn.commit().await?;
+    Ok(out)
 }
 
-pub async fn delete_instance(db: &DatabaseConnection, id: &str) -> Result<(), DbErr> {
+/// Deletes an instance row and recomputes its definition's summary in the same transaction.
+pub async fn delete_instance(
+    db: &DatabaseConnection,
+    id: &str,
+    summarize: Summarize<'_>,
+) -> Result<(), DbErr> {
+    // An instance never changes its definition, so this read need not be in the transaction (which must write
+    // first, see `lock_definition`).
+    let Some(stored) = container_instance::Entity::find_by_id(id.to_owned())
+        .one(db)
+        .await?
+    else {
+        return Ok(());
+    };
+    let txn = db.begin().await?;
+    let defined = lock_definition(&txn, &stored.container_id).await?;
     container_instance::Entity::delete_by_id(id.to_owned())
-        .exec(db)
-        .await
-        .map(|_| ())
+        .exec(&txn)
+        .await?;
+    if defined {
+        resummarize(&txn, &stored.container_id, summarize).await?;
+    }
+    txn.commit().await
 }
 
 use super::entities::disk;
@@ -194,13 +593,15 @@ pub async fn delete_disk(db: &DatabaseConnection, id: &str) -> Result<(), DbErr>
         .map(|_| ())
 }
 
-/// Sets a definition's replica count, bumping its version.
+/// Sets a definition's replica count, bumping its version, and recomputes its summary.
 pub async fn set_replicas(
     db: &DatabaseConnection,
     id: &str,
     replicas: i32,
     at: chrono::DateTime<chrono::Utc>,
+    summarize: Summarize<'_>,
 ) -> Result<(), DbErr> {
+    let txn = db.begin().await?;
     container::Entity::update_many()
         .col_expr(container::Column::Replicas, Expr::value(replicas))
         .col_expr(
@@ -209,7 +610,8 @@ pub async fn set_replicas(
         )
         .col_expr(container::Column::UpdatedAt, Expr::value(at))
         .filter(container::Column::Id.eq(id))
-        .exec(db)
-        .await
-        .map(|_| ())
+        .exec(&txn)
+        .await?;
+    resummarize(&txn, id, summarize).await?;
+    txn.commit().await
 }

@@ -1,11 +1,15 @@
 //! Database access: connection, migrations, entities and the queries services use. Only `service/` calls it.
 
+pub mod adoption;
 pub mod audit;
 pub mod containers;
 pub mod entities;
 pub mod fault;
 pub mod hosts;
+pub mod inventory;
+pub mod keyset;
 pub mod registries;
+pub mod seed;
 pub mod session_store;
 pub mod tokens;
 pub mod users;

@@ -2,10 +2,17 @@
 //! TCP with TLS), reads capabilities, streams events, lists, pulls and removes images, with a timeout on every
 //! call so that a host that never answers cannot hold anything else up.
 
+mod adopt;
 mod containers;
+mod inventory;
 pub mod passthrough;
 
+pub use adopt::{
+    ContainerConfig, FoundMount, FoundMountKind, FoundPort, Healthcheck, ImageDefaults,
+    OtherSetting,
+};
 pub use containers::{ContainerSpec, ContainerState, LogEntry, RunState};
+pub use inventory::{ListedContainer, PublishedPort};
 
 use berth_shared::HostEndpoint;
 use bollard::Docker;

@@ -1,22 +1,47 @@
 //! Host monitors: one task per host with Docker support. Each holds one engine `/events` stream (container and
 //! image events), pings every few seconds, and records status transitions (UP ↔ NON_RESPONSIVE, MAINTENANCE),
-//! capabilities and the image cache through `HostService`. A host that hangs only ever delays its own task.
+//! capabilities and the image cache through `HostService`, and keeps the host's part of the fleet inventory:
+//! listed at connect and every `BERTH_INVENTORY_RESYNC_SECS` (60 s), each container re-read after its events,
+//! marked not current when the host stops answering. A host that hangs only ever delays its own task.
 
 use crate::docker::{Engine, EngineEvent};
 use crate::engine::reconciler::ReconcilerHandle;
 use crate::service::hosts::{HostService, MonitorCommand};
+use crate::service::inventory::InventoryService;
 use berth_shared::{HostEndpoint, HostStatus};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use std::collections::HashMap;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-/// Monitor timing (env `BERTH_HOST_PING_SECS`, default 3 s).
+/// Monitor timing (env `BERTH_HOST_PING_SECS`, default 3 s; `BERTH_INVENTORY_RESYNC_SECS`, default 60 s).
 #[derive(Clone, Copy, Debug)]
 pub struct MonitorSettings {
     pub ping_every: Duration,
     pub retry_max: Duration,
+    pub resync_every: Duration,
+}
+
+/// Container event actions that change nothing the inventory shows.
+const QUIET_ACTIONS: [&str; 9] = [
+    "exec_create",
+    "exec_start",
+    "exec_die",
+    "exec_detach",
+    "attach",
+    "resize",
+    "top",
+    "archive-path",
+    "extract-to-dir",
+];
+
+/// What every monitor works with.
+#[derive(Clone)]
+struct Deps {
+    hosts: HostService,
+    inventory: InventoryService,
+    reconciler: ReconcilerHandle,
 }
 
 impl MonitorSettings {
@@ -26,9 +51,15 @@ impl MonitorSettings {
             .and_then(|v| v.parse::<f64>().ok())
             .filter(|v| *v > 0.0)
             .unwrap_or(3.0);
+        let resync = std::env::var("BERTH_INVENTORY_RESYNC_SECS")
+            .ok()
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|v| *v > 0.0)
+            .unwrap_or(60.0);
         MonitorSettings {
             ping_every: Duration::from_secs_f64(ping),
             retry_max: Duration::from_secs(10),
+            resync_every: Duration::from_secs_f64(resync),
         }
     }
 }
@@ -53,25 +84,29 @@ impl Drop for Running {
 /// Runs the supervisor: starts a monitor for every stored host, then follows the service's commands.
 pub fn spawn(
     hosts: HostService,
+    inventory: InventoryService,
     settings: MonitorSettings,
     reconciler: ReconcilerHandle,
     mut commands: mpsc::UnboundedReceiver<MonitorCommand>,
 ) -> JoinHandle<()> {
+    let deps = Deps {
+        hosts: hosts.clone(),
+        inventory,
+        reconciler,
+    };
     tokio::spawn(async move {
         let mut running: HashMap<String, Running> = HashMap::new();
         match hosts.list().await {
             Ok(list) => {
                 for host in list {
-                    start(&mut running, &hosts, &reconciler, settings, host.id, None);
+                    start(&mut running, &deps, settings, host.id, None);
                 }
             }
             Err(e) => tracing::error!(error = %e, "listing hosts for monitoring failed"),
         }
         while let Some(cmd) = commands.recv().await {
             match cmd {
-                MonitorCommand::Start(id, ready) => {
-                    start(&mut running, &hosts, &reconciler, settings, id, ready)
-                }
+                MonitorCommand::Start(id, ready) => start(&mut running, &deps, settings, id, ready),
                 MonitorCommand::Stop(id) => {
                     running.remove(&id);
                 }
@@ -79,7 +114,7 @@ pub fn spawn(
                     Some(r) => {
                         let _ = r.commands.send(HostCommand::Refresh(done));
                     }
-                    None => start(&mut running, &hosts, &reconciler, settings, id, Some(done)),
+                    None => start(&mut running, &deps, settings, id, Some(done)),
                 },
             }
         }
@@ -88,22 +123,14 @@ pub fn spawn(
 
 fn start(
     running: &mut HashMap<String, Running>,
-    hosts: &HostService,
-    reconciler: &ReconcilerHandle,
+    deps: &Deps,
     settings: MonitorSettings,
     id: String,
     ready: Option<oneshot::Sender<()>>,
 ) {
     // Replacing an entry drops (and so aborts) the old monitor.
     let (tx, rx) = mpsc::unbounded_channel();
-    let task = tokio::spawn(monitor(
-        hosts.clone(),
-        reconciler.clone(),
-        settings,
-        id.clone(),
-        rx,
-        ready,
-    ));
+    let task = tokio::spawn(monitor(deps.clone(), settings, id.clone(), rx, ready));
     running.insert(id, Running { task, commands: tx });
 }
 
@@ -149,13 +176,15 @@ enum Ended {
 }
 
 async fn monitor(
-    hosts: HostService,
-    reconciler: ReconcilerHandle,
+    deps: Deps,
     settings: MonitorSettings,
     id: String,
     mut commands: mpsc::UnboundedReceiver<HostCommand>,
     mut ready: Option<oneshot::Sender<()>>,
 ) {
+    let Deps {
+        hosts, reconciler, ..
+    } = &deps;
     let mut backoff = Duration::from_millis(500);
     let mut cursor = EventCursor::default();
     loop {
@@ -211,22 +240,14 @@ async fn monitor(
                 }
                 hosts.set_live_engine(&id, Some(engine.clone()));
                 reconciler.host_connected(&id);
-                let ended = watch(
-                    &hosts,
-                    &reconciler,
-                    settings,
-                    &id,
-                    &engine,
-                    &mut commands,
-                    &mut cursor,
-                )
-                .await;
+                let ended = watch(&deps, settings, &id, &engine, &mut commands, &mut cursor).await;
                 hosts.set_live_engine(&id, None);
                 match ended {
                     Ended::Removed => return,
                     Ended::Lost(reason) => {
                         tracing::warn!(host = %row.name, %reason, "host stopped answering");
                         reconciler.host_lost(&id);
+                        mark_stale(&deps, &id).await;
                         let _ = hosts
                             .record_status(&id, HostStatus::NonResponsive, Some(reason), None)
                             .await;
@@ -235,6 +256,7 @@ async fn monitor(
             }
             Err(reason) => {
                 reconciler.host_lost(&id);
+                mark_stale(&deps, &id).await;
                 let _ = hosts
                     .record_status(&id, HostStatus::NonResponsive, Some(reason), None)
                     .await;
@@ -257,6 +279,24 @@ async fn monitor(
     }
 }
 
+async fn mark_stale(deps: &Deps, id: &str) {
+    if let Err(e) = deps.inventory.mark_stale(id).await {
+        tracing::error!(host = %id, error = %e, "marking the inventory not current failed");
+    }
+}
+
+/// The engine's whole container list into the inventory.
+async fn resync(deps: &Deps, id: &str, engine: &Engine) -> Result<(), Ended> {
+    let listing = engine
+        .list_every_container()
+        .await
+        .map_err(|e| Ended::Lost(e.to_string()))?;
+    if let Err(e) = deps.inventory.record_listing(id, engine, listing).await {
+        tracing::error!(host = %id, error = %e, "recording the container inventory failed");
+    }
+    Ok(())
+}
+
 /// Capabilities and the image cache, read fresh from the engine.
 async fn check(hosts: &HostService, id: &str, engine: &Engine) -> Result<(), String> {
     let caps = engine.capabilities().await.map_err(|e| e.to_string())?;
@@ -274,8 +314,7 @@ async fn check(hosts: &HostService, id: &str, engine: &Engine) -> Result<(), Str
 
 /// Follows the engine's events and pings it until it stops answering.
 async fn watch(
-    hosts: &HostService,
-    reconciler: &ReconcilerHandle,
+    deps: &Deps,
     settings: MonitorSettings,
     id: &str,
     engine: &Engine,
@@ -283,55 +322,116 @@ async fn watch(
     cursor: &mut EventCursor,
 ) -> Ended {
     // Resume where the last stream of this engine stopped. `check` has just re-read the whole image list, so
-    // anything older than the daemon's replay buffer (256 events) is covered by that re-list.
-    let mut events = Box::pin(engine.events(cursor.since()));
+    // anything older than the daemon's replay buffer (256 events) is covered by that re-list. A first stream
+    // starts from before the inventory listing below, so nothing between the two is missed.
+    let since = cursor
+        .since()
+        .or_else(|| chrono::Utc::now().timestamp_nanos_opt());
+    let mut events = Box::pin(engine.events(since));
+    if let Err(ended) = resync(deps, id, engine).await {
+        return ended;
+    }
     let mut ping = tokio::time::interval(settings.ping_every);
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ping.tick().await;
+    let mut resync_timer = tokio::time::interval(settings.resync_every);
+    resync_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    resync_timer.tick().await;
     loop {
         tokio::select! {
-            item = events.next() => match item {
-                Some(Ok(event)) => {
-                    if !cursor.is_new(&event) {
-                        continue;
-                    }
-                    if event.kind == "container" {
-                        reconciler.event(id, event);
-                        continue;
-                    }
-                    if event.kind == "image" {
-                        // pull, tag, untag, delete, import, load: re-read the (small) image list.
-                        let cache = hosts.lock_image_cache(id).await;
-                        match engine.images().await {
-                            Ok(images) => {
-                                if let Err(e) = hosts.record_images(&cache, images).await {
-                                    tracing::error!(host = %id, error = ?e, "recording images failed");
-                                }
+            item = events.next() => {
+                // Take every event already waiting, then re-read each container they touched once.
+                let mut dirty: Vec<String> = Vec::new();
+                let mut item = item;
+                loop {
+                    match item {
+                        Some(Ok(event)) => {
+                            if let Err(ended) = handle(deps, id, engine, cursor, event, &mut dirty).await {
+                                return ended;
                             }
-                            Err(e) => return Ended::Lost(e.to_string()),
                         }
+                        Some(Err(e)) => return Ended::Lost(format!("event stream failed: {e}")),
+                        None => return Ended::Lost("event stream ended".into()),
+                    }
+                    match events.next().now_or_never() {
+                        Some(next) => item = next,
+                        None => break,
                     }
                 }
-                Some(Err(e)) => return Ended::Lost(format!("event stream failed: {e}")),
-                None => return Ended::Lost("event stream ended".into()),
+                for docker_id in dirty {
+                    if let Err(e) = deps.inventory.record_one(id, engine, &docker_id).await {
+                        tracing::warn!(host = %id, container = %docker_id, error = %e, "re-reading a container failed");
+                    }
+                }
             },
             _ = ping.tick() => {
                 if let Err(e) = engine.ping().await {
                     return Ended::Lost(e.to_string());
                 }
             }
+            _ = resync_timer.tick() => {
+                if let Err(ended) = resync(deps, id, engine).await {
+                    return ended;
+                }
+            }
             cmd = commands.recv() => match cmd {
                 Some(HostCommand::Refresh(done)) => {
-                    let result = check(hosts, id, engine).await;
+                    let result = check(&deps.hosts, id, engine).await;
+                    let listed = resync(deps, id, engine).await;
                     let _ = done.send(());
                     if let Err(e) = result {
                         return Ended::Lost(e);
+                    }
+                    if let Err(ended) = listed {
+                        return ended;
                     }
                 }
                 None => return Ended::Removed,
             },
         }
     }
+}
+
+/// One engine event: container events go to the reconciler and mark the container for a re-read (a destroyed
+/// one leaves the inventory at once); image events re-read the image list.
+async fn handle(
+    deps: &Deps,
+    id: &str,
+    engine: &Engine,
+    cursor: &mut EventCursor,
+    event: EngineEvent,
+    dirty: &mut Vec<String>,
+) -> Result<(), Ended> {
+    if !cursor.is_new(&event) {
+        return Ok(());
+    }
+    if event.kind == "container" {
+        let docker_id = event.id.clone();
+        let action = event.action.clone();
+        deps.reconciler.event(id, event);
+        if action == "destroy" {
+            dirty.retain(|d| *d != docker_id);
+            if let Err(e) = deps.inventory.forget(id, &docker_id).await {
+                tracing::warn!(host = %id, error = %e, "forgetting a container failed");
+            }
+        } else if !QUIET_ACTIONS.contains(&action.as_str()) && !dirty.contains(&docker_id) {
+            dirty.push(docker_id);
+        }
+        return Ok(());
+    }
+    if event.kind == "image" {
+        // pull, tag, untag, delete, import, load: re-read the (small) image list.
+        let cache = deps.hosts.lock_image_cache(id).await;
+        match engine.images().await {
+            Ok(images) => {
+                if let Err(e) = deps.hosts.record_images(&cache, images).await {
+                    tracing::error!(host = %id, error = ?e, "recording images failed");
+                }
+            }
+            Err(e) => return Err(Ended::Lost(e.to_string())),
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

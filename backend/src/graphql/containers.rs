@@ -3,7 +3,7 @@
 use super::disks::Disk;
 use super::error::{ApiError, ApiResult};
 use super::hosts::Host;
-use super::paging::{PageInfo, count, cursor, window};
+use super::paging::{KeysetCursor, PageInfo, SortDirection, count, page_size};
 use super::scalars::Bytes;
 use super::{authorized_services, require_user, services};
 use crate::bus::Event;
@@ -301,6 +301,7 @@ impl ContainerInstance {
 pub struct ContainerConnection {
     pub edges: Vec<ContainerEdge>,
     pub page_info: PageInfo,
+    /// How many containers the filter matches (counted only when this field is asked for).
     pub total_count: i32,
 }
 
@@ -408,48 +409,96 @@ pub struct ContainerFilter {
     pub status: Option<InstanceStatus>,
 }
 
+/// What the containers list sorts on; every order ends on the id.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, Default)]
+#[graphql(remote = "svc::ContainerSortKey")]
+pub enum ContainerSortKey {
+    #[default]
+    Name,
+    Image,
+    /// The summary status by its name, then the container name.
+    Status,
+    Created,
+}
+
+#[derive(InputObject, Clone, Copy, Debug, Default)]
+pub struct ContainerSort {
+    #[graphql(default_with = "ContainerSortKey::Name")]
+    pub by: ContainerSortKey,
+    #[graphql(default_with = "SortDirection::Asc")]
+    pub direction: SortDirection,
+}
+
+/// How many sort values a cursor of `key` carries.
+fn cursor_values(key: svc::ContainerSortKey) -> usize {
+    match key {
+        svc::ContainerSortKey::Status => 2,
+        _ => 1,
+    }
+}
+
 #[derive(Default)]
 pub struct ContainerQuery;
 
 #[Object]
 impl ContainerQuery {
-    /// Containers by name. `first` is clamped to 1..=500 (default 50).
+    /// Containers, filtered, sorted (by name unless `sort` says otherwise) and paged in the database: `after`
+    /// takes an `endCursor` of the same sort and direction (another is BAD_USER_INPUT on `after`), and
+    /// containers created or deleted meanwhile never make another show twice or go missing. `first` is clamped
+    /// to 1..=500 (default 50); `filter.search` is at most 200 characters.
     async fn containers(
         &self,
         ctx: &Context<'_>,
         filter: Option<ContainerFilter>,
+        sort: Option<ContainerSort>,
         first: Option<i32>,
         after: Option<String>,
     ) -> ApiResult<ContainerConnection> {
         require_user(ctx)?;
-        let (first, offset) = window(first, after.as_deref())?;
+        let sort = sort.unwrap_or_default();
+        let key: svc::ContainerSortKey = sort.by.into();
+        let first = page_size(first);
+        let after = after
+            .as_deref()
+            .map(|a| KeysetCursor::decode_for(a, key.as_str(), sort.direction, cursor_values(key)))
+            .transpose()?
+            .map(|c| svc::PageMark {
+                values: c.values,
+                id: c.id,
+            });
         let filter = filter.unwrap_or_default();
-        let all = services(ctx)?
+        let page = services(ctx)?
             .containers
-            .list_with_instances(&svc::ContainerFilter {
-                search: filter.search,
-                host_id: filter.host_id.map(|h| h.0),
-                status: filter.status.map(Into::into),
+            .page(&svc::ContainerPageRequest {
+                filter: svc::ContainerFilter {
+                    search: filter.search,
+                    host_id: filter.host_id.map(|h| h.0),
+                    status: filter.status.map(Into::into),
+                },
+                sort: key,
+                desc: sort.direction.is_desc(),
+                first,
+                after,
+                // Counting reads every match: only when asked for.
+                count: ctx.look_ahead().field("totalCount").exists(),
             })
             .await?;
-        let total = all.len();
-        let edges: Vec<ContainerEdge> = all
+        let edges: Vec<ContainerEdge> = page
+            .items
             .into_iter()
-            .enumerate()
-            .skip(offset)
-            .take(first)
-            .map(|(i, (c, instances))| ContainerEdge {
-                cursor: cursor(i),
+            .map(|(c, instances, mark)| ContainerEdge {
+                cursor: KeysetCursor::new(key.as_str(), sort.direction, mark.values, mark.id)
+                    .encode(),
                 node: Container::with_instances(c, instances),
             })
             .collect();
         Ok(ContainerConnection {
             page_info: PageInfo {
-                has_next_page: offset + edges.len() < total,
+                has_next_page: page.has_next,
                 end_cursor: edges.last().map(|e| e.cursor.clone()),
             },
             edges,
-            total_count: count(total),
+            total_count: count(usize::try_from(page.total.unwrap_or(0)).unwrap_or(usize::MAX)),
         })
     }
 

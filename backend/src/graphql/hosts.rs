@@ -83,6 +83,21 @@ impl From<svc::Host> for Host {
 
 #[ComplexObject]
 impl Host {
+    /// The Docker containers on this host (as `dockerContainers` with this host's id).
+    async fn docker_containers(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<super::inventory::DockerContainerFilter>,
+        sort: Option<super::inventory::DockerContainerSort>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<super::inventory::DockerContainerConnection> {
+        let mut filter: crate::service::inventory::InventoryFilter =
+            filter.unwrap_or_default().into();
+        filter.host_id = Some(self.id.0.clone());
+        super::inventory::connection(ctx, filter, sort, first, after).await
+    }
+
     /// The engine's record of the host's local image cache.
     async fn images(&self, ctx: &Context<'_>) -> ApiResult<Vec<HostImage>> {
         let images = services(ctx)?.hosts.images(&self.id).await?;

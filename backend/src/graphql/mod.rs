@@ -1,12 +1,14 @@
 //! The GraphQL API: one file per domain, merged in `schema.rs`. Resolvers are thin: they read the request's
 //! viewer, call a service and convert the result; `error.rs` is the one place service errors become codes.
 
+pub mod adoption;
 pub mod audit;
 pub mod auth;
 pub mod containers;
 pub mod disks;
 pub mod error;
 pub mod hosts;
+pub mod inventory;
 pub mod limits;
 pub mod paging;
 pub mod passthrough;

@@ -1,10 +1,12 @@
 //! The schema: every domain's Query and Mutation parts merged into one, with limits.
 
+use super::adoption::{AdoptionMutation, AdoptionQuery};
 use super::audit::{AuditLog, AuditQuery, AuditSubscription};
 use super::auth::{AuthMutation, AuthQuery};
 use super::containers::{ContainerMutation, ContainerQuery, ContainerSubscription};
 use super::disks::{DiskMutation, DiskQuery};
 use super::hosts::{HostMutation, HostQuery, HostSubscription};
+use super::inventory::{InventoryMutation, InventoryQuery, InventorySubscription};
 use super::passthrough::PassthroughMutation;
 use super::registries::{RegistryMutation, RegistryQuery, RegistrySubscription};
 use crate::service::Services;
@@ -16,6 +18,8 @@ pub struct Query(
     HostQuery,
     RegistryQuery,
     ContainerQuery,
+    InventoryQuery,
+    AdoptionQuery,
     DiskQuery,
     AuditQuery,
 );
@@ -26,6 +30,8 @@ pub struct Mutation(
     HostMutation,
     RegistryMutation,
     ContainerMutation,
+    InventoryMutation,
+    AdoptionMutation,
     DiskMutation,
     PassthroughMutation,
 );
@@ -35,6 +41,7 @@ pub struct Subscription(
     HostSubscription,
     RegistrySubscription,
     ContainerSubscription,
+    InventorySubscription,
     AuditSubscription,
 );
 

@@ -23,6 +23,7 @@ pub enum Action {
     ManageRegistries,
     ManageDisks,
     RemoveImages,
+    RemoveDockerContainers,
     Passthrough,
 }
 
@@ -41,6 +42,7 @@ impl Action {
             | Action::ManageRegistries
             | Action::ManageDisks
             | Action::RemoveImages
+            | Action::RemoveDockerContainers
             | Action::Passthrough => Role::Admin,
         }
     }
@@ -59,6 +61,7 @@ impl Action {
             Action::ManageRegistries => "manage registries",
             Action::ManageDisks => "manage disks",
             Action::RemoveImages => "remove images from hosts",
+            Action::RemoveDockerContainers => "remove Docker containers",
             Action::Passthrough => "use the Docker passthrough",
         }
     }

@@ -78,6 +78,9 @@ pub struct Container {
     pub version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The Docker container (on the pinned host) this definition was adopted from, until its first run removes
+    /// it (see `service::adoption`).
+    pub adopted_docker_id: Option<String>,
 }
 
 /// One replica of a container.
@@ -114,6 +117,119 @@ pub struct ContainerFilter {
     pub search: Option<String>,
     pub host_id: Option<String>,
     pub status: Option<InstanceStatus>,
+}
+
+/// The longest text `filter.search` takes.
+pub const MAX_SEARCH_CHARS: usize = 200;
+
+/// The sort orders of the containers list; each ends on the id, so the order is total.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ContainerSortKey {
+    /// By name.
+    #[default]
+    Name,
+    /// By image reference, then id.
+    Image,
+    /// By summary status (its name), then name.
+    Status,
+    /// By creation time, then id.
+    Created,
+}
+
+impl ContainerSortKey {
+    /// The name a cursor carries.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContainerSortKey::Name => "NAME",
+            ContainerSortKey::Image => "IMAGE",
+            ContainerSortKey::Status => "STATUS",
+            ContainerSortKey::Created => "CREATED",
+        }
+    }
+
+    fn order(self) -> q::ContainerOrder {
+        match self {
+            ContainerSortKey::Name => q::ContainerOrder::Name,
+            ContainerSortKey::Image => q::ContainerOrder::Image,
+            ContainerSortKey::Status => q::ContainerOrder::Status,
+            ContainerSortKey::Created => q::ContainerOrder::Created,
+        }
+    }
+}
+
+/// A row's place in a sorted list: its sort values in text form (times as RFC 3339 with nanoseconds) and its
+/// id. A page continues after the mark of the last row of the page before.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PageMark {
+    pub values: Vec<String>,
+    pub id: String,
+}
+
+/// One page of the containers list.
+#[derive(Clone, Debug, Default)]
+pub struct ContainerPageRequest {
+    pub filter: ContainerFilter,
+    pub sort: ContainerSortKey,
+    pub desc: bool,
+    /// Rows to return (the caller clamps it).
+    pub first: usize,
+    /// Continue after this row (its mark under the same sort and direction).
+    pub after: Option<PageMark>,
+    /// Count the containers the filter matches (one more query, which reads every match).
+    pub count: bool,
+}
+
+/// A page of containers with their instances and marks, the number of containers the filter matches (when
+/// asked for), and whether more follow.
+#[derive(Clone, Debug)]
+pub struct ContainerPage {
+    pub items: Vec<(Container, Vec<Instance>, PageMark)>,
+    pub total: Option<u64>,
+    pub has_next: bool,
+}
+
+fn mark_of(order: q::ContainerOrder, row: &ContainerRow) -> PageMark {
+    PageMark {
+        values: order
+            .values_of(row)
+            .into_iter()
+            .map(|v| match v {
+                q::SeekValue::Text(t) => t,
+                q::SeekValue::Time(t) => t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+            })
+            .collect(),
+        id: row.id.clone(),
+    }
+}
+
+/// A mark's text values as the sort's typed values; junk is BAD_USER_INPUT on `after`.
+fn seek_of(
+    order: q::ContainerOrder,
+    mark: &PageMark,
+) -> Result<(Vec<q::SeekValue>, String), ServiceError> {
+    let junk = || ServiceError::bad_input("after", "not a cursor of this list and sort order");
+    let columns = order.columns();
+    if mark.values.len() != columns.len() {
+        return Err(junk());
+    }
+    let template = match order {
+        q::ContainerOrder::Created => vec![true],
+        q::ContainerOrder::Status => vec![false, false],
+        q::ContainerOrder::Name | q::ContainerOrder::Image => vec![false],
+    };
+    let mut values = Vec::with_capacity(mark.values.len());
+    for (text, is_time) in mark.values.iter().zip(template) {
+        values.push(if is_time {
+            q::SeekValue::Time(
+                DateTime::parse_from_rfc3339(text)
+                    .map_err(|_| junk())?
+                    .with_timezone(&Utc),
+            )
+        } else {
+            q::SeekValue::Text(text.clone())
+        });
+    }
+    Ok((values, mark.id.clone()))
 }
 
 /// Requests the reconciler carries out (see `engine::reconciler`). Each answers once it is placed or refused.
@@ -175,6 +291,7 @@ fn to_container(row: ContainerRow) -> Result<Container, ServiceError> {
         version: row.version,
         created_at: row.created_at,
         updated_at: row.updated_at,
+        adopted_docker_id: row.adopted_docker_id,
     })
 }
 
@@ -214,6 +331,23 @@ fn to_instance_row(i: Instance) -> InstanceRow {
         finished_at: i.finished_at,
         updated_at: i.updated_at,
     }
+}
+
+/// The summary status of a stored definition with these stored instances, as `status_summary` holds it; every
+/// write of a definition's desired state, replicas or instances recomputes it with this (see `db::containers`).
+fn summarize(row: &ContainerRow, instances: &[InstanceRow]) -> String {
+    let desired = row.desired_state.parse().unwrap_or(DesiredState::Stopped);
+    let statuses: Vec<InstanceStatus> = instances
+        .iter()
+        .map(|i| i.status.parse().unwrap_or(InstanceStatus::Unknown))
+        .collect();
+    summary_status(
+        desired,
+        usize::try_from(row.replicas).unwrap_or(0),
+        &statuses,
+    )
+    .as_str()
+    .to_owned()
 }
 
 impl Container {
@@ -421,6 +555,15 @@ impl ValidDefinition {
             replicas: i32::try_from(self.replicas).unwrap_or(1),
             mounts: serde_json::to_string(&self.mounts).map_err(json_err)?,
             desired_state: desired.as_str().to_owned(),
+            // A new definition has no instances; an update keeps the stored value (`update_if_version`).
+            status_summary: summary_status(
+                desired,
+                usize::try_from(self.replicas).unwrap_or(0),
+                &[],
+            )
+            .as_str()
+            .to_owned(),
+            adopted_docker_id: None,
             version,
             created_at,
             updated_at: Utc::now(),
@@ -527,6 +670,98 @@ impl ContainerService {
             out.push((c, mine));
         }
         Ok(out)
+    }
+
+    /// One page of definitions, filtered, sorted and cut in SQL (keyset paging: the page after `after`'s row),
+    /// with the instances of that page's definitions only and, when `count` asks for it, the number the filter
+    /// matches (the page and the count run at once). At most three queries, whatever the number of definitions.
+    pub async fn page(
+        &self,
+        request: &ContainerPageRequest,
+    ) -> Result<ContainerPage, ServiceError> {
+        let search = match request.filter.search.as_deref().map(str::trim) {
+            Some(s) if s.chars().count() > MAX_SEARCH_CHARS => {
+                return Err(ServiceError::bad_input(
+                    "filter.search",
+                    format!("search text is too long (at most {MAX_SEARCH_CHARS} characters)"),
+                ));
+            }
+            Some(s) if !s.is_empty() => Some(s.to_lowercase()),
+            _ => None,
+        };
+        let order = request.sort.order();
+        let after = request
+            .after
+            .as_ref()
+            .map(|m| seek_of(order, m))
+            .transpose()?;
+        let first = request.first.max(1);
+        let query = q::ContainerPageQuery {
+            search,
+            host_id: request.filter.host_id.clone().filter(|h| !h.is_empty()),
+            status: request.filter.status.map(|s| s.as_str().to_owned()),
+            order,
+            desc: request.desc,
+            after,
+            limit: u64::try_from(first).unwrap_or(u64::MAX).saturating_add(1),
+        };
+        let counting = async {
+            if request.count {
+                q::page_count(&self.db, &query).await.map(Some)
+            } else {
+                Ok(None)
+            }
+        };
+        let (mut rows, total) = futures::try_join!(q::page(&self.db, &query), counting)?;
+        let has_next = rows.len() > first;
+        rows.truncate(first);
+        let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+        let mut by_container: std::collections::HashMap<String, Vec<Instance>> =
+            std::collections::HashMap::new();
+        for i in q::instances_of_many(&self.db, &ids).await? {
+            by_container
+                .entry(i.container_id.clone())
+                .or_default()
+                .push(to_instance(i));
+        }
+        let mut items = Vec::with_capacity(rows.len());
+        for row in rows {
+            let mark = mark_of(order, &row);
+            let instances = by_container.remove(&row.id).unwrap_or_default();
+            items.push((to_container(row)?, instances, mark));
+        }
+        Ok(ContainerPage {
+            items,
+            total,
+            has_next,
+        })
+    }
+
+    /// Recomputes every stored summary that differs from its definition and instances (at start-up: a database
+    /// from before the column, or written by an older version); each fix under the definition's lock. Returns how
+    /// many were fixed.
+    pub async fn repair_summaries(&self) -> Result<usize, ServiceError> {
+        let (definitions, instances) = q::summary_inputs(&self.db).await?;
+        let mut statuses: std::collections::HashMap<String, Vec<InstanceStatus>> =
+            std::collections::HashMap::new();
+        for (container_id, status) in instances {
+            statuses
+                .entry(container_id)
+                .or_default()
+                .push(status.parse().unwrap_or(InstanceStatus::Unknown));
+        }
+        let mut fixed = 0;
+        for (id, stored, desired, replicas) in definitions {
+            let expected = summary_status(
+                desired.parse().unwrap_or(DesiredState::Stopped),
+                usize::try_from(replicas).unwrap_or(0),
+                statuses.get(&id).map_or(&[][..], Vec::as_slice),
+            );
+            if stored != expected.as_str() && q::refresh_summary(&self.db, &id, &summarize).await? {
+                fixed += 1;
+            }
+        }
+        Ok(fixed)
     }
 
     pub async fn get(&self, id: &str) -> Result<Option<Container>, ServiceError> {
@@ -675,6 +910,17 @@ impl ContainerService {
         actor: &User,
         settings: ContainerSettings,
     ) -> Result<Container, ServiceError> {
+        self.create_adopted(actor, settings, None).await
+    }
+
+    /// Creates a definition; `adopted_from` is the Docker container it was adopted from (on its pinned host),
+    /// which its first run stops and removes before starting the replacement.
+    pub async fn create_adopted(
+        &self,
+        actor: &User,
+        settings: ContainerSettings,
+        adopted_from: Option<String>,
+    ) -> Result<Container, ServiceError> {
         authz::require(actor, Action::EditContainers)?;
         let valid = validate(&settings)?;
         self.check_host(&valid.host_id).await?;
@@ -682,12 +928,13 @@ impl ContainerService {
             .await?;
         self.ensure_unique_name(&valid.name, None).await?;
         let now = Utc::now();
-        let row = valid.into_row(
+        let mut row = valid.into_row(
             uuid::Uuid::new_v4().to_string(),
             DesiredState::Stopped,
             1,
             now,
         )?;
+        row.adopted_docker_id = adopted_from;
         let row = q::insert(&self.db, row).await.map_err(|e| {
             // Two creates with one name racing: the unique index decides.
             let text = e.to_string().to_lowercase();
@@ -736,7 +983,7 @@ impl ContainerService {
             version + 1,
             existing.created_at,
         )?;
-        if !q::update_if_version(&self.db, row, version).await? {
+        if !q::update_if_version(&self.db, row, version, &summarize).await? {
             return Err(stale());
         }
         let c = self.require(id).await?;
@@ -809,7 +1056,7 @@ impl ContainerService {
 
     /// Records a new replica count (the version moves on); used by the reconciler while it scales.
     pub async fn set_replicas(&self, id: &str, replicas: i32) -> Result<(), ServiceError> {
-        q::set_replicas(&self.db, id, replicas, Utc::now()).await?;
+        q::set_replicas(&self.db, id, replicas, Utc::now(), &summarize).await?;
         Ok(())
     }
 
@@ -871,7 +1118,14 @@ impl ContainerService {
         id: &str,
         state: DesiredState,
     ) -> Result<(), ServiceError> {
-        q::set_desired_state(&self.db, id, state.as_str(), Utc::now()).await?;
+        q::set_desired_state(&self.db, id, state.as_str(), Utc::now(), &summarize).await?;
+        Ok(())
+    }
+
+    /// Forgets the Docker container a definition was adopted from, once it is removed (the reconciler, before
+    /// the first replacement starts); a no-op when another one is recorded by now.
+    pub async fn clear_adopted(&self, id: &str, docker_id: &str) -> Result<(), ServiceError> {
+        crate::db::adoption::clear_adopted_docker_id(&self.db, id, docker_id).await?;
         Ok(())
     }
 
@@ -917,16 +1171,20 @@ impl InstanceWriter {
         message: Option<String>,
     ) -> Result<Instance, ServiceError> {
         instance.updated_at = Utc::now();
-        q::save_instance(&self.db, to_instance_row(instance.clone())).await?;
-        if previous != Some(instance.status) || message.is_some() {
-            let snapshot = match q::by_id(&self.db, &instance.container_id).await? {
-                Some(row) => Some(std::sync::Arc::new(StatusSnapshot {
+        let publish = previous != Some(instance.status) || message.is_some();
+        // The definition's summary is recomputed in the same transaction whenever the stored status changes.
+        let read = q::save_instance(
+            &self.db,
+            to_instance_row(instance.clone()),
+            publish,
+            &summarize,
+        )
+        .await?;
+        if publish {
+            let snapshot = match read {
+                Some((row, instances)) => Some(std::sync::Arc::new(StatusSnapshot {
                     container: to_container(row)?,
-                    instances: q::instances_of(&self.db, &instance.container_id)
-                        .await?
-                        .into_iter()
-                        .map(to_instance)
-                        .collect(),
+                    instances: instances.into_iter().map(to_instance).collect(),
                 })),
                 None => None,
             };
@@ -943,8 +1201,9 @@ impl InstanceWriter {
         Ok(instance)
     }
 
+    /// Forgets an instance; its definition's summary is recomputed in the same transaction.
     pub async fn delete(&self, instance_id: &str) -> Result<(), ServiceError> {
-        q::delete_instance(&self.db, instance_id).await?;
+        q::delete_instance(&self.db, instance_id, &summarize).await?;
         Ok(())
     }
 }
@@ -989,6 +1248,573 @@ mod tests {
         assert_eq!(v.image, "docker.io/library/nginx:1.27");
         assert_eq!(v.memory_bytes, Some(64 * 1024 * 1024));
         assert_eq!(v.ports[0].docker_key(), "80/tcp");
+    }
+
+    /// A container service on a fresh SQLite file, or on a fresh PostgreSQL database of the server at
+    /// `BERTH_TEST_POSTGRES` (e.g. `postgres://postgres@127.0.0.1:5432`); the folder is removed by the caller.
+    async fn service_on_sqlite() -> (ContainerService, InstanceWriter, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("berth-unit-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = match std::env::var("BERTH_TEST_POSTGRES") {
+            Ok(server) => {
+                use sea_orm::ConnectionTrait as _;
+                let name = format!("berth_unit_{}", uuid::Uuid::new_v4().simple());
+                let admin = sea_orm::Database::connect(format!("{server}/postgres"))
+                    .await
+                    .unwrap();
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .unwrap();
+                admin.close().await.unwrap();
+                format!("{server}/{name}")
+            }
+            Err(_) => format!("sqlite://{}?mode=rwc", dir.join("berth.db").display()),
+        };
+        let db = crate::db::connect(&url).await.unwrap();
+        let bus = Bus::new();
+        let secrets = crate::secrets::SecretBox::load(&dir).unwrap();
+        let (monitors, _) = mpsc::unbounded_channel();
+        let hosts = HostService::new(db.clone(), secrets, bus.clone(), monitors);
+        let (svc, writer, _) = ContainerService::new(db, bus, hosts);
+        (svc, writer, dir)
+    }
+
+    fn named(name: &str, image: &str) -> ContainerSettings {
+        ContainerSettings {
+            name: name.into(),
+            image: image.into(),
+            ports: Vec::new(),
+            ..settings()
+        }
+    }
+
+    fn record(c: &Container, replica: i32, status: InstanceStatus) -> Instance {
+        Instance {
+            id: uuid::Uuid::new_v4().to_string(),
+            container_id: c.id.clone(),
+            replica,
+            host_id: None,
+            docker_id: None,
+            status,
+            exit_code: None,
+            error: None,
+            definition_version: c.version,
+            attempts: 0,
+            next_attempt_at: None,
+            started_at: None,
+            finished_at: None,
+            updated_at: Utc::now(),
+        }
+    }
+
+    /// The stored summary equals the one computed from the definition and its instances.
+    async fn assert_summary(svc: &ContainerService, id: &str, expected: InstanceStatus) {
+        let row = q::by_id(&svc.db, id).await.unwrap().unwrap();
+        let c = svc.require(id).await.unwrap();
+        let computed = c.summary(&svc.instances(id).await.unwrap());
+        assert_eq!(computed, expected, "computed summary");
+        assert_eq!(row.status_summary, expected.as_str(), "stored summary");
+    }
+
+    #[tokio::test]
+    async fn status_summary_follows_every_write() {
+        let (svc, writer, dir) = service_on_sqlite().await;
+        let admin = authz::system();
+        let c = svc.create(&admin, named("one", "busybox")).await.unwrap();
+        assert_summary(&svc, &c.id, InstanceStatus::Stopped).await;
+        svc.set_desired_state(&c.id, DesiredState::Running)
+            .await
+            .unwrap();
+        assert_summary(&svc, &c.id, InstanceStatus::Pending).await;
+        let mut i = record(&c, 0, InstanceStatus::Pending);
+        i = writer.save(i, None, None).await.unwrap();
+        assert_summary(&svc, &c.id, InstanceStatus::Pending).await;
+        i.status = InstanceStatus::Running;
+        i = writer
+            .save(i, Some(InstanceStatus::Pending), None)
+            .await
+            .unwrap();
+        assert_summary(&svc, &c.id, InstanceStatus::Running).await;
+        // A caller that names a wrong previous status does not leave the summary stale.
+        i.status = InstanceStatus::Failed;
+        i = writer
+            .save(i, Some(InstanceStatus::Failed), None)
+            .await
+            .unwrap();
+        assert_summary(&svc, &c.id, InstanceStatus::Failed).await;
+        i.status = InstanceStatus::Running;
+        i = writer.save(i, None, None).await.unwrap();
+        svc.set_replicas(&c.id, 2).await.unwrap();
+        let mut second = record(
+            &svc.require(&c.id).await.unwrap(),
+            1,
+            InstanceStatus::Pulling,
+        );
+        second = writer.save(second, None, None).await.unwrap();
+        assert_summary(&svc, &c.id, InstanceStatus::Pulling).await;
+        // An edit recomputes the summary for the new replica count (one of one runs).
+        let edited = svc
+            .update(
+                &admin,
+                &c.id,
+                svc.require(&c.id).await.unwrap().version,
+                ContainerSettings {
+                    replicas: 1,
+                    ..named("one", "busybox:1.36")
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(edited.replicas, 1);
+        assert_summary(&svc, &c.id, InstanceStatus::Running).await;
+        writer.delete(&second.id).await.unwrap();
+        assert_summary(&svc, &c.id, InstanceStatus::Running).await;
+        // Stop: desired STOPPED with the replica still running, then stopped.
+        svc.set_desired_state(&c.id, DesiredState::Stopped)
+            .await
+            .unwrap();
+        assert_summary(&svc, &c.id, InstanceStatus::Running).await;
+        i.status = InstanceStatus::Stopped;
+        let i = writer
+            .save(i, Some(InstanceStatus::Running), None)
+            .await
+            .unwrap();
+        assert_summary(&svc, &c.id, InstanceStatus::Stopped).await;
+        writer.delete(&i.id).await.unwrap();
+        assert_summary(&svc, &c.id, InstanceStatus::Stopped).await;
+        // A stale value (a database from before the column) is repaired at start-up.
+        svc.set_desired_state(&c.id, DesiredState::Running)
+            .await
+            .unwrap();
+        crate::db::containers::set_summary_for_tests(&svc.db, &c.id, "STOPPED").await;
+        assert_eq!(svc.repair_summaries().await.unwrap(), 1);
+        assert_summary(&svc, &c.id, InstanceStatus::Pending).await;
+        assert_eq!(svc.repair_summaries().await.unwrap(), 0);
+        svc.db.clone().close().await.unwrap();
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// Every page of `request` in turn.
+    async fn all_pages(
+        svc: &ContainerService,
+        mut request: ContainerPageRequest,
+    ) -> Vec<(String, u64)> {
+        let mut seen = Vec::new();
+        loop {
+            request.count = true;
+            let page = svc.page(&request).await.unwrap();
+            let last = page.items.last().map(|(_, _, m)| m.clone());
+            let total = page.total.unwrap();
+            seen.extend(page.items.into_iter().map(|(c, _, _)| (c.name, total)));
+            match (page.has_next, last) {
+                (true, Some(mark)) => request.after = Some(mark),
+                _ => return seen,
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn the_list_filters_sorts_and_pages_in_sql() {
+        let (svc, writer, dir) = service_on_sqlite().await;
+        let admin = authz::system();
+        let mut created = Vec::new();
+        for n in 0..40 {
+            let image = ["busybox", "nginx:1.27", "redis"][n % 3];
+            created.push(
+                svc.create(&admin, named(&format!("c{:02}", (n * 7) % 40), image))
+                    .await
+                    .unwrap(),
+            );
+        }
+        // LIKE wildcards in the search are literal: "d_x" finds odd_x, not oddax.
+        svc.create(&admin, named("odd_x", "busybox")).await.unwrap();
+        svc.create(&admin, named("oddax", "busybox")).await.unwrap();
+        let running = &created[5];
+        svc.set_desired_state(&running.id, DesiredState::Running)
+            .await
+            .unwrap();
+        let mut i = record(running, 0, InstanceStatus::Running);
+        i.host_id = Some("h2".into());
+        writer.save(i, None, None).await.unwrap();
+
+        let mut names: Vec<String> = created.iter().map(|c| c.name.clone()).collect();
+        names.push("odd_x".into());
+        names.push("oddax".into());
+        names.sort();
+        for first in [1, 7, 40, 500] {
+            let seen = all_pages(
+                &svc,
+                ContainerPageRequest {
+                    first,
+                    ..Default::default()
+                },
+            )
+            .await;
+            assert_eq!(
+                seen.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>(),
+                names,
+                "NAME ASC by {first}"
+            );
+            assert!(seen.iter().all(|(_, t)| *t == 42));
+        }
+        let mut desc = names.clone();
+        desc.reverse();
+        let seen = all_pages(
+            &svc,
+            ContainerPageRequest {
+                first: 6,
+                desc: true,
+                ..Default::default()
+            },
+        )
+        .await;
+        assert_eq!(
+            seen.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>(),
+            desc
+        );
+        for sort in [
+            ContainerSortKey::Image,
+            ContainerSortKey::Status,
+            ContainerSortKey::Created,
+        ] {
+            for desc in [false, true] {
+                let seen = all_pages(
+                    &svc,
+                    ContainerPageRequest {
+                        first: 4,
+                        sort,
+                        desc,
+                        ..Default::default()
+                    },
+                )
+                .await;
+                let mut unique: Vec<String> = seen.iter().map(|(n, _)| n.clone()).collect();
+                assert_eq!(unique.len(), 42, "{sort:?} {desc}");
+                unique.sort();
+                unique.dedup();
+                assert_eq!(unique, names, "{sort:?} {desc}: each once");
+                if sort == ContainerSortKey::Status {
+                    // RUNNING sorts before STOPPED.
+                    let edge = if desc { seen.last() } else { seen.first() };
+                    assert_eq!(edge.map(|(n, _)| n.as_str()), Some(running.name.as_str()));
+                }
+            }
+        }
+        let filtered = |filter: ContainerFilter| {
+            let svc = svc.clone();
+            async move {
+                all_pages(
+                    &svc,
+                    ContainerPageRequest {
+                        filter,
+                        first: 5,
+                        ..Default::default()
+                    },
+                )
+                .await
+                .into_iter()
+                .map(|(n, _)| n)
+                .collect::<Vec<_>>()
+            }
+        };
+        let redis = filtered(ContainerFilter {
+            search: Some(" REDIS ".into()),
+            ..Default::default()
+        })
+        .await;
+        assert_eq!(redis.len(), 13);
+        assert_eq!(
+            filtered(ContainerFilter {
+                search: Some("D_X".into()),
+                ..Default::default()
+            })
+            .await,
+            vec!["odd_x".to_string()]
+        );
+        assert!(
+            filtered(ContainerFilter {
+                search: Some("%".into()),
+                ..Default::default()
+            })
+            .await
+            .is_empty()
+        );
+        assert_eq!(
+            filtered(ContainerFilter {
+                status: Some(InstanceStatus::Running),
+                ..Default::default()
+            })
+            .await,
+            vec![running.name.clone()]
+        );
+        assert_eq!(
+            filtered(ContainerFilter {
+                host_id: Some("h2".into()),
+                ..Default::default()
+            })
+            .await,
+            vec![running.name.clone()]
+        );
+        let too_long = svc
+            .page(&ContainerPageRequest {
+                filter: ContainerFilter {
+                    search: Some("x".repeat(201)),
+                    ..Default::default()
+                },
+                first: 5,
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(field_of(too_long), "filter.search");
+        for values in [vec![], vec!["a".to_string(), "b".to_string()]] {
+            let junk = svc
+                .page(&ContainerPageRequest {
+                    first: 5,
+                    after: Some(PageMark {
+                        values,
+                        id: "x".into(),
+                    }),
+                    ..Default::default()
+                })
+                .await
+                .unwrap_err();
+            assert_eq!(field_of(junk), "after");
+        }
+        let not_a_time = svc
+            .page(&ContainerPageRequest {
+                first: 5,
+                sort: ContainerSortKey::Created,
+                after: Some(PageMark {
+                    values: vec!["yesterday".into()],
+                    id: "x".into(),
+                }),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(field_of(not_a_time), "after");
+        svc.db.clone().close().await.unwrap();
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// CPU time of this process so far (all threads; SQLite runs in it), in ms (clock ticks of 10 ms).
+    fn process_cpu_ms() -> f64 {
+        let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+        let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        (ticks(11) + ticks(12)) * 10.0
+    }
+
+    /// `containers(...)` through the GraphQL schema with 10,000 definitions and 20,000 instances: p50/p99 of each
+    /// kind of page. `BERTH_BENCH_DB` picks the database (default: a fresh SQLite file); run with
+    /// `cargo test -p berth --lib bench_containers_page -- --ignored --nocapture`.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "benchmark"]
+    async fn bench_containers_page() {
+        const DEFINITIONS: usize = 10_000;
+        let rounds: usize = std::env::var("BERTH_BENCH_ROUNDS")
+            .ok()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(200);
+        let dir = std::env::temp_dir().join(format!("berth-bench-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = std::env::var("BERTH_BENCH_DB")
+            .unwrap_or_else(|_| format!("sqlite://{}?mode=rwc", dir.join("berth.db").display()));
+        let db = crate::db::connect(&url).await.unwrap();
+        let secrets = crate::secrets::SecretBox::load(&dir).unwrap();
+        let (services, _background) =
+            crate::service::Services::new(db.clone(), secrets, Bus::new());
+        let hosts = ["h1", "h2", "h3"];
+        let states = [
+            InstanceStatus::Running,
+            InstanceStatus::Running,
+            InstanceStatus::Running,
+            InstanceStatus::Exited,
+            InstanceStatus::Failed,
+            InstanceStatus::Stopped,
+        ];
+        let start = Utc::now() - chrono::Duration::hours(1);
+        let mut rows = Vec::with_capacity(DEFINITIONS);
+        let mut instances = Vec::with_capacity(DEFINITIONS * 2);
+        for n in 0..DEFINITIONS {
+            let valid = validate(&named(
+                &format!("svc-{:05}", (n * 7919) % DEFINITIONS),
+                &format!("registry.example/team{}/app{}:1.{}", n % 17, n % 101, n % 7),
+            ))
+            .unwrap();
+            let desired = if n % 3 == 0 {
+                DesiredState::Stopped
+            } else {
+                DesiredState::Running
+            };
+            let mut row = valid
+                .into_row(
+                    uuid::Uuid::new_v4().to_string(),
+                    desired,
+                    1,
+                    start + chrono::Duration::milliseconds(i64::try_from(n).unwrap() * 7),
+                )
+                .unwrap();
+            row.replicas = 2;
+            let mut mine = Vec::new();
+            for replica in 0..2 {
+                mine.push(InstanceRow {
+                    id: uuid::Uuid::new_v4().to_string(),
+                    container_id: row.id.clone(),
+                    replica,
+                    host_id: Some(hosts[(n + usize::try_from(replica).unwrap()) % 3].into()),
+                    docker_id: Some(format!("{n:064}")),
+                    status: states[(n + usize::try_from(replica).unwrap()) % states.len()]
+                        .as_str()
+                        .into(),
+                    exit_code: None,
+                    error: None,
+                    definition_version: 1,
+                    attempts: 0,
+                    next_attempt_at: None,
+                    started_at: Some(start),
+                    finished_at: None,
+                    updated_at: start,
+                });
+            }
+            row.status_summary = summarize(&row, &mine);
+            rows.push(row);
+            instances.extend(mine);
+        }
+        let seeded = std::time::Instant::now();
+        q::insert_many_for_tests(&db, rows, instances).await;
+        if !url.starts_with("sqlite") {
+            // As autovacuum would shortly after such a load.
+            q::analyze_for_tests(&db).await;
+        }
+        eprintln!("seeded {DEFINITIONS} definitions in {:?}", seeded.elapsed());
+
+        let schema = crate::graphql::schema::build_schema(services.clone());
+        let with_total = "query Q($filter: ContainerFilter, $sort: ContainerSort, $first: Int, $after: String) { \
+             containers(filter: $filter, sort: $sort, first: $first, after: $after) { totalCount \
+             pageInfo { hasNextPage endCursor } edges { cursor node { id name image status desiredState \
+             replicas version changedSinceStart createdAt instances { id replica status dockerId } } } } }";
+        let page_only = "query Q($filter: ContainerFilter, $sort: ContainerSort, $first: Int, $after: String) { \
+             containers(filter: $filter, sort: $sort, first: $first, after: $after) { \
+             pageInfo { hasNextPage endCursor } edges { cursor node { id name image status desiredState \
+             replicas version changedSinceStart createdAt instances { id replica status dockerId } } } } }";
+        let run_query = |query: &'static str, vars: serde_json::Value| {
+            let schema = schema.clone();
+            async move {
+                let request = async_graphql::Request::new(query)
+                    .variables(async_graphql::Variables::from_json(vars))
+                    .data(crate::graphql::Viewer(Some(authz::system())));
+                let t = std::time::Instant::now();
+                let response = schema.execute(request).await;
+                let took = t.elapsed();
+                assert!(response.errors.is_empty(), "{:?}", response.errors);
+                let data = response.data.into_json().unwrap();
+                (took, data)
+            }
+        };
+        let run = |vars: serde_json::Value| run_query(page_only, vars);
+        // A cursor halfway down each order.
+        let halfway = |sort: serde_json::Value| {
+            let run = &run;
+            async move {
+                let (_, data) = run(serde_json::json!({ "sort": sort, "first": 500 })).await;
+                let mut after = data["containers"]["pageInfo"]["endCursor"].clone();
+                for _ in 0..9 {
+                    let (_, data) =
+                        run(serde_json::json!({ "sort": sort, "first": 500, "after": after }))
+                            .await;
+                    after = data["containers"]["pageInfo"]["endCursor"].clone();
+                }
+                after
+            }
+        };
+        let mut cases: Vec<(&str, serde_json::Value)> = Vec::new();
+        let name_mid = halfway(serde_json::json!({ "by": "NAME" })).await;
+        let created_mid =
+            halfway(serde_json::json!({ "by": "CREATED", "direction": "DESC" })).await;
+        let status_mid = halfway(serde_json::json!({ "by": "STATUS" })).await;
+        let image_mid = halfway(serde_json::json!({ "by": "IMAGE", "direction": "DESC" })).await;
+        cases.push(("first page, NAME ASC", serde_json::json!({ "first": 50 })));
+        cases.push((
+            "page 101-200 of 97, NAME ASC (after the 5,000th)",
+            serde_json::json!({ "first": 97, "after": name_mid }),
+        ));
+        cases.push(("97 after the 5,000th, CREATED DESC", serde_json::json!({ "first": 97, "sort": { "by": "CREATED", "direction": "DESC" }, "after": created_mid })));
+        cases.push((
+            "97 after the 5,000th, STATUS ASC",
+            serde_json::json!({ "first": 97, "sort": { "by": "STATUS" }, "after": status_mid }),
+        ));
+        cases.push(("97 after the 5,000th, IMAGE DESC", serde_json::json!({ "first": 97, "sort": { "by": "IMAGE", "direction": "DESC" }, "after": image_mid })));
+        cases.push((
+            "search \"app7\", first 97",
+            serde_json::json!({ "first": 97, "filter": { "search": "app7" } }),
+        ));
+        cases.push((
+            "status FAILED, first 97",
+            serde_json::json!({ "first": 97, "filter": { "status": "FAILED" } }),
+        ));
+        cases.push((
+            "hostId h2, first 97",
+            serde_json::json!({ "first": 97, "filter": { "hostId": "h2" } }),
+        ));
+        cases.push(("search + hostId + status, CREATED DESC", serde_json::json!({ "first": 97, "sort": { "by": "CREATED", "direction": "DESC" }, "filter": { "search": "team1", "hostId": "h1", "status": "RUNNING" } })));
+        cases.push(("first 500, NAME ASC", serde_json::json!({ "first": 500 })));
+        eprintln!(
+            "database: {}",
+            if url.starts_with("sqlite") {
+                "SQLite"
+            } else {
+                "PostgreSQL"
+            }
+        );
+        for (label, vars) in cases {
+            for (what, query) in [("page", page_only), ("page + totalCount", with_total)] {
+                let mut times = Vec::with_capacity(rounds);
+                let cpu = process_cpu_ms();
+                for _ in 0..rounds {
+                    times.push(run_query(query, vars.clone()).await.0);
+                }
+                let cpu = (process_cpu_ms() - cpu) / rounds as f64;
+                times.sort();
+                eprintln!(
+                    "{label} ({what}): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; CPU {cpu:.2} ms a request (this process)",
+                    times[rounds / 2].as_secs_f64() * 1e3,
+                    times[rounds * 99 / 100].as_secs_f64() * 1e3,
+                    times[rounds - 1].as_secs_f64() * 1e3
+                );
+            }
+        }
+        // The old way, for comparison: every definition and instance read, filtered and cut in Rust.
+        let mut times = Vec::with_capacity(20);
+        for _ in 0..20 {
+            let t = std::time::Instant::now();
+            let all = services
+                .containers
+                .list_with_instances(&ContainerFilter::default())
+                .await
+                .unwrap();
+            assert_eq!(all.len(), DEFINITIONS);
+            times.push(t.elapsed());
+        }
+        times.sort();
+        eprintln!(
+            "list_with_instances (every row): p50 {:.2} ms",
+            times[10].as_secs_f64() * 1e3
+        );
+        db.close().await.unwrap();
+        if std::env::var_os("BERTH_BENCH_KEEP").is_some() {
+            eprintln!("kept {}", dir.display());
+        } else {
+            std::fs::remove_dir_all(dir).unwrap();
+        }
     }
 
     #[test]

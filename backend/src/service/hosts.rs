@@ -128,7 +128,7 @@ fn normalise(reference: &str) -> String {
         .unwrap_or_else(|_| reference.to_owned())
 }
 
-fn engine_error(host: &str, e: DockerError) -> ServiceError {
+pub(crate) fn engine_error(host: &str, e: DockerError) -> ServiceError {
     match e {
         DockerError::NotFound(m) => ServiceError::NotFound(m),
         DockerError::Conflict(m) => ServiceError::Conflict(m),
@@ -347,7 +347,11 @@ impl HostService {
         let existing = self.require(id).await?;
         let row = self.validated_row(settings, Some(&existing))?;
         self.ensure_unique_name(&row.name, Some(id)).await?;
+        let name = row.name.clone();
         q::update_settings(&self.db, row).await?;
+        if name != existing.name {
+            crate::service::inventory::rename_host(&self.db, id, &name).await?;
+        }
         self.start_monitor(id).await;
         self.require(id).await.map(to_host)
     }
@@ -360,6 +364,7 @@ impl HostService {
         // Let a cache write in flight finish first; later ones find the host gone.
         let cache = self.lock_image_cache(id).await;
         q::delete(&self.db, id).await?;
+        crate::service::inventory::forget_host(&self.db, &self.bus, id).await?;
         drop(cache);
         self.image_locks
             .lock()

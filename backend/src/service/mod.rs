@@ -1,6 +1,7 @@
 //! Business rules. Services own the database handle; the GraphQL and HTTP layers and the engine call services
 //! only.
 
+pub mod adoption;
 pub mod audit;
 pub mod auth;
 pub mod authz;
@@ -8,6 +9,7 @@ pub mod containers;
 pub mod disks;
 pub mod error;
 pub mod hosts;
+pub mod inventory;
 pub mod passthrough;
 pub mod registries;
 
@@ -45,6 +47,8 @@ pub struct Services {
     pub hosts: hosts::HostService,
     pub registries: registries::RegistryService,
     pub containers: containers::ContainerService,
+    pub inventory: inventory::InventoryService,
+    pub adoption: adoption::AdoptionService,
     pub disks: disks::DiskService,
     pub audit: audit::AuditService,
     pub passthrough: passthrough::PassthroughService,
@@ -63,8 +67,16 @@ impl Services {
             ));
         let hosts_for_disks = hosts.clone();
         let hosts_for_passthrough = hosts.clone();
+        let hosts_for_inventory = hosts.clone();
         let (containers, instance_writer, reconcile_rx) =
             containers::ContainerService::new(db.clone(), bus.clone(), hosts.clone());
+        let adoption = adoption::AdoptionService::new(
+            db.clone(),
+            hosts.clone(),
+            inventory::InventoryService::new(db.clone(), bus.clone(), hosts.clone()),
+            containers.clone(),
+            disks::DiskService::new(db.clone(), hosts.clone()),
+        );
         let services = Self {
             auth: auth::AuthService::new(db.clone()),
             hosts,
@@ -74,6 +86,12 @@ impl Services {
                 bus.clone(),
                 registries::RefreshSettings::from_env(),
             ),
+            inventory: inventory::InventoryService::new(
+                db.clone(),
+                bus.clone(),
+                hosts_for_inventory,
+            ),
+            adoption,
             containers,
             disks: disks::DiskService::new(db.clone(), hosts_for_disks),
             audit: audit::AuditService::new(db.clone(), bus.clone()),

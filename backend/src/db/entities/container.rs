@@ -32,6 +32,11 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub mounts: String,
     pub desired_state: String,
+    /// The summary status of the contract (`summary_status` of the desired state, the replica count and the
+    /// instances' statuses), kept by every write of a definition or an instance so lists filter and sort on it.
+    pub status_summary: String,
+    /// The Docker container a definition was adopted from (the fleet inventory); written only by adoption.
+    pub adopted_docker_id: Option<String>,
     pub version: i32,
     pub created_at: ChronoDateTimeUtc,
     pub updated_at: ChronoDateTimeUtc,

@@ -5,6 +5,7 @@ pub mod audit_entry;
 pub mod container;
 pub mod container_instance;
 pub mod disk;
+pub mod docker_container;
 pub mod host;
 pub mod host_image;
 pub mod registry;

@@ -17,6 +17,9 @@ use chrono::Utc;
 use std::collections::HashMap;
 use tokio::sync::oneshot;
 
+/// Grace period of the stop of a Docker container a definition was adopted from.
+const ADOPTED_STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Work planned for one replica by a run request.
 pub(super) struct Placement {
     pub(super) instance: Instance,
@@ -469,6 +472,15 @@ impl Shared {
                 return Ok(());
             }
         };
+        if let Some(adopted) = container.adopted_docker_id.as_deref()
+            && let Err(reason) = self
+                .remove_adopted(container, &host_id, &engine, adopted)
+                .await
+        {
+            self.set_status(instance, InstanceStatus::Failed, Some(reason))
+                .await?;
+            return Ok(());
+        }
         let spec = self.spec(container, &instance, binds);
         let created = match engine.create_container(&spec).await {
             // The name is taken: a Docker container of this very instance (the name carries its id) left by
@@ -506,6 +518,46 @@ impl Shared {
             }
         }
         Ok(())
+    }
+
+    /// Before the first replacement of an adopted container starts: stops (10 s grace) and removes the Docker
+    /// container it was adopted from, on the definition's host (else the replica's), then forgets it. Safe to
+    /// repeat: a container already gone counts as removed, and the column is cleared only after that. `Err` is
+    /// the reason the replica cannot start yet (the original may still hold its ports).
+    async fn remove_adopted(
+        &self,
+        container: &Container,
+        replica_host: &str,
+        replica_engine: &crate::docker::Engine,
+        docker_id: &str,
+    ) -> Result<(), String> {
+        let host = container.host_id.as_deref().unwrap_or(replica_host);
+        let engine = if host == replica_host {
+            replica_engine.clone()
+        } else {
+            self.hosts
+                .engine(host)
+                .await
+                .map(|(_, e)| e)
+                .map_err(|e| format!("cannot reach the host of the adopted container: {e}"))?
+        };
+        let short: String = docker_id.chars().take(12).collect();
+        // A graceful stop first; whatever it answers (already stopped, gone), the forced removal decides.
+        let _ = engine.stop_container(docker_id, ADOPTED_STOP_GRACE).await;
+        match engine.remove_container(docker_id).await {
+            Ok(()) | Err(DockerError::NotFound(_)) => {}
+            Err(e) => {
+                return Err(format!(
+                    "removing the adopted Docker container {short} failed: {}",
+                    docker_message(&e)
+                ));
+            }
+        }
+        tracing::info!(container = %container.name, docker_id = %short, "removed the adopted Docker container before its replacement starts");
+        self.containers
+            .clear_adopted(&container.id, docker_id)
+            .await
+            .map_err(|e| e.to_string())
     }
 
     pub(super) fn spec(

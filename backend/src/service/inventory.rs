@@ -1,0 +1,807 @@
+//! The fleet inventory: every Docker container on every host with Docker support, kept from the monitors'
+//! listings and events, published as deltas on the bus, listed in keyset pages, and acted on (start, stop,
+//! restart, kill, remove, logs) with the same roles and errors as Berth's own containers.
+
+use crate::bus::{Bus, Event};
+use crate::db::hosts as host_q;
+use crate::db::inventory::{self as q, InventoryRow};
+use crate::docker::{DockerError, Engine, ListedContainer, LogEntry, PublishedPort, RunState};
+use crate::engine::reconciler::{LABEL_CONTAINER, LABEL_INSTANCE, LABEL_OWNER};
+use crate::service::ServiceError;
+use crate::service::auth::User;
+use crate::service::authz::{self, Action};
+use crate::service::hosts::{HostService, engine_error};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use futures::{Stream, StreamExt};
+use sea_orm::DatabaseConnection;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::OnceCell;
+
+pub use crate::db::inventory::{InventoryFilter, InventorySort};
+
+/// Longest text a filter takes.
+pub const MAX_FILTER_TEXT: usize = 200;
+/// Docker's state words.
+pub const STATES: [&str; 8] = [
+    "created",
+    "running",
+    "paused",
+    "restarting",
+    "removing",
+    "exited",
+    "dead",
+    "stopping",
+];
+pub const HEALTHS: [&str; 4] = ["healthy", "unhealthy", "starting", "none"];
+const COMPOSE_PROJECT: &str = "com.docker.compose.project";
+const COMPOSE_SERVICE: &str = "com.docker.compose.service";
+/// Grace period of a stop or restart before the engine kills.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// One Docker container as the inventory knows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DockerContainer {
+    pub id: String,
+    pub host_id: String,
+    pub host_name: String,
+    pub docker_id: String,
+    pub name: String,
+    pub image: String,
+    pub image_id: String,
+    pub command: String,
+    pub state: String,
+    pub status: String,
+    pub health: Option<String>,
+    pub exit_code: Option<i64>,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub ports: Vec<PublishedPort>,
+    pub labels: Vec<(String, String)>,
+    pub compose_project: Option<String>,
+    pub compose_service: Option<String>,
+    pub container_id: Option<String>,
+    pub instance_id: Option<String>,
+    pub search: String,
+    pub current: bool,
+    pub last_seen_at: DateTime<Utc>,
+}
+
+impl DockerContainer {
+    /// Created by this Berth.
+    pub fn managed(&self) -> bool {
+        self.container_id.is_some()
+    }
+}
+
+/// One change of the inventory: `before` absent = added, `after` absent = removed.
+#[derive(Clone, Debug)]
+pub struct InventoryChange {
+    pub before: Option<Arc<DockerContainer>>,
+    pub after: Option<Arc<DockerContainer>>,
+}
+
+/// What a change is for one subscriber's filter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChangeKind {
+    Added,
+    Changed,
+    Removed,
+}
+
+impl InventoryChange {
+    /// The change as seen through `filter`: a row that starts matching is added, one that stops is removed.
+    pub fn seen_through(
+        &self,
+        filter: &InventoryFilter,
+    ) -> Option<(ChangeKind, Arc<DockerContainer>)> {
+        let was = self.before.as_ref().filter(|r| matches(filter, r));
+        let is = self.after.as_ref().filter(|r| matches(filter, r));
+        match (was, is) {
+            (None, Some(now)) => Some((ChangeKind::Added, now.clone())),
+            (Some(_), Some(now)) => Some((ChangeKind::Changed, now.clone())),
+            (Some(then), None) => Some((ChangeKind::Removed, then.clone())),
+            (None, None) => None,
+        }
+    }
+}
+
+/// The SQL filter's rule, for rows that arrive as events.
+pub fn matches(f: &InventoryFilter, c: &DockerContainer) -> bool {
+    f.search
+        .as_ref()
+        .is_none_or(|s| c.search.contains(&s.to_lowercase()))
+        && f.host_id.as_ref().is_none_or(|h| *h == c.host_id)
+        && f.state.as_ref().is_none_or(|s| *s == c.state)
+        && f.health.as_deref().is_none_or(|h| match h {
+            "none" => c.health.is_none(),
+            h => c.health.as_deref() == Some(h),
+        })
+        && f.managed.is_none_or(|m| m == c.managed())
+        && f.compose_project
+            .as_ref()
+            .is_none_or(|p| Some(p) == c.compose_project.as_ref())
+}
+
+/// Checks a filter's text fields (length, known words) and drops empty ones.
+pub fn validate_filter(mut f: InventoryFilter) -> Result<InventoryFilter, ServiceError> {
+    fn clean(field: &str, v: Option<String>) -> Result<Option<String>, ServiceError> {
+        let Some(v) = v else { return Ok(None) };
+        let v = v.trim().to_owned();
+        if v.chars().count() > MAX_FILTER_TEXT {
+            return Err(ServiceError::bad_input(
+                field,
+                format!("at most {MAX_FILTER_TEXT} characters"),
+            ));
+        }
+        Ok((!v.is_empty()).then_some(v))
+    }
+    f.search = clean("filter.search", f.search)?.map(|s| s.to_lowercase());
+    f.host_id = clean("filter.hostId", f.host_id)?;
+    f.compose_project = clean("filter.composeProject", f.compose_project)?;
+    f.state = clean("filter.state", f.state)?.map(|s| s.to_lowercase());
+    if let Some(s) = &f.state
+        && !STATES.contains(&s.as_str())
+    {
+        return Err(ServiceError::bad_input(
+            "filter.state",
+            format!("unknown state {s:?}; expected one of {}", STATES.join(", ")),
+        ));
+    }
+    f.health = clean("filter.health", f.health)?.map(|s| s.to_lowercase());
+    if let Some(h) = &f.health
+        && !HEALTHS.contains(&h.as_str())
+    {
+        return Err(ServiceError::bad_input(
+            "filter.health",
+            format!(
+                "unknown health {h:?}; expected one of {}",
+                HEALTHS.join(", ")
+            ),
+        ));
+    }
+    Ok(f)
+}
+
+/// A page of the inventory.
+pub struct InventoryPage {
+    /// Each row with its cursor.
+    pub rows: Vec<(String, DockerContainer)>,
+    pub has_next_page: bool,
+    pub total: u64,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CursorText {
+    /// Sort order and direction the cursor was made under.
+    s: String,
+    d: bool,
+    k: Vec<String>,
+}
+
+fn sort_name(sort: InventorySort) -> &'static str {
+    match sort {
+        InventorySort::Name => "name",
+        InventorySort::Host => "host",
+        InventorySort::Image => "image",
+        InventorySort::State => "state",
+        InventorySort::Created => "created",
+    }
+}
+
+fn encode_cursor(sort: InventorySort, desc: bool, row: &InventoryRow) -> String {
+    let text = CursorText {
+        s: sort_name(sort).into(),
+        d: desc,
+        k: sort.key_of(row),
+    };
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&text).unwrap_or_default())
+}
+
+fn decode_cursor(
+    sort: InventorySort,
+    desc: bool,
+    after: &str,
+) -> Result<Vec<String>, ServiceError> {
+    let text: CursorText = URL_SAFE_NO_PAD
+        .decode(after.trim())
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or_else(|| ServiceError::bad_input("after", "not a cursor of this connection"))?;
+    if text.s != sort_name(sort) || text.d != desc {
+        return Err(ServiceError::bad_input(
+            "after",
+            "this cursor belongs to another sort order; start again without `after`",
+        ));
+    }
+    Ok(text.k)
+}
+
+/// Docker's way of saying how long: `3 seconds`, `About a minute`, `2 hours`, `3 days`, `2 weeks`.
+fn human_duration(d: chrono::Duration) -> String {
+    let secs = d.num_seconds().max(0);
+    let (m, h, day) = (60, 3600, 86_400);
+    match secs {
+        0 => "Less than a second".into(),
+        1 => "1 second".into(),
+        s if s < m => format!("{s} seconds"),
+        s if s < 2 * m => "About a minute".into(),
+        s if s < h => format!("{} minutes", s / m),
+        s if s < 2 * h => "About an hour".into(),
+        s if s < 48 * h => format!("{} hours", s / h),
+        s if s < 14 * day => format!("{} days", s / day),
+        s if s < 60 * day => format!("{} weeks", s / (7 * day)),
+        s if s < 730 * day => format!("{} months", s / (30 * day)),
+        s => format!("{} years", s / (365 * day)),
+    }
+}
+
+/// The stored status text (without its time phrase) with the running time put back, as Docker words it.
+fn status_now(status: &str, started_at: Option<DateTime<Utc>>) -> String {
+    match (status.strip_prefix("Up"), started_at) {
+        (Some(rest), Some(t)) => format!("Up {}{rest}", human_duration(Utc::now() - t)),
+        _ => status.to_owned(),
+    }
+}
+
+fn to_container(row: InventoryRow) -> DockerContainer {
+    let labels: BTreeMap<String, String> = serde_json::from_str(&row.labels).unwrap_or_default();
+    DockerContainer {
+        ports: serde_json::from_str(&row.ports).unwrap_or_default(),
+        labels: labels.into_iter().collect(),
+        id: row.id,
+        host_id: row.host_id,
+        host_name: row.host_name,
+        docker_id: row.docker_id,
+        name: row.name,
+        image: row.image,
+        image_id: row.image_id,
+        command: row.command,
+        status: status_now(&row.status, row.started_at),
+        state: row.state,
+        health: row.health,
+        exit_code: row.exit_code,
+        created_at: row.created_at,
+        started_at: row.started_at,
+        compose_project: row.compose_project,
+        compose_service: row.compose_service,
+        container_id: row.container_id,
+        instance_id: row.instance_id,
+        search: row.search,
+        current: row.current,
+        last_seen_at: row.last_seen_at,
+    }
+}
+
+fn inventory_id(host_id: &str, docker_id: &str) -> String {
+    format!("{host_id}:{docker_id}")
+}
+
+/// The row a listing entry makes on a host; Berth's own containers are recognised by this installation's owner
+/// label.
+fn to_row(
+    host_id: &str,
+    host_name: &str,
+    installation: &str,
+    c: ListedContainer,
+    started_at: Option<DateTime<Utc>>,
+    seen_at: DateTime<Utc>,
+) -> InventoryRow {
+    let ours = c.labels.get(LABEL_OWNER).map(String::as_str) == Some(installation);
+    let mut search = format!("{}\n{}", c.name, c.image).to_lowercase();
+    for (k, v) in &c.labels {
+        search.push('\n');
+        search.push_str(&k.to_lowercase());
+        search.push('=');
+        search.push_str(&v.to_lowercase());
+    }
+    InventoryRow {
+        id: inventory_id(host_id, &c.docker_id),
+        host_id: host_id.to_owned(),
+        host_name: host_name.to_owned(),
+        compose_project: c.labels.get(COMPOSE_PROJECT).cloned(),
+        compose_service: c.labels.get(COMPOSE_SERVICE).cloned(),
+        container_id: ours
+            .then(|| c.labels.get(LABEL_CONTAINER).cloned())
+            .flatten(),
+        instance_id: ours
+            .then(|| c.labels.get(LABEL_INSTANCE).cloned())
+            .flatten(),
+        ports: serde_json::to_string(&c.ports).unwrap_or_else(|_| "[]".into()),
+        labels: serde_json::to_string(&c.labels).unwrap_or_else(|_| "{}".into()),
+        docker_id: c.docker_id,
+        name: c.name,
+        image: c.image,
+        image_id: c.image_id,
+        command: c.command,
+        state: c.state,
+        status: c.status,
+        health: c.health,
+        exit_code: c.exit_code,
+        created_at: c.created_at,
+        started_at,
+        search,
+        current: true,
+        last_seen_at: seen_at,
+    }
+}
+
+/// Whether two rows differ in anything a person sees (not in when they were last seen).
+fn differs(a: &InventoryRow, b: &InventoryRow) -> bool {
+    let mut a = a.clone();
+    a.last_seen_at = b.last_seen_at;
+    a != *b
+}
+
+#[derive(Clone)]
+pub struct InventoryService {
+    db: DatabaseConnection,
+    bus: Bus,
+    hosts: HostService,
+    installation: Arc<OnceCell<String>>,
+}
+
+/// What a user asks of a container.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DockerAction {
+    Start,
+    Stop,
+    Restart,
+    Kill,
+    Remove,
+}
+
+impl InventoryService {
+    pub fn new(db: DatabaseConnection, bus: Bus, hosts: HostService) -> Self {
+        Self {
+            db,
+            bus,
+            hosts,
+            installation: Arc::new(OnceCell::new()),
+        }
+    }
+
+    async fn installation(&self) -> Result<&str, ServiceError> {
+        self.installation
+            .get_or_try_init(|| async {
+                crate::db::containers::installation_id(&self.db)
+                    .await
+                    .map_err(ServiceError::from)
+            })
+            .await
+            .map(String::as_str)
+    }
+
+    fn publish(&self, changes: Vec<InventoryChange>) {
+        if !changes.is_empty() {
+            self.bus.publish(Event::Inventory(Arc::new(changes)));
+        }
+    }
+
+    /// When a running container started: kept from the row while it keeps running, else read from the engine.
+    async fn started_at(
+        engine: &Engine,
+        c: &ListedContainer,
+        old: Option<&InventoryRow>,
+    ) -> Option<DateTime<Utc>> {
+        if let Some(old) = old
+            && old.state == c.state
+            && old.started_at.is_some()
+        {
+            return old.started_at;
+        }
+        match engine.inspect_container(&c.docker_id).await {
+            Ok(s) if s.state != RunState::Created => s.started_at,
+            _ => None,
+        }
+    }
+
+    /// Replaces a host's inventory with the engine's full listing (at connect and at every resync).
+    pub async fn record_listing(
+        &self,
+        host_id: &str,
+        engine: &Engine,
+        listing: Vec<ListedContainer>,
+    ) -> Result<(), ServiceError> {
+        let installation = self.installation().await?.to_owned();
+        let _lock = self.hosts.lock_image_cache(host_id).await;
+        let Some(host) = host_q::by_id(&self.db, host_id).await? else {
+            return Ok(());
+        };
+        let now = Utc::now();
+        let mut old: HashMap<String, InventoryRow> = q::of_host(&self.db, host_id)
+            .await?
+            .into_iter()
+            .map(|r| (r.id.clone(), r))
+            .collect();
+        let (mut inserts, mut updates, mut changes) = (Vec::new(), Vec::new(), Vec::new());
+        for c in listing {
+            let id = inventory_id(host_id, &c.docker_id);
+            let before = old.remove(&id);
+            let started = Self::started_at(engine, &c, before.as_ref()).await;
+            let row = to_row(host_id, &host.name, &installation, c, started, now);
+            match before {
+                None => {
+                    changes.push(InventoryChange {
+                        before: None,
+                        after: Some(Arc::new(to_container(row.clone()))),
+                    });
+                    inserts.push(row);
+                }
+                Some(before) => {
+                    if differs(&before, &row) || !before.current {
+                        changes.push(InventoryChange {
+                            before: Some(Arc::new(to_container(before))),
+                            after: Some(Arc::new(to_container(row.clone()))),
+                        });
+                        updates.push(row);
+                    }
+                }
+            }
+        }
+        let deletes: Vec<String> = old.keys().cloned().collect();
+        for (_, gone) in old {
+            changes.push(InventoryChange {
+                before: Some(Arc::new(to_container(gone))),
+                after: None,
+            });
+        }
+        q::apply_host(&self.db, host_id, inserts, updates, deletes, now).await?;
+        self.publish(changes);
+        Ok(())
+    }
+
+    /// Re-reads one container after an engine event (or an action) and records it; gone containers are removed.
+    pub async fn record_one(
+        &self,
+        host_id: &str,
+        engine: &Engine,
+        docker_id: &str,
+    ) -> Result<Option<DockerContainer>, ServiceError> {
+        let listed = match engine.listed_container(docker_id).await {
+            Ok(l) => l,
+            Err(e) => return Err(engine_error(host_id, e)),
+        };
+        let installation = self.installation().await?.to_owned();
+        let _lock = self.hosts.lock_image_cache(host_id).await;
+        let Some(host) = host_q::by_id(&self.db, host_id).await? else {
+            return Ok(None);
+        };
+        let id = inventory_id(host_id, docker_id);
+        let before = q::by_id(&self.db, &id).await?;
+        let Some(c) = listed else {
+            if let Some(before) = before {
+                q::delete(&self.db, &id).await?;
+                self.publish(vec![InventoryChange {
+                    before: Some(Arc::new(to_container(before))),
+                    after: None,
+                }]);
+            }
+            return Ok(None);
+        };
+        let started = Self::started_at(engine, &c, before.as_ref()).await;
+        let row = to_row(host_id, &host.name, &installation, c, started, Utc::now());
+        let changed = before
+            .as_ref()
+            .is_none_or(|b| differs(b, &row) || !b.current);
+        q::put(&self.db, row.clone(), before.is_some()).await?;
+        let after = to_container(row);
+        if changed {
+            self.publish(vec![InventoryChange {
+                before: before.map(|b| Arc::new(to_container(b))),
+                after: Some(Arc::new(after.clone())),
+            }]);
+        }
+        Ok(Some(after))
+    }
+
+    /// A `destroy` event: the container is gone.
+    pub async fn forget(&self, host_id: &str, docker_id: &str) -> Result<(), ServiceError> {
+        let _lock = self.hosts.lock_image_cache(host_id).await;
+        let id = inventory_id(host_id, docker_id);
+        if let Some(before) = q::by_id(&self.db, &id).await? {
+            q::delete(&self.db, &id).await?;
+            self.publish(vec![InventoryChange {
+                before: Some(Arc::new(to_container(before))),
+                after: None,
+            }]);
+        }
+        Ok(())
+    }
+
+    /// The host stopped answering: its containers keep their last known state, marked not current.
+    pub async fn mark_stale(&self, host_id: &str) -> Result<(), ServiceError> {
+        if q::mark_stale(&self.db, host_id).await? == 0 {
+            return Ok(());
+        }
+        let changes = q::of_host(&self.db, host_id)
+            .await?
+            .into_iter()
+            .map(|row| {
+                let after = to_container(row);
+                let mut before = after.clone();
+                before.current = true;
+                InventoryChange {
+                    before: Some(Arc::new(before)),
+                    after: Some(Arc::new(after)),
+                }
+            })
+            .collect();
+        self.publish(changes);
+        Ok(())
+    }
+
+    /// A page in `sort` order after the cursor `after`.
+    pub async fn page(
+        &self,
+        filter: InventoryFilter,
+        sort: InventorySort,
+        desc: bool,
+        first: usize,
+        after: Option<&str>,
+    ) -> Result<InventoryPage, ServiceError> {
+        let filter = validate_filter(filter)?;
+        let key = after.map(|a| decode_cursor(sort, desc, a)).transpose()?;
+        let limit = u64::try_from(first).unwrap_or(50) + 1;
+        let (mut rows, total) = q::page(&self.db, &filter, sort, desc, key.as_deref(), limit)
+            .await?
+            .ok_or_else(|| ServiceError::bad_input("after", "not a cursor of this connection"))?;
+        let has_next_page = rows.len() > first;
+        rows.truncate(first);
+        Ok(InventoryPage {
+            rows: rows
+                .into_iter()
+                .map(|r| (encode_cursor(sort, desc, &r), to_container(r)))
+                .collect(),
+            has_next_page,
+            total,
+        })
+    }
+
+    pub async fn get(&self, id: &str) -> Result<Option<DockerContainer>, ServiceError> {
+        Ok(q::by_id(&self.db, id).await?.map(to_container))
+    }
+
+    pub async fn require(&self, id: &str) -> Result<DockerContainer, ServiceError> {
+        self.get(id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("no Docker container with id {id}")))
+    }
+
+    /// The container and its host's engine, for acting on it.
+    async fn reach(&self, id: &str) -> Result<(DockerContainer, Engine), ServiceError> {
+        let c = self.require(id).await?;
+        let (_, engine) = self.hosts.engine(&c.host_id).await.map_err(|e| match e {
+            ServiceError::NotFound(_) => {
+                ServiceError::NotFound(format!("host {} no longer exists", c.host_name))
+            }
+            other => other,
+        })?;
+        Ok((c, engine))
+    }
+
+    /// Starts, stops, restarts, kills or removes a container Berth did not create. Berth's own containers are
+    /// acted on through their definition (the reconciler would undo a change made here).
+    pub async fn act(
+        &self,
+        actor: &User,
+        id: &str,
+        action: DockerAction,
+    ) -> Result<Option<DockerContainer>, ServiceError> {
+        authz::require(
+            actor,
+            match action {
+                DockerAction::Remove => Action::RemoveDockerContainers,
+                _ => Action::RunContainers,
+            },
+        )?;
+        let (c, engine) = self.reach(id).await?;
+        if let Some(definition) = &c.container_id {
+            let name = crate::db::containers::by_id(&self.db, definition)
+                .await?
+                .map(|d| d.name)
+                .unwrap_or_else(|| definition.clone());
+            let verb = match action {
+                DockerAction::Start => "runContainer",
+                DockerAction::Stop => "stopContainer",
+                DockerAction::Restart => "restartContainer",
+                DockerAction::Kill => "killContainer",
+                DockerAction::Remove => "stopContainer or deleteContainer",
+            };
+            return Err(ServiceError::Conflict(format!(
+                "{} belongs to Berth's container {name}, which would undo this; use {verb} on it instead",
+                c.name
+            )));
+        }
+        let result = match action {
+            DockerAction::Start => engine.start_container(&c.docker_id).await,
+            DockerAction::Stop => engine.stop_container(&c.docker_id, STOP_GRACE).await,
+            DockerAction::Restart => engine.restart_container(&c.docker_id, STOP_GRACE).await,
+            DockerAction::Kill => engine.kill_container(&c.docker_id).await,
+            DockerAction::Remove => engine.remove_container(&c.docker_id).await,
+        };
+        match result {
+            Ok(()) => {}
+            Err(DockerError::NotFound(_)) => {
+                self.forget(&c.host_id, &c.docker_id).await?;
+                return Err(ServiceError::NotFound(format!(
+                    "{} no longer exists on host {}",
+                    c.name, c.host_name
+                )));
+            }
+            Err(DockerError::Conflict(m)) => return Err(ServiceError::Conflict(m)),
+            Err(e) => return Err(engine_error(&c.host_name, e)),
+        }
+        self.record_one(&c.host_id, &engine, &c.docker_id).await
+    }
+
+    /// The last `tail` lines of a container's output, then new ones as they come.
+    pub async fn logs(
+        &self,
+        id: &str,
+        tail: u32,
+    ) -> Result<impl Stream<Item = LogEntry> + Send + use<>, ServiceError> {
+        let (c, engine) = self.reach(id).await?;
+        Ok(engine
+            .logs(&c.docker_id, tail, true)
+            .take_while(|item| {
+                let ok = item.is_ok();
+                async move { ok }
+            })
+            .filter_map(|item| async move { item.ok() }))
+    }
+}
+
+/// Removes a removed host's rows and tells subscribers.
+pub async fn forget_host(
+    db: &DatabaseConnection,
+    bus: &Bus,
+    host_id: &str,
+) -> Result<(), ServiceError> {
+    let rows = q::of_host(db, host_id).await?;
+    q::delete_host(db, host_id).await?;
+    if !rows.is_empty() {
+        bus.publish(Event::Inventory(Arc::new(
+            rows.into_iter()
+                .map(|r| InventoryChange {
+                    before: Some(Arc::new(to_container(r))),
+                    after: None,
+                })
+                .collect(),
+        )));
+    }
+    Ok(())
+}
+
+/// Keeps the rows' host name in step with a renamed host.
+pub async fn rename_host(
+    db: &DatabaseConnection,
+    host_id: &str,
+    name: &str,
+) -> Result<(), ServiceError> {
+    Ok(q::rename_host(db, host_id, name).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listed(name: &str, labels: &[(&str, &str)]) -> ListedContainer {
+        ListedContainer {
+            docker_id: format!("{name}-id"),
+            name: name.into(),
+            image: "Busybox:1".into(),
+            image_id: "sha256:x".into(),
+            command: "sh".into(),
+            state: "running".into(),
+            status: "Up 1 second".into(),
+            health: None,
+            exit_code: None,
+            created_at: Utc::now(),
+            ports: vec![],
+            labels: labels
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn owner_label_decides_managed_and_filters_match_like_sql() {
+        let now = Utc::now();
+        let ours = to_container(to_row(
+            "h",
+            "h1",
+            "me",
+            listed("web", &[(LABEL_OWNER, "me"), (LABEL_CONTAINER, "c1")]),
+            None,
+            now,
+        ));
+        let other_berth = to_container(to_row(
+            "h",
+            "h1",
+            "me",
+            listed("db", &[(LABEL_OWNER, "you"), (LABEL_CONTAINER, "c2")]),
+            None,
+            now,
+        ));
+        assert!(ours.managed());
+        assert!(!other_berth.managed());
+        let f = |search: &str| InventoryFilter {
+            search: Some(search.into()),
+            ..Default::default()
+        };
+        assert!(matches(&f("busybox"), &ours), "image, case-insensitive");
+        assert!(matches(&f("owner=you"), &other_berth), "label key=value");
+        assert!(!matches(&f("owner=you"), &ours));
+        let unmanaged = InventoryFilter {
+            managed: Some(false),
+            ..Default::default()
+        };
+        assert!(matches(&unmanaged, &other_berth) && !matches(&unmanaged, &ours));
+        let none = InventoryFilter {
+            health: Some("none".into()),
+            ..Default::default()
+        };
+        assert!(matches(&none, &ours));
+    }
+
+    #[test]
+    fn a_row_leaving_the_filter_is_removed_for_that_subscriber() {
+        let now = Utc::now();
+        let running = Arc::new(to_container(to_row(
+            "h",
+            "h1",
+            "me",
+            listed("web", &[]),
+            None,
+            now,
+        )));
+        let mut exited = (*running).clone();
+        exited.state = "exited".into();
+        let change = InventoryChange {
+            before: Some(running.clone()),
+            after: Some(Arc::new(exited)),
+        };
+        let only_running = InventoryFilter {
+            state: Some("running".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            change.seen_through(&only_running).map(|(k, _)| k),
+            Some(ChangeKind::Removed)
+        );
+        assert_eq!(
+            change
+                .seen_through(&InventoryFilter::default())
+                .map(|(k, _)| k),
+            Some(ChangeKind::Changed)
+        );
+    }
+
+    #[test]
+    fn cursors_belong_to_their_order_and_junk_is_refused() {
+        let row = to_row("h", "h1", "me", listed("web", &[]), None, Utc::now());
+        let c = encode_cursor(InventorySort::Host, false, &row);
+        assert_eq!(
+            decode_cursor(InventorySort::Host, false, &c).unwrap(),
+            vec!["h1".to_owned(), "web".to_owned(), row.id.clone()]
+        );
+        assert!(decode_cursor(InventorySort::Name, false, &c).is_err());
+        assert!(decode_cursor(InventorySort::Host, true, &c).is_err());
+        assert!(decode_cursor(InventorySort::Host, false, "junk!").is_err());
+        let long = InventoryFilter {
+            search: Some("x".repeat(201)),
+            ..Default::default()
+        };
+        assert!(validate_filter(long).is_err());
+        let state = InventoryFilter {
+            state: Some("Sleeping".into()),
+            ..Default::default()
+        };
+        assert!(validate_filter(state).is_err());
+    }
+}
