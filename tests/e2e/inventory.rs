@@ -241,11 +241,11 @@ pub async fn paging_is_exact_while_rows_come_and_go(env: &TestEnv) -> Result<()>
     let (app, token, [h1, h2, _]) = berth_with_hosts(env).await?;
     let outcome = async {
         let url = format!("sqlite://{}?mode=rwc", app.data_dir.join("berth.db").display());
-        let db = berth::db::connect(&url).await?;
-        let stable: BTreeSet<String> = berth::db::inventory::seed(&db, &h1, "h1", "keep", 1200)
+        let db = berth::service::fixtures::Fixtures::open(&url).await?;
+        let stable: BTreeSet<String> = db.inventory(&h1, "h1", "keep", 1200)
             .await?
             .into_iter()
-            .chain(berth::db::inventory::seed(&db, &h2, "h2", "stay", 800).await?)
+            .chain(db.inventory(&h2, "h2", "stay", 800).await?)
             .collect();
         let mut churn = 0usize;
         for (by, direction) in [("NAME", "ASC"), ("HOST", "DESC"), ("CREATED", "DESC"), ("STATE", "ASC"), ("IMAGE", "ASC")] {
@@ -267,8 +267,8 @@ pub async fn paging_is_exact_while_rows_come_and_go(env: &TestEnv) -> Result<()>
                 }
                 pages += 1;
                 // Rows come and go between pages (some sort before the cursor, some after).
-                let fresh = berth::db::inventory::seed(&db, &h1, &format!("new{churn}"), &format!("new{churn}"), 3).await?;
-                berth::db::inventory::delete(&db, &fresh[0]).await?;
+                let fresh = db.inventory(&h1, &format!("new{churn}"), &format!("new{churn}"), 3).await?;
+                db.forget(&fresh[0]).await?;
                 churn += 1;
                 if conn["pageInfo"]["hasNextPage"] != true {
                     break;

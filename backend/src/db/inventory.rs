@@ -2,11 +2,12 @@
 //! from an event, hosts marked not current, and pages filtered, sorted and cut by keyset over indexes.
 
 use super::entities::docker_container::{self, Column};
-use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, SimpleExpr};
+use super::keyset;
+use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr,
-    EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait, Value,
+    EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QuerySelect, TransactionTrait,
+    Value,
 };
 
 pub use docker_container::Model as InventoryRow;
@@ -80,19 +81,13 @@ impl InventorySort {
     }
 }
 
-fn literal_like(text: &str) -> String {
-    let literal = text
-        .to_lowercase()
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    format!("%{literal}%")
-}
-
 fn condition(f: &InventoryFilter) -> Condition {
     let mut c = Condition::all();
     if let Some(s) = &f.search {
-        c = c.add(Expr::col(Column::Search).like(LikeExpr::new(literal_like(s)).escape('\\')));
+        c = c.add(
+            Expr::col(Column::Search)
+                .like(LikeExpr::new(keyset::contains_pattern(s)).escape(keyset::LIKE_ESCAPE)),
+        );
     }
     if let Some(h) = &f.host_id {
         c = c.add(Column::HostId.eq(h.clone()));
@@ -116,21 +111,6 @@ fn condition(f: &InventoryFilter) -> Condition {
     c
 }
 
-/// Rows strictly after `key` in the order (keyset): (a > x) or (a = x and (b > y or (b = y and …))).
-fn after(cols: &[Column], key: &[Value], desc: bool) -> Option<SimpleExpr> {
-    let (col, rest_cols) = cols.split_first()?;
-    let (value, rest_key) = key.split_first()?;
-    let beyond = if desc {
-        Expr::col(*col).lt(value.clone())
-    } else {
-        Expr::col(*col).gt(value.clone())
-    };
-    match after(rest_cols, rest_key, desc) {
-        None => Some(beyond),
-        Some(deeper) => Some(beyond.or(Expr::col(*col).eq(value.clone()).and(deeper))),
-    }
-}
-
 /// Up to `limit` rows matching `filter` after the keyset position `from`, in `sort` order, and the number of
 /// rows matching the filter. `Err(None)`-like misuse (a key of another order) is the caller's to refuse first.
 pub async fn page(
@@ -151,17 +131,17 @@ pub async fn page(
         let Some(values) = sort.values(key) else {
             return Ok(None);
         };
-        if let Some(expr) = after(sort.columns(), &values, desc) {
+        let keys: Vec<keyset::SeekKey> = sort
+            .columns()
+            .iter()
+            .zip(values)
+            .map(|(c, v)| keyset::SeekKey::new(Expr::col(*c), v))
+            .collect();
+        if let Some(expr) = keyset::after(&keys, desc) {
             select = select.filter(expr);
         }
     }
-    for c in sort.columns() {
-        select = if desc {
-            select.order_by_desc(*c)
-        } else {
-            select.order_by_asc(*c)
-        };
-    }
+    let select = keyset::order_by(select, sort.columns().iter().map(|c| Expr::col(*c)), desc);
     let rows = select.limit(limit).all(db).await?;
     Ok(Some((rows, total)))
 }

@@ -231,8 +231,14 @@ mod tests {
         assert_eq!(timeless_status("Up About an hour (Paused)"), "Up (Paused)");
         assert_eq!(timeless_status("Up 2 seconds"), "Up");
         assert_eq!(timeless_status("Exited (3) 5 seconds ago"), "Exited (3)");
-        assert_eq!(timeless_status("Restarting (1) Less than a second ago"), "Restarting (1)");
+        assert_eq!(
+            timeless_status("Restarting (1) Less than a second ago"),
+            "Restarting (1)"
+        );
         assert_eq!(timeless_status("Created"), "Created");
-        assert_eq!(timeless_status("Removal In Progress"), "Removal In Progress");
+        assert_eq!(
+            timeless_status("Removal In Progress"),
+            "Removal In Progress"
+        );
     }
 }

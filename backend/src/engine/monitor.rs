@@ -221,7 +221,7 @@ async fn monitor(
             let engine = Engine::connect(&endpoint, tls.as_ref())
                 .await
                 .map_err(|e| e.to_string())?;
-            check(&hosts, &id, &engine).await?;
+            check(hosts, &id, &engine).await?;
             Ok::<Engine, String>(engine)
         };
         match attempt.await {

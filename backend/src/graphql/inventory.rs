@@ -4,7 +4,7 @@
 use super::containers::{Container, ContainerInstance, LogLine};
 use super::error::{ApiError, ApiResult};
 use super::hosts::Host;
-use super::paging::{DEFAULT_PAGE, MAX_PAGE, PageInfo, SortDirection};
+use super::paging::{KeysetCursor, PageInfo, SortDirection, page_size};
 use super::{authorized_services, require_user, services};
 use crate::bus::Event;
 use crate::service::inventory::{
@@ -243,30 +243,38 @@ pub async fn connection(
 ) -> ApiResult<DockerContainerConnection> {
     require_user(ctx)?;
     let sort = sort.unwrap_or_default();
-    let by = match sort.by {
-        DockerContainerSortKey::Name => InventorySort::Name,
-        DockerContainerSortKey::Host => InventorySort::Host,
-        DockerContainerSortKey::Image => InventorySort::Image,
-        DockerContainerSortKey::State => InventorySort::State,
-        DockerContainerSortKey::Created => InventorySort::Created,
+    let (by, key) = match sort.by {
+        DockerContainerSortKey::Name => (InventorySort::Name, "NAME"),
+        DockerContainerSortKey::Host => (InventorySort::Host, "HOST"),
+        DockerContainerSortKey::Image => (InventorySort::Image, "IMAGE"),
+        DockerContainerSortKey::State => (InventorySort::State, "STATE"),
+        DockerContainerSortKey::Created => (InventorySort::Created, "CREATED"),
     };
-    let first = usize::try_from(first.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE)).unwrap_or(50);
+    let values = by.columns().len() - 1;
+    let from = after
+        .as_deref()
+        .map(|a| KeysetCursor::decode_for(a, key, sort.direction, values))
+        .transpose()?
+        .map(|c| {
+            let mut k = c.values;
+            k.push(c.id);
+            k
+        });
     let page = services(ctx)?
         .inventory
-        .page(
-            filter,
-            by,
-            sort.direction == SortDirection::Desc,
-            first,
-            after.as_deref(),
-        )
+        .page(filter, by, sort.direction.is_desc(), page_size(first), from)
         .await?;
     let edges: Vec<DockerContainerEdge> = page
         .rows
         .iter()
-        .map(|(cursor, c)| DockerContainerEdge {
-            cursor: cursor.clone(),
-            node: c.into(),
+        .map(|(place, c)| {
+            let (id, values) = place
+                .split_last()
+                .map_or((String::new(), vec![]), |(id, v)| (id.clone(), v.to_vec()));
+            DockerContainerEdge {
+                cursor: KeysetCursor::new(key, sort.direction, values, id).encode(),
+                node: c.into(),
+            }
         })
         .collect();
     Ok(DockerContainerConnection {

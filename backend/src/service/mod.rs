@@ -8,6 +8,7 @@ pub mod authz;
 pub mod containers;
 pub mod disks;
 pub mod error;
+pub mod fixtures;
 pub mod hosts;
 pub mod inventory;
 pub mod passthrough;

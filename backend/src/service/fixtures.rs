@@ -1,0 +1,47 @@
+//! Made-up rows for benchmarks and paging tests (a fleet of definitions, instances and inventory rows written
+//! straight into a Berth database); the code that then reads them is the real one. Never used by the server.
+
+use crate::service::ServiceError;
+use sea_orm::DatabaseConnection;
+
+pub use crate::db::seed::Seeded;
+
+/// A connection to the database at `url` (migrated), for seeding next to a running server.
+pub struct Fixtures {
+    db: DatabaseConnection,
+}
+
+impl Fixtures {
+    pub async fn open(url: &str) -> Result<Self, ServiceError> {
+        Ok(Self {
+            db: crate::db::connect(url).await?,
+        })
+    }
+
+    /// `count` inventory rows of `host_id` named `<prefix>-<n>`; their inventory ids.
+    pub async fn inventory(
+        &self,
+        host_id: &str,
+        host_name: &str,
+        prefix: &str,
+        count: usize,
+    ) -> Result<Vec<String>, ServiceError> {
+        Ok(crate::db::inventory::seed(&self.db, host_id, host_name, prefix, count).await?)
+    }
+
+    /// Removes one inventory row.
+    pub async fn forget(&self, inventory_id: &str) -> Result<(), ServiceError> {
+        Ok(crate::db::inventory::delete(&self.db, inventory_id).await?)
+    }
+
+    /// `count` definitions with `replicas` instances each over `host_ids`.
+    pub async fn definitions(
+        &self,
+        host_ids: &[String],
+        prefix: &str,
+        count: usize,
+        replicas: usize,
+    ) -> Result<Seeded, ServiceError> {
+        Ok(crate::db::seed::definitions(&self.db, host_ids, prefix, count, replicas).await?)
+    }
+}
