@@ -18,6 +18,7 @@ mod harness;
 mod health;
 mod hosts;
 mod inventory;
+mod inventory_browser;
 mod postgres;
 mod registries;
 mod replication;
@@ -136,6 +137,7 @@ fn all_tests() -> Vec<(&'static str, TestFn)> {
         browser::hosts_add_and_pull,
         browser::storage_registries,
         containers_browser::containers_run_logs_stop,
+        inventory_browser::all_view_lists_filters_scrolls_and_adopts,
         replication_browser::scale_in_table_and_mount_a_disk,
         admin_browser::viewer_sees_no_actions,
         admin_browser::events_live_and_users_page,
