@@ -25,8 +25,16 @@ pub enum ContainerFieldError {
     RelativePath,
     #[error("path must not contain \"..\"")]
     DotDot,
+    #[error("path is {0} bytes long; the maximum is {PATH_MAX}")]
+    PathTooLong(usize),
+    #[error("path must not contain control characters such as NUL or line breaks")]
+    PathControl,
     #[error("{0} cannot be mounted: it would expose the host's system to the container")]
     Forbidden(String),
+    #[error(
+        "{path} cannot be mounted: it contains {system}, which would expose the host's system to the container"
+    )]
+    Contains { path: String, system: String },
 }
 
 /// Checks a container name: it becomes part of Docker container names, so it uses their alphabet.
@@ -109,39 +117,106 @@ pub fn validate_replicas(value: i64) -> Result<i64, ContainerFieldError> {
     }
 }
 
-/// Host directories a disk may never be: the root, system trees, and the Docker socket.
-const FORBIDDEN_HOST_PATHS: [&str; 4] = ["/etc", "/proc", "/sys", "/dev"];
+/// Longest host or container path, in bytes (Linux's `PATH_MAX`, including the terminating NUL, is 4,096).
+pub const PATH_MAX: usize = 4_096;
 
-fn absolute_clean(path: &str) -> Result<&str, ContainerFieldError> {
+/// Host directories a HOST_PATH disk may not be, lie under, or contain: the host's system trees, the Docker
+/// socket's folders (`/run`, `/var/run`) and Docker's and containerd's own data. `/home`, `/srv`, `/mnt`, `/opt`,
+/// `/data`, `/media` and `/tmp` (and everything under them) are allowed: user data lives there.
+pub const SYSTEM_PATHS: [&str; 17] = [
+    "/etc",
+    "/run",
+    "/var/run",
+    "/proc",
+    "/sys",
+    "/dev",
+    "/boot",
+    "/var/lib/docker",
+    "/var/lib/containerd",
+    "/usr",
+    "/bin",
+    "/sbin",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/root",
+];
+
+/// Normalises an absolute path: no NUL or other control characters, at most [`PATH_MAX`] bytes, `//` collapsed,
+/// `.` segments and a trailing `/` removed, `..` refused (it is never resolved, so a path means what it says).
+fn normalize_absolute(path: &str) -> Result<String, ContainerFieldError> {
+    let path = path.trim();
+    if path.len() > PATH_MAX {
+        return Err(ContainerFieldError::PathTooLong(path.len()));
+    }
+    if path.chars().any(char::is_control) {
+        return Err(ContainerFieldError::PathControl);
+    }
     if !path.starts_with('/') {
         return Err(ContainerFieldError::RelativePath);
     }
-    if path.split('/').any(|c| c == "..") {
-        return Err(ContainerFieldError::DotDot);
+    let mut clean = String::with_capacity(path.len());
+    for segment in path.split('/') {
+        match segment {
+            "" | "." => {}
+            ".." => return Err(ContainerFieldError::DotDot),
+            _ => {
+                clean.push('/');
+                clean.push_str(segment);
+            }
+        }
     }
-    let trimmed = path.trim_end_matches('/');
-    Ok(if trimmed.is_empty() { "/" } else { trimmed })
+    if clean.is_empty() {
+        clean.push('/');
+    }
+    Ok(clean)
 }
 
-/// Checks a host path for a HOST_PATH disk: absolute, no `..`, not `/`, `/etc`, `/proc`, `/sys`, `/dev` or
-/// below them, not the Docker socket.
-pub fn validate_host_path(path: &str) -> Result<(), ContainerFieldError> {
-    let clean = absolute_clean(path.trim())?;
-    let forbidden = clean == "/"
-        || FORBIDDEN_HOST_PATHS
-            .iter()
-            .any(|f| clean == *f || clean.starts_with(&format!("{f}/")))
-        || clean.ends_with("/docker.sock");
-    if forbidden {
-        return Err(ContainerFieldError::Forbidden(clean.to_owned()));
-    }
-    Ok(())
+/// Whether normalised `path` is `base` or lies under it.
+fn is_within(path: &str, base: &str) -> bool {
+    base == "/"
+        || path == base
+        || path
+            .strip_prefix(base)
+            .is_some_and(|rest| rest.starts_with('/'))
 }
 
-/// Checks where a disk is mounted inside a container: absolute, no `..`, not `/`.
-pub fn validate_container_path(path: &str) -> Result<(), ContainerFieldError> {
-    let clean = absolute_clean(path.trim())?;
+/// Checks a host path for a HOST_PATH disk and returns it normalised (see [`normalize_absolute`]): not `/`, not one
+/// of [`SYSTEM_PATHS`], nothing under one and nothing containing one (mounting `/var` would expose
+/// `/var/lib/docker`), not a Docker socket. Paths are compared as written once normalised; symbolic links on the
+/// host are not followed (the host is remote).
+pub fn normalize_host_path(path: &str) -> Result<String, ContainerFieldError> {
+    let clean = normalize_absolute(path)?;
     if clean == "/" {
+        return Err(ContainerFieldError::Forbidden(clean));
+    }
+    for system in SYSTEM_PATHS {
+        if is_within(&clean, system) {
+            return Err(ContainerFieldError::Forbidden(clean));
+        }
+        if is_within(system, &clean) {
+            return Err(ContainerFieldError::Contains {
+                path: clean,
+                system: system.to_owned(),
+            });
+        }
+    }
+    if clean.ends_with("/docker.sock") {
+        return Err(ContainerFieldError::Forbidden(clean));
+    }
+    Ok(clean)
+}
+
+/// Checks a host path for a HOST_PATH disk; see [`normalize_host_path`], which also gives the normalised path.
+pub fn validate_host_path(path: &str) -> Result<(), ContainerFieldError> {
+    normalize_host_path(path).map(|_| ())
+}
+
+/// Checks where a disk is mounted inside a container: absolute, no `..`, no control characters, at most
+/// [`PATH_MAX`] bytes, not `/`.
+pub fn validate_container_path(path: &str) -> Result<(), ContainerFieldError> {
+    if normalize_absolute(path)? == "/" {
         return Err(ContainerFieldError::Forbidden("/".into()));
     }
     Ok(())
@@ -381,25 +456,79 @@ mod tests {
         assert!(validate_host_path("/srv/data").is_ok());
         assert!(validate_host_path("/mnt/nfs/app/").is_ok());
         assert!(validate_host_path("/etcetera").is_ok());
+        assert!(validate_host_path("/library/books").is_ok());
+        assert!(validate_host_path("/home").is_ok());
+        assert!(validate_host_path("/home/alice/data").is_ok());
+        assert!(validate_host_path("/var/lib/app").is_ok());
+        assert!(validate_host_path("/var/lib/dockerish").is_ok());
+        assert!(validate_host_path("/tmp/x").is_ok());
         for bad in [
             "/",
             "//",
+            "/./",
             "/etc",
             "/etc/ssl",
+            "//etc",
+            "/./etc",
+            "/srv/./../etc",
+            "///etc//ssl/",
             "/proc/1",
             "/sys",
             "/dev/sda",
+            "/run",
+            "/run/user/1000",
+            "/var/run",
+            "/var//run/",
             "/var/run/docker.sock",
             "/run/docker.sock",
+            "/srv/docker.sock",
+            "/boot",
+            "/var/lib/docker",
+            "/var/lib/docker/volumes/x/_data",
+            "/var/lib/containerd",
+            "/usr",
+            "/usr/local/bin",
+            "/bin",
+            "/sbin",
+            "/lib",
+            "/lib64/x",
+            "/lib32",
+            "/libx32",
+            "/root",
+            "/root/.ssh",
+            "/var",
+            "/var/lib",
         ] {
             assert!(
                 matches!(
                     validate_host_path(bad),
-                    Err(ContainerFieldError::Forbidden(_))
+                    Err(ContainerFieldError::Forbidden(_)
+                        | ContainerFieldError::Contains { .. }
+                        | ContainerFieldError::DotDot)
                 ),
-                "{bad}"
+                "{bad}: {:?}",
+                validate_host_path(bad)
             );
         }
+        assert_eq!(
+            normalize_host_path("//etc"),
+            Err(ContainerFieldError::Forbidden("/etc".into()))
+        );
+        assert_eq!(
+            normalize_host_path("/./etc/"),
+            Err(ContainerFieldError::Forbidden("/etc".into()))
+        );
+        assert_eq!(
+            normalize_host_path("/var/"),
+            Err(ContainerFieldError::Contains {
+                path: "/var".into(),
+                system: "/var/run".into()
+            })
+        );
+        assert_eq!(
+            normalize_host_path(" //srv/./data//app/ ").as_deref(),
+            Ok("/srv/data/app")
+        );
         assert_eq!(
             validate_host_path("data"),
             Err(ContainerFieldError::RelativePath)
@@ -408,9 +537,30 @@ mod tests {
             validate_host_path("/srv/../etc"),
             Err(ContainerFieldError::DotDot)
         );
+        assert_eq!(
+            validate_host_path("/srv/da\0ta"),
+            Err(ContainerFieldError::PathControl)
+        );
+        assert_eq!(
+            validate_host_path("/srv/da\nta"),
+            Err(ContainerFieldError::PathControl)
+        );
+        let longest = format!("/srv/{}", "d".repeat(PATH_MAX - 5));
+        assert_eq!(normalize_host_path(&longest), Ok(longest.clone()));
+        let huge = format!("/srv/{}", "d".repeat(100_000));
+        assert_eq!(
+            validate_host_path(&huge),
+            Err(ContainerFieldError::PathTooLong(100_005))
+        );
+        assert!(validate_host_path(&huge).unwrap_err().to_string().len() < 100);
         assert!(validate_container_path("/data").is_ok());
         assert!(validate_container_path("/").is_err());
+        assert!(validate_container_path("//./").is_err());
         assert!(validate_container_path("data").is_err());
+        assert_eq!(
+            validate_container_path("/da\0ta"),
+            Err(ContainerFieldError::PathControl)
+        );
     }
 
     #[test]

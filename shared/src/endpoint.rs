@@ -2,6 +2,12 @@
 
 use std::fmt;
 
+/// Longest endpoint accepted, in bytes (a host name is at most 253 characters; a socket path at most
+/// [`UNIX_PATH_MAX`] bytes).
+pub const ENDPOINT_MAX: usize = 512;
+/// Longest unix socket path, in bytes: `sun_path` holds 108 bytes including the terminating NUL.
+pub const UNIX_PATH_MAX: usize = 107;
+
 /// Where a Docker engine listens. TLS is a property of the host (certificates given), not of the endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HostEndpoint {
@@ -29,6 +35,16 @@ pub enum EndpointError {
     BadHost(String),
     #[error("a tcp endpoint is only host and port, without a path (got \"{0}\")")]
     Path(String),
+    #[error("the endpoint is {0} bytes long; the maximum is {ENDPOINT_MAX}")]
+    TooLong(usize),
+    #[error("the endpoint must not contain control characters such as NUL or line breaks")]
+    Control,
+    #[error("unix socket path is {0} bytes long; a socket path has at most {UNIX_PATH_MAX} bytes")]
+    SocketPathTooLong(usize),
+    #[error(
+        "a tcp endpoint carries no user name or password (Docker's TCP API authenticates with TLS client certificates); remove the part before \"@\""
+    )]
+    UserInfo,
 }
 
 impl HostEndpoint {
@@ -37,9 +53,18 @@ impl HostEndpoint {
         if input.is_empty() {
             return Err(EndpointError::Empty);
         }
+        if input.len() > ENDPOINT_MAX {
+            return Err(EndpointError::TooLong(input.len()));
+        }
+        if input.chars().any(char::is_control) {
+            return Err(EndpointError::Control);
+        }
         if let Some(path) = input.strip_prefix("unix://") {
             if !path.starts_with('/') || path.len() < 2 {
                 return Err(EndpointError::RelativePath);
+            }
+            if path.len() > UNIX_PATH_MAX {
+                return Err(EndpointError::SocketPathTooLong(path.len()));
             }
             return Ok(HostEndpoint::Unix(path.to_owned()));
         }
@@ -57,6 +82,9 @@ impl HostEndpoint {
         }
         if rest.is_empty() {
             return Err(EndpointError::NoHost);
+        }
+        if rest.contains('@') {
+            return Err(EndpointError::UserInfo);
         }
         let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
             let (addr, after) = v6
@@ -78,7 +106,14 @@ impl HostEndpoint {
         if host.is_empty() {
             return Err(EndpointError::NoHost);
         }
-        if !host.contains(':') && !valid_hostname(&host) {
+        // A host with ":" is an IPv6 address written without brackets (`tcp://::1:2375`); anything else
+        // must be a host name or an IPv4 address.
+        let valid = if host.contains(':') {
+            host.parse::<std::net::Ipv6Addr>().is_ok()
+        } else {
+            valid_hostname(&host)
+        };
+        if !valid {
             return Err(EndpointError::BadHost(host));
         }
         if port.is_empty() {
@@ -142,6 +177,10 @@ mod tests {
             HostEndpoint::parse("tcp://[::1]:2375").unwrap().to_string(),
             "tcp://[::1]:2375"
         );
+        assert_eq!(
+            HostEndpoint::parse("tcp://::1:2375").unwrap().to_string(),
+            "tcp://[::1]:2375"
+        );
     }
 
     #[test]
@@ -179,6 +218,19 @@ mod tests {
             EndpointError::Path("host:2375/v1".into())
         );
         assert!(err("tcp://host:70000").to_string().contains("1-65535"));
+        assert_eq!(err("tcp://user:pw@127.0.0.1:1"), EndpointError::UserInfo);
+        assert_eq!(err("tcp://user@127.0.0.1:1"), EndpointError::UserInfo);
+        assert_eq!(err("tcp://a:b:2375"), EndpointError::BadHost("a:b".into()));
+        assert_eq!(err("unix:///run/do\0cker.sock"), EndpointError::Control);
+        assert_eq!(err("unix:///run/docker\n.sock"), EndpointError::Control);
+        assert_eq!(err("tcp://host\n:2375"), EndpointError::Control);
+        let longest = format!("unix:///{}", "s".repeat(UNIX_PATH_MAX - 1));
+        assert!(HostEndpoint::parse(&longest).is_ok());
+        let too_long = format!("unix:///{}", "s".repeat(UNIX_PATH_MAX));
+        assert_eq!(err(&too_long), EndpointError::SocketPathTooLong(108));
+        let huge = format!("tcp://{}:2375", "h".repeat(100_000));
+        assert_eq!(err(&huge), EndpointError::TooLong(100_011));
+        assert!(err(&huge).to_string().len() < 100);
         assert!(err("ftp://x").to_string().contains("unix:// or tcp://"));
     }
 }

@@ -2,7 +2,12 @@
 //!
 //! Docker itself accepts almost any name; this refuses only what is certainly a mistake: an empty
 //! name, `=` (it would split the `NAME=value` pair in the wrong place), whitespace, NUL and other
-//! control characters, and a leading digit (no shell can read such a variable).
+//! control characters, a leading digit (no shell can read such a variable), and names longer than
+//! [`ENV_NAME_MAX`] bytes.
+
+/// Longest environment variable name, in bytes (Linux limits a whole `NAME=value` string only by the size of
+/// the environment; real names are far shorter).
+pub const ENV_NAME_MAX: usize = 1_024;
 
 /// Why a string is not usable as an environment variable name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -10,6 +15,9 @@ pub enum EnvNameError {
     /// The name is empty.
     #[error("environment variable name is empty")]
     Empty,
+    /// The name is longer than [`ENV_NAME_MAX`] bytes (the message does not repeat it).
+    #[error("environment variable name is {0} bytes long; the maximum is {ENV_NAME_MAX}")]
+    TooLong(usize),
     /// The name contains `=`.
     #[error("environment variable name \"{0}\" contains \"=\"; put the value in the value field")]
     ContainsEquals(String),
@@ -30,6 +38,9 @@ pub enum EnvNameError {
 pub fn validate_env_name(name: &str) -> Result<(), EnvNameError> {
     if name.is_empty() {
         return Err(EnvNameError::Empty);
+    }
+    if name.len() > ENV_NAME_MAX {
+        return Err(EnvNameError::TooLong(name.len()));
     }
     if name.contains('=') {
         return Err(EnvNameError::ContainsEquals(name.to_owned()));
@@ -79,6 +90,11 @@ mod tests {
             "environment variable name \"A\\0B\" contains a control character"
         );
         assert!(msg("A\u{7}").contains("control character"));
+        assert_eq!(validate_env_name(&"A".repeat(ENV_NAME_MAX)), Ok(()));
+        assert_eq!(
+            msg(&"A".repeat(100_000)),
+            "environment variable name is 100000 bytes long; the maximum is 1024"
+        );
         assert_eq!(
             msg("1VAR"),
             "environment variable name \"1VAR\" starts with a digit; start it with a letter or \"_\""

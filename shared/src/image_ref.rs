@@ -14,7 +14,13 @@
 //! Normalisation: without a domain the reference is on `docker.io`, and a one-component path there
 //! gets `library/`. The first element is a domain only if it contains `.` or `:`, is `localhost`, or
 //! has an uppercase letter. `index.docker.io` becomes `docker.io`. `:latest` is added only when there
-//! is neither a tag nor a digest; `name:tag@digest` keeps both.
+//! is neither a tag nor a digest; `name:tag@digest` keeps both. A domain is written in lower case (host
+//! names are case-insensitive, and credentials are matched by domain).
+//!
+//! Stricter than Docker on purpose: a first element that would be a domain only because it has an
+//! uppercase letter (`UPPER/case`, no `.`, `:` or `localhost`) is refused as an uppercase repository name
+//! — it is nearly always a Docker Hub name typed in the wrong case, not a registry host; a port must be
+//! 1–65535; a reference is at most [`REFERENCE_MAX_LEN`] bytes.
 
 use std::fmt;
 use std::str::FromStr;
@@ -33,6 +39,9 @@ pub const DEFAULT_TAG: &str = "latest";
 pub const PATH_MAX_LEN: usize = 255;
 /// Maximum length of a tag.
 pub const TAG_MAX_LEN: usize = 128;
+/// Maximum length of a whole reference, in bytes: a host name (253), a port, a path (255), a tag (128) and a
+/// digest fit with room to spare.
+pub const REFERENCE_MAX_LEN: usize = 1_024;
 
 /// A parsed, normalised image reference: `domain/path[:tag][@digest]`.
 ///
@@ -53,6 +62,9 @@ pub enum ImageRefError {
     /// Nothing (or only whitespace) was given.
     #[error("image reference is empty")]
     Empty,
+    /// Longer than [`REFERENCE_MAX_LEN`] bytes (the message does not repeat it).
+    #[error("image reference is {0} bytes long; the maximum is {REFERENCE_MAX_LEN}")]
+    TooLong(usize),
     /// Whitespace somewhere inside the reference.
     #[error("image reference \"{0}\" contains whitespace; remove the spaces")]
     Whitespace(String),
@@ -108,6 +120,9 @@ impl ImageRef {
         if input.trim().is_empty() {
             return Err(ImageRefError::Empty);
         }
+        if input.len() > REFERENCE_MAX_LEN {
+            return Err(ImageRefError::TooLong(input.len()));
+        }
         if input.chars().any(char::is_whitespace) {
             return Err(ImageRefError::Whitespace(input.to_owned()));
         }
@@ -120,12 +135,22 @@ impl ImageRef {
         }
 
         let (domain, remainder) = split_domain(input);
+        if remainder.len() != input.len() {
+            // A first element that is a domain only because of its upper case (`UPPER/case`): a repository
+            // name in the wrong case rather than a registry host.
+            let looks_like_host = domain.contains(['.', ':']) || domain == "localhost";
+            if !looks_like_host {
+                let name = input.split(['@', ':']).next().unwrap_or(input);
+                return Err(ImageRefError::Uppercase(name.to_owned()));
+            }
+        }
+        validate_domain(domain)?;
+        let domain = domain.to_ascii_lowercase();
         let domain = if domain == LEGACY_DEFAULT_DOMAIN {
             DEFAULT_DOMAIN
         } else {
-            domain
+            domain.as_str()
         };
-        validate_domain(domain)?;
 
         let (name_and_tag, digest) = match remainder.split_once('@') {
             Some((name, digest)) => (name, Some(digest)),
@@ -351,6 +376,12 @@ fn validate_domain(domain: &str) -> Result<(), ImageRefError> {
             return Err(domain_error(
                 domain,
                 format!("port \"{port}\" must be a number"),
+            ));
+        }
+        if !port.parse::<u32>().is_ok_and(|p| (1..=65_535).contains(&p)) {
+            return Err(domain_error(
+                domain,
+                format!("port {port} is out of range: use 1-65535"),
             ));
         }
     }
@@ -621,8 +652,20 @@ mod tests {
                 "[2001:db8::1]/foo/bar".into(),
                 "[2001:db8::1]/foo/bar:latest".into(),
             ),
-            // An uppercase first element is a domain (and stays as written).
-            ("Foo/bar".into(), "Foo/bar:latest".into()),
+            // A domain is written in lower case.
+            (
+                "Registry.Example.COM:5000/team/app".into(),
+                "registry.example.com:5000/team/app:latest".into(),
+            ),
+            ("LOCALHOST:5000/x".into(), "localhost:5000/x:latest".into()),
+            (
+                "Index.Docker.IO/nginx".into(),
+                "docker.io/library/nginx:latest".into(),
+            ),
+            (
+                "localhost:65535/x".into(),
+                "localhost:65535/x:latest".into(),
+            ),
             (
                 format!("nginx@{sha}"),
                 format!("docker.io/library/nginx@{sha}"),
@@ -747,7 +790,14 @@ mod tests {
         );
         assert!(err("foo/Bar").contains("repository name \"foo/Bar\" must be lowercase"));
         assert!(err("ghcr.io/Owner/app").contains("must be lowercase"));
-        assert!(err("Foo/Bar").contains("\"Bar\" must be lowercase"));
+        // Upper case makes the first element a domain in Docker's rules; without ".", ":" or "localhost" it
+        // is a repository name in the wrong case.
+        assert_eq!(
+            err("UPPER/case"),
+            "invalid image reference: repository name \"UPPER/case\" must be lowercase"
+        );
+        assert!(err("Foo/Bar").contains("\"Foo/Bar\" must be lowercase"));
+        assert!(err("Foo/bar:1.0").contains("\"Foo/bar\" must be lowercase"));
     }
 
     #[test]
@@ -783,6 +833,10 @@ mod tests {
         assert!(err("[]:5000/foo").contains("IPv6 address in brackets"));
         assert!(err("[::g]/foo").contains("IPv6 address in brackets"));
         assert!(err("[::1]x/foo").contains("only \":port\" may follow"));
+        assert!(err("127.0.0.1:99999/x").contains("port 99999 is out of range: use 1-65535"));
+        assert!(err("localhost:0/x").contains("port 0 is out of range"));
+        assert!(err("[::1]:65536/x").contains("port 65536 is out of range"));
+        assert!(err("localhost:99999999999999999999/x").contains("out of range"));
         let e = err("a:1:2/foo");
         assert!(e.starts_with("invalid registry host \"a:1:2\""), "{e}");
     }
@@ -832,6 +886,15 @@ mod tests {
         assert_eq!(
             norm(&format!("nginx@{sha512}")),
             format!("docker.io/library/nginx@{sha512}")
+        );
+    }
+
+    #[test]
+    fn reference_length_limit() {
+        let e = err(&format!("ghcr.io/{}", "a/".repeat(50_000)));
+        assert_eq!(
+            e,
+            "image reference is 100008 bytes long; the maximum is 1024"
         );
     }
 

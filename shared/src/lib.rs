@@ -10,6 +10,7 @@ pub mod endpoint;
 pub mod env;
 pub mod error_code;
 pub mod image_ref;
+pub mod names;
 pub mod port;
 pub mod role;
 pub mod status;
@@ -17,14 +18,18 @@ pub mod status;
 pub use bytes::{ByteSizeError, format_bytes, parse_bytes};
 pub use container::{
     ContainerFieldError, DesiredState, DiskKind, InstanceStatus, RestartPolicy, UnknownValue,
-    parse_cpus, suggest_container_name, summary_status, validate_container_name,
-    validate_container_path, validate_cpu_shares, validate_cpus, validate_host_path,
-    validate_replicas,
+    normalize_host_path, parse_cpus, suggest_container_name, summary_status,
+    validate_container_name, validate_container_path, validate_cpu_shares, validate_cpus,
+    validate_host_path, validate_replicas,
 };
 pub use endpoint::{EndpointError, HostEndpoint};
-pub use env::{EnvNameError, validate_env_name};
+pub use env::{ENV_NAME_MAX, EnvNameError, validate_env_name};
 pub use error_code::{ErrorCode, UnknownErrorCode};
 pub use image_ref::{ImageRef, ImageRefError};
+pub use names::{
+    HOST_NAME_MAX, NameError, NameKind, REGISTRY_NAME_MAX, REGISTRY_URL_MAX, TOKEN_NAME_MAX,
+    USER_NAME_MAX, validate_name, validate_registry_url_text,
+};
 pub use port::{PortError, PortSpec, Protocol};
 pub use role::{Role, UnknownRole};
 pub use status::{HostStatus, UnknownHostStatus};

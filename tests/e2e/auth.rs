@@ -464,7 +464,7 @@ pub async fn ws_without_init_is_closed_4408(env: &TestEnv) -> Result<()> {
 }
 
 /// `fragment F1 on Query { ...F0 ...F0 }` … `F26`: about 1 KB that expands to 2²⁶ selections.
-fn fan_out_document(operation: &str) -> String {
+pub(crate) fn fan_out_document(operation: &str) -> String {
     let mut doc = String::from("fragment F0 on Query { me { username } }\n");
     for i in 1..=26 {
         doc.push_str(&format!(
@@ -477,7 +477,7 @@ fn fan_out_document(operation: &str) -> String {
 }
 
 /// Fails unless `body` is a BAD_USER_INPUT refusal of the document.
-fn expect_document_refused(body: &Value) -> Result<()> {
+pub(crate) fn expect_document_refused(body: &Value) -> Result<()> {
     expect_error_code(body, "BAD_USER_INPUT")?;
     ensure!(
         body["errors"][0]["extensions"]["field"] == "query",

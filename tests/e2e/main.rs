@@ -14,6 +14,7 @@ mod containers;
 mod containers_browser;
 mod containers_paging;
 mod convergence;
+mod hardening;
 mod harness;
 mod health;
 mod hosts;
@@ -85,6 +86,16 @@ fn all_tests() -> Vec<(&'static str, TestFn)> {
         auth::fragment_fan_out_is_refused_at_once,
         auth::batched_logins_count_every_attempt,
         auth::huge_user_name_is_bad_user_input,
+        hardening::absurd_names_are_bad_user_input,
+        hardening::host_path_disks_refuse_system_paths,
+        hardening::bad_image_references_are_refused,
+        hardening::bad_host_endpoints_are_refused,
+        hardening::huge_env_names_and_registry_urls_are_refused,
+        hardening::malformed_body_and_url_name_the_field,
+        hardening::audit_log_refusal_names_its_action,
+        hardening::subscriptions_per_connection_are_capped,
+        hardening::websocket_messages_over_64_kib_are_refused,
+        hardening::memory_stays_flat_through_a_hostile_battery,
         hosts::engines_are_added_up_with_their_capabilities,
         hosts::bad_input_is_refused_and_nothing_saved,
         hosts::wrong_ca_is_saved_non_responsive,

@@ -214,7 +214,7 @@ impl AuditQuery {
         after: Option<String>,
     ) -> ApiResult<AuditConnection> {
         let actor = require_user(ctx)?;
-        authz::require(actor, Action::ManageUsers)?;
+        authz::require(actor, Action::ReadAuditLog)?;
         let first = u64::try_from(first.unwrap_or(50).clamp(1, 500)).unwrap_or(50);
         let after_seq = after.as_deref().map(parse_seq_cursor).transpose()?;
         let f = filter.unwrap_or_default();
@@ -263,7 +263,7 @@ impl AuditSubscription {
         ctx: &Context<'_>,
     ) -> Result<impl Stream<Item = AuditEntry> + use<>, ApiError> {
         let actor = require_user(ctx)?;
-        authz::require(actor, Action::ManageUsers)?;
+        authz::require(actor, Action::ReadAuditLog)?;
         let services = Arc::new(authorized_services(ctx)?);
         Ok(services.bus.stream().filter_map(move |event| {
             let services = services.clone();

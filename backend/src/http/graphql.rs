@@ -4,27 +4,49 @@
 
 use super::AppState;
 use super::auth::{bearer, session_user, token_user};
+use crate::graphql::BerthSchema;
 use crate::graphql::{SessionHandle, Viewer};
 use crate::service::ServiceError;
 use crate::service::auth::User;
 use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource};
 use async_graphql::parser::types::{DocumentOperations, OperationType};
-use async_graphql::{BatchRequest, Data};
+use async_graphql::{BatchRequest, Data, ErrorExtensionValues, Executor, ServerError};
 use async_graphql_axum::{GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use axum::extract::{FromRequestParts, Request, State, WebSocketUpgrade};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use berth_shared::ErrorCode;
+use futures::stream::{BoxStream, SplitSink};
 use futures::{SinkExt, StreamExt};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, PoisonError};
+use std::task::{Context as TaskContext, Poll};
 use tower_sessions::Session;
+
+/// Most subscriptions one WebSocket connection may hold at once; the next is answered with an error (CONFLICT)
+/// for its id, and the connection stays open.
+pub const MAX_SUBSCRIPTIONS_PER_CONNECTION: usize = 100;
+/// Largest WebSocket message (and frame) a client may send; a larger one closes the connection with 1009
+/// (message too big). Clients send only `connection_init`, `subscribe`, `complete` and pings.
+pub const MAX_WS_MESSAGE: usize = 64 * 1024;
 
 /// A GraphQL-shaped error answer outside of execution (wrong transport, bad body).
 fn refuse(status: StatusCode, code: ErrorCode, message: &str) -> Response {
     let body = serde_json::json!({
         "errors": [{ "message": message, "extensions": { "code": code.as_str() } }]
+    });
+    (status, axum::Json(body)).into_response()
+}
+
+/// Like [`refuse`], naming the part of the request that is wrong in `extensions.field` (`body`, `url`).
+fn refuse_field(status: StatusCode, code: ErrorCode, field: &str, message: &str) -> Response {
+    let body = serde_json::json!({
+        "errors": [{ "message": message, "extensions": { "code": code.as_str(), "field": field } }]
     });
     (status, axum::Json(body)).into_response()
 }
@@ -74,7 +96,7 @@ pub async fn post(
     extensions: axum::http::Extensions,
     session: Session,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     if !is_json(&headers) {
         return refuse(
@@ -83,12 +105,28 @@ pub async fn post(
             "GraphQL requests must be sent as POST with Content-Type: application/json",
         );
     }
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            let status = rejection.status();
+            let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                format!(
+                    "the body is larger than {} MiB; send less, or split a batch",
+                    super::BODY_LIMIT / (1024 * 1024)
+                )
+            } else {
+                format!("the body could not be read: {}", rejection.body_text())
+            };
+            return refuse_field(status, ErrorCode::BadUserInput, "body", &message);
+        }
+    };
     let request: BatchRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => {
-            return refuse(
+            return refuse_field(
                 StatusCode::BAD_REQUEST,
                 ErrorCode::BadUserInput,
+                "body",
                 &format!("the body is not a GraphQL request in JSON: {e}"),
             );
         }
@@ -147,9 +185,10 @@ pub async fn get_or_upgrade(
         match async_graphql::http::parse_query_string(parts.uri.query().unwrap_or_default()) {
             Ok(r) => r,
             Err(e) => {
-                return refuse(
+                return refuse_field(
                     StatusCode::BAD_REQUEST,
                     ErrorCode::BadUserInput,
+                    "url",
                     &format!("the URL does not carry a GraphQL request: {e}"),
                 );
             }
@@ -213,19 +252,24 @@ async fn upgrade(state: AppState, session: Session, mut parts: Parts) -> Respons
     // read, so the default 128 KiB costs more than the messages themselves when many clients are connected.
     ws.protocols(ALL_WEBSOCKET_PROTOCOLS)
         .read_buffer_size(8 * 1024)
+        .max_message_size(MAX_WS_MESSAGE)
+        .max_frame_size(MAX_WS_MESSAGE)
         .on_upgrade(move |socket| serve_socket(state, socket, protocol, cookie_user))
 }
 
-/// The next text frame, skipping control frames; `None` when the peer went away.
-async fn next_text(stream: &mut futures::stream::SplitStream<WebSocket>) -> Option<Message> {
-    while let Some(Ok(msg)) = stream.next().await {
-        match msg {
-            Message::Text(_) | Message::Binary(_) => return Some(msg),
-            Message::Close(_) => return None,
-            Message::Ping(_) | Message::Pong(_) => {}
+/// The next text frame, skipping control frames; `None` when the peer went away, `Some(Err(reason))` when it sent
+/// a message over [`MAX_WS_MESSAGE`].
+async fn next_text(
+    stream: &mut futures::stream::SplitStream<WebSocket>,
+) -> Option<Result<Message, String>> {
+    loop {
+        match stream.next().await? {
+            Ok(msg @ (Message::Text(_) | Message::Binary(_))) => return Some(Ok(msg)),
+            Ok(Message::Close(_)) => return None,
+            Ok(Message::Ping(_) | Message::Pong(_)) => {}
+            Err(e) => return oversized(&e).map(Err),
         }
     }
-    None
 }
 
 async fn close(mut sink: futures::stream::SplitSink<WebSocket, Message>, code: u16, reason: &str) {
@@ -237,7 +281,9 @@ async fn close(mut sink: futures::stream::SplitSink<WebSocket, Message>, code: u
 }
 
 /// Authenticates `connection_init` (4408 when it does not come in time, 4403 when it carries no valid
-/// credentials), then hands the socket to async-graphql with the user in the connection's data.
+/// credentials), then hands the socket to async-graphql with the user in the connection's data, at most
+/// [`MAX_SUBSCRIPTIONS_PER_CONNECTION`] subscriptions at once. A message larger than [`MAX_WS_MESSAGE`] ends the
+/// connection with 1009.
 async fn serve_socket(
     state: AppState,
     socket: WebSocket,
@@ -248,7 +294,8 @@ async fn serve_socket(
     let init = match tokio::time::timeout(state.ws_init_timeout, next_text(&mut stream)).await {
         Err(_) => return close(sink, 4408, "Connection initialisation timeout").await,
         Ok(None) => return,
-        Ok(Some(msg)) => msg,
+        Ok(Some(Ok(msg))) => msg,
+        Ok(Some(Err(too_big))) => return close(sink, 1009, &too_big).await,
     };
     let parsed: serde_json::Value = match &init {
         Message::Text(t) => serde_json::from_str(t.as_str()).unwrap_or_default(),
@@ -276,8 +323,24 @@ async fn serve_socket(
     let Some(user) = user else {
         return close(sink, 4403, "Forbidden: invalid or missing credentials").await;
     };
+    // async-graphql ends the connection silently when the socket reports an error; remember an oversized message
+    // so the close frame can say so, through the sending half it no longer holds.
+    let sink = SharedSink::new(sink);
+    let too_big = Arc::new(std::sync::Mutex::new(None::<String>));
+    let seen = too_big.clone();
+    let input = stream.inspect(move |item| {
+        if let Err(e) = item
+            && let Some(message) = oversized(e)
+        {
+            *seen.lock().unwrap_or_else(PoisonError::into_inner) = Some(message);
+        }
+    });
     let replay = futures::stream::once(async move { Ok::<Message, axum::Error>(init) });
-    GraphQLWebSocket::new_with_pair(sink, replay.chain(stream), state.schema.clone(), protocol)
+    let executor = CappedSubscriptions {
+        schema: state.schema.clone(),
+        active: Arc::new(AtomicUsize::new(0)),
+    };
+    GraphQLWebSocket::new_with_pair(sink.clone(), replay.chain(input), executor, protocol)
         .on_connection_init(move |_| async move {
             let mut data = Data::default();
             data.insert(Viewer(Some(user)));
@@ -286,6 +349,119 @@ async fn serve_socket(
         })
         .serve()
         .await;
+    let reason = too_big
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take();
+    if let Some(reason) = reason {
+        let frame = CloseFrame {
+            code: 1009,
+            reason: reason.into(),
+        };
+        let mut sink = sink;
+        let _ = sink.send(Message::Close(Some(frame))).await;
+    }
+}
+
+/// The close reason for a message over [`MAX_WS_MESSAGE`], if that is what `e` is. tungstenite (behind axum, not a
+/// dependency of ours) words it "Space limit exceeded: Message too long: <size> > <max>"; the e2e test
+/// `hardening::websocket_frames_and_subscriptions_are_capped` notices should that change.
+fn oversized(e: &axum::Error) -> Option<String> {
+    e.to_string()
+        .contains("Message too long")
+        .then(|| format!("Message too big: at most {} KiB", MAX_WS_MESSAGE / 1024))
+}
+
+/// The sending half of a WebSocket.
+type WsSink = SplitSink<WebSocket, Message>;
+
+/// The sending half of a socket, shared so that Berth can still close the connection after async-graphql, which
+/// takes its sink by value, is done with it.
+#[derive(Clone)]
+struct SharedSink(Arc<std::sync::Mutex<WsSink>>);
+
+impl SharedSink {
+    fn new(sink: WsSink) -> Self {
+        SharedSink(Arc::new(std::sync::Mutex::new(sink)))
+    }
+
+    fn locked<T>(&self, f: impl FnOnce(&mut WsSink) -> T) -> T {
+        f(&mut self.0.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+impl futures::Sink<Message> for SharedSink {
+    type Error = axum::Error;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
+        self.locked(|sink: &mut WsSink| sink.poll_ready_unpin(cx))
+    }
+
+    fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), Self::Error> {
+        self.locked(|sink: &mut WsSink| sink.start_send_unpin(item))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
+        self.locked(|sink: &mut WsSink| sink.poll_flush_unpin(cx))
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
+        self.locked(|sink: &mut WsSink| sink.poll_close_unpin(cx))
+    }
+}
+
+/// The schema as one connection's executor: it counts the connection's live subscriptions and answers one over
+/// [`MAX_SUBSCRIPTIONS_PER_CONNECTION`] with a CONFLICT error (then `complete`) instead of starting it.
+#[derive(Clone)]
+struct CappedSubscriptions {
+    schema: BerthSchema,
+    active: Arc<AtomicUsize>,
+}
+
+/// Holds one place of a connection's subscription count while its stream lives.
+struct ActiveSubscription(Arc<AtomicUsize>);
+
+impl Drop for ActiveSubscription {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Executor for CappedSubscriptions {
+    async fn execute(&self, request: async_graphql::Request) -> async_graphql::Response {
+        self.schema.execute(request).await
+    }
+
+    fn execute_stream(
+        &self,
+        request: async_graphql::Request,
+        session_data: Option<Arc<Data>>,
+    ) -> BoxStream<'static, async_graphql::Response> {
+        let taken = self.active.fetch_add(1, Ordering::AcqRel);
+        let place = ActiveSubscription(self.active.clone());
+        if taken >= MAX_SUBSCRIPTIONS_PER_CONNECTION {
+            drop(place);
+            let mut error = ServerError::new(
+                format!(
+                    "this connection holds {MAX_SUBSCRIPTIONS_PER_CONNECTION} subscriptions already, the most one \
+                     connection may; complete one first or open another connection"
+                ),
+                None,
+            );
+            let mut extensions = ErrorExtensionValues::default();
+            extensions.set("code", ErrorCode::Conflict.as_str());
+            error.extensions = Some(extensions);
+            let response = async_graphql::Response::from_errors(vec![error]);
+            return futures::stream::once(async move { response }).boxed();
+        }
+        self.schema
+            .execute_stream_with_session_data(request, session_data.unwrap_or_default())
+            .map(move |response| {
+                let _held = &place;
+                response
+            })
+            .boxed()
+    }
 }
 
 /// `GET /graphiql`: the GraphiQL IDE.
@@ -341,6 +517,21 @@ mod tests {
             "application/json; charset=utf-8".parse().unwrap(),
         );
         assert!(is_json(&h));
+    }
+
+    #[test]
+    fn oversized_messages_are_recognised() {
+        let too_long = axum::Error::new(std::io::Error::other(
+            "Space limit exceeded: Message too long: 70000 > 65536",
+        ));
+        assert_eq!(
+            oversized(&too_long).as_deref(),
+            Some("Message too big: at most 64 KiB")
+        );
+        let reset = axum::Error::new(std::io::Error::other(
+            "Connection reset without closing handshake",
+        ));
+        assert_eq!(oversized(&reset), None);
     }
 
     #[test]

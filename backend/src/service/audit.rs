@@ -52,7 +52,19 @@ pub fn is_secret_name(name: &str) -> bool {
     SECRET_NAMES.iter().any(|s| lower.contains(s))
 }
 
-/// A copy of `value` with every secret-named field replaced by `"***"`.
+/// Longest string (in characters) an audit entry keeps of an argument; the rest is replaced by its size, so a
+/// hostile 2 MB argument (a failed `login` needs no account) costs the log a few hundred bytes.
+pub const MAX_AUDIT_STRING: usize = 256;
+
+/// `text` cut to [`MAX_AUDIT_STRING`] characters, with a note of its full size when cut.
+pub fn clip(text: &str) -> String {
+    match text.char_indices().nth(MAX_AUDIT_STRING) {
+        None => text.to_owned(),
+        Some((cut, _)) => format!("{}… ({} bytes)", &text[..cut], text.len()),
+    }
+}
+
+/// A copy of `value` with every secret-named field replaced by `"***"` and every string (and key) cut by [`clip`].
 pub fn redact(value: &serde_json::Value) -> serde_json::Value {
     match value {
         serde_json::Value::Object(map) => serde_json::Value::Object(
@@ -63,13 +75,14 @@ pub fn redact(value: &serde_json::Value) -> serde_json::Value {
                     } else {
                         redact(v)
                     };
-                    (k.clone(), v)
+                    (clip(k), v)
                 })
                 .collect(),
         ),
         serde_json::Value::Array(items) => {
             serde_json::Value::Array(items.iter().map(redact).collect())
         }
+        serde_json::Value::String(text) => serde_json::Value::String(clip(text)),
         other => other.clone(),
     }
 }
@@ -243,5 +256,20 @@ mod tests {
         assert!(r["oldPassword"].is_null());
         assert_eq!(r["list"][0]["secret"], "***");
         assert!(!r.to_string().contains("hunter2"));
+    }
+
+    #[test]
+    fn long_strings_are_clipped() {
+        let v = serde_json::json!({ "username": "u".repeat(1_900_000), "input": { "env": [{ "name": "é".repeat(300) }] } });
+        let r = redact(&v);
+        let username = r["username"].as_str().unwrap();
+        assert!(username.starts_with(&"u".repeat(MAX_AUDIT_STRING)));
+        assert!(username.ends_with("… (1900000 bytes)"), "{username}");
+        assert!(r.to_string().len() < 2 * 1024);
+        assert_eq!(clip("short"), "short");
+        let clipped = clip(&"é".repeat(300));
+        assert!(
+            clipped.starts_with(&"é".repeat(MAX_AUDIT_STRING)) && clipped.ends_with("(600 bytes)")
+        );
     }
 }

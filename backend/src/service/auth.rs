@@ -4,24 +4,25 @@ use crate::db::{tokens, users};
 use crate::service::ServiceError;
 use crate::service::authz::{self, Action};
 use anyhow::Context as _;
-use argon2::Argon2;
 use argon2::password_hash::{
-    PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
+    self, Output, ParamsString, PasswordHash, Salt, SaltString, rand_core::OsRng,
 };
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use base64::Engine as _;
-use berth_shared::Role;
+use berth_shared::{NameKind, Role, validate_name};
 use chrono::{DateTime, Utc};
 use rand::RngCore;
 use sea_orm::DatabaseConnection;
 use sha2::{Digest, Sha256};
 use std::str::FromStr;
+use std::sync::PoisonError;
 
 /// Name of the user created at first start.
 pub const BOOTSTRAP_ADMIN: &str = "admin";
-/// Longest accepted API token name.
-pub const MAX_TOKEN_NAME: usize = 64;
+/// Longest accepted API token name (the shared rule the web app checks too).
+pub const MAX_TOKEN_NAME: usize = berth_shared::TOKEN_NAME_MAX;
 /// Longest accepted user name (in characters), checked before any lookup, hash or throttle entry.
-pub const MAX_USERNAME: usize = 64;
+pub const MAX_USERNAME: usize = berth_shared::USER_NAME_MAX;
 /// Password hashes computed at once (each argon2 hash holds ~19 MiB while it runs).
 const HASHING_PERMITS: usize = 2;
 /// User names and client addresses the login throttle remembers at most; the oldest are forgotten first.
@@ -112,18 +113,94 @@ fn hash_secret(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
+/// Argon2 working memory (19 MiB each), allocated once per hashing permit and reused. Allocating and freeing it
+/// for every hash, on whichever blocking-pool thread ran it, left the freed memory cached in that thread's malloc
+/// arena: the server's memory grew by up to 19 MiB per password check until every arena held one.
+static HASH_MEMORY: std::sync::Mutex<Vec<Vec<Block>>> = std::sync::Mutex::new(Vec::new());
+
+/// Runs `f` with working memory for `params` from [`HASH_MEMORY`] (at most [`HASHING_PERMITS`] buffers exist: only
+/// permit holders take one). Memory for larger parameters than Berth's own is allocated for the call only.
+fn with_hash_memory<T>(params: &Params, f: impl FnOnce(&mut [Block]) -> T) -> T {
+    let pool = || HASH_MEMORY.lock().unwrap_or_else(PoisonError::into_inner);
+    let needed = params.block_count();
+    if needed > Params::default().block_count() {
+        return f(&mut vec![Block::default(); needed]);
+    }
+    let mut blocks = pool().pop().unwrap_or_default();
+    if blocks.len() < needed {
+        blocks.resize(needed, Block::default());
+    }
+    let out = f(&mut blocks);
+    pool().push(blocks);
+    out
+}
+
+/// Argon2 of `password` with `salt` into an output of `len` bytes, in reused working memory.
+fn argon2_output(
+    argon2: &Argon2<'_>,
+    params: &Params,
+    password: &[u8],
+    salt: &Salt<'_>,
+    len: usize,
+) -> anyhow::Result<Output> {
+    let mut salt_buf = [0u8; 64];
+    let salt = salt
+        .decode_b64(&mut salt_buf)
+        .map_err(|e| anyhow::anyhow!("password salt: {e}"))?;
+    with_hash_memory(params, |memory| {
+        Output::init_with(len, |out| {
+            argon2
+                .hash_password_into_with_memory(password, salt, out, &mut *memory)
+                .map_err(password_hash::Error::from)
+        })
+    })
+    .map_err(|e| anyhow::anyhow!("hashing a password failed: {e}"))
+}
+
+/// A new argon2id hash (PHC string) of `password` with Berth's parameters (the crate's defaults).
+fn hash_blocking(password: &[u8]) -> anyhow::Result<String> {
+    let argon2 = Argon2::default();
+    let params = argon2.params().clone();
+    let salt = SaltString::generate(&mut OsRng);
+    let len = params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
+    let output = argon2_output(&argon2, &params, password, &salt.as_salt(), len)?;
+    let hash = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&params)
+            .map_err(|e| anyhow::anyhow!("password hash parameters: {e}"))?,
+        salt: Some(salt.as_salt()),
+        hash: Some(output),
+    };
+    Ok(hash.to_string())
+}
+
+/// Whether `password` matches the stored PHC string `hash` (compared in constant time).
+fn verify_blocking(password: &[u8], hash: &str) -> anyhow::Result<bool> {
+    let invalid = |e: password_hash::Error| anyhow::anyhow!("stored password hash is invalid: {e}");
+    let parsed = PasswordHash::new(hash).map_err(invalid)?;
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return Ok(false);
+    };
+    let algorithm = Algorithm::try_from(parsed.algorithm).map_err(invalid)?;
+    let version = parsed
+        .version
+        .map(Version::try_from)
+        .transpose()
+        .map_err(|e| invalid(e.into()))?
+        .unwrap_or_default();
+    let params = Params::try_from(&parsed).map_err(invalid)?;
+    let argon2 = Argon2::new(algorithm, version, params.clone());
+    let computed = argon2_output(&argon2, &params, password, &salt, expected.len())?;
+    Ok(computed == expected)
+}
+
 async fn hash_password(password: String) -> Result<String, ServiceError> {
     let _permit = HASHING.acquire().await.context("password hashing permit")?;
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut OsRng);
-        Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .map_err(|e| anyhow::anyhow!("hashing a password failed: {e}"))
-    })
-    .await
-    .context("password hashing task")?
-    .map_err(ServiceError::from)
+    tokio::task::spawn_blocking(move || hash_blocking(password.as_bytes()))
+        .await
+        .context("password hashing task")?
+        .map_err(ServiceError::from)
 }
 
 async fn verify_password(password: String, hash: String) -> Result<bool, ServiceError> {
@@ -131,18 +208,10 @@ async fn verify_password(password: String, hash: String) -> Result<bool, Service
         .acquire()
         .await
         .context("password verification permit")?;
-    tokio::task::spawn_blocking(move || {
-        let parsed = PasswordHash::new(&hash)
-            .map_err(|e| anyhow::anyhow!("stored password hash is invalid: {e}"))?;
-        Ok::<bool, anyhow::Error>(
-            Argon2::default()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok(),
-        )
-    })
-    .await
-    .context("password verification task")?
-    .map_err(ServiceError::from)
+    tokio::task::spawn_blocking(move || verify_blocking(password.as_bytes(), &hash))
+        .await
+        .context("password verification task")?
+        .map_err(ServiceError::from)
 }
 
 /// A random secret of 32 bytes, URL-safe, with a recognisable prefix.
@@ -163,7 +232,7 @@ fn generated_password() -> String {
 
 /// Refuses a user name longer than [`MAX_USERNAME`] characters.
 fn check_username(username: &str) -> Result<(), ServiceError> {
-    if username.trim().chars().count() > MAX_USERNAME {
+    if username.trim().chars().nth(MAX_USERNAME).is_some() {
         return Err(ServiceError::bad_input(
             "username",
             format!("a user name has at most {MAX_USERNAME} characters"),
@@ -344,13 +413,8 @@ impl AuthService {
         role: Role,
     ) -> Result<User, ServiceError> {
         let username = username.trim();
-        if username.is_empty() {
-            return Err(ServiceError::bad_input(
-                "username",
-                "username must not be empty",
-            ));
-        }
-        check_username(username)?;
+        validate_name(NameKind::User, username)
+            .map_err(|e| ServiceError::bad_input("username", e.to_string()))?;
         if password.len() < 8 {
             return Err(ServiceError::bad_input(
                 "password",
@@ -429,18 +493,8 @@ impl AuthService {
     ) -> Result<CreatedToken, ServiceError> {
         authz::require(user, Action::ManageOwnTokens)?;
         let name = name.trim();
-        if name.is_empty() {
-            return Err(ServiceError::bad_input(
-                "name",
-                "token name must not be empty",
-            ));
-        }
-        if name.chars().count() > MAX_TOKEN_NAME {
-            return Err(ServiceError::bad_input(
-                "name",
-                format!("token name must be at most {MAX_TOKEN_NAME} characters"),
-            ));
-        }
+        validate_name(NameKind::Token, name)
+            .map_err(|e| ServiceError::bad_input("name", e.to_string()))?;
         let secret = new_secret();
         let row = tokens::TokenRow {
             id: uuid::Uuid::new_v4().to_string(),
@@ -658,5 +712,34 @@ mod tests {
                 .unwrap()
         );
         assert!(!verify_password("wrong horse".into(), hash).await.unwrap());
+    }
+
+    #[test]
+    fn hashes_match_the_argon2_crate_both_ways() {
+        use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+        // A hash written by the crate (as every stored hash so far was) verifies here …
+        let salt = SaltString::generate(&mut OsRng);
+        let theirs = Argon2::default()
+            .hash_password(b"correct horse", &salt)
+            .unwrap()
+            .to_string();
+        assert!(verify_blocking(b"correct horse", &theirs).unwrap());
+        assert!(!verify_blocking(b"correct horsE", &theirs).unwrap());
+        // … and one written here verifies with the crate, with the same parameters.
+        let ours = hash_blocking(b"battery staple").unwrap();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(
+            Argon2::default()
+                .verify_password(b"battery staple", &parsed)
+                .is_ok()
+        );
+        assert_eq!(
+            ours.split('$').nth(3),
+            theirs.split('$').nth(3),
+            "parameters"
+        );
+        // The working memory is reused: at most one buffer per permit stays.
+        assert!(HASH_MEMORY.lock().unwrap().len() <= HASHING_PERMITS);
+        assert!(verify_blocking(b"x", "not a hash").is_err());
     }
 }

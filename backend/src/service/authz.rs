@@ -1,11 +1,13 @@
-//! Who may do what: every operation that changes something, with the least role allowed to do it. Services
+//! Who may do what: every operation that changes something (and reading the audit log), with the least role
+//! allowed to do it. Services
 //! check it first thing, before looking anything up, so a refused call learns nothing and changes nothing.
 
 use crate::service::ServiceError;
 use crate::service::auth::User;
 use berth_shared::Role;
 
-/// An operation that changes something (one per mutation of the API, plus internal ones).
+/// An operation that changes something (one per mutation of the API, plus internal ones), or reads what only
+/// admins may read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
     // Anyone logged in, on their own account.
@@ -17,8 +19,9 @@ pub enum Action {
     PullImages,
     RefreshRegistries,
     RefreshHosts,
-    // Admins: users, hosts, registries, disks, images, passthrough.
+    // Admins: users, the audit log, hosts, registries, disks, images, passthrough.
     ManageUsers,
+    ReadAuditLog,
     ManageHosts,
     ManageRegistries,
     ManageDisks,
@@ -38,6 +41,7 @@ impl Action {
             | Action::RefreshRegistries
             | Action::RefreshHosts => Role::Operator,
             Action::ManageUsers
+            | Action::ReadAuditLog
             | Action::ManageHosts
             | Action::ManageRegistries
             | Action::ManageDisks
@@ -57,6 +61,7 @@ impl Action {
             Action::RefreshRegistries => "refresh registries",
             Action::RefreshHosts => "refresh hosts",
             Action::ManageUsers => "manage users",
+            Action::ReadAuditLog => "read the audit log",
             Action::ManageHosts => "manage hosts",
             Action::ManageRegistries => "manage registries",
             Action::ManageDisks => "manage disks",
@@ -129,6 +134,10 @@ mod tests {
         let mut disabled = user(Role::Admin);
         disabled.disabled = true;
         assert!(require(&disabled, Action::ManageOwnTokens).is_err());
+        let e = require(&user(Role::Viewer), Action::ReadAuditLog).err();
+        assert!(
+            matches!(e, Some(ServiceError::Forbidden(m)) if m.contains("may not read the audit log"))
+        );
         let e = require(&user(Role::Viewer), Action::ManageHosts).err();
         assert!(
             matches!(e, Some(ServiceError::Forbidden(m)) if m.contains("needs the ADMIN role"))

@@ -7,7 +7,7 @@ use crate::service::ServiceError;
 use crate::service::auth::User;
 use crate::service::authz::{self, Action};
 use crate::service::hosts::HostService;
-use berth_shared::{DiskKind, validate_container_name, validate_host_path};
+use berth_shared::{DiskKind, normalize_host_path, validate_container_name};
 use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
 
@@ -136,10 +136,10 @@ impl DiskService {
                         "give the directory on the host, e.g. /srv/data",
                     ));
                 }
-                validate_host_path(path)
-                    .map_err(|e| ServiceError::bad_input("path", e.to_string()))?;
-                let clean = path.trim_end_matches('/');
-                Some(if clean.is_empty() { "/" } else { clean }.to_owned())
+                Some(
+                    normalize_host_path(path)
+                        .map_err(|e| ServiceError::bad_input("path", e.to_string()))?,
+                )
             }
         };
         if settings.size_bytes.is_some_and(|s| s <= 0) {

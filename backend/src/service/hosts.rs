@@ -8,7 +8,7 @@ use crate::secrets::SecretBox;
 use crate::service::ServiceError;
 use crate::service::auth::User;
 use crate::service::authz::{self, Action};
-use berth_shared::{HostEndpoint, HostStatus, ImageRef};
+use berth_shared::{HostEndpoint, HostStatus, ImageRef, NameKind, validate_name};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use sea_orm::DatabaseConnection;
@@ -220,18 +220,8 @@ impl HostService {
         existing: Option<&HostRow>,
     ) -> Result<HostRow, ServiceError> {
         let name = settings.name.trim().to_owned();
-        if name.is_empty() {
-            return Err(ServiceError::bad_input(
-                "name",
-                "host name must not be empty",
-            ));
-        }
-        if name.chars().count() > 64 {
-            return Err(ServiceError::bad_input(
-                "name",
-                "host name must be at most 64 characters",
-            ));
-        }
+        validate_name(NameKind::Host, &name)
+            .map_err(|e| ServiceError::bad_input("name", e.to_string()))?;
         let endpoint = HostEndpoint::parse(&settings.endpoint)
             .map_err(|e| ServiceError::bad_input("endpoint", e.to_string()))?;
         let keep = |given: Option<String>, old: Option<String>| match given {

@@ -10,6 +10,7 @@ use crate::secrets::SecretBox;
 use crate::service::ServiceError;
 use crate::service::auth::User;
 use crate::service::authz::{self, Action};
+use berth_shared::{NameKind, validate_name, validate_registry_url_text};
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
 use sea_orm::DatabaseConnection;
@@ -403,18 +404,10 @@ impl RegistryService {
         existing: Option<&RegistryRow>,
     ) -> Result<RegistryRow, ServiceError> {
         let name = settings.name.trim().to_owned();
-        if name.is_empty() {
-            return Err(ServiceError::bad_input(
-                "name",
-                "registry name must not be empty",
-            ));
-        }
-        if name.chars().count() > 64 {
-            return Err(ServiceError::bad_input(
-                "name",
-                "registry name must be at most 64 characters",
-            ));
-        }
+        validate_name(NameKind::Registry, &name)
+            .map_err(|e| ServiceError::bad_input("name", e.to_string()))?;
+        validate_registry_url_text(&settings.url)
+            .map_err(|e| ServiceError::bad_input("url", e.to_string()))?;
         let raw_url = settings.url.trim();
         let url = Url::parse(raw_url).map_err(|e| {
             ServiceError::bad_input(

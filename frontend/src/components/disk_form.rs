@@ -5,7 +5,7 @@
 //! (`#disk-form-error`).
 
 use berth_shared::{
-    DiskKind, format_bytes, parse_bytes, validate_container_name, validate_host_path,
+    DiskKind, format_bytes, normalize_host_path, parse_bytes, validate_container_name,
 };
 use leptos::{ev::SubmitEvent, html, prelude::*, task::spawn_local};
 
@@ -45,7 +45,8 @@ fn check_host(kind: DiskKind, host_id: &str) -> Result<Option<String>, String> {
     }
 }
 
-/// The directory of a host path: absolute, and none of the host's system directories.
+/// The directory of a host path, normalised as the server stores it (`//srv/./data/` → `/srv/data`): absolute, no
+/// `..`, no control characters, and none of the host's system directories.
 fn check_path(kind: DiskKind, text: &str) -> Result<Option<String>, String> {
     if kind == DiskKind::Volume {
         return Ok(None);
@@ -54,8 +55,8 @@ fn check_path(kind: DiskKind, text: &str) -> Result<Option<String>, String> {
     if path.is_empty() {
         return Err("Give the directory on the host, e.g. /srv/data.".to_owned());
     }
-    validate_host_path(path)
-        .map(|()| Some(path.to_owned()))
+    normalize_host_path(path)
+        .map(Some)
         .map_err(|error| sentence(&error.to_string()))
 }
 

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use berth_shared::HostEndpoint;
+use berth_shared::{HOST_NAME_MAX, HostEndpoint, NameKind, validate_name};
 use leptos::{ev::SubmitEvent, html, prelude::*, task::spawn_local};
 
 use super::{
@@ -15,7 +15,7 @@ use super::{
 use crate::api::{self, Host, HostInput};
 
 /// Longest host name the server accepts.
-const NAME_MAX: usize = 64;
+const NAME_MAX: usize = HOST_NAME_MAX;
 
 /// The input fields the server may name in `extensions.field`.
 const NAME: &str = "name";
@@ -25,15 +25,13 @@ const TLS_CERT: &str = "tlsCertPem";
 const TLS_KEY: &str = "tlsKeyPem";
 const FIELDS: [&str; 5] = [NAME, ENDPOINT, TLS_CA, TLS_CERT, TLS_KEY];
 
-/// Client-side check of a host name (the server trims and checks the same).
+/// Client-side check of a host name: the server's rule (trimmed, at most [`NAME_MAX`] characters, no control
+/// characters).
 fn check_name(name: &str) -> Result<(), String> {
-    let name = name.trim();
-    if name.is_empty() {
+    if name.trim().is_empty() {
         Err("Give the host a name.".to_owned())
-    } else if name.chars().count() > NAME_MAX {
-        Err(format!("At most {NAME_MAX} characters."))
     } else {
-        Ok(())
+        validate_name(NameKind::Host, name).map_err(|error| sentence(&error.to_string()))
     }
 }
 

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use berth_shared::{NameKind, REGISTRY_NAME_MAX, validate_name, validate_registry_url_text};
 use leptos::{ev::SubmitEvent, html, prelude::*, task::spawn_local};
 
 use super::{
@@ -15,7 +16,7 @@ use super::{
 use crate::api::{self, Registry, RegistryInput, RegistryKind};
 
 /// Longest registry name the server accepts.
-const NAME_MAX: usize = 64;
+const NAME_MAX: usize = REGISTRY_NAME_MAX;
 /// What the URL field is filled with when Docker Hub is chosen and the field is empty.
 const DOCKER_HUB_URL: &str = "https://hub.docker.com";
 /// The interval a new registry starts with (one hour).
@@ -34,15 +35,13 @@ const FIELDS: [&str; 8] = [
     NAME, URL, KIND, NAMESPACE, USERNAME, PASSWORD, INSECURE, INTERVAL,
 ];
 
-/// Client-side check of a registry name (the server trims and checks the same).
+/// Client-side check of a registry name: the server's rule (trimmed, at most [`NAME_MAX`] characters, no control
+/// characters).
 fn check_name(name: &str) -> Result<(), String> {
-    let name = name.trim();
-    if name.is_empty() {
+    if name.trim().is_empty() {
         Err("Give the registry a name.".to_owned())
-    } else if name.chars().count() > NAME_MAX {
-        Err(format!("At most {NAME_MAX} characters."))
     } else {
-        Ok(())
+        validate_name(NameKind::Registry, name).map_err(|error| sentence(&error.to_string()))
     }
 }
 
@@ -52,6 +51,7 @@ fn check_url(url: &str, insecure: bool) -> Result<(), String> {
     if url.is_empty() {
         return Err("Enter the registry's URL, e.g. https://registry.example.com.".to_owned());
     }
+    validate_registry_url_text(url).map_err(|error| sentence(&error.to_string()))?;
     if url.chars().any(char::is_whitespace) {
         return Err("A URL has no spaces.".to_owned());
     }

@@ -10,6 +10,7 @@ use crate::{
         alert::{Alert, AlertTone},
         clipboard::copy_text,
         dialog::ConfirmDialog,
+        format::sentence,
         icons::{Icon, IconKind},
         page_header::PageHeader,
         table_tools::ActionsHeader,
@@ -19,17 +20,16 @@ use crate::{
 };
 
 /// Longest token name the form accepts (the server enforces its own rules too).
-const NAME_MAX: usize = 64;
+const NAME_MAX: usize = berth_shared::TOKEN_NAME_MAX;
 
-/// Client-side check of a token name, as the user types.
+/// Client-side check of a token name, as the user types: the server's rule (trimmed, at most [`NAME_MAX`]
+/// characters, no control characters).
 fn validate_name(name: &str) -> Result<(), String> {
-    let name = name.trim();
-    if name.is_empty() {
+    if name.trim().is_empty() {
         Err("Give the token a name.".to_owned())
-    } else if name.chars().count() > NAME_MAX {
-        Err(format!("At most {NAME_MAX} characters."))
     } else {
-        Ok(())
+        berth_shared::validate_name(berth_shared::NameKind::Token, name)
+            .map_err(|error| sentence(&error.to_string()))
     }
 }
 

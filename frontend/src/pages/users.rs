@@ -273,15 +273,15 @@ const USERNAME: &str = "username";
 const PASSWORD: &str = "password";
 const ROLE: &str = "role";
 
-/// Client-side check of a username.
+/// Client-side check of a username: the server's rule (trimmed, at most 64 characters, no control characters).
 fn check_username(name: &str) -> Result<String, String> {
     let name = name.trim();
     if name.is_empty() {
         Err("Choose a username.".to_owned())
-    } else if name.chars().count() > 64 {
-        Err("At most 64 characters.".to_owned())
     } else {
-        Ok(name.to_owned())
+        berth_shared::validate_name(berth_shared::NameKind::User, name)
+            .map(|()| name.to_owned())
+            .map_err(|error| sentence(&error.to_string()))
     }
 }
 
