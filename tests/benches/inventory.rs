@@ -578,6 +578,13 @@ async fn measure(env: &TestEnv) -> Result<String> {
     let mut p = spawn_berth(&data_dir).await?;
     let outcome = measure_with(env, &data_dir, &mut p, web_app).await;
     let _ = p.process.kill().await;
+    // The server's log outlives the run's folder: target/bench-inventory-berth.log.
+    let kept = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/bench-inventory-berth.log");
+    match std::fs::copy(p.process.log_path(), &kept) {
+        Ok(_) => eprintln!("bench inventory: berth's log kept in {}", kept.display()),
+        Err(e) => eprintln!("bench inventory: keeping berth's log: {e}"),
+    }
     if outcome.is_err() {
         eprintln!(
             "bench inventory: berth's log ends with:\n{}",
@@ -635,14 +642,17 @@ async fn set_up(env: &TestEnv, data_dir: &std::path::Path, p: &mut BerthProcess)
     p.process.stop(Duration::from_secs(20)).await?;
     let seeding = Instant::now();
     let url = format!("sqlite://{}?mode=rwc", data_dir.join("berth.db").display());
-    let db = berth::db::connect(&url).await?;
-    let seeded = berth::db::seed::definitions(&db, &fake_hosts, "", DEFINITIONS, REPLICAS).await?;
+    let db = berth::service::fixtures::Fixtures::open(&url).await?;
+    let seeded = db
+        .definitions(&fake_hosts, "", DEFINITIONS, REPLICAS)
+        .await?;
     let real_total = REAL_PER_ENGINE * env.hosts.len() + 1;
     let seeded_inventory = INVENTORY - real_total + 1;
     for (n, host_id) in fake_hosts.iter().enumerate() {
         let count = seeded_inventory / FAKE_HOSTS + usize::from(n < seeded_inventory % FAKE_HOSTS);
         let name = format!("node-{:02}", n + 1);
-        berth::db::inventory::seed(&db, host_id, &name, &format!("n{:02}", n + 1), count).await?;
+        db.inventory(host_id, &name, &format!("n{:02}", n + 1), count)
+            .await?;
     }
     db.close().await?;
     let seed_took = seeding.elapsed();
@@ -700,6 +710,7 @@ struct Report {
     latencies: Vec<Latency>,
     rates: Vec<Rate>,
     events: Vec<Duration>,
+    event_misses: Vec<String>,
     browser: Browser,
     rss_loaded: (u64, u64),
     rss_end: (u64, u64),
@@ -1000,7 +1011,7 @@ async fn measure_with(
     rss_phases.push(("after (a) 8 clients", memory_of(pid)?.0));
 
     // (b) Docker event → dockerContainerChanges at a subscriber.
-    let events = event_latency(env, p, &setup).await?;
+    let (events, event_misses) = event_latency(env, p, &setup).await?;
     rss_phases.push(("after (b)", memory_of(pid)?.0));
 
     // (c) the browser.
@@ -1032,6 +1043,7 @@ async fn measure_with(
         latencies,
         rates,
         events,
+        event_misses,
         browser,
         rss_loaded,
         rss_end,
@@ -1056,7 +1068,11 @@ fn url_escape(text: &str) -> String {
 
 /// (b): kills and starts real containers behind Berth's back, `EVENT_CYCLES` times, on the three engines in
 /// turn; each latency is the subscriber's receive time minus the engine's own time of the event.
-async fn event_latency(env: &TestEnv, p: &BerthProcess, setup: &Setup) -> Result<Vec<Duration>> {
+async fn event_latency(
+    env: &TestEnv,
+    p: &BerthProcess,
+    setup: &Setup,
+) -> Result<(Vec<Duration>, Vec<String>)> {
     let (event_tx, mut event_rx) = mpsc::unbounded_channel();
     let mut followers = Vec::new();
     for engine in &env.hosts {
@@ -1135,7 +1151,9 @@ async fn event_latency(env: &TestEnv, p: &BerthProcess, setup: &Setup) -> Result
     {}
     while event_rx.try_recv().is_ok() {}
     let mut out = Vec::new();
-    for (n, r) in order.into_iter().enumerate() {
+    let mut misses: Vec<String> = Vec::new();
+    let mut in_a_row = 0;
+    'ops: for (n, r) in order.into_iter().enumerate() {
         for (verb, action, state) in [("kill", "die", "exited"), ("start", "start", "running")] {
             env.hosts[r.engine].docker_ok(&[verb, &r.docker_id]).await?;
             let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
@@ -1148,23 +1166,42 @@ async fn event_latency(env: &TestEnv, p: &BerthProcess, setup: &Setup) -> Result
                     break nanos;
                 }
             };
+            let mut seen = Vec::new();
             let at = loop {
-                let (id, st, at) = tokio::time::timeout_at(deadline, msg_rx.recv())
-                    .await
-                    .with_context(|| {
-                        format!(
-                            "the {state} change of {} (h{}, cycle {n}) on the subscription",
-                            r.docker_id,
-                            r.engine + 1
-                        )
-                    })?
-                    .context("the subscription ended")?;
-                if id == r.docker_id && st == state {
-                    break at;
+                match tokio::time::timeout_at(deadline, msg_rx.recv()).await {
+                    Err(_) => break None,
+                    Ok(None) => anyhow::bail!("the subscription ended"),
+                    Ok(Some((id, st, at))) => {
+                        if id == r.docker_id {
+                            if st == state {
+                                break Some(at);
+                            }
+                            seen.push(st);
+                        }
+                    }
                 }
             };
             let event = UNIX_EPOCH + Duration::from_nanos(u64::try_from(nanos)?);
-            out.push(at.duration_since(event).unwrap_or_default());
+            match at {
+                Some(at) => {
+                    in_a_row = 0;
+                    out.push(at.duration_since(event).unwrap_or_default());
+                }
+                None => {
+                    let miss = format!(
+                        "cycle {n}, h{}, {verb} {}: no `{state}` change within 20 s (its changes meanwhile: {seen:?})",
+                        r.engine + 1,
+                        &r.docker_id[..12.min(r.docker_id.len())]
+                    );
+                    eprintln!("bench inventory: {miss}");
+                    misses.push(miss);
+                    in_a_row += 1;
+                    if in_a_row >= 3 {
+                        eprintln!("bench inventory: three misses in a row; (b) stops here");
+                        break 'ops;
+                    }
+                }
+            }
         }
     }
     reader.abort();
@@ -1178,7 +1215,7 @@ async fn event_latency(env: &TestEnv, p: &BerthProcess, setup: &Setup) -> Result
         fmt_duration(percentile(&out, 100.0)),
         out.len()
     );
-    Ok(out)
+    Ok((out, misses))
 }
 
 /// A Chrome DevTools command through chromedriver (`goog/cdp/execute`).
@@ -1654,6 +1691,12 @@ measurements: {:?}; after: {:?}.\n\n",
         fmt_duration(percentile(&r.events, 100.0)),
         p99.as_secs_f64() / 0.050,
     ));
+    if !r.event_misses.is_empty() {
+        out.push_str(&format!(
+            "\nChanges that never reached the subscriber within 20 s (not in the percentiles): {}.\n",
+            r.event_misses.join("; ")
+        ));
+    }
     let b = &r.browser;
     let dom: Vec<Duration> = b.live.iter().map(|l| l.0).collect();
     let frame: Vec<Duration> = b.live.iter().map(|l| l.1).collect();

@@ -29,6 +29,14 @@ impl Fixtures {
         Ok(crate::db::inventory::seed(&self.db, host_id, host_name, prefix, count).await?)
     }
 
+    /// Closes the connection (before a server starts on the same SQLite file).
+    pub async fn close(self) -> Result<(), ServiceError> {
+        self.db
+            .close()
+            .await
+            .map_err(|e| ServiceError::Unexpected(e.into()))
+    }
+
     /// Removes one inventory row.
     pub async fn forget(&self, inventory_id: &str) -> Result<(), ServiceError> {
         Ok(crate::db::inventory::delete(&self.db, inventory_id).await?)
