@@ -8,6 +8,7 @@ mod m20261128_000003_registries;
 mod m20261128_000004_containers;
 mod m20261128_000005_audit;
 mod m20261203_000006_inventory;
+mod m20261203_000007_health;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000004_containers::Migration),
             Box::new(m20261128_000005_audit::Migration),
             Box::new(m20261203_000006_inventory::Migration),
+            Box::new(m20261203_000007_health::Migration),
         ]
     }
 }

@@ -279,8 +279,33 @@ wire_enum!(
         Exited => "EXITED", "Exited";
         Failed => "FAILED", "Failed";
         Unknown => "UNKNOWN", "Unknown";
+        Unhealthy => "UNHEALTHY", "Unhealthy";
     }
 );
+
+wire_enum!(
+    /// What the engine's health check says about a running replica (NONE: it runs no check).
+    Health, "unknown health", {
+        None => "NONE", "No health check";
+        Starting => "STARTING", "Starting";
+        Healthy => "HEALTHY", "Healthy";
+        Unhealthy => "UNHEALTHY", "Unhealthy";
+    }
+);
+
+impl Health {
+    /// Docker's word (`healthy`, `unhealthy`, `starting`, `none`, as in `State.Health.Status` and the
+    /// `health_status: …` events).
+    pub fn from_docker(word: &str) -> Option<Health> {
+        match word.trim() {
+            "healthy" => Some(Health::Healthy),
+            "unhealthy" => Some(Health::Unhealthy),
+            "starting" => Some(Health::Starting),
+            "none" | "" => Some(Health::None),
+            _ => None,
+        }
+    }
+}
 
 wire_enum!(
     /// Docker's restart policy for a container.
@@ -320,15 +345,18 @@ impl InstanceStatus {
         )
     }
 
-    /// The instance occupies its host (running or about to).
+    /// The instance occupies its host (running or about to). (UNHEALTHY is a container's summary only: it
+    /// runs.)
     pub const fn is_active(self) -> bool {
-        matches!(self, InstanceStatus::Running) || self.is_transitional()
+        matches!(self, InstanceStatus::Running | InstanceStatus::Unhealthy)
+            || self.is_transitional()
     }
 
     /// How far the status is from RUNNING, for a container's summary (higher = further).
     pub const fn distance_from_running(self) -> u8 {
         match self {
             InstanceStatus::Running => 0,
+            InstanceStatus::Unhealthy => 1,
             InstanceStatus::Creating => 1,
             InstanceStatus::Pulling => 2,
             InstanceStatus::Pending => 3,
@@ -353,8 +381,29 @@ impl RestartPolicy {
     }
 }
 
-/// A container's summary status (contract): STOPPED when it should be stopped and nothing runs; RUNNING when
-/// every desired replica runs; otherwise the status of the instance furthest from RUNNING.
+/// A container's summary status with its replicas' health (contract): as [`summary_status`], except that a
+/// container that would be RUNNING (or, stopping, still runs) while a running replica's health check says
+/// UNHEALTHY is UNHEALTHY, so it never looks healthy in a list. STARTING and HEALTHY change nothing.
+pub fn summary_with_health(
+    desired: DesiredState,
+    replicas: usize,
+    instances: &[(InstanceStatus, Option<Health>)],
+) -> InstanceStatus {
+    let statuses: Vec<InstanceStatus> = instances.iter().map(|(s, _)| *s).collect();
+    let summary = summary_status(desired, replicas, &statuses);
+    let unhealthy = instances
+        .iter()
+        .any(|(s, h)| *s == InstanceStatus::Running && *h == Some(Health::Unhealthy));
+    if summary == InstanceStatus::Running && unhealthy {
+        InstanceStatus::Unhealthy
+    } else {
+        summary
+    }
+}
+
+/// A container's summary status (contract) without health: STOPPED when it should be stopped and nothing runs;
+/// RUNNING when every desired replica runs; otherwise the status of the instance furthest from RUNNING.
+/// [`summary_with_health`] adds UNHEALTHY.
 pub fn summary_status(
     desired: DesiredState,
     replicas: usize,
@@ -588,5 +637,36 @@ mod tests {
         assert_eq!(summary_status(s, 1, &[S::Stopped]), S::Stopped);
         assert_eq!(summary_status(s, 1, &[S::Stopping]), S::Stopping);
         assert_eq!(summary_status(s, 1, &[S::Exited]), S::Exited);
+    }
+
+    #[test]
+    fn an_unhealthy_running_replica_makes_the_summary_unhealthy() {
+        use InstanceStatus as S;
+        let d = DesiredState::Running;
+        let healthy = (S::Running, Some(Health::Healthy));
+        let unhealthy = (S::Running, Some(Health::Unhealthy));
+        assert_eq!(summary_with_health(d, 2, &[healthy, healthy]), S::Running);
+        assert_eq!(
+            summary_with_health(d, 2, &[healthy, (S::Running, Some(Health::Starting))]),
+            S::Running
+        );
+        assert_eq!(
+            summary_with_health(d, 2, &[healthy, unhealthy]),
+            S::Unhealthy
+        );
+        // Further from running than unhealthy: that status shows.
+        assert_eq!(
+            summary_with_health(d, 2, &[unhealthy, (S::Failed, None)]),
+            S::Failed
+        );
+        assert_eq!(
+            summary_with_health(DesiredState::Stopped, 1, &[unhealthy]),
+            S::Unhealthy
+        );
+        assert_eq!(Health::from_docker("unhealthy"), Some(Health::Unhealthy));
+        assert_eq!(Health::from_docker("bogus"), None);
+        for h in Health::ALL {
+            assert_eq!(h.as_str().parse::<Health>(), Ok(*h));
+        }
     }
 }

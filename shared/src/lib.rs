@@ -9,6 +9,7 @@ pub mod container;
 pub mod endpoint;
 pub mod env;
 pub mod error_code;
+pub mod health;
 pub mod image_ref;
 pub mod names;
 pub mod port;
@@ -17,14 +18,19 @@ pub mod status;
 
 pub use bytes::{ByteSizeError, format_bytes, parse_bytes};
 pub use container::{
-    ContainerFieldError, DesiredState, DiskKind, InstanceStatus, RestartPolicy, UnknownValue,
-    normalize_host_path, parse_cpus, suggest_container_name, summary_status,
-    validate_container_name, validate_container_path, validate_cpu_shares, validate_cpus,
-    validate_host_path, validate_replicas,
+    ContainerFieldError, DesiredState, DiskKind, Health, InstanceStatus, RestartPolicy,
+    UnknownValue, normalize_host_path, parse_cpus, suggest_container_name, summary_status,
+    summary_with_health, validate_container_name, validate_container_path, validate_cpu_shares,
+    validate_cpus, validate_host_path, validate_replicas,
 };
 pub use endpoint::{EndpointError, HostEndpoint};
 pub use env::{ENV_NAME_MAX, EnvNameError, validate_env_name};
 pub use error_code::{ErrorCode, UnknownErrorCode};
+pub use health::{
+    HEALTH_RETRIES_MAX, HEALTH_SECS_MAX, HealthCheck, HealthCheckError, validate_health_check,
+    validate_health_retries, validate_health_secs, validate_health_test,
+    validate_replace_unhealthy_after,
+};
 pub use image_ref::{ImageRef, ImageRefError};
 pub use names::{
     HOST_NAME_MAX, NameError, NameKind, REGISTRY_NAME_MAX, REGISTRY_URL_MAX, TOKEN_NAME_MAX,

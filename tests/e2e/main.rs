@@ -17,6 +17,7 @@ mod convergence;
 mod hardening;
 mod harness;
 mod health;
+mod health_checks;
 mod hosts;
 mod inventory;
 mod inventory_browser;
@@ -128,6 +129,9 @@ fn all_tests() -> Vec<(&'static str, TestFn)> {
         containers::adopts_containers_after_sigkill,
         containers::stop_cancels_a_pull_in_progress,
         containers_paging::pages_are_exact_under_churn,
+        health_checks::bad_checks_are_refused,
+        health_checks::unhealthy_is_seen_live,
+        health_checks::unhealthy_replicas_are_replaced,
         convergence::outside_rm_and_stop_are_corrected,
         convergence::sigkill_inside_sequences_converges,
         replication::replicas_spread_and_are_replaced,

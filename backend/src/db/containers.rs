@@ -242,10 +242,17 @@ pub async fn analyze_for_tests(db: &DatabaseConnection) {
 }
 
 /// Every definition's id with its stored summary, desired state and replica count, and every instance's
-/// container id and status: what checking every summary needs (start-up repair), nothing more.
+/// container id, status and health: what checking every summary needs (start-up repair), nothing more.
+#[allow(clippy::type_complexity)]
 pub async fn summary_inputs(
     db: &DatabaseConnection,
-) -> Result<(Vec<(String, String, String, i32)>, Vec<(String, String)>), DbErr> {
+) -> Result<
+    (
+        Vec<(String, String, String, i32)>,
+        Vec<(String, String, Option<String>)>,
+    ),
+    DbErr,
+> {
     let definitions = container::Entity::find()
         .select_only()
         .column(container::Column::Id)
@@ -259,6 +266,7 @@ pub async fn summary_inputs(
         .select_only()
         .column(container_instance::Column::ContainerId)
         .column(container_instance::Column::Status)
+        .column(container_instance::Column::Health)
         .into_tuple()
         .all(db)
         .await?;
@@ -515,7 +523,10 @@ pub async fn save_instance(
     let stored = container_instance::Entity::find_by_id(row.id.clone())
         .one(&txn)
         .await?;
-    let changed = stored.as_ref().is_none_or(|s| s.status != row.status);
+    // The summary depends on the status and, for a running replica, its health.
+    let changed = stored
+        .as_ref()
+        .is_none_or(|s| s.status != row.status || s.health != row.health);
     let container_id = row.container_id.clone();
     if stored.is_some() {
         row.into_active_model().reset_all().update(&txn).await?;

@@ -206,6 +206,9 @@ fn definition(
                 started_at: Some(started),
                 finished_at: finished,
                 updated_at: finished.unwrap_or(started),
+                health: None,
+                health_output: None,
+                unhealthy_since: None,
             }
         })
         .collect();
@@ -229,6 +232,8 @@ fn definition(
         desired_state: desired.as_str().to_owned(),
         status_summary: summary.as_str().to_owned(),
         adopted_docker_id: None,
+        health_check: None,
+        replace_unhealthy_after_secs: None,
         version: 1,
         created_at: created,
         updated_at: created,

@@ -2,10 +2,10 @@
 //! removing the named volumes of disks.
 
 use super::{DockerError, Engine, classify, timed_for};
-use berth_shared::PortSpec;
+use berth_shared::{HealthCheck, PortSpec};
 use bollard::models::{
-    ContainerCreateBody, ContainerStateStatusEnum, ContainerSummaryStateEnum, HostConfig,
-    PortBinding, RestartPolicy, RestartPolicyNameEnum,
+    ContainerCreateBody, ContainerStateStatusEnum, ContainerSummaryStateEnum, HealthConfig,
+    HealthStatusEnum, HostConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum,
 };
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, KillContainerOptionsBuilder, ListContainersOptionsBuilder,
@@ -39,6 +39,8 @@ pub struct ContainerSpec {
     pub restart_policy: String,
     /// `source:target[:ro]`: named volumes (created by the engine at first use) and host paths.
     pub binds: Vec<String>,
+    /// The definition's health check; `None` = the image's own.
+    pub health_check: Option<HealthCheck>,
 }
 
 /// The run state of a Docker container.
@@ -65,6 +67,10 @@ pub struct ContainerState {
     pub error: Option<String>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// Docker's word for its health (`starting`, `healthy`, `unhealthy`); `None` when it runs no check.
+    pub health: Option<String>,
+    /// The output of the last probe (inspect only).
+    pub health_output: Option<String>,
 }
 
 /// One line of a container's output.
@@ -82,6 +88,25 @@ fn restart_policy(name: &str) -> RestartPolicyNameEnum {
         "unless-stopped" => RestartPolicyNameEnum::UNLESS_STOPPED,
         "on-failure" => RestartPolicyNameEnum::ON_FAILURE,
         _ => RestartPolicyNameEnum::NO,
+    }
+}
+
+/// A definition's health check as Docker takes it (durations in nanoseconds; unset ones are Docker's defaults).
+fn health_config(check: &HealthCheck) -> HealthConfig {
+    let nanos = |secs: Option<i64>| secs.map(|s| s.saturating_mul(1_000_000_000));
+    if check.disables() {
+        return HealthConfig {
+            test: Some(vec!["NONE".to_owned()]),
+            ..Default::default()
+        };
+    }
+    HealthConfig {
+        test: Some(check.test.clone()),
+        interval: nanos(check.interval_secs),
+        timeout: nanos(check.timeout_secs),
+        retries: check.retries,
+        start_period: nanos(check.start_period_secs),
+        ..Default::default()
     }
 }
 
@@ -124,6 +149,7 @@ impl Engine {
             env: Some(spec.env.clone()),
             labels: Some(spec.labels.clone()),
             exposed_ports: Some(spec.ports.iter().map(PortSpec::docker_key).collect()),
+            healthcheck: spec.health_check.as_ref().map(health_config),
             host_config: Some(HostConfig {
                 port_bindings: Some(bindings),
                 binds: (!spec.binds.is_empty()).then(|| spec.binds.clone()),
@@ -231,6 +257,8 @@ impl Engine {
         Ok(list
             .into_iter()
             .map(|c| {
+                let health =
+                    super::inventory::health_of(&c, c.status.as_deref().unwrap_or_default());
                 let state = match c.state {
                     Some(ContainerSummaryStateEnum::CREATED) => RunState::Created,
                     Some(ContainerSummaryStateEnum::RUNNING) => RunState::Running,
@@ -250,6 +278,8 @@ impl Engine {
                     error: None,
                     started_at: None,
                     finished_at: None,
+                    health,
+                    health_output: None,
                 }
             })
             .collect())
@@ -258,6 +288,20 @@ impl Engine {
     pub async fn inspect_container(&self, id: &str) -> Result<ContainerState, DockerError> {
         let c = timed_for(LIFECYCLE_TIMEOUT, self.long().inspect_container(id, None)).await?;
         let s = c.state.unwrap_or_default();
+        let health = s.health.clone().and_then(|h| {
+            let word = match h.status? {
+                HealthStatusEnum::STARTING => "starting",
+                HealthStatusEnum::HEALTHY => "healthy",
+                HealthStatusEnum::UNHEALTHY => "unhealthy",
+                _ => return None,
+            };
+            // Docker keeps the last five probes, oldest first.
+            let output = h
+                .log
+                .and_then(|log| log.into_iter().last())
+                .and_then(|last| last.output);
+            Some((word.to_owned(), output))
+        });
         let state = match s.status {
             Some(ContainerStateStatusEnum::CREATED) => RunState::Created,
             Some(ContainerStateStatusEnum::RUNNING) => RunState::Running,
@@ -277,6 +321,8 @@ impl Engine {
             error: s.error.filter(|e| !e.is_empty()),
             started_at: docker_time(s.started_at.as_deref()),
             finished_at: docker_time(s.finished_at.as_deref()),
+            health_output: health.as_ref().and_then(|(_, o)| o.clone()),
+            health: health.map(|(w, _)| w),
         })
     }
 

@@ -44,7 +44,7 @@ pub struct ListedContainer {
 }
 
 /// Health from the summary's `Health` (API 1.52+) or, on older engines, from the status text.
-fn health_of(c: &ContainerSummary, status: &str) -> Option<String> {
+pub(super) fn health_of(c: &ContainerSummary, status: &str) -> Option<String> {
     let from_field = c
         .health
         .as_ref()

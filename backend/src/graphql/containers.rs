@@ -27,6 +27,68 @@ pub enum InstanceStatus {
     Exited,
     Failed,
     Unknown,
+    /// A container's summary only: every desired replica runs, and a running replica's health check says
+    /// unhealthy.
+    Unhealthy,
+}
+
+/// What the engine's health check says about a running instance.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "berth_shared::Health")]
+pub enum Health {
+    /// It runs no health check.
+    None,
+    Starting,
+    Healthy,
+    Unhealthy,
+}
+
+/// A definition's health check (Docker's HEALTHCHECK); unset durations and retries are Docker's defaults
+/// (interval 30 s, timeout 30 s, retries 3, start period 0 s).
+#[derive(SimpleObject, Clone, Debug)]
+pub struct HealthCheck {
+    /// `["CMD", argv…]`, `["CMD-SHELL", "command"]`, or `["NONE"]` (the image's own check switched off).
+    pub test: Vec<String>,
+    pub interval_secs: Option<i32>,
+    pub timeout_secs: Option<i32>,
+    pub retries: Option<i32>,
+    pub start_period_secs: Option<i32>,
+}
+
+impl From<berth_shared::HealthCheck> for HealthCheck {
+    fn from(c: berth_shared::HealthCheck) -> Self {
+        let int = |v: Option<i64>| v.and_then(|v| i32::try_from(v).ok());
+        HealthCheck {
+            test: c.test,
+            interval_secs: int(c.interval_secs),
+            timeout_secs: int(c.timeout_secs),
+            retries: int(c.retries),
+            start_period_secs: int(c.start_period_secs),
+        }
+    }
+}
+
+/// A health check to set: `test` is `["CMD", argv…]`, `["CMD-SHELL", "command"]` or `["NONE"]` (switch the
+/// image's own off). Durations are whole seconds, at least 1; retries at least 0.
+#[derive(InputObject, Clone, Debug)]
+pub struct HealthCheckInput {
+    pub test: Vec<String>,
+    pub interval_secs: Option<i32>,
+    pub timeout_secs: Option<i32>,
+    pub retries: Option<i32>,
+    pub start_period_secs: Option<i32>,
+}
+
+impl From<HealthCheckInput> for berth_shared::HealthCheck {
+    fn from(i: HealthCheckInput) -> Self {
+        berth_shared::HealthCheck {
+            test: i.test,
+            interval_secs: i.interval_secs.map(i64::from),
+            timeout_secs: i.timeout_secs.map(i64::from),
+            retries: i.retries.map(i64::from),
+            start_period_secs: i.start_period_secs.map(i64::from),
+        }
+    }
 }
 
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
@@ -114,6 +176,11 @@ pub struct Container {
     pub restart_policy: RestartPolicy,
     pub replicas: i32,
     pub mounts: Vec<Mount>,
+    /// The definition's health check; null = the image's own (if it has one).
+    pub health_check: Option<HealthCheck>,
+    /// A running replica whose health check has said unhealthy for longer than this many seconds is replaced
+    /// (with the usual back-off); null = never (Docker itself never restarts an unhealthy container).
+    pub replace_unhealthy_after_secs: Option<i32>,
     pub desired_state: DesiredState,
     /// Optimistic locking: updates name the version they edit.
     pub version: i32,
@@ -182,6 +249,10 @@ impl From<svc::Container> for Container {
                     disk_id: m.disk_id,
                 })
                 .collect(),
+            health_check: c.health_check.map(Into::into),
+            replace_unhealthy_after_secs: c
+                .replace_unhealthy_after_secs
+                .and_then(|v| i32::try_from(v).ok()),
             desired_state: c.desired_state.into(),
             version: c.version,
             created_at: c.created_at,
@@ -212,13 +283,14 @@ impl Container {
             .collect())
     }
 
-    /// STOPPED when desiredState is STOPPED and nothing runs; RUNNING when every desired replica runs;
-    /// otherwise the state of the instance furthest from RUNNING.
+    /// STOPPED when desiredState is STOPPED and nothing runs; RUNNING when every desired replica runs (UNHEALTHY
+    /// when one of them runs with a health check that says unhealthy); otherwise the state of the instance
+    /// furthest from RUNNING.
     async fn status(&self, ctx: &Context<'_>) -> ApiResult<InstanceStatus> {
         let instances = self.instance_list(ctx).await?;
-        let statuses: Vec<berth_shared::InstanceStatus> =
-            instances.iter().map(|i| i.status).collect();
-        Ok(berth_shared::summary_status(
+        let statuses: Vec<(berth_shared::InstanceStatus, Option<berth_shared::Health>)> =
+            instances.iter().map(|i| (i.status, i.health)).collect();
+        Ok(berth_shared::summary_with_health(
             self.desired_state.into(),
             usize::try_from(self.replicas).unwrap_or(0),
             &statuses,
@@ -253,6 +325,11 @@ pub struct ContainerInstance {
     pub attempts: i32,
     /// When a replica that exited is started again.
     pub next_attempt_at: Option<DateTime<Utc>>,
+    /// What the engine's health check says while it runs (NONE: no check); null while it does not run or
+    /// before the engine has said.
+    pub health: Option<Health>,
+    /// The last health probe's output (at most 4 KiB), kept after it stops.
+    pub health_output: Option<String>,
     #[graphql(skip)]
     container_id: String,
     #[graphql(skip)]
@@ -273,6 +350,8 @@ impl From<svc::Instance> for ContainerInstance {
             definition_version: i.definition_version,
             attempts: i.attempts,
             next_attempt_at: i.next_attempt_at,
+            health: i.health.map(Into::into),
+            health_output: i.health_output,
             container_id: i.container_id,
             host_id: i.host_id,
         }
@@ -361,6 +440,10 @@ pub struct ContainerInput {
     pub replicas: i32,
     #[graphql(default)]
     pub mounts: Vec<MountInput>,
+    /// Null or absent = the image's own health check.
+    pub health_check: Option<HealthCheckInput>,
+    /// Replace a replica that stays unhealthy longer than this many seconds (at least 1); null = never.
+    pub replace_unhealthy_after_secs: Option<i32>,
 }
 
 impl From<ContainerInput> for ContainerSettings {
@@ -397,6 +480,8 @@ impl From<ContainerInput> for ContainerSettings {
                     read_only: m.read_only,
                 })
                 .collect(),
+            health_check: i.health_check.map(Into::into),
+            replace_unhealthy_after_secs: i.replace_unhealthy_after_secs.map(i64::from),
         }
     }
 }

@@ -534,6 +534,8 @@ pub fn map_config(
             host_id: Some(host_id.to_owned()),
             replicas: 1,
             mounts: Vec::new(),
+            health_check: None,
+            replace_unhealthy_after_secs: None,
         },
         mounts,
         unsupported,

@@ -10,9 +10,10 @@ use crate::service::auth::User;
 use crate::service::authz::{self, Action};
 use crate::service::hosts::HostService;
 use berth_shared::{
-    DesiredState, ImageRef, InstanceStatus, PortSpec, Protocol, RestartPolicy, parse_bytes,
-    summary_status, validate_container_name, validate_container_path, validate_cpu_shares,
-    validate_cpus, validate_env_name, validate_replicas,
+    DesiredState, Health, HealthCheck, ImageRef, InstanceStatus, PortSpec, Protocol, RestartPolicy,
+    parse_bytes, summary_status, summary_with_health, validate_container_name,
+    validate_container_path, validate_cpu_shares, validate_cpus, validate_env_name,
+    validate_health_check, validate_replace_unhealthy_after, validate_replicas,
 };
 use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
@@ -54,6 +55,9 @@ pub struct ContainerSettings {
     pub host_id: Option<String>,
     pub replicas: i64,
     pub mounts: Vec<Mount>,
+    /// `None` = the image's own check.
+    pub health_check: Option<HealthCheck>,
+    pub replace_unhealthy_after_secs: Option<i64>,
 }
 
 /// A container definition.
@@ -81,6 +85,10 @@ pub struct Container {
     /// The Docker container (on the pinned host) this definition was adopted from, until its first run removes
     /// it (see `service::adoption`).
     pub adopted_docker_id: Option<String>,
+    /// `None` = the image's own check (`["NONE"]` switches it off).
+    pub health_check: Option<HealthCheck>,
+    /// Replace a replica whose check has said unhealthy for longer than this many seconds.
+    pub replace_unhealthy_after_secs: Option<i64>,
 }
 
 /// One replica of a container.
@@ -101,7 +109,16 @@ pub struct Instance {
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
+    /// What the engine's health check says while it runs; `None` = not known (not running, not observed yet).
+    pub health: Option<Health>,
+    /// The last probe's output (capped at [`HEALTH_OUTPUT_MAX`] bytes).
+    pub health_output: Option<String>,
+    /// Since when the check has said unhealthy.
+    pub unhealthy_since: Option<DateTime<Utc>>,
 }
+
+/// The longest health probe output kept, in bytes (Docker keeps 4 KiB of each probe).
+pub const HEALTH_OUTPUT_MAX: usize = 4_096;
 
 /// A container with its instances as they were right after a status change; published with the change so
 /// that subscribers need not read the database each.
@@ -292,6 +309,11 @@ fn to_container(row: ContainerRow) -> Result<Container, ServiceError> {
         created_at: row.created_at,
         updated_at: row.updated_at,
         adopted_docker_id: row.adopted_docker_id,
+        health_check: row
+            .health_check
+            .map(|t| serde_json::from_str(&t).map_err(json_err))
+            .transpose()?,
+        replace_unhealthy_after_secs: row.replace_unhealthy_after_secs,
     })
 }
 
@@ -311,6 +333,9 @@ fn to_instance(row: InstanceRow) -> Instance {
         started_at: row.started_at,
         finished_at: row.finished_at,
         updated_at: row.updated_at,
+        health: row.health.and_then(|h| h.parse().ok()),
+        health_output: row.health_output,
+        unhealthy_since: row.unhealthy_since,
     }
 }
 
@@ -330,6 +355,9 @@ fn to_instance_row(i: Instance) -> InstanceRow {
         started_at: i.started_at,
         finished_at: i.finished_at,
         updated_at: i.updated_at,
+        health: i.health.map(|h| h.as_str().to_owned()),
+        health_output: i.health_output,
+        unhealthy_since: i.unhealthy_since,
     }
 }
 
@@ -337,11 +365,16 @@ fn to_instance_row(i: Instance) -> InstanceRow {
 /// write of a definition's desired state, replicas or instances recomputes it with this (see `db::containers`).
 fn summarize(row: &ContainerRow, instances: &[InstanceRow]) -> String {
     let desired = row.desired_state.parse().unwrap_or(DesiredState::Stopped);
-    let statuses: Vec<InstanceStatus> = instances
+    let statuses: Vec<(InstanceStatus, Option<Health>)> = instances
         .iter()
-        .map(|i| i.status.parse().unwrap_or(InstanceStatus::Unknown))
+        .map(|i| {
+            (
+                i.status.parse().unwrap_or(InstanceStatus::Unknown),
+                i.health.as_deref().and_then(|h| h.parse().ok()),
+            )
+        })
         .collect();
-    summary_status(
+    summary_with_health(
         desired,
         usize::try_from(row.replicas).unwrap_or(0),
         &statuses,
@@ -353,8 +386,9 @@ fn summarize(row: &ContainerRow, instances: &[InstanceRow]) -> String {
 impl Container {
     /// The summary status of the contract, from this container's instances.
     pub fn summary(&self, instances: &[Instance]) -> InstanceStatus {
-        let statuses: Vec<InstanceStatus> = instances.iter().map(|i| i.status).collect();
-        summary_status(
+        let statuses: Vec<(InstanceStatus, Option<Health>)> =
+            instances.iter().map(|i| (i.status, i.health)).collect();
+        summary_with_health(
             self.desired_state,
             usize::try_from(self.replicas).unwrap_or(0),
             &statuses,
@@ -474,6 +508,13 @@ fn validate(settings: &ContainerSettings) -> Result<ValidDefinition, ServiceErro
         .map_err(|e| ServiceError::bad_input("resources.cpuShares", e.to_string()))?;
     let replicas = validate_replicas(settings.replicas)
         .map_err(|e| ServiceError::bad_input("replicas", e.to_string()))?;
+    if let Some(check) = &settings.health_check {
+        validate_health_check(check).map_err(|e| {
+            ServiceError::bad_input(format!("healthCheck.{}", e.field()), e.to_string())
+        })?;
+    }
+    validate_replace_unhealthy_after(settings.replace_unhealthy_after_secs)
+        .map_err(|e| ServiceError::bad_input(e.field(), e.to_string()))?;
     let mut mounts: Vec<Mount> = Vec::with_capacity(settings.mounts.len());
     for (i, m) in settings.mounts.iter().enumerate() {
         let path = m.container_path.trim();
@@ -507,6 +548,14 @@ fn validate(settings: &ContainerSettings) -> Result<ValidDefinition, ServiceErro
         host_id: settings.host_id.clone().filter(|h| !h.is_empty()),
         replicas,
         mounts,
+        health_check: settings.health_check.clone().map(|mut c| {
+            if c.test.first().is_some_and(|k| k == "CMD-SHELL") {
+                // One shell string: trimmed as the form shows it.
+                c.test[1] = c.test[1].trim().to_owned();
+            }
+            c
+        }),
+        replace_unhealthy_after_secs: settings.replace_unhealthy_after_secs,
     })
 }
 
@@ -524,6 +573,8 @@ struct ValidDefinition {
     host_id: Option<String>,
     replicas: i64,
     mounts: Vec<Mount>,
+    health_check: Option<HealthCheck>,
+    replace_unhealthy_after_secs: Option<i64>,
 }
 
 impl ValidDefinition {
@@ -564,6 +615,12 @@ impl ValidDefinition {
             .as_str()
             .to_owned(),
             adopted_docker_id: None,
+            health_check: self
+                .health_check
+                .as_ref()
+                .map(|c| serde_json::to_string(c).map_err(json_err))
+                .transpose()?,
+            replace_unhealthy_after_secs: self.replace_unhealthy_after_secs,
             version,
             created_at,
             updated_at: Utc::now(),
@@ -742,17 +799,17 @@ impl ContainerService {
     /// many were fixed.
     pub async fn repair_summaries(&self) -> Result<usize, ServiceError> {
         let (definitions, instances) = q::summary_inputs(&self.db).await?;
-        let mut statuses: std::collections::HashMap<String, Vec<InstanceStatus>> =
+        let mut statuses: std::collections::HashMap<String, Vec<(InstanceStatus, Option<Health>)>> =
             std::collections::HashMap::new();
-        for (container_id, status) in instances {
-            statuses
-                .entry(container_id)
-                .or_default()
-                .push(status.parse().unwrap_or(InstanceStatus::Unknown));
+        for (container_id, status, health) in instances {
+            statuses.entry(container_id).or_default().push((
+                status.parse().unwrap_or(InstanceStatus::Unknown),
+                health.and_then(|h| h.parse().ok()),
+            ));
         }
         let mut fixed = 0;
         for (id, stored, desired, replicas) in definitions {
-            let expected = summary_status(
+            let expected = summary_with_health(
                 desired.parse().unwrap_or(DesiredState::Stopped),
                 usize::try_from(replicas).unwrap_or(0),
                 statuses.get(&id).map_or(&[][..], Vec::as_slice),
@@ -1171,6 +1228,11 @@ impl InstanceWriter {
         message: Option<String>,
     ) -> Result<Instance, ServiceError> {
         instance.updated_at = Utc::now();
+        if instance.status != InstanceStatus::Running {
+            // Health is known only while it runs (the last probe's output stays, to say why it went).
+            instance.health = None;
+            instance.unhealthy_since = None;
+        }
         let publish = previous != Some(instance.status) || message.is_some();
         // The definition's summary is recomputed in the same transaction whenever the stored status changes.
         let read = q::save_instance(
@@ -1232,6 +1294,8 @@ mod tests {
             host_id: None,
             replicas: 1,
             mounts: Vec::new(),
+            health_check: None,
+            replace_unhealthy_after_secs: None,
         }
     }
 
@@ -1305,6 +1369,9 @@ mod tests {
             started_at: None,
             finished_at: None,
             updated_at: Utc::now(),
+            health: None,
+            health_output: None,
+            unhealthy_since: None,
         }
     }
 
@@ -1619,5 +1686,38 @@ mod tests {
         let mut s = settings();
         s.name = "no spaces".into();
         assert_eq!(field_of(validate(&s).err().unwrap()), "name");
+        let check = |test: &[&str], interval: Option<i64>, retries: Option<i64>| HealthCheck {
+            test: test.iter().map(|t| (*t).to_owned()).collect(),
+            interval_secs: interval,
+            retries,
+            ..Default::default()
+        };
+        for (health, field) in [
+            (
+                check(&["CMD-SHELL", "true"], Some(0), None),
+                "healthCheck.intervalSecs",
+            ),
+            (
+                check(&["CMD-SHELL", "true"], None, Some(-1)),
+                "healthCheck.retries",
+            ),
+            (check(&["BOGUS"], Some(1), None), "healthCheck.test"),
+            (check(&[], None, None), "healthCheck.test"),
+            (check(&["NONE", "x"], None, None), "healthCheck.test"),
+        ] {
+            let mut s = settings();
+            s.health_check = Some(health);
+            assert_eq!(field_of(validate(&s).err().unwrap()), field);
+        }
+        let mut s = settings();
+        s.replace_unhealthy_after_secs = Some(0);
+        assert_eq!(
+            field_of(validate(&s).err().unwrap()),
+            "replaceUnhealthyAfterSecs"
+        );
+        let mut s = settings();
+        s.health_check = Some(check(&["CMD-SHELL", " test -f /tmp/ok "], Some(1), Some(2)));
+        let v = validate(&s).unwrap();
+        assert_eq!(v.health_check.unwrap().test[1], "test -f /tmp/ok");
     }
 }

@@ -3,7 +3,9 @@
 
 use std::cmp::Ordering;
 
-use berth_shared::{DesiredState, DiskKind, InstanceStatus, Protocol, RestartPolicy};
+use berth_shared::{
+    DesiredState, DiskKind, Health, HealthCheck, InstanceStatus, Protocol, RestartPolicy,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -75,6 +77,12 @@ pub struct ContainerInstance {
     /// When a replica that exited is started again (it waits for its replacement until then).
     #[serde(default)]
     pub next_attempt_at: Option<String>,
+    /// What the engine's health check says while it runs; `None` while it does not run.
+    #[serde(default)]
+    pub health: Option<Health>,
+    /// The last probe's output.
+    #[serde(default)]
+    pub health_output: Option<String>,
     #[serde(default)]
     pub host: Option<HostRef>,
 }
@@ -121,6 +129,11 @@ pub struct Container {
     pub replicas: i64,
     #[serde(default)]
     pub mounts: Vec<Mount>,
+    /// `None` = the image's own health check.
+    #[serde(default)]
+    pub health_check: Option<HealthCheck>,
+    #[serde(default)]
+    pub replace_unhealthy_after_secs: Option<i64>,
     pub desired_state: DesiredState,
     /// Optimistic locking: an update names the version it edits.
     pub version: i64,
@@ -202,6 +215,8 @@ pub struct ContainerInput {
     pub host_id: Option<String>,
     pub replicas: i64,
     pub mounts: Vec<MountInput>,
+    pub health_check: Option<HealthCheck>,
+    pub replace_unhealthy_after_secs: Option<i64>,
 }
 
 const HOST_REF: &str = "host { id name endpoint }";
@@ -209,7 +224,7 @@ const HOST_REF: &str = "host { id name endpoint }";
 fn instance_fields() -> String {
     format!(
         "id replica dockerId status exitCode error startedAt finishedAt definitionVersion attempts nextAttemptAt \
-         {HOST_REF}"
+         health healthOutput {HOST_REF}"
     )
 }
 
@@ -219,6 +234,7 @@ pub(crate) fn container_fields() -> String {
          ports {{ containerPort hostPort hostIp protocol }} resources {{ cpus memoryBytes cpuShares }} \
          restartPolicy replicas mounts {{ containerPath readOnly disk {{ id name kind {HOST_REF} }} }} desiredState version \
          createdAt updatedAt {HOST_REF} status changedSinceStart \
+         healthCheck {{ test intervalSecs timeoutSecs retries startPeriodSecs }} replaceUnhealthyAfterSecs \
          instances {{ {} }}",
         instance_fields()
     )

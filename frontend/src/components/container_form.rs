@@ -1,7 +1,8 @@
 //! The new/edit container dialog (`form#container-dialog`): name, image (with suggestions from the registries),
-//! command and entrypoint, port, environment and mount rows, CPU and memory limits, restart policy, host and
-//! replicas. Every field is checked as you type with the parsers the server uses; server errors that name a field
-//! (`extensions.field`, e.g. `ports.0.hostPort`, `mounts.1.containerPath`) appear beside it, others at the top.
+//! command and entrypoint, port, environment and mount rows, the health check (`container_health`), CPU and
+//! memory limits, restart policy, host and replicas. Every field is checked as you type with the parsers the
+//! server uses; server errors that name a field (`extensions.field`, e.g. `ports.0.hostPort`,
+//! `mounts.1.containerPath`, `healthCheck.intervalSecs`) appear beside it, others at the top.
 //! An edit sends the version it started from: when someone saved in between, the server answers CONFLICT and the
 //! dialog offers to reload.
 
@@ -16,6 +17,7 @@ use wasm_bindgen::JsCast;
 
 use super::{
     args::{join_args, split_args},
+    container_health::{HEALTH_FIELDS, HealthCheckSection, HealthValues},
     container_mounts::{
         MountInputs, MountRow, bound_host, disk_options, host_conflict, mount_hint, mount_problems,
         replicas_conflict,
@@ -154,7 +156,7 @@ struct Sent {
 /// Where a server error lands: one of [`FIELDS`], or a row (`env:KEY`, `ports:KEY`, `mounts:KEY`) found by its
 /// index in what was sent.
 fn error_slot(field: &str, sent: &Sent) -> Option<String> {
-    if FIELDS.contains(&field) {
+    if FIELDS.contains(&field) || HEALTH_FIELDS.contains(&field) {
         return Some(field.to_owned());
     }
     let mut parts = field.split('.');
@@ -248,6 +250,7 @@ struct Values {
     env: RwSignal<Vec<EnvRow>>,
     ports: RwSignal<Vec<PortRow>>,
     mounts: RwSignal<Vec<MountRow>>,
+    health: HealthValues,
     next_key: StoredValue<u64>,
     /// Rows are created in event handlers: they belong to the dialog, not to whatever runs the handler.
     owner: StoredValue<Option<Owner>>,
@@ -268,6 +271,7 @@ impl Values {
             env: RwSignal::new(Vec::new()),
             ports: RwSignal::new(Vec::new()),
             mounts: RwSignal::new(Vec::new()),
+            health: HealthValues::new(),
             next_key: StoredValue::new(0),
             owner: StoredValue::new(Owner::current()),
         }
@@ -343,6 +347,10 @@ impl Values {
                 .unwrap_or_default(),
         );
         self.replicas.set(container.replicas.to_string());
+        self.health.fill(
+            container.health_check.as_ref(),
+            container.replace_unhealthy_after_secs,
+        );
         let env = container
             .env
             .iter()
@@ -452,6 +460,7 @@ pub fn ContainerDialog(
                     .mounts
                     .with(|rows| disks.with(|list| host_conflict(rows, list, &host_id)))
             }
+            _ if HEALTH_FIELDS.contains(&field) => values.health.error(field),
             _ => None,
         }
     };
@@ -486,6 +495,9 @@ pub fn ContainerDialog(
     };
     let invalid = move || {
         FIELDS.iter().any(|field| client_error(field).is_some())
+            || HEALTH_FIELDS
+                .iter()
+                .any(|field| client_error(field).is_some())
             || env_errors.with(|e| !e.is_empty())
             || port_errors.with(|e| !e.is_empty())
             || mount_errors.with(|e| !e.is_empty())
@@ -549,6 +561,9 @@ pub fn ContainerDialog(
         ) else {
             return;
         };
+        let Some((health_check, replace_unhealthy_after_secs)) = values.health.input() else {
+            return;
+        };
         let mut env_sent = Vec::new();
         let mut env = Vec::new();
         for row in values.env.get_untracked() {
@@ -609,6 +624,8 @@ pub fn ContainerDialog(
             host_id: (!host_id.is_empty()).then_some(host_id),
             replicas,
             mounts,
+            health_check,
+            replace_unhealthy_after_secs,
         };
         saving.set(true);
         let container_id = container_id.clone();
@@ -950,6 +967,11 @@ pub fn ContainerDialog(
                     }
                 </For>
             </RowsSection>
+            <HealthCheckSection
+                values=values.health
+                field_error=Callback::new(move |field: &'static str| field_error(field))
+                on_edit=Callback::new(move |field: &'static str| edited_field(field))
+            />
             <div class="field-pair field-trio">
                 <TextField
                     id="container-cpus"

@@ -1,5 +1,7 @@
-//! A container's or an instance's status as a badge (`span.badge`, the wire name in `data-status`).
+//! A container's or an instance's status as a badge (`span.badge`, the wire name in `data-status`), and an
+//! instance's health as one (`span.badge.health-badge`, the wire name in `data-health`).
 
+use berth_shared::Health;
 use leptos::prelude::*;
 
 use crate::api::InstanceStatus;
@@ -12,7 +14,7 @@ pub fn tone_class(status: InstanceStatus) -> &'static str {
         | InstanceStatus::Pulling
         | InstanceStatus::Creating
         | InstanceStatus::Stopping => "warn",
-        InstanceStatus::Failed | InstanceStatus::Exited => "down",
+        InstanceStatus::Failed | InstanceStatus::Exited | InstanceStatus::Unhealthy => "down",
         InstanceStatus::Stopped | InstanceStatus::Unknown => "neutral",
     }
 }
@@ -29,6 +31,35 @@ pub fn explain(status: InstanceStatus) -> &'static str {
         InstanceStatus::Exited => "The process ended by itself.",
         InstanceStatus::Failed => "Could not be started, or stopped with an error.",
         InstanceStatus::Unknown => "Berth cannot tell: the host does not answer.",
+        InstanceStatus::Unhealthy => "Its replicas run, but a health check says unhealthy.",
+    }
+}
+
+/// The health badge's colour class.
+pub fn health_tone(health: Health) -> &'static str {
+    match health {
+        Health::Healthy => "up",
+        Health::Starting => "warn",
+        Health::Unhealthy => "down",
+        Health::None => "neutral",
+    }
+}
+
+/// An instance's health as a badge; its tooltip is the last probe's output when there is one.
+#[component]
+pub fn HealthBadge(health: Health, output: Option<String>) -> impl IntoView {
+    let title = output.filter(|o| !o.trim().is_empty()).map_or_else(
+        || format!("Health check: {}", health.label().to_lowercase()),
+        |o| format!("Last check: {}", o.trim()),
+    );
+    view! {
+        <span
+            class=format!("badge health-badge {}", health_tone(health))
+            data-health=health.as_str()
+            title=title
+        >
+            {health.label()}
+        </span>
     }
 }
 

@@ -9,6 +9,7 @@ pub mod badge;
 pub mod clipboard;
 pub mod container_actions;
 pub mod container_form;
+pub mod container_health;
 pub mod container_info;
 pub mod container_logs;
 pub mod container_mounts;

@@ -16,7 +16,7 @@ use crate::{
         container_info::{HostLinks, PortLinks, limits_text, short_image},
         container_logs::ContainerLogs,
         container_scale::ScaleControl,
-        container_status::ContainerStatusBadge,
+        container_status::{ContainerStatusBadge, HealthBadge},
         empty_state::EmptyState,
         format::{short_image_id, truncate},
         host_status::HostStatusBadge,
@@ -32,7 +32,7 @@ use crate::{
 /// How much of an instance's error the table shows (the whole text is in the tooltip).
 const ERROR_PREVIEW: usize = 80;
 /// Columns of the instances table (for placeholder rows).
-const INSTANCE_COLUMNS: &str = "8";
+const INSTANCE_COLUMNS: &str = "9";
 
 /// The `/containers/:id` page; a new id renders a fresh page.
 #[component]
@@ -420,6 +420,7 @@ fn Instances(
                             <th class="numeric">"Replica"</th>
                             <th>"Docker ID"</th>
                             <th>"Status"</th>
+                            <th>"Health"</th>
                             <th>"Started"</th>
                             <th>"Finished"</th>
                             <th class="numeric">"Exit code"</th>
@@ -583,6 +584,31 @@ fn InstanceRow(
         None => dash(),
     };
     let status = instance.status;
+    // The engine's health while it runs, with the last probe's output; the output alone once it stopped.
+    let output = instance
+        .health_output
+        .clone()
+        .filter(|o| !o.trim().is_empty())
+        .map(|o| {
+            let o = o.trim().to_owned();
+            view! {
+                <div class="health-output mono muted" title=o.clone()>
+                    {truncate(&o, ERROR_PREVIEW)}
+                </div>
+            }
+        });
+    let health = match instance.health {
+        Some(health) => view! {
+            <HealthBadge health=health output=instance.health_output.clone() />
+            {output}
+        }
+        .into_any(),
+        None => view! {
+            {dash()}
+            {output}
+        }
+        .into_any(),
+    };
     view! {
         <tr
             class="instance-row"
@@ -597,6 +623,7 @@ fn InstanceRow(
                 <ContainerStatusBadge status=Signal::derive(move || status) class="instance-status" />
                 {retry}
             </td>
+            <td class="instance-health">{health}</td>
             <td>{time(instance.started_at.clone())}</td>
             <td>{time(instance.finished_at.clone())}</td>
             <td class="numeric">{instance.exit_code.map_or_else(dash, |code| code.to_string().into_any())}</td>

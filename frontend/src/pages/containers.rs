@@ -33,7 +33,7 @@ use crate::{
         container_actions::{ChangedMarker, ContainerActions, ContainerModals, Editing, Modals},
         container_info::{HostLinks, PortLinks, hosts_by_name, limits_text, short_image},
         container_scale::ScaleControl,
-        container_status::ContainerStatusBadge,
+        container_status::{ContainerStatusBadge, HealthBadge},
         empty_state::EmptyState,
         feed::{Delta, Feed, FeedPhase, Keyed, Query},
         icons::{Icon, IconKind},
@@ -722,6 +722,23 @@ fn ContainerRow(
             </td>
             <td class="container-status-cell">
                 <ContainerStatusBadge status=Signal::derive(move || container.with(|c| c.status)) class="container-status" />
+                // Each running instance's health check, when it has one.
+                {move || {
+                    container
+                        .with(|c| {
+                            c.instances
+                                .iter()
+                                .filter_map(|i| {
+                                    i.health
+                                        .filter(|h| *h != berth_shared::Health::None)
+                                        .map(|h| (h, i.health_output.clone()))
+                                })
+                                .collect::<Vec<_>>()
+                        })
+                        .into_iter()
+                        .map(|(health, output)| view! { <HealthBadge health=health output=output /> })
+                        .collect_view()
+                }}
             </td>
             <td class="container-replicas">
                 <ScaleControl container=container on_changed=on_changed />

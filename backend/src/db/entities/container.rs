@@ -37,6 +37,11 @@ pub struct Model {
     pub status_summary: String,
     /// The Docker container a definition was adopted from (the fleet inventory); written only by adoption.
     pub adopted_docker_id: Option<String>,
+    /// JSON `HealthCheck` (`berth_shared::HealthCheck`); null = the image's own check.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub health_check: Option<String>,
+    /// Replace a replica whose health check has said unhealthy for longer than this.
+    pub replace_unhealthy_after_secs: Option<i64>,
     pub version: i32,
     pub created_at: ChronoDateTimeUtc,
     pub updated_at: ChronoDateTimeUtc,

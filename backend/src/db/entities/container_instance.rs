@@ -23,6 +23,13 @@ pub struct Model {
     pub started_at: Option<ChronoDateTimeUtc>,
     pub finished_at: Option<ChronoDateTimeUtc>,
     pub updated_at: ChronoDateTimeUtc,
+    /// The engine's health of the replica (`berth_shared::Health` wire name); null = not known (not running).
+    pub health: Option<String>,
+    /// The last probe's output, capped.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub health_output: Option<String>,
+    /// Since when the health check has said unhealthy (reset when it says anything else).
+    pub unhealthy_since: Option<ChronoDateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

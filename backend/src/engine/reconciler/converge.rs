@@ -25,6 +25,7 @@ fn desired_of(c: &Container) -> Desired {
         state: c.desired_state,
         replicas: i32::try_from(c.replicas).unwrap_or(1),
         policy: c.restart_policy,
+        replace_unhealthy_after: c.replace_unhealthy_after_secs,
     }
 }
 
@@ -115,8 +116,53 @@ impl Shared {
                     self.save(next, i.status, None).await?;
                 }
             }
+            Action::ReplaceUnhealthy { instance_id } => {
+                if let Some(i) = find(&instance_id) {
+                    self.replace_unhealthy(container, i).await?;
+                }
+            }
             Action::Place { replicas } => self.place_again(container, instances, &replicas).await?,
         }
+        Ok(())
+    }
+
+    /// Removes the Docker container of a replica that stayed unhealthy too long and records it FAILED with the
+    /// usual back-off, after which it is placed again (Docker itself never restarts an unhealthy container).
+    async fn replace_unhealthy(
+        &self,
+        container: &Container,
+        instance: Instance,
+    ) -> Result<(), ServiceError> {
+        let (Some(host_id), Some(docker_id)) = (&instance.host_id, &instance.docker_id) else {
+            return Ok(());
+        };
+        let Ok((_, engine)) = self.hosts.engine(host_id).await else {
+            return Ok(());
+        };
+        let after = container.replace_unhealthy_after_secs.unwrap_or(0);
+        tracing::info!(container = %container.name, replica = instance.replica, docker_id = %docker_id, "replacing a replica that stayed unhealthy");
+        match engine.remove_container(docker_id).await {
+            Ok(()) | Err(DockerError::NotFound(_)) => {}
+            Err(e) => {
+                tracing::warn!(container = %container.name, error = %e, "removing an unhealthy replica failed");
+                return Ok(());
+            }
+        }
+        let failed = decide::unhealthy_replaced(&instance, after, Utc::now());
+        let next = decide::backoff(
+            &failed,
+            container.restart_policy,
+            |a| self.settings.backoff(a),
+            Utc::now(),
+        );
+        self.save(next, instance.status, None).await?;
+        self.containers.announce_reschedule(
+            &container.id,
+            format!(
+                "replica {} of {} stayed unhealthy for more than {after} s: replaced",
+                instance.replica, container.name
+            ),
+        );
         Ok(())
     }
 

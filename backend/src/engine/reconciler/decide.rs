@@ -8,7 +8,7 @@
 
 use crate::docker::{ContainerState, RunState};
 use crate::service::containers::Instance;
-use berth_shared::{DesiredState, InstanceStatus, RestartPolicy};
+use berth_shared::{DesiredState, Health, InstanceStatus, RestartPolicy};
 use chrono::{DateTime, Utc};
 
 /// How a replica's host can be reached for the decision at hand.
@@ -28,6 +28,8 @@ pub struct Desired {
     pub state: DesiredState,
     pub replicas: i32,
     pub policy: RestartPolicy,
+    /// Replace a running replica whose health check has said unhealthy for longer than this many seconds.
+    pub replace_unhealthy_after: Option<i64>,
 }
 
 /// One step towards the desired state.
@@ -44,6 +46,9 @@ pub enum Action {
     Start { instance_id: String },
     /// It failed or exited and has no retry time yet: give it one (back-off).
     Backoff { instance_id: String },
+    /// It runs but its health check has said unhealthy for longer than the definition allows: remove its Docker
+    /// container and record it FAILED with a back-off (then it is placed again, like one that exited).
+    ReplaceUnhealthy { instance_id: String },
     /// Choose a host for these replicas and create and start a Docker container for each.
     Place { replicas: Vec<i32> },
 }
@@ -97,8 +102,23 @@ pub fn plan(
         match desired.state {
             DesiredState::Running => match i.status {
                 // Its host was removed from Berth: what runs there is out of reach; run it elsewhere.
-                S::Running if host == Reach::Gone => place.push(i.replica),
-                S::Running => {}
+                S::Running | S::Unhealthy if host == Reach::Gone => place.push(i.replica),
+                S::Running | S::Unhealthy => {
+                    if let (Some(after), Some(since), Some(Health::Unhealthy)) =
+                        (desired.replace_unhealthy_after, i.unhealthy_since, i.health)
+                    {
+                        let at = since + chrono::Duration::seconds(after);
+                        // On a host that does not answer it is settled when the host is back.
+                        if host == Reach::Up {
+                            if due(Some(at), now) {
+                                out.actions
+                                    .push(Action::ReplaceUnhealthy { instance_id: id() });
+                            } else {
+                                out.wake_at = Some(out.wake_at.map_or(at, |w| w.min(at)));
+                            }
+                        }
+                    }
+                }
                 S::Pending | S::Pulling => place.push(i.replica),
                 S::Creating | S::Stopping => {
                     if i.docker_id.is_some() && host != Reach::Gone {
@@ -132,7 +152,13 @@ pub fn plan(
                 },
             },
             DesiredState::Stopped => match i.status {
-                S::Running | S::Pending | S::Pulling | S::Creating | S::Stopping | S::Unknown => {
+                S::Running
+                | S::Unhealthy
+                | S::Pending
+                | S::Pulling
+                | S::Creating
+                | S::Stopping
+                | S::Unknown => {
                     match (i.docker_id.is_some(), host) {
                         (true, Reach::Up) => out.actions.push(Action::Halt { instance_id: id() }),
                         // What runs on a host that does not answer is settled when it is back.
@@ -264,11 +290,74 @@ pub fn on_event(
             Some((i, None))
         }
         action if action.starts_with("health_status") => {
-            let health = action.split_once(':').map_or("", |(_, h)| h.trim());
-            Some((i, Some(format!("health: {health}"))))
+            let word = action.split_once(':').map_or("", |(_, h)| h.trim());
+            let health = Health::from_docker(word)?;
+            let next = with_health(instance, health, None, at).unwrap_or(i);
+            Some((next, Some(format!("health: {word}"))))
         }
         _ => None,
     }
+}
+
+/// The longest health probe output kept, in bytes.
+pub const HEALTH_OUTPUT_MAX: usize = crate::service::containers::HEALTH_OUTPUT_MAX;
+
+/// A probe's output as recorded: trailing white space trimmed, at most [`HEALTH_OUTPUT_MAX`] bytes (cut at a
+/// character boundary, marked with `…`).
+pub fn cap_output(text: &str) -> String {
+    let text = text.trim_end();
+    if text.len() <= HEALTH_OUTPUT_MAX {
+        return text.to_owned();
+    }
+    let mut end = HEALTH_OUTPUT_MAX - '…'.len_utf8();
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
+/// A running instance with the health the engine reports (and the last probe's output, when read): unhealthy
+/// since the first time it said so. `None` when the record already agrees, or it does not run (health is known
+/// only while it runs).
+pub fn with_health(
+    instance: &Instance,
+    health: Health,
+    output: Option<&str>,
+    now: DateTime<Utc>,
+) -> Option<Instance> {
+    if instance.status != InstanceStatus::Running {
+        return None;
+    }
+    let mut i = instance.clone();
+    i.health = Some(health);
+    if let Some(output) = output {
+        i.health_output = Some(cap_output(output));
+    }
+    i.unhealthy_since = match health {
+        Health::Unhealthy => instance.unhealthy_since.or(Some(now)),
+        _ => None,
+    };
+    (i != *instance).then_some(i)
+}
+
+/// An instance whose Docker container was removed because it stayed unhealthy past `after` seconds: FAILED with
+/// the reason (the back-off is given by [`backoff`] next).
+pub fn unhealthy_replaced(instance: &Instance, after: i64, now: DateTime<Utc>) -> Instance {
+    let mut i = instance.clone();
+    let last = instance
+        .health_output
+        .as_deref()
+        .and_then(|o| o.lines().rev().find(|l| !l.trim().is_empty()))
+        .map(|l| format!(" (last check: {})", l.trim()))
+        .unwrap_or_default();
+    i.status = InstanceStatus::Failed;
+    i.docker_id = None;
+    i.finished_at = Some(now);
+    i.next_attempt_at = None;
+    i.health = None;
+    i.unhealthy_since = None;
+    i.error = Some(format!("unhealthy for more than {after} s{last}"));
+    i
 }
 
 /// What a listing of the host says about one of its instances: `observed` is the Docker container that carries
@@ -360,6 +449,9 @@ mod tests {
             started_at: None,
             finished_at: None,
             updated_at: t(0),
+            health: None,
+            health_output: None,
+            unhealthy_since: None,
         }
     }
 
@@ -368,6 +460,7 @@ mod tests {
             state,
             replicas,
             policy: RestartPolicy::No,
+            replace_unhealthy_after: None,
         }
     }
 
@@ -680,6 +773,90 @@ mod tests {
         assert!(on_event(DR, &running, "attach", None, t(1)).is_none());
     }
 
+    #[test]
+    fn health_is_recorded_while_it_runs_and_an_unhealthy_replica_is_replaced_in_time() {
+        use InstanceStatus as S;
+        let running = inst(0, S::Running, true);
+        let (sick, message) = on_event(
+            DesiredState::Running,
+            &running,
+            "health_status: unhealthy",
+            None,
+            t(5),
+        )
+        .unwrap_or_else(|| panic!("health"));
+        assert_eq!(message.as_deref(), Some("health: unhealthy"));
+        assert_eq!(sick.health, Some(Health::Unhealthy));
+        assert_eq!(sick.unhealthy_since, Some(t(5)));
+        // Still unhealthy later: the first time counts; the output is kept, capped.
+        let later = with_health(&sick, Health::Unhealthy, Some(&"x".repeat(10_000)), t(8))
+            .unwrap_or_else(|| panic!("output"));
+        assert_eq!(later.unhealthy_since, Some(t(5)));
+        assert!(
+            later
+                .health_output
+                .as_ref()
+                .is_some_and(|o| o.len() <= HEALTH_OUTPUT_MAX)
+        );
+        assert!(with_health(&later, Health::Unhealthy, None, t(9)).is_none());
+        let healed = with_health(&later, Health::Healthy, Some("ok\n"), t(9))
+            .unwrap_or_else(|| panic!("healed"));
+        assert_eq!(healed.unhealthy_since, None);
+        assert_eq!(healed.health_output.as_deref(), Some("ok"));
+        // Not running: no health.
+        assert!(with_health(&inst(0, S::Exited, true), Health::Healthy, None, t(1)).is_none());
+        assert!(
+            on_event(
+                DesiredState::Running,
+                &running,
+                "health_status: weird",
+                None,
+                t(1)
+            )
+            .is_none()
+        );
+
+        let mut d = desired(DesiredState::Running, 1);
+        // Without the option nothing is replaced.
+        assert!(
+            plan(&d, std::slice::from_ref(&later), &up, t(100))
+                .actions
+                .is_empty()
+        );
+        d.replace_unhealthy_after = Some(10);
+        let early = plan(&d, std::slice::from_ref(&later), &up, t(12));
+        assert!(early.actions.is_empty());
+        assert_eq!(early.wake_at, Some(t(15)));
+        assert_eq!(
+            plan(&d, std::slice::from_ref(&later), &up, t(15)).actions,
+            vec![Action::ReplaceUnhealthy {
+                instance_id: "i0".into()
+            }]
+        );
+        assert!(
+            plan(&d, std::slice::from_ref(&later), &down, t(15))
+                .actions
+                .is_empty()
+        );
+        assert!(plan(&d, &[healed], &up, t(100)).actions.is_empty());
+        let replaced = unhealthy_replaced(&later, 10, t(15));
+        assert_eq!(replaced.status, S::Failed);
+        assert_eq!(replaced.docker_id, None);
+        assert!(
+            replaced
+                .error
+                .as_deref()
+                .is_some_and(|e| e.starts_with("unhealthy for more than 10 s"))
+        );
+        // Then the usual back-off, and placement once it is due.
+        assert_eq!(
+            plan(&d, &[replaced], &up, t(16)).actions,
+            vec![Action::Backoff {
+                instance_id: "i0".into()
+            }]
+        );
+    }
+
     fn docker(state: RunState, exit: Option<i64>) -> ContainerState {
         ContainerState {
             id: "d0".into(),
@@ -690,6 +867,8 @@ mod tests {
             error: None,
             started_at: Some(t(1)),
             finished_at: None,
+            health: None,
+            health_output: None,
         }
     }
 

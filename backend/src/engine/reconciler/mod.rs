@@ -203,7 +203,10 @@ pub fn spawn(
                 },
                 input = inputs.recv() => match input {
                     Some(Input::Event { host_id, event }) => {
+                        // Health probes (and `docker exec`) run as exec sessions: their events say nothing
+                        // about a replica, and a check every second would otherwise be three jobs a second.
                         if event.kind != "container"
+                            || event.action.starts_with("exec_")
                             || event.attributes.get(LABEL_OWNER) != Some(&shared.owner)
                         {
                             continue;

@@ -6,7 +6,7 @@ use super::decide;
 use super::{Job, LABEL_CONTAINER, LABEL_INSTANCE, LABEL_OWNER, Shared, event_time};
 use crate::docker::{ContainerState, EngineEvent, RunState};
 use crate::service::ServiceError;
-use berth_shared::{HostStatus, InstanceStatus};
+use berth_shared::{Health, HostStatus, InstanceStatus};
 use chrono::{DateTime, Utc};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -184,16 +184,42 @@ impl Shared {
             .get("exitCode")
             .and_then(|c| c.parse().ok());
         let previous = instance.status;
-        if let Some((next, message)) = decide::on_event(
+        let mut outcome = decide::on_event(
             container.desired_state,
             &instance,
             &event.action,
             exit_code,
             event_time(&event),
-        ) {
+        );
+        if event.action == "start" || event.action.starts_with("health_status") {
+            // The event says only the new health; the engine also knows the last probe's output (and, after a
+            // start, whether there is a check at all).
+            let base = outcome.as_ref().map_or(&instance, |(i, _)| i);
+            if let Some((health, output)) = self.probe(host_id, &event.id).await
+                && let Some(next) = decide::with_health(base, health, output.as_deref(), Utc::now())
+            {
+                let message = outcome
+                    .and_then(|(_, m)| m)
+                    .or_else(|| Some(format!("health: {}", health.as_str().to_lowercase())));
+                outcome = Some((next, message));
+            }
+        }
+        if let Some((next, message)) = outcome {
             self.writer.save(next, Some(previous), message).await?;
         }
         Ok(())
+    }
+
+    /// The health of a running Docker container and its last probe's output, as the engine reports it now
+    /// (NONE when it runs no check); `None` when it cannot be read.
+    async fn probe(&self, host_id: &str, docker_id: &str) -> Option<(Health, Option<String>)> {
+        let (_, engine) = self.hosts.engine(host_id).await.ok()?;
+        let state = engine.inspect_container(docker_id).await.ok()?;
+        let health = match state.health.as_deref() {
+            None => Health::None,
+            Some(word) => Health::from_docker(word)?,
+        };
+        Some((health, state.health_output))
     }
 
     /// Makes one container's instances on one host agree with the Docker containers listed there, and removes
@@ -233,10 +259,25 @@ impl Shared {
             if let Some(p) = primary {
                 claimed.insert(p.id.clone());
             }
-            if let Some(next) =
-                decide::observe(container.desired_state, instance, primary, Utc::now())
-            {
-                self.save(next, instance.status, None).await?;
+            let observed = decide::observe(container.desired_state, instance, primary, Utc::now());
+            // The listing also says how its health check stands (a lost `health_status` event is caught here).
+            let base = observed.as_ref().unwrap_or(instance);
+            let listed_health = primary.filter(|p| p.state == RunState::Running).map(|p| {
+                p.health
+                    .as_deref()
+                    .map_or(Some(Health::None), Health::from_docker)
+            });
+            let healthier = match listed_health {
+                Some(Some(h)) => decide::with_health(base, h, None, Utc::now()),
+                _ => None,
+            };
+            let message = healthier
+                .as_ref()
+                .filter(|h| h.health != base.health)
+                .and_then(|h| h.health)
+                .map(|h| format!("health: {}", h.as_str().to_lowercase()));
+            if let Some(next) = healthier.or(observed) {
+                self.save(next, instance.status, message).await?;
             }
         }
         // A container's jobs run one at a time, so nothing is creating a Docker container for this container

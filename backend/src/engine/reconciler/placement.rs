@@ -49,6 +49,9 @@ pub(super) fn new_instance(
         started_at: None,
         finished_at: None,
         updated_at: Utc::now(),
+        health: None,
+        health_output: None,
+        unhealthy_since: None,
     }
 }
 
@@ -284,6 +287,9 @@ impl Shared {
                             next_attempt_at: None,
                             started_at: None,
                             finished_at: None,
+                            health: None,
+                            health_output: None,
+                            unhealthy_since: None,
                             ..e
                         },
                         Some(previous),
@@ -587,6 +593,7 @@ impl Shared {
             cpu_shares: c.cpu_shares,
             restart_policy: c.restart_policy.docker_name().to_owned(),
             binds,
+            health_check: c.health_check.clone(),
         }
     }
 }
