@@ -14,6 +14,7 @@ mod containers;
 mod containers_browser;
 mod containers_paging;
 mod convergence;
+mod exec;
 mod hardening;
 mod harness;
 mod health;
@@ -132,6 +133,7 @@ fn all_tests() -> Vec<(&'static str, TestFn)> {
         health_checks::bad_checks_are_refused,
         health_checks::unhealthy_is_seen_live,
         health_checks::unhealthy_replicas_are_replaced,
+        exec::commands_run_in_containers,
         convergence::outside_rm_and_stop_are_corrected,
         convergence::sigkill_inside_sequences_converges,
         replication::replicas_spread_and_are_replaced,

@@ -41,6 +41,8 @@ const TABLE: &[(&str, Option<&str>)] = &[
     ("restartContainer", Some("OPERATOR")),
     ("killContainer", Some("OPERATOR")),
     ("scaleContainer", Some("OPERATOR")),
+    ("execInContainer", Some("OPERATOR")),
+    ("execInDockerContainer", Some("OPERATOR")),
     ("adoptDockerContainer", Some("OPERATOR")),
     ("startDockerContainer", Some("OPERATOR")),
     ("stopDockerContainer", Some("OPERATOR")),

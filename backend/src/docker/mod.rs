@@ -4,6 +4,7 @@
 
 mod adopt;
 mod containers;
+mod exec;
 mod inventory;
 pub mod passthrough;
 
@@ -12,6 +13,7 @@ pub use adopt::{
     OtherSetting,
 };
 pub use containers::{ContainerSpec, ContainerState, LogEntry, RunState};
+pub use exec::ExecOutcome;
 pub use inventory::{ListedContainer, PublishedPort};
 
 use berth_shared::HostEndpoint;

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod containers;
 pub mod disks;
 pub mod error;
+pub mod exec;
 pub mod hosts;
 pub mod inventory;
 pub mod limits;

@@ -5,6 +5,7 @@ use super::audit::{AuditLog, AuditQuery, AuditSubscription};
 use super::auth::{AuthMutation, AuthQuery};
 use super::containers::{ContainerMutation, ContainerQuery, ContainerSubscription};
 use super::disks::{DiskMutation, DiskQuery};
+use super::exec::ExecMutation;
 use super::hosts::{HostMutation, HostQuery, HostSubscription};
 use super::inventory::{InventoryMutation, InventoryQuery, InventorySubscription};
 use super::passthrough::PassthroughMutation;
@@ -33,6 +34,7 @@ pub struct Mutation(
     InventoryMutation,
     AdoptionMutation,
     DiskMutation,
+    ExecMutation,
     PassthroughMutation,
 );
 

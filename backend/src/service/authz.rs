@@ -16,6 +16,7 @@ pub enum Action {
     // Operators: containers, pulls, refreshes.
     EditContainers,
     RunContainers,
+    ExecInContainers,
     PullImages,
     RefreshRegistries,
     RefreshHosts,
@@ -37,6 +38,7 @@ impl Action {
             Action::ManageOwnTokens | Action::ChangeOwnPassword => Role::Viewer,
             Action::EditContainers
             | Action::RunContainers
+            | Action::ExecInContainers
             | Action::PullImages
             | Action::RefreshRegistries
             | Action::RefreshHosts => Role::Operator,
@@ -57,6 +59,7 @@ impl Action {
             Action::ChangeOwnPassword => "change a password",
             Action::EditContainers => "create, edit or delete containers",
             Action::RunContainers => "run, stop, restart, kill or scale containers",
+            Action::ExecInContainers => "run commands in containers",
             Action::PullImages => "pull images",
             Action::RefreshRegistries => "refresh registries",
             Action::RefreshHosts => "refresh hosts",

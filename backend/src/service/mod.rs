@@ -8,6 +8,7 @@ pub mod authz;
 pub mod containers;
 pub mod disks;
 pub mod error;
+pub mod exec;
 pub mod fixtures;
 pub mod hosts;
 pub mod inventory;
@@ -50,6 +51,7 @@ pub struct Services {
     pub containers: containers::ContainerService,
     pub inventory: inventory::InventoryService,
     pub adoption: adoption::AdoptionService,
+    pub exec: exec::ExecService,
     pub disks: disks::DiskService,
     pub audit: audit::AuditService,
     pub passthrough: passthrough::PassthroughService,
@@ -78,6 +80,11 @@ impl Services {
             containers.clone(),
             disks::DiskService::new(db.clone(), hosts.clone()),
         );
+        let exec = exec::ExecService::new(
+            containers.clone(),
+            inventory::InventoryService::new(db.clone(), bus.clone(), hosts.clone()),
+            hosts.clone(),
+        );
         let services = Self {
             auth: auth::AuthService::new(db.clone()),
             hosts,
@@ -93,6 +100,7 @@ impl Services {
                 hosts_for_inventory,
             ),
             adoption,
+            exec,
             containers,
             disks: disks::DiskService::new(db.clone(), hosts_for_disks),
             audit: audit::AuditService::new(db.clone(), bus.clone()),
