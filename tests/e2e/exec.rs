@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, ensure};
 use berth_tests::TestEnv;
 use berth_tests::app::{ADMIN_PASSWORD, ADMIN_USERNAME, TestApp, data, error_code};
-use berth_tests::process::{Probe, poll};
 use berth_tests::containers::{container_action, create_container, wait_container_status};
+use berth_tests::process::{Probe, poll};
 use serde_json::{Value, json};
 
 use crate::containers::berth_with_hosts;
@@ -37,9 +37,7 @@ async fn exec_raw(
 
 async fn exec(app: &TestApp, token: &str, instance: &str, argv: &[&str]) -> Result<Value> {
     let body = exec_raw(app, token, instance, argv, None, None).await?;
-    Ok(data(&body)
-        .with_context(|| format!("exec {argv:?}: {body}"))?["execInContainer"]
-        .clone())
+    Ok(data(&body).with_context(|| format!("exec {argv:?}: {body}"))?["execInContainer"].clone())
 }
 
 fn field_of(body: &Value) -> &str {

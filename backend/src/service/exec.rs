@@ -1,8 +1,8 @@
 //! Running one command in a container for scripts (`execInContainer`, `execInDockerContainer`): the caller's role
 //! and the argv checked first, the output capped, the wait bounded.
 
-use crate::docker::{DockerError, Engine};
 pub use crate::docker::ExecOutcome;
+use crate::docker::{DockerError, Engine};
 use crate::service::ServiceError;
 use crate::service::auth::User;
 use crate::service::authz::{self, Action};
@@ -50,10 +50,7 @@ fn check(request: ExecRequest) -> Result<Checked, ServiceError> {
     if argv.len() > MAX_ARGS {
         return Err(ServiceError::bad_input(
             "argv",
-            format!(
-                "{} arguments; at most {MAX_ARGS} may be given",
-                argv.len()
-            ),
+            format!("{} arguments; at most {MAX_ARGS} may be given", argv.len()),
         ));
     }
     if let Some(n) = argv.iter().position(|a| a.contains('\0')) {
@@ -177,9 +174,9 @@ async fn run(
         .exec(docker_id, &checked.argv, checked.cap, checked.limit)
         .await
         .map_err(|e| match e {
-            DockerError::NotFound(_) => ServiceError::NotFound(format!(
-                "the container no longer exists on host {host}"
-            )),
+            DockerError::NotFound(_) => {
+                ServiceError::NotFound(format!("the container no longer exists on host {host}"))
+            }
             // The engine's words: "container … is not running", "… is paused".
             DockerError::Conflict(m) => {
                 ServiceError::Conflict(format!("{m}; start the container first"))
@@ -242,7 +239,10 @@ mod tests {
             field(check(with(Some(MAX_OUTPUT_BYTES as i64 + 1), None)).unwrap_err()),
             "maxOutputBytes"
         );
-        assert_eq!(field(check(with(None, Some(0))).unwrap_err()), "timeoutSecs");
+        assert_eq!(
+            field(check(with(None, Some(0))).unwrap_err()),
+            "timeoutSecs"
+        );
         assert_eq!(
             field(check(with(None, Some(601))).unwrap_err()),
             "timeoutSecs"
