@@ -6,11 +6,12 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
-use berth_tests::TestEnv;
 use berth_tests::app::{TestApp, data, error_code};
 use berth_tests::containers::{container_action, create_container, create_container_raw};
+use berth_tests::hosts::{add_host, engine_input};
 use berth_tests::process::{Probe, poll};
 use berth_tests::ws::GraphqlWs;
+use berth_tests::{PostgresServer, TestEnv, spawn_app_with_database};
 use serde_json::{Value, json};
 
 use crate::containers::berth_with_hosts;
@@ -218,57 +219,90 @@ pub async fn unhealthy_is_seen_live(env: &TestEnv) -> Result<()> {
 /// usual back-off: a new Docker container, healthy again.
 pub async fn unhealthy_replicas_are_replaced(env: &TestEnv) -> Result<()> {
     let (app, token, [h1, _, _]) = berth_with_hosts(env).await?;
+    let outcome = replaced(env, &app, &token, &h1).await;
+    app.finish(outcome).await
+}
+
+/// The same on PostgreSQL (the new columns: the check as text, the seconds as a big integer, since when it is
+/// unhealthy as a timestamp; the stored summary UNHEALTHY found by the list's filter).
+pub async fn unhealthy_replicas_are_replaced_on_postgres(env: &TestEnv) -> Result<()> {
+    let postgres = PostgresServer::start(env).await?;
     let outcome = async {
-        let c = create_container(
-            &app,
-            json!({ "name": "replaced", "image": busybox(env), "command": creates_ok_then_sleeps(),
-                    "hostId": h1, "healthCheck": check(), "replaceUnhealthyAfterSecs": 2 }),
-        )
-        .await?;
-        let id = s(&c["id"]);
-        let mut ws = subscribe(&app, &token, &id).await?;
-        container_action(&app, "runContainer", &id, None).await?;
-        let healthy = wait_health(&mut ws, "HEALTHY", STARTS).await?;
-        let old = s(&healthy["instance"]["dockerId"]);
-        let removed = Instant::now();
-        env.host("h1")?
-            .docker_ok(&["exec", &old, "rm", "/tmp/ok"])
-            .await?;
-        wait_health(&mut ws, "UNHEALTHY", TURNS_UNHEALTHY).await?;
-        let failed = ws
-            .wait_for("the replica replaced", Duration::from_secs(10), |e| {
-                let i = &e.data["containerStatus"]["instance"];
-                i["status"] == "FAILED"
-            })
-            .await?;
-        let docker_id = s(&failed.data["containerStatus"]["instance"]["dockerId"]);
-        ensure!(
-            docker_id.is_empty(),
-            "its Docker container is gone: {:?}",
-            failed.data
-        );
-        let again = ws
-            .wait_for("healthy in a new Docker container", STARTS, |e| {
-                let i = &e.data["containerStatus"]["instance"];
-                i["health"] == "HEALTHY" && i["dockerId"] != old.as_str()
-            })
-            .await?;
-        println!(
-            "  rm /tmp/ok → replaced and HEALTHY again in {} ms",
-            removed.elapsed().as_millis()
-        );
-        let gone = env.host("h1")?.docker(&["inspect", &old]).await?;
-        ensure!(
-            !gone.status.success(),
-            "the unhealthy Docker container was removed: {:?}",
-            again.data
-        );
-        ws.close().await;
-        container_action(&app, "killContainer", &id, None).await?;
-        Ok(())
+        let url = postgres.create_database("berth_health").await?;
+        let app = spawn_app_with_database(env, &url)
+            .await
+            .context("starting Berth on PostgreSQL")?;
+        let outcome = async {
+            let token = app.admin_token("health-pg").await?;
+            let host = add_host(&app, engine_input("h1", env.host("h1")?)).await?;
+            ensure!(host["status"] == "UP", "{host}");
+            replaced(env, &app, &token, &s(&host["id"])).await
+        }
+        .await;
+        app.finish(outcome).await
     }
     .await;
-    app.finish(outcome).await
+    postgres.finish(outcome).await
+}
+
+async fn replaced(env: &TestEnv, app: &TestApp, token: &str, h1: &str) -> Result<()> {
+    let c = create_container(
+        app,
+        json!({ "name": "replaced", "image": busybox(env), "command": creates_ok_then_sleeps(),
+                "hostId": h1, "healthCheck": check(), "replaceUnhealthyAfterSecs": 2 }),
+    )
+    .await?;
+    let id = s(&c["id"]);
+    let mut ws = subscribe(app, token, &id).await?;
+    container_action(app, "runContainer", &id, None).await?;
+    let healthy = wait_health(&mut ws, "HEALTHY", STARTS).await?;
+    let old = s(&healthy["instance"]["dockerId"]);
+    let removed = Instant::now();
+    env.host("h1")?
+        .docker_ok(&["exec", &old, "rm", "/tmp/ok"])
+        .await?;
+    wait_health(&mut ws, "UNHEALTHY", TURNS_UNHEALTHY).await?;
+    let unhealthy = app
+        .graphql(
+            "{ containers(filter: { status: UNHEALTHY }) { edges { node { name } } } }",
+            json!({}),
+        )
+        .await?;
+    ensure!(
+        data(&unhealthy)?["containers"]["edges"][0]["node"]["name"] == "replaced",
+        "the stored summary is UNHEALTHY: {unhealthy}"
+    );
+    let failed = ws
+        .wait_for("the replica replaced", Duration::from_secs(10), |e| {
+            let i = &e.data["containerStatus"]["instance"];
+            i["status"] == "FAILED"
+        })
+        .await?;
+    let docker_id = s(&failed.data["containerStatus"]["instance"]["dockerId"]);
+    ensure!(
+        docker_id.is_empty(),
+        "its Docker container is gone: {:?}",
+        failed.data
+    );
+    let again = ws
+        .wait_for("healthy in a new Docker container", STARTS, |e| {
+            let i = &e.data["containerStatus"]["instance"];
+            i["health"] == "HEALTHY" && i["dockerId"] != old.as_str()
+        })
+        .await?;
+    println!(
+        "  rm /tmp/ok → replaced and HEALTHY again in {} ms",
+        removed.elapsed().as_millis()
+    );
+    let gone = env.host("h1")?.docker(&["inspect", &old]).await?;
+    ensure!(
+        !gone.status.success(),
+        "the unhealthy Docker container was removed: {:?}",
+        again.data
+    );
+    ws.close().await;
+    container_action(app, "killContainer", &id, None).await?;
+    Ok(())
 }
 
 /// A bad check is BAD_USER_INPUT naming the field, and nothing is saved.

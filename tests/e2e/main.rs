@@ -133,6 +133,7 @@ fn all_tests() -> Vec<(&'static str, TestFn)> {
         health_checks::bad_checks_are_refused,
         health_checks::unhealthy_is_seen_live,
         health_checks::unhealthy_replicas_are_replaced,
+        health_checks::unhealthy_replicas_are_replaced_on_postgres,
         exec::commands_run_in_containers,
         convergence::outside_rm_and_stop_are_corrected,
         convergence::sigkill_inside_sequences_converges,
