@@ -22,6 +22,17 @@ pub async fn by_id(db: &DatabaseConnection, id: &str) -> Result<Option<HostRow>,
     host::Entity::find_by_id(id.to_owned()).one(db).await
 }
 
+/// The hosts among `ids` (one query; ids that name nothing are left out).
+pub async fn by_ids(db: &DatabaseConnection, ids: &[String]) -> Result<Vec<HostRow>, DbErr> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    host::Entity::find()
+        .filter(host::Column::Id.is_in(ids.iter().cloned()))
+        .all(db)
+        .await
+}
+
 pub async fn by_name(db: &DatabaseConnection, name: &str) -> Result<Option<HostRow>, DbErr> {
     host::Entity::find()
         .filter(host::Column::Name.eq(name))

@@ -191,6 +191,24 @@ pub struct Container {
     /// Instances read together with the container (a list or an event snapshot); `None` = read on demand.
     #[graphql(skip)]
     preloaded: Option<Arc<Vec<svc::Instance>>>,
+    /// The hosts of a whole page, read at once; `None` = each read on demand.
+    #[graphql(skip)]
+    hosts: Option<PageHosts>,
+}
+
+/// The hosts named by a page of containers and their instances, read in one query.
+type PageHosts = Arc<std::collections::HashMap<String, crate::service::hosts::Host>>;
+
+/// `id`'s host from the page's hosts when they were read with the page, else from the service.
+async fn host_of(
+    ctx: &Context<'_>,
+    hosts: Option<&PageHosts>,
+    id: &str,
+) -> ApiResult<Option<Host>> {
+    Ok(match hosts {
+        Some(hosts) => hosts.get(id).cloned().map(Into::into),
+        None => services(ctx)?.hosts.get(id).await?.map(Into::into),
+    })
 }
 
 impl Container {
@@ -259,6 +277,7 @@ impl From<svc::Container> for Container {
             updated_at: c.updated_at,
             host_id: c.host_id,
             preloaded: None,
+            hosts: None,
         }
     }
 }
@@ -270,7 +289,7 @@ impl Container {
         let Some(id) = &self.host_id else {
             return Ok(None);
         };
-        Ok(services(ctx)?.hosts.get(id).await?.map(Into::into))
+        host_of(ctx, self.hosts.as_ref(), id).await
     }
 
     async fn instances(&self, ctx: &Context<'_>) -> ApiResult<Vec<ContainerInstance>> {
@@ -279,7 +298,10 @@ impl Container {
             .await?
             .iter()
             .cloned()
-            .map(Into::into)
+            .map(|i| ContainerInstance {
+                hosts: self.hosts.clone(),
+                ..i.into()
+            })
             .collect())
     }
 
@@ -334,6 +356,9 @@ pub struct ContainerInstance {
     container_id: String,
     #[graphql(skip)]
     host_id: Option<String>,
+    /// The page's hosts when the instance came with a page of containers.
+    #[graphql(skip)]
+    hosts: Option<PageHosts>,
 }
 
 impl From<svc::Instance> for ContainerInstance {
@@ -354,6 +379,7 @@ impl From<svc::Instance> for ContainerInstance {
             health_output: i.health_output,
             container_id: i.container_id,
             host_id: i.host_id,
+            hosts: None,
         }
     }
 }
@@ -372,7 +398,7 @@ impl ContainerInstance {
         let Some(id) = &self.host_id else {
             return Ok(None);
         };
-        Ok(services(ctx)?.hosts.get(id).await?.map(Into::into))
+        host_of(ctx, self.hosts.as_ref(), id).await
     }
 }
 
@@ -568,13 +594,30 @@ impl ContainerQuery {
                 count: ctx.look_ahead().field("totalCount").exists(),
             })
             .await?;
+        // The hosts the page names (pinned, or where an instance is), in one query rather than one per row.
+        let mut host_ids: Vec<String> = page
+            .items
+            .iter()
+            .flat_map(|(c, instances, _)| {
+                c.host_id
+                    .iter()
+                    .chain(instances.iter().filter_map(|i| i.host_id.as_ref()))
+            })
+            .cloned()
+            .collect();
+        host_ids.sort_unstable();
+        host_ids.dedup();
+        let hosts: PageHosts = Arc::new(services(ctx)?.hosts.get_many(&host_ids).await?);
         let edges: Vec<ContainerEdge> = page
             .items
             .into_iter()
             .map(|(c, instances, mark)| ContainerEdge {
                 cursor: KeysetCursor::new(key.as_str(), sort.direction, mark.values, mark.id)
                     .encode(),
-                node: Container::with_instances(c, instances),
+                node: Container {
+                    hosts: Some(hosts.clone()),
+                    ..Container::with_instances(c, instances)
+                },
             })
             .collect();
         Ok(ContainerConnection {

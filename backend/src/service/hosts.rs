@@ -199,6 +199,18 @@ impl HostService {
         Ok(q::by_id(&self.db, id).await?.map(to_host))
     }
 
+    /// The hosts among `ids`, by id, read at once (a page of containers names the same few hosts many times).
+    pub async fn get_many(
+        &self,
+        ids: &[String],
+    ) -> Result<std::collections::HashMap<String, Host>, ServiceError> {
+        Ok(q::by_ids(&self.db, ids)
+            .await?
+            .into_iter()
+            .map(|row| (row.id.clone(), to_host(row)))
+            .collect())
+    }
+
     async fn require(&self, id: &str) -> Result<HostRow, ServiceError> {
         q::by_id(&self.db, id)
             .await?
