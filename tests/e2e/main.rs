@@ -27,6 +27,7 @@ mod registries;
 mod replication;
 mod replication_browser;
 mod roles;
+mod terminal;
 
 use std::future::Future;
 use std::io::Write;
@@ -135,6 +136,7 @@ fn all_tests() -> Vec<(&'static str, TestFn)> {
         health_checks::unhealthy_replicas_are_replaced,
         health_checks::unhealthy_replicas_are_replaced_on_postgres,
         exec::commands_run_in_containers,
+        terminal::shell_in_a_container,
         convergence::outside_rm_and_stop_are_corrected,
         convergence::sigkill_inside_sequences_converges,
         replication::replicas_spread_and_are_replaced,

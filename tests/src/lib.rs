@@ -20,6 +20,7 @@ pub mod process;
 pub mod registry;
 pub mod rundir;
 pub mod seed;
+pub mod terminal;
 pub mod tls;
 pub mod ws;
 

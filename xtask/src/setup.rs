@@ -24,6 +24,26 @@ const TEST_PACKAGES: &[(&str, &str)] = &[
 
 const TRUNK_VERSION: &str = "0.22.1";
 
+/// npm packages the web app serves as they are (the terminal emulator): (name, version, `dist.integrity` from the
+/// registry, files taken from the tarball's `package/` folder). Fetched from registry.npmjs.org by `curl`, checked
+/// against the integrity (SHA-512) and extracted into `frontend/vendor/<name>/` (git-ignored), which
+/// `frontend/index.html` hands to Trunk. To upgrade: change the version and paste the new `dist.integrity`
+/// (`curl -s https://registry.npmjs.org/@xterm/xterm/<version> | jq -r .dist.integrity`).
+const WEB_PACKAGES: &[(&str, &str, &str, &[&str])] = &[
+    (
+        "@xterm/xterm",
+        "6.0.0",
+        "sha512-TQwDdQGtwwDt+2cgKDLn0IRaSxYu1tSUjgKarSDkUM0ZNiSRXFpjxEsvc/Zgc5kq5omJ+V0a8/kIM2WD3sMOYg==",
+        &["lib/xterm.js", "css/xterm.css", "LICENSE"],
+    ),
+    (
+        "@xterm/addon-fit",
+        "0.11.0",
+        "sha512-jYcgT6xtVYhnhgxh3QgYDnnNMYTcf8ElbxxFzX0IZo+vabQqSPAjC3c1wJrKB5E19VwQei89QCiZZP86DCPF7g==",
+        &["lib/addon-fit.js", "LICENSE"],
+    ),
+];
+
 /// `~/.cargo/bin/NAME` when it exists (a fresh install may not be on PATH yet), else `NAME`.
 pub fn cargo_bin(name: &str) -> PathBuf {
     let home = std::env::var_os("CARGO_HOME")
@@ -147,7 +167,79 @@ pub fn frontend_tools(root: &Path) -> Result<()> {
         // `--locked` fails here: its lockfile wants a crate version the registry lacks (TOOLCHAIN.md).
         cargo_install(&["wasm-bindgen-cli", "--version", &wanted, "--force"])?;
     }
+    web_packages(root)
+}
+
+/// Fetches the [`WEB_PACKAGES`] missing from `frontend/vendor/` (a `.version` file there says which version is
+/// present), each tarball checked against its integrity before anything is extracted.
+pub fn web_packages(root: &Path) -> Result<()> {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    for (name, version, integrity, files) in WEB_PACKAGES {
+        let short = name.rsplit('/').next().unwrap_or(name);
+        let dir = root.join("frontend/vendor").join(short);
+        let stamp = dir.join(".version");
+        if std::fs::read_to_string(&stamp).is_ok_and(|v| v.trim() == *version)
+            && files.iter().all(|f| dir.join(file_name(f)).is_file())
+        {
+            continue;
+        }
+        if Command::new("curl").arg("--version").output().is_err() {
+            apt_install(&["curl"])?;
+        }
+        let url = format!("https://registry.npmjs.org/{name}/-/{short}-{version}.tgz");
+        eprintln!("xtask: fetching {url}");
+        let tarball = Command::new("curl")
+            .args(["-fsSL", "--retry", "3", "--max-time", "120", &url])
+            .output()
+            .with_context(|| format!("running curl for {url}"))?;
+        if !tarball.status.success() {
+            bail!(
+                "downloading {url} failed: {}",
+                String::from_utf8_lossy(&tarball.stderr).trim()
+            );
+        }
+        let digest = sha2::Sha512::digest(&tarball.stdout);
+        let got = format!(
+            "sha512-{}",
+            base64::engine::general_purpose::STANDARD.encode(digest)
+        );
+        if got != *integrity {
+            bail!(
+                "{url} is not the package pinned in xtask (integrity {got}, expected {integrity})"
+            );
+        }
+        let unpack = root.join("target/web-packages").join(short);
+        let _ = std::fs::remove_dir_all(&unpack);
+        std::fs::create_dir_all(&unpack)?;
+        let archive = unpack.join("package.tgz");
+        std::fs::write(&archive, &tarball.stdout)?;
+        sh(Command::new("tar")
+            .arg("xzf")
+            .arg(&archive)
+            .arg("-C")
+            .arg(&unpack))?;
+        std::fs::create_dir_all(&dir)?;
+        for file in *files {
+            let from = unpack.join("package").join(file);
+            let text =
+                std::fs::read(&from).with_context(|| format!("{name} {version} has no {file}"))?;
+            // The source maps are not shipped: drop the comment that points at one.
+            let text = String::from_utf8_lossy(&text)
+                .lines()
+                .filter(|l| !l.starts_with("//# sourceMappingURL="))
+                .collect::<Vec<_>>()
+                .join("\n");
+            std::fs::write(dir.join(file_name(file)), text + "\n")?;
+        }
+        std::fs::write(&stamp, version)?;
+    }
     Ok(())
+}
+
+/// The last component of a path inside a package.
+fn file_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
 }
 
 /// Whether a Docker engine answers `GET /_ping` on this unix socket.

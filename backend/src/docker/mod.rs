@@ -7,6 +7,7 @@ mod containers;
 mod exec;
 mod inventory;
 pub mod passthrough;
+mod terminal;
 
 pub use adopt::{
     ContainerConfig, FoundMount, FoundMountKind, FoundPort, Healthcheck, ImageDefaults,
@@ -15,6 +16,7 @@ pub use adopt::{
 pub use containers::{ContainerSpec, ContainerState, LogEntry, RunState};
 pub use exec::ExecOutcome;
 pub use inventory::{ListedContainer, PublishedPort};
+pub use terminal::{Terminal, TerminalControl, TerminalInput, TerminalOutput};
 
 use berth_shared::HostEndpoint;
 use bollard::Docker;

@@ -211,7 +211,7 @@ pub async fn get_or_upgrade(
 
 /// A WebSocket upgrade is accepted only from a page of our own origin (or from a client that sends no Origin,
 /// such as a script); browsers always send Origin.
-fn same_origin(headers: &HeaderMap) -> bool {
+pub(super) fn same_origin(headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return true;
     };
@@ -259,7 +259,7 @@ async fn upgrade(state: AppState, session: Session, mut parts: Parts) -> Respons
 
 /// The next text frame, skipping control frames; `None` when the peer went away, `Some(Err(reason))` when it sent
 /// a message over [`MAX_WS_MESSAGE`].
-async fn next_text(
+pub(super) async fn next_text(
     stream: &mut futures::stream::SplitStream<WebSocket>,
 ) -> Option<Result<Message, String>> {
     loop {
@@ -272,7 +272,11 @@ async fn next_text(
     }
 }
 
-async fn close(mut sink: futures::stream::SplitSink<WebSocket, Message>, code: u16, reason: &str) {
+pub(super) async fn close(
+    mut sink: futures::stream::SplitSink<WebSocket, Message>,
+    code: u16,
+    reason: &str,
+) {
     let frame = CloseFrame {
         code,
         reason: reason.into(),
@@ -305,21 +309,7 @@ async fn serve_socket(
     if parsed.get("type").and_then(|t| t.as_str()) != Some("connection_init") {
         return close(sink, 4401, "Unauthorized: send connection_init first").await;
     }
-    let token = parsed
-        .get("payload")
-        .and_then(|p| p.get("authorization").or_else(|| p.get("Authorization")))
-        .and_then(|a| a.as_str())
-        .map(|a| {
-            a.trim()
-                .strip_prefix("Bearer ")
-                .unwrap_or(a)
-                .trim()
-                .to_owned()
-        });
-    let user = match token {
-        Some(secret) => token_user(&state.services, &secret).await.ok(),
-        None => cookie_user,
-    };
+    let user = socket_user(&state, parsed.get("payload"), cookie_user).await;
     let Some(user) = user else {
         return close(sink, 4403, "Forbidden: invalid or missing credentials").await;
     };
@@ -363,10 +353,33 @@ async fn serve_socket(
     }
 }
 
+/// The user of a WebSocket: the bearer token in `payload.authorization` of its first message when there is one
+/// (an invalid token is no user), else the session cookie's user of the upgrade request.
+pub(super) async fn socket_user(
+    state: &AppState,
+    payload: Option<&serde_json::Value>,
+    cookie_user: Option<User>,
+) -> Option<User> {
+    let token = payload
+        .and_then(|p| p.get("authorization").or_else(|| p.get("Authorization")))
+        .and_then(|a| a.as_str())
+        .map(|a| {
+            a.trim()
+                .strip_prefix("Bearer ")
+                .unwrap_or(a)
+                .trim()
+                .to_owned()
+        });
+    match token {
+        Some(secret) => token_user(&state.services, &secret).await.ok(),
+        None => cookie_user,
+    }
+}
+
 /// The close reason for a message over [`MAX_WS_MESSAGE`], if that is what `e` is. tungstenite (behind axum, not a
 /// dependency of ours) words it "Space limit exceeded: Message too long: <size> > <max>"; the e2e test
 /// `hardening::websocket_frames_and_subscriptions_are_capped` notices should that change.
-fn oversized(e: &axum::Error) -> Option<String> {
+pub(super) fn oversized(e: &axum::Error) -> Option<String> {
     e.to_string()
         .contains("Message too long")
         .then(|| format!("Message too big: at most {} KiB", MAX_WS_MESSAGE / 1024))

@@ -4,6 +4,7 @@
 mod auth;
 mod graphql;
 mod static_files;
+mod terminal;
 
 use crate::graphql::BerthSchema;
 use crate::service::Services;
@@ -48,6 +49,7 @@ pub fn router<S: SessionStore + Clone>(state: AppState, sessions: S, static_dir:
         .route("/graphiql", get(graphql::graphiql))
         .route("/schema.graphql", get(graphql::sdl))
         .route("/healthz", get(healthz))
+        .route("/api/terminal", get(terminal::upgrade))
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
         .layer(session_layer)
         .layer(axum::middleware::from_fn(session_store_failures))

@@ -39,8 +39,9 @@ struct Checked {
     limit: Duration,
 }
 
-fn check(request: ExecRequest) -> Result<Checked, ServiceError> {
-    let argv = request.argv;
+/// `argv` checked as a command to run: a program first, at most [`MAX_ARGS`] arguments of [`MAX_ARGV_BYTES`] in
+/// all, no NUL (`BAD_USER_INPUT` on `argv` or `argv.<n>`).
+pub fn check_argv(argv: Vec<String>) -> Result<Vec<String>, ServiceError> {
     if argv.is_empty() || argv[0].trim().is_empty() {
         return Err(ServiceError::bad_input(
             "argv",
@@ -69,6 +70,11 @@ fn check(request: ExecRequest) -> Result<Checked, ServiceError> {
             ),
         ));
     }
+    Ok(argv)
+}
+
+fn check(request: ExecRequest) -> Result<Checked, ServiceError> {
+    let argv = check_argv(request.argv)?;
     let cap = match request.max_output_bytes {
         None => DEFAULT_OUTPUT_BYTES,
         Some(n) if n >= 0 && n as u64 <= MAX_OUTPUT_BYTES as u64 => n as usize,
@@ -130,18 +136,10 @@ impl ExecService {
     ) -> Result<ExecOutcome, ServiceError> {
         authz::require(actor, Action::ExecInContainers)?;
         let checked = check(request)?;
-        let instance = self
-            .containers
-            .instance(instance_id)
-            .await?
-            .ok_or_else(|| ServiceError::NotFound(format!("no instance with id {instance_id}")))?;
-        let (Some(host_id), Some(docker_id)) = (instance.host_id, instance.docker_id) else {
-            return Err(ServiceError::Conflict(
-                "this instance has no Docker container yet; run the container first".into(),
-            ));
-        };
-        let (host, engine) = self.hosts.engine(&host_id).await?;
-        run(&engine, &host.name, &docker_id, checked).await
+        let place = self
+            .locate(&ExecTarget::Instance(instance_id.to_owned()))
+            .await?;
+        run(&place, checked).await
     }
 
     /// Runs `request` in a container of the inventory (Berth's or not).
@@ -153,36 +151,98 @@ impl ExecService {
     ) -> Result<ExecOutcome, ServiceError> {
         authz::require(actor, Action::ExecInContainers)?;
         let checked = check(request)?;
-        let c = self.inventory.require(id).await?;
-        let (_, engine) = self.hosts.engine(&c.host_id).await.map_err(|e| match e {
-            ServiceError::NotFound(_) => {
-                ServiceError::NotFound(format!("host {} no longer exists", c.host_name))
+        let place = self
+            .locate(&ExecTarget::DockerContainer(id.to_owned()))
+            .await?;
+        run(&place, checked).await
+    }
+
+    /// The engine and Docker id of `target` (no role check: callers check first).
+    pub(crate) async fn locate(&self, target: &ExecTarget) -> Result<Place, ServiceError> {
+        match target {
+            ExecTarget::Instance(instance_id) => {
+                let instance = self
+                    .containers
+                    .instance(instance_id)
+                    .await?
+                    .ok_or_else(|| {
+                        ServiceError::NotFound(format!("no instance with id {instance_id}"))
+                    })?;
+                let (Some(host_id), Some(docker_id)) = (instance.host_id, instance.docker_id)
+                else {
+                    return Err(ServiceError::Conflict(
+                        "this instance has no Docker container yet; run the container first".into(),
+                    ));
+                };
+                let (host, engine) = self.hosts.engine(&host_id).await?;
+                Ok(Place {
+                    host: host.name,
+                    docker_id,
+                    engine,
+                })
             }
-            other => other,
-        })?;
-        run(&engine, &c.host_name, &c.docker_id, checked).await
+            ExecTarget::DockerContainer(id) => {
+                let c = self.inventory.require(id).await?;
+                let (_, engine) = self.hosts.engine(&c.host_id).await.map_err(|e| match e {
+                    ServiceError::NotFound(_) => {
+                        ServiceError::NotFound(format!("host {} no longer exists", c.host_name))
+                    }
+                    other => other,
+                })?;
+                Ok(Place {
+                    host: c.host_name,
+                    docker_id: c.docker_id,
+                    engine,
+                })
+            }
+        }
     }
 }
 
-async fn run(
-    engine: &Engine,
-    host: &str,
-    docker_id: &str,
-    checked: Checked,
-) -> Result<ExecOutcome, ServiceError> {
-    engine
-        .exec(docker_id, &checked.argv, checked.cap, checked.limit)
+/// The container a command runs in: one of Berth's instances, or any container of the inventory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ExecTarget {
+    Instance(String),
+    DockerContainer(String),
+}
+
+impl std::fmt::Display for ExecTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExecTarget::Instance(id) => write!(f, "instance {id}"),
+            ExecTarget::DockerContainer(id) => write!(f, "docker container {id}"),
+        }
+    }
+}
+
+/// Where a target runs: its host's name and engine, and its Docker id.
+pub(crate) struct Place {
+    pub host: String,
+    pub docker_id: String,
+    pub engine: Engine,
+}
+
+/// The engine's refusal of an exec in words for the caller: a container gone, one not running (CONFLICT), or the
+/// host's own trouble.
+pub(crate) fn exec_error(host: &str, e: DockerError) -> ServiceError {
+    match e {
+        DockerError::NotFound(_) => {
+            ServiceError::NotFound(format!("the container no longer exists on host {host}"))
+        }
+        // The engine's words: "container … is not running", "… is paused".
+        DockerError::Conflict(m) => {
+            ServiceError::Conflict(format!("{m}; start the container first"))
+        }
+        other => crate::service::hosts::engine_error(host, other),
+    }
+}
+
+async fn run(place: &Place, checked: Checked) -> Result<ExecOutcome, ServiceError> {
+    place
+        .engine
+        .exec(&place.docker_id, &checked.argv, checked.cap, checked.limit)
         .await
-        .map_err(|e| match e {
-            DockerError::NotFound(_) => {
-                ServiceError::NotFound(format!("the container no longer exists on host {host}"))
-            }
-            // The engine's words: "container … is not running", "… is paused".
-            DockerError::Conflict(m) => {
-                ServiceError::Conflict(format!("{m}; start the container first"))
-            }
-            other => crate::service::hosts::engine_error(host, other),
-        })
+        .map_err(|e| exec_error(&place.host, e))
 }
 
 #[cfg(test)]

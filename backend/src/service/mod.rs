@@ -14,6 +14,7 @@ pub mod hosts;
 pub mod inventory;
 pub mod passthrough;
 pub mod registries;
+pub mod terminal;
 
 pub use error::ServiceError;
 
@@ -52,6 +53,7 @@ pub struct Services {
     pub inventory: inventory::InventoryService,
     pub adoption: adoption::AdoptionService,
     pub exec: exec::ExecService,
+    pub terminals: terminal::TerminalService,
     pub disks: disks::DiskService,
     pub audit: audit::AuditService,
     pub passthrough: passthrough::PassthroughService,
@@ -100,6 +102,10 @@ impl Services {
                 hosts_for_inventory,
             ),
             adoption,
+            terminals: terminal::TerminalService::new(
+                exec.clone(),
+                audit::AuditService::new(db.clone(), bus.clone()),
+            ),
             exec,
             containers,
             disks: disks::DiskService::new(db.clone(), hosts_for_disks),

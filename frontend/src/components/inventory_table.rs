@@ -2,7 +2,7 @@
 //! Docker container matching a filter, sorted and paged by the server, virtualized, kept current by the
 //! `dockerContainerChanges` feed of the same filter. Each row shows name, host, image, state, Docker's status
 //! text, health, ports, age and who owns it (Berth, a compose project); a row whose host does not answer is
-//! greyed with when it was last seen. Unmanaged rows have a menu (start, stop, restart, kill, logs, adopt,
+//! greyed with when it was last seen. Unmanaged rows have a menu (start, stop, restart, kill, logs, terminal, adopt,
 //! remove); managed rows link to their definition. Used by the Containers tab (All) and the host page.
 
 use std::rc::Rc;
@@ -23,6 +23,7 @@ use super::{
     permission::{can, role_needed},
     sort_header::{ServerSortHeader, Sort},
     table_tools::{ActionsHeader, NoMatchRow},
+    terminal::{TerminalDialog, TerminalTarget},
     time::{Timestamp, absolute, relative},
     toast::{Toasts, use_toasts},
     virtual_table::VirtualTable,
@@ -166,6 +167,7 @@ fn port_texts(ports: &[DockerPort]) -> Vec<(String, Option<u16>, Option<String>)
 struct Dialogs {
     adopting: RwSignal<Option<DockerContainer>>,
     logs: RwSignal<Option<DockerContainer>>,
+    terminal: RwSignal<Option<DockerContainer>>,
     removing: Pending<DockerContainer>,
 }
 
@@ -240,6 +242,7 @@ pub fn InventoryTable(
     let dialogs = Dialogs {
         adopting: RwSignal::new(None),
         logs: RwSignal::new(None),
+        terminal: RwSignal::new(None),
         removing: Pending::new(),
     };
     let context = RowContext {
@@ -764,6 +767,16 @@ fn RowMenuList(
                     context.dialogs.logs.set(Some(item.get_untracked()));
                 }),
             )}
+            {item_button(
+                "inventory-terminal",
+                IconKind::Terminal,
+                "Terminal",
+                refusal(Some(true)),
+                Callback::new(move |()| {
+                    open.set(false);
+                    context.dialogs.terminal.set(Some(item.get_untracked()));
+                }),
+            )}
             <div class="menu-separator" role="separator"></div>
             {item_button(
                 "inventory-adopt",
@@ -841,6 +854,7 @@ fn InventoryDialogs(context: RowContext) -> impl IntoView {
     });
     let close_adopt = Callback::new(move |()| dialogs.adopting.set(None));
     let close_logs = Callback::new(move |()| dialogs.logs.set(None));
+    let close_terminal = Callback::new(move |()| dialogs.terminal.set(None));
     let confirm_remove = Callback::new(move |()| {
         dialogs.removing.confirm(
             |container: DockerContainer| async move { remove_docker_container(&container.id).await },
@@ -868,6 +882,20 @@ fn InventoryDialogs(context: RowContext) -> impl IntoView {
                 .logs
                 .get()
                 .map(|container| view! { <InventoryLogs container=container on_close=close_logs /> })
+        }}
+        {move || {
+            dialogs
+                .terminal
+                .get()
+                .map(|container| {
+                    view! {
+                        <TerminalDialog
+                            target=TerminalTarget::DockerContainer(container.id.clone())
+                            title=format!("{} on {}", container.name, container.host_name)
+                            on_close=close_terminal
+                        />
+                    }
+                })
         }}
         {move || {
             dialogs

@@ -1,6 +1,6 @@
 //! Building blocks shared by the pages: badges, empty states, dialogs, forms, menus, alerts, toasts, icons,
 //! timestamps, the containers' actions, dialog (with its mount rows), scale control and log view, the disk
-//! dialog, the paged live list and its virtualized table, the inventory table and the adopt dialog.
+//! dialog, the paged live list and its virtualized table, the inventory table and the adopt dialog, and the terminal.
 
 pub mod adopt_dialog;
 pub mod alert;
@@ -34,6 +34,7 @@ pub mod registry_form;
 pub mod registry_status;
 pub mod sort_header;
 pub mod table_tools;
+pub mod terminal;
 pub mod time;
 pub mod toast;
 pub mod virtual_table;

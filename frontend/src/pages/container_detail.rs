@@ -1,7 +1,7 @@
 //! Container detail (`/containers/:id`): name, live status, image and hosts with the actions; the definition
 //! (with its replicas and mounts); the instances grouped by host (a heading per host, then replica, Docker id,
 //! status with the attempt and time of a pending replacement, started/finished, exit code, error) with the scale
-//! control; and the live log of the selected instance.
+//! control; and the live log of the selected instance. A running instance's Terminal button opens a shell in it.
 
 use std::cmp::Ordering;
 
@@ -24,7 +24,9 @@ use crate::{
         live::{LiveIndicator, LiveState},
         loading::{ItemPhase, ItemState, Latest, LoadFailed, LoadingCard},
         page_header::BackLink,
+        permission::can,
         table_tools::ActionsHeader,
+        terminal::{TerminalDialog, TerminalTarget},
         time::{Countdown, Timestamp, clock},
     },
 };
@@ -404,8 +406,25 @@ fn Instances(
         })
     });
     let groups = Memo::new(move |_| container.with(instance_hosts));
+    let terminal = TerminalFor(RwSignal::new(None));
+    provide_context(terminal);
+    let close_terminal = Callback::new(move |()| terminal.0.set(None));
 
     view! {
+        {move || {
+            terminal
+                .0
+                .get()
+                .map(|(id, title)| {
+                    view! {
+                        <TerminalDialog
+                            target=TerminalTarget::Instance(id)
+                            title=title
+                            on_close=close_terminal
+                        />
+                    }
+                })
+        }}
         <section class="subtab-panel instances-section" aria-labelledby="container-instances-title">
             <div class="section-head">
                 <h2 id="container-instances-title" class="section-title">
@@ -524,7 +543,12 @@ fn InstanceGroup(
     }
 }
 
-/// One `tr.instance-row`; clicking it (or its Logs button) shows its output below.
+/// The instance whose terminal is open (its id and title), shared by the instance rows.
+#[derive(Clone, Copy)]
+struct TerminalFor(RwSignal<Option<(String, String)>>);
+
+/// One `tr.instance-row`; clicking it (or its Logs button) shows its output below; its Terminal button (running,
+/// OPERATOR and up) opens a shell in it.
 #[component]
 fn InstanceRow(
     instance: ContainerInstance,
@@ -584,6 +608,26 @@ fn InstanceRow(
         None => dash(),
     };
     let status = instance.status;
+    let terminal_button = use_context::<TerminalFor>()
+        .filter(|_| can(api::Role::Operator))
+        .map(|terminal| {
+            let running = status == api::InstanceStatus::Running && instance.docker_id.is_some();
+            let opened = (id.clone(), instance_title(&instance));
+            view! {
+                <button
+                    type="button"
+                    class="btn btn-ghost btn-sm instance-terminal"
+                    disabled=!running
+                    title=if running { "Open a shell in this instance" } else { "It is not running." }
+                    on:click=move |event| {
+                        event.stop_propagation();
+                        terminal.0.set(Some(opened.clone()));
+                    }
+                >
+                    <span>"Terminal"</span>
+                </button>
+            }
+        });
     // The engine's health while it runs, with the last probe's output; the output alone once it stopped.
     let output = instance
         .health_output
@@ -638,6 +682,7 @@ fn InstanceRow(
                     <Icon kind=IconKind::Terminal />
                     <span>"Logs"</span>
                 </button>
+                {terminal_button}
             </td>
         </tr>
     }
