@@ -54,10 +54,21 @@ pub enum HealthCheckError {
     ItemTooLong,
     #[error("the test must not contain NUL characters")]
     Nul,
-    #[error("{0} must be a whole number of seconds from 1 to {HEALTH_SECS_MAX}")]
+    #[error("{} must be a whole number of seconds from 1 to {HEALTH_SECS_MAX}", secs_label(.0))]
     Secs(&'static str),
     #[error("retries must be a whole number from 0 to {HEALTH_RETRIES_MAX}")]
     Retries,
+}
+
+/// What a duration field is called in a message.
+fn secs_label(field: &str) -> &'static str {
+    match field {
+        "intervalSecs" => "the interval",
+        "timeoutSecs" => "the timeout",
+        "startPeriodSecs" => "the start period",
+        "replaceUnhealthyAfterSecs" => "the time before an unhealthy replica is replaced",
+        _ => "a duration",
+    }
 }
 
 impl HealthCheckError {
@@ -186,6 +197,12 @@ mod tests {
             start_period_secs: Some(1),
         };
         assert_eq!(validate_health_check(&ok), Ok(()));
+        assert_eq!(
+            validate_health_secs("intervalSecs", Some(0))
+                .unwrap_err()
+                .to_string(),
+            "the interval must be a whole number of seconds from 1 to 86400"
+        );
         let field = |check: HealthCheck| validate_health_check(&check).unwrap_err().field();
         for bad in [0, -1, HEALTH_SECS_MAX + 1] {
             assert_eq!(

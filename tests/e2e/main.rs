@@ -19,6 +19,7 @@ mod hardening;
 mod harness;
 mod health;
 mod health_checks;
+mod health_checks_browser;
 mod hosts;
 mod inventory;
 mod inventory_browser;
@@ -135,6 +136,7 @@ fn all_tests() -> Vec<(&'static str, TestFn)> {
         health_checks::unhealthy_is_seen_live,
         health_checks::unhealthy_replicas_are_replaced,
         health_checks::unhealthy_replicas_are_replaced_on_postgres,
+        health_checks_browser::health_check_form_and_badges,
         exec::commands_run_in_containers,
         terminal::shell_in_a_container,
         convergence::outside_rm_and_stop_are_corrected,

@@ -45,20 +45,31 @@ pub fn health_tone(health: Health) -> &'static str {
     }
 }
 
-/// An instance's health as a badge; its tooltip is the last probe's output when there is one.
+/// An instance's health as a badge; its tooltip is the last probe's output when there is one. With `replica`
+/// it is compact (for lists): the replica's number, the health in the colour and the tooltip.
 #[component]
-pub fn HealthBadge(health: Health, output: Option<String>) -> impl IntoView {
-    let title = output.filter(|o| !o.trim().is_empty()).map_or_else(
-        || format!("Health check: {}", health.label().to_lowercase()),
-        |o| format!("Last check: {}", o.trim()),
-    );
+pub fn HealthBadge(
+    health: Health,
+    output: Option<String>,
+    #[prop(optional)] replica: Option<i64>,
+) -> impl IntoView {
+    let what = match replica {
+        Some(replica) => format!("Replica {replica}: {}", health.label().to_lowercase()),
+        None => format!("Health check: {}", health.label().to_lowercase()),
+    };
+    let title = match output.filter(|o| !o.trim().is_empty()) {
+        Some(o) => format!("{what}. Last check: {}", o.trim()),
+        None => what,
+    };
+    let text = replica.map_or_else(|| health.label().to_owned(), |r| r.to_string());
     view! {
         <span
             class=format!("badge health-badge {}", health_tone(health))
+            class:compact=replica.is_some()
             data-health=health.as_str()
             title=title
         >
-            {health.label()}
+            {text}
         </span>
     }
 }

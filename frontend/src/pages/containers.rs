@@ -722,23 +722,27 @@ fn ContainerRow(
             </td>
             <td class="container-status-cell">
                 <ContainerStatusBadge status=Signal::derive(move || container.with(|c| c.status)) class="container-status" />
-                // Each running instance's health check, when it has one.
-                {move || {
-                    container
-                        .with(|c| {
-                            c.instances
-                                .iter()
-                                .filter_map(|i| {
-                                    i.health
-                                        .filter(|h| *h != berth_shared::Health::None)
-                                        .map(|h| (h, i.health_output.clone()))
-                                })
-                                .collect::<Vec<_>>()
-                        })
-                        .into_iter()
-                        .map(|(health, output)| view! { <HealthBadge health=health output=output /> })
-                        .collect_view()
-                }}
+                // A second line: each running instance's health check (when it has one), compact.
+                <div class="health-line">
+                    {move || {
+                        container
+                            .with(|c| {
+                                c.instances
+                                    .iter()
+                                    .filter_map(|i| {
+                                        i.health
+                                            .filter(|h| *h != berth_shared::Health::None)
+                                            .map(|h| (h, i.health_output.clone(), i.replica))
+                                    })
+                                    .collect::<Vec<_>>()
+                            })
+                            .into_iter()
+                            .map(|(health, output, replica)| {
+                                view! { <HealthBadge health=health output=output replica=replica /> }
+                            })
+                            .collect_view()
+                    }}
+                </div>
             </td>
             <td class="container-replicas">
                 <ScaleControl container=container on_changed=on_changed />
