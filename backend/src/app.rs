@@ -30,6 +30,7 @@ pub struct RunningApp {
     monitors: JoinHandle<()>,
     reconciler: JoinHandle<()>,
     refresher: JoinHandle<()>,
+    sampler: JoinHandle<()>,
     auditor: JoinHandle<()>,
 }
 
@@ -88,6 +89,7 @@ impl RunningApp {
             background.monitor_commands,
         );
         let refresher = crate::engine::refresher::spawn(services.registries.clone());
+        let sampler = crate::engine::sampler::spawn(services.stats.clone());
         let auditor = crate::service::audit::spawn_engine_auditor(
             services.audit.clone(),
             services.bus.clone(),
@@ -136,6 +138,7 @@ impl RunningApp {
             monitors,
             reconciler,
             refresher,
+            sampler,
             auditor,
         })
     }
@@ -148,6 +151,7 @@ impl RunningApp {
         self.reconciler.abort();
         self.auditor.abort();
         self.refresher.abort();
+        self.sampler.abort();
         self.server.await.context("server task")??;
         Ok(())
     }

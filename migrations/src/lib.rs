@@ -9,6 +9,7 @@ mod m20261128_000004_containers;
 mod m20261128_000005_audit;
 mod m20261203_000006_inventory;
 mod m20261203_000007_health;
+mod m20261203_000008_stats;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000005_audit::Migration),
             Box::new(m20261203_000006_inventory::Migration),
             Box::new(m20261203_000007_health::Migration),
+            Box::new(m20261203_000008_stats::Migration),
         ]
     }
 }

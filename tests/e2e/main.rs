@@ -28,6 +28,7 @@ mod registries;
 mod replication;
 mod replication_browser;
 mod roles;
+mod stats;
 mod terminal;
 
 use std::future::Future;
@@ -138,6 +139,7 @@ fn all_tests() -> Vec<(&'static str, TestFn)> {
         health_checks::unhealthy_replicas_are_replaced_on_postgres,
         health_checks_browser::health_check_form_and_badges,
         exec::commands_run_in_containers,
+        stats::live_and_sampled_stats,
         terminal::shell_in_a_container,
         convergence::outside_rm_and_stop_are_corrected,
         convergence::sigkill_inside_sequences_converges,

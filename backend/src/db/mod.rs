@@ -11,6 +11,7 @@ pub mod keyset;
 pub mod registries;
 pub mod seed;
 pub mod session_store;
+pub mod stats;
 pub mod tokens;
 pub mod users;
 

@@ -7,6 +7,7 @@ mod containers;
 mod exec;
 mod inventory;
 pub mod passthrough;
+mod stats;
 mod terminal;
 
 pub use adopt::{
@@ -16,6 +17,7 @@ pub use adopt::{
 pub use containers::{ContainerSpec, ContainerState, LogEntry, RunState};
 pub use exec::ExecOutcome;
 pub use inventory::{ListedContainer, PublishedPort};
+pub use stats::{CpuCounters, StatsReading, cpu_percent};
 pub use terminal::{Terminal, TerminalControl, TerminalInput, TerminalOutput};
 
 use berth_shared::HostEndpoint;

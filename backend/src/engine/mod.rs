@@ -1,7 +1,8 @@
 //! Background work: host monitors (events + health), the scheduler, the reconciler (sole writer of instance
-//! status) and the registry refresher.
+//! status), the registry refresher and the stats sampler.
 
 pub mod monitor;
 pub mod reconciler;
 pub mod refresher;
+pub mod sampler;
 pub mod scheduler;

@@ -400,6 +400,16 @@ impl ContainerInstance {
         };
         host_of(ctx, self.hosts.as_ref(), id).await
     }
+
+    /// Background samples of this instance from `since` on (default: the last 24 h), oldest first: 5-minute
+    /// averages, then the samples of the last hour (every `BERTH_STATS_INTERVAL_SECS`); at most 1,000 points.
+    async fn stats_history(
+        &self,
+        ctx: &Context<'_>,
+        since: Option<DateTime<Utc>>,
+    ) -> ApiResult<Vec<super::stats::StatsSample>> {
+        super::stats::history(ctx, &self.id, since).await
+    }
 }
 
 #[derive(SimpleObject, Clone, Debug)]

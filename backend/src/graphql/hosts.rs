@@ -109,6 +109,12 @@ impl Host {
         let images = services(ctx)?.hosts.images(&self.id).await?;
         Ok(i32::try_from(images.len()).unwrap_or(i32::MAX))
     }
+
+    /// The host's latest totals over its running instances (their latest background samples), with the
+    /// host's memory; null before the first sample.
+    async fn stats(&self, ctx: &Context<'_>) -> ApiResult<Option<super::stats::HostStats>> {
+        super::stats::host(ctx, &self.id).await
+    }
 }
 
 #[derive(SimpleObject, Clone, Debug)]

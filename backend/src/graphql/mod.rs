@@ -16,6 +16,7 @@ pub mod passthrough;
 pub mod registries;
 pub mod scalars;
 pub mod schema;
+pub mod stats;
 
 pub use schema::{BerthSchema, build_schema, schema_builder};
 

@@ -10,6 +10,7 @@ use super::hosts::{HostMutation, HostQuery, HostSubscription};
 use super::inventory::{InventoryMutation, InventoryQuery, InventorySubscription};
 use super::passthrough::PassthroughMutation;
 use super::registries::{RegistryMutation, RegistryQuery, RegistrySubscription};
+use super::stats::StatsSubscription;
 use crate::service::Services;
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
@@ -44,6 +45,7 @@ pub struct Subscription(
     RegistrySubscription,
     ContainerSubscription,
     InventorySubscription,
+    StatsSubscription,
     AuditSubscription,
 );
 

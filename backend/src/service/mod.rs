@@ -14,6 +14,7 @@ pub mod hosts;
 pub mod inventory;
 pub mod passthrough;
 pub mod registries;
+pub mod stats;
 pub mod terminal;
 
 pub use error::ServiceError;
@@ -53,6 +54,7 @@ pub struct Services {
     pub inventory: inventory::InventoryService,
     pub adoption: adoption::AdoptionService,
     pub exec: exec::ExecService,
+    pub stats: stats::StatsService,
     pub terminals: terminal::TerminalService,
     pub disks: disks::DiskService,
     pub audit: audit::AuditService,
@@ -87,6 +89,13 @@ impl Services {
             inventory::InventoryService::new(db.clone(), bus.clone(), hosts.clone()),
             hosts.clone(),
         );
+        let stats = stats::StatsService::new(
+            db.clone(),
+            hosts.clone(),
+            containers.clone(),
+            inventory::InventoryService::new(db.clone(), bus.clone(), hosts.clone()),
+            stats::StatsSettings::from_env(),
+        );
         let services = Self {
             auth: auth::AuthService::new(db.clone()),
             hosts,
@@ -102,6 +111,7 @@ impl Services {
                 hosts_for_inventory,
             ),
             adoption,
+            stats,
             terminals: terminal::TerminalService::new(
                 exec.clone(),
                 audit::AuditService::new(db.clone(), bus.clone()),

@@ -8,6 +8,7 @@ pub mod admin;
 pub mod containers;
 pub mod disks;
 pub mod inventory;
+pub mod stats;
 pub mod subscriptions;
 
 use std::{cell::RefCell, fmt, rc::Rc, time::Duration};

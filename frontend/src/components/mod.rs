@@ -14,6 +14,7 @@ pub mod container_info;
 pub mod container_logs;
 pub mod container_mounts;
 pub mod container_scale;
+pub mod container_stats;
 pub mod container_status;
 pub mod dialog;
 pub mod disk_form;

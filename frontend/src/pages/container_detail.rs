@@ -16,6 +16,7 @@ use crate::{
         container_info::{HostLinks, PortLinks, limits_text, short_image},
         container_logs::ContainerLogs,
         container_scale::ScaleControl,
+        container_stats::ContainerStats,
         container_status::{ContainerStatusBadge, HealthBadge},
         empty_state::EmptyState,
         format::{short_image_id, truncate},
@@ -468,6 +469,17 @@ fn Instances(
                 </table>
             </div>
         </section>
+        {move || {
+            log_source
+                .get()
+                .filter(|(_, docker_id, _, _)| docker_id.is_some())
+                .map(|(id, _, running, title)| {
+                    let container_id = container.with_untracked(|c| c.id.clone());
+                    view! {
+                        <ContainerStats container_id=container_id instance_id=id title=title running=running />
+                    }
+                })
+        }}
         {move || {
             log_source
                 .get()

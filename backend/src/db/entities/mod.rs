@@ -4,6 +4,7 @@ pub mod api_token;
 pub mod audit_entry;
 pub mod container;
 pub mod container_instance;
+pub mod container_stat;
 pub mod disk;
 pub mod docker_container;
 pub mod host;
