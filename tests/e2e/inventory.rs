@@ -114,6 +114,17 @@ pub async fn hand_made_containers_are_seen_acted_on_and_go(env: &TestEnv) -> Res
         let found = inventory_of(&app, &token, json!({ "search": "TEAM=blue", "managed": false })).await?;
         ensure!(found.iter().any(|n| n["id"] == id.as_str()), "search by label: {found:?}");
 
+        // Killed and started again behind Berth's back: each change arrives (the engine's list can still say
+        // running right after its `die` event; the inspected state must win).
+        for (verb, state) in [("kill", "exited"), ("start", "running")] {
+            h2_engine.docker_ok(&[verb, "inv-web"]).await?;
+            ws.wait_for(&format!("inv-web {state} after docker {verb}"), Duration::from_secs(5), |e| {
+                let c = &e.data["dockerContainerChanges"];
+                c["container"]["name"] == "inv-web" && c["container"]["state"] == state
+            })
+            .await?;
+        }
+
         // Stop through Berth: the answer and the subscription say exited.
         let stopped = gql(
             &app,

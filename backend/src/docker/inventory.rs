@@ -2,11 +2,18 @@
 //! records it: name, image, command, state and status text, health, exit code, ports, labels.
 
 use super::{DockerError, Engine, timed_for};
-use bollard::models::{ContainerSummary, ContainerSummaryHealthStatusEnum};
+use bollard::models::{
+    ContainerState, ContainerSummary, ContainerSummaryHealthStatusEnum, HealthStatusEnum,
+};
 use bollard::query_parameters::ListContainersOptionsBuilder;
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
+
+/// How often one container's list entry is read again while it disagrees with the container's own state, and
+/// the pause between reads.
+const LIST_SETTLE_TRIES: u32 = 10;
+const LIST_SETTLE_PAUSE: Duration = Duration::from_millis(20);
 
 /// Listing every container of a big host may take a while.
 const LIST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -167,6 +174,42 @@ fn listed(c: ContainerSummary) -> ListedContainer {
     }
 }
 
+/// Brings `c` (from the list) in line with the container's own state from an inspect. The engine updates the
+/// list's view a moment after it reports an exit or a start, so a list read right after a `die` event can still
+/// say running; the inspect reads the container itself.
+fn settle(c: &mut ListedContainer, s: &ContainerState) {
+    let Some(word) = s.status.map(|st| st.to_string()).filter(|w| !w.is_empty()) else {
+        return;
+    };
+    if word == c.state {
+        return;
+    }
+    let code = s.exit_code.unwrap_or(0);
+    let health = s
+        .health
+        .as_ref()
+        .and_then(|h| h.status)
+        .filter(|h| !matches!(h, HealthStatusEnum::EMPTY | HealthStatusEnum::NONE))
+        .map(|h| h.to_string());
+    c.health = if word == "running" { health } else { None };
+    c.exit_code = matches!(word.as_str(), "exited" | "dead" | "restarting").then_some(code);
+    c.status = match word.as_str() {
+        "running" => match &c.health {
+            Some(h) if h == "starting" => "Up (health: starting)".to_owned(),
+            Some(h) => format!("Up ({h})"),
+            None => "Up".to_owned(),
+        },
+        "exited" => format!("Exited ({code})"),
+        "restarting" => format!("Restarting ({code})"),
+        "paused" => "Up (Paused)".to_owned(),
+        "created" => "Created".to_owned(),
+        "dead" => "Dead".to_owned(),
+        "removing" => "Removal In Progress".to_owned(),
+        other => other.to_owned(),
+    };
+    c.state = word;
+}
+
 impl Engine {
     /// Every container of the engine, running or not.
     pub async fn list_every_container(&self) -> Result<Vec<ListedContainer>, DockerError> {
@@ -193,18 +236,109 @@ impl Engine {
             .all(true)
             .filters(&filters)
             .build();
-        let list = super::timed(self.docker.list_containers(Some(options))).await?;
-        // The id filter matches prefixes: keep the exact one.
-        Ok(list
-            .into_iter()
-            .map(listed)
-            .find(|c| c.docker_id == docker_id))
+        // The engine updates its list a moment after it reports a start or an exit: when the list and the
+        // container itself (inspect) disagree, read the list again a few times, then take the inspected state.
+        let mut tries = 0;
+        loop {
+            let list = super::timed(self.docker.list_containers(Some(options.clone()))).await?;
+            // The id filter matches prefixes: keep the exact one.
+            let Some(mut c) = list
+                .into_iter()
+                .map(listed)
+                .find(|c| c.docker_id == docker_id)
+            else {
+                return Ok(None);
+            };
+            let state = match super::timed(self.docker.inspect_container(docker_id, None)).await {
+                Ok(inspected) => inspected.state,
+                Err(DockerError::NotFound(_)) => return Ok(None),
+                // The list's view is still worth recording; the next event or resync corrects it.
+                Err(_) => None,
+            };
+            let Some(state) = state else {
+                return Ok(Some(c));
+            };
+            let agrees = state.status.is_none_or(|st| st.to_string() == c.state);
+            tries += 1;
+            if agrees || tries >= LIST_SETTLE_TRIES {
+                settle(&mut c, &state);
+                return Ok(Some(c));
+            }
+            tokio::time::sleep(LIST_SETTLE_PAUSE).await;
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bollard::models::{ContainerStateStatusEnum, Health};
+
+    fn running() -> ListedContainer {
+        ListedContainer {
+            docker_id: "abc".into(),
+            name: "web".into(),
+            image: "busybox".into(),
+            image_id: "sha256:1".into(),
+            command: "sleep 1".into(),
+            state: "running".into(),
+            status: "Up".into(),
+            health: Some("healthy".into()),
+            exit_code: None,
+            created_at: DateTime::default(),
+            ports: Vec::new(),
+            labels: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn the_inspected_state_wins_over_a_stale_list() {
+        let mut c = running();
+        settle(
+            &mut c,
+            &ContainerState {
+                status: Some(ContainerStateStatusEnum::EXITED),
+                exit_code: Some(137),
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            (
+                c.state.as_str(),
+                c.status.as_str(),
+                c.exit_code,
+                c.health.clone()
+            ),
+            ("exited", "Exited (137)", Some(137), None)
+        );
+        let mut back = c.clone();
+        settle(
+            &mut back,
+            &ContainerState {
+                status: Some(ContainerStateStatusEnum::RUNNING),
+                exit_code: Some(0),
+                health: Some(Health {
+                    status: Some(HealthStatusEnum::STARTING),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            (back.state.as_str(), back.status.as_str(), back.exit_code),
+            ("running", "Up (health: starting)", None)
+        );
+        // The same state: the list's richer text stays.
+        let mut same = running();
+        settle(
+            &mut same,
+            &ContainerState {
+                status: Some(ContainerStateStatusEnum::RUNNING),
+                ..Default::default()
+            },
+        );
+        assert_eq!(same, running());
+    }
 
     #[test]
     fn health_from_the_status_text_of_older_engines() {

@@ -25,7 +25,6 @@ use crate::{
         live::{LiveIndicator, LiveState},
         loading::{ItemPhase, ItemState, Latest, LoadFailed, LoadingCard},
         page_header::BackLink,
-        permission::can,
         table_tools::ActionsHeader,
         terminal::{TerminalDialog, TerminalTarget},
         time::{Countdown, Timestamp, clock},
@@ -620,26 +619,26 @@ fn InstanceRow(
         None => dash(),
     };
     let status = instance.status;
-    let terminal_button = use_context::<TerminalFor>()
-        .filter(|_| can(api::Role::Operator))
-        .map(|terminal| {
-            let running = status == api::InstanceStatus::Running && instance.docker_id.is_some();
-            let opened = (id.clone(), instance_title(&instance));
-            view! {
-                <button
-                    type="button"
-                    class="btn btn-ghost btn-sm instance-terminal"
-                    disabled=!running
-                    title=if running { "Open a shell in this instance" } else { "It is not running." }
-                    on:click=move |event| {
-                        event.stop_propagation();
-                        terminal.0.set(Some(opened.clone()));
-                    }
-                >
-                    <span>"Terminal"</span>
-                </button>
-            }
-        });
+    // Shown whatever the role (the role may not be known yet when the row is made); the server refuses a VIEWER
+    // and the dialog says so.
+    let terminal_button = use_context::<TerminalFor>().map(|terminal| {
+        let running = status == api::InstanceStatus::Running && instance.docker_id.is_some();
+        let opened = (id.clone(), instance_title(&instance));
+        view! {
+            <button
+                type="button"
+                class="btn btn-ghost btn-sm instance-terminal"
+                disabled=!running
+                title=if running { "Open a shell in this instance" } else { "It is not running." }
+                on:click=move |event| {
+                    event.stop_propagation();
+                    terminal.0.set(Some(opened.clone()));
+                }
+            >
+                <span>"Terminal"</span>
+            </button>
+        }
+    });
     // The engine's health while it runs, with the last probe's output; the output alone once it stopped.
     let output = instance
         .health_output
