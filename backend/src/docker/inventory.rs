@@ -3,17 +3,13 @@
 
 use super::{DockerError, Engine, timed_for};
 use bollard::models::{
-    ContainerState, ContainerSummary, ContainerSummaryHealthStatusEnum, HealthStatusEnum,
+    ContainerInspectResponse, ContainerState, ContainerSummary, ContainerSummaryHealthStatusEnum,
+    HealthStatusEnum, PortSummary,
 };
 use bollard::query_parameters::ListContainersOptionsBuilder;
 use chrono::{DateTime, Utc};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::Duration;
-
-/// How often one container's list entry is read again while it disagrees with the container's own state, and
-/// the pause between reads.
-const LIST_SETTLE_TRIES: u32 = 10;
-const LIST_SETTLE_PAUSE: Duration = Duration::from_millis(20);
 
 /// Listing every container of a big host may take a while.
 const LIST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -225,48 +221,96 @@ impl Engine {
         Ok(list.into_iter().map(listed).collect())
     }
 
-    /// One container as the list shows it; `None` when it no longer exists.
+    /// One container as the list would show it, read from the container itself (one inspect); `None` when it
+    /// no longer exists. The engine updates its list a moment after it reports a start or an exit, so a list
+    /// read right after the event can still show the old state; the inspect never lags.
     pub async fn listed_container(
         &self,
         docker_id: &str,
     ) -> Result<Option<ListedContainer>, DockerError> {
-        let mut filters: HashMap<&str, Vec<String>> = HashMap::new();
-        filters.insert("id", vec![docker_id.to_owned()]);
-        let options = ListContainersOptionsBuilder::new()
-            .all(true)
-            .filters(&filters)
-            .build();
-        // The engine updates its list a moment after it reports a start or an exit: when the list and the
-        // container itself (inspect) disagree, read the list again a few times, then take the inspected state.
-        let mut tries = 0;
-        loop {
-            let list = super::timed(self.docker.list_containers(Some(options.clone()))).await?;
-            // The id filter matches prefixes: keep the exact one.
-            let Some(mut c) = list
-                .into_iter()
-                .map(listed)
-                .find(|c| c.docker_id == docker_id)
-            else {
-                return Ok(None);
-            };
-            let state = match super::timed(self.docker.inspect_container(docker_id, None)).await {
-                Ok(inspected) => inspected.state,
-                Err(DockerError::NotFound(_)) => return Ok(None),
-                // The list's view is still worth recording; the next event or resync corrects it.
-                Err(_) => None,
-            };
-            let Some(state) = state else {
-                return Ok(Some(c));
-            };
-            let agrees = state.status.is_none_or(|st| st.to_string() == c.state);
-            tries += 1;
-            if agrees || tries >= LIST_SETTLE_TRIES {
-                settle(&mut c, &state);
-                return Ok(Some(c));
-            }
-            tokio::time::sleep(LIST_SETTLE_PAUSE).await;
+        match super::timed(self.docker.inspect_container(docker_id, None)).await {
+            Ok(inspected) => Ok(Some(from_inspect(inspected))),
+            Err(DockerError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
         }
     }
+}
+
+/// The list's `Command`: the path, then each argument, quoted with `'…'` when it holds a space (the engine's
+/// own rule).
+fn list_command(path: &str, args: &[String]) -> String {
+    let mut out = path.to_owned();
+    for arg in args {
+        out.push(' ');
+        if arg.contains(' ') {
+            out.push('\'');
+            out.push_str(arg);
+            out.push('\'');
+        } else {
+            out.push_str(arg);
+        }
+    }
+    out
+}
+
+/// The list entry the engine would give for an inspected container: the same words for state and status (as
+/// [`timeless_status`] leaves them), health, exit code, ports (one per binding, unbound exposed ports without a
+/// public port) and labels, so that an event's re-read and the next re-list agree.
+fn from_inspect(i: ContainerInspectResponse) -> ListedContainer {
+    let config = i.config.unwrap_or_default();
+    let mut ports: Vec<PortSummary> = Vec::new();
+    for (key, bindings) in i.network_settings.and_then(|n| n.ports).unwrap_or_default() {
+        let (port, protocol) = key.split_once('/').unwrap_or((key.as_str(), "tcp"));
+        let Ok(private_port) = port.parse::<u16>() else {
+            continue;
+        };
+        let typ = protocol.parse().ok();
+        let bindings = bindings.unwrap_or_default();
+        if bindings.is_empty() {
+            ports.push(PortSummary {
+                private_port,
+                typ,
+                ..Default::default()
+            });
+        }
+        for b in bindings {
+            ports.push(PortSummary {
+                private_port,
+                public_port: b.host_port.and_then(|p| p.parse().ok()),
+                ip: b.host_ip,
+                typ,
+            });
+        }
+    }
+    let created = i
+        .created
+        .as_deref()
+        .and_then(|c| DateTime::parse_from_rfc3339(c).ok())
+        .map(|c| c.timestamp());
+    let summary = ContainerSummary {
+        id: i.id,
+        names: i.name.map(|n| vec![n]),
+        image: config.image,
+        image_id: i.image,
+        command: Some(list_command(
+            i.path.as_deref().unwrap_or_default(),
+            &i.args.unwrap_or_default(),
+        )),
+        created,
+        ports: Some(ports),
+        labels: config.labels,
+        ..Default::default()
+    };
+    let mut c = listed(summary);
+    // An empty state word makes `settle` write the state from the inspect whatever it is.
+    c.state = String::new();
+    if let Some(state) = &i.state {
+        settle(&mut c, state);
+    }
+    if c.state.is_empty() {
+        c.state = "unknown".into();
+    }
+    c
 }
 
 #[cfg(test)]
@@ -338,6 +382,51 @@ mod tests {
             },
         );
         assert_eq!(same, running());
+    }
+
+    /// The same container as the engine's list and its inspect show it (abridged from Docker 26 answers).
+    #[test]
+    fn an_inspect_reads_like_the_list() {
+        let list: ContainerSummary = serde_json::from_value(serde_json::json!({
+            "Id": "4ed15e70293d", "Names": ["/web-1"], "Image": "busybox:1.36",
+            "ImageID": "sha256:aa", "Command": "sh -c 'sleep 1000'", "Created": 1764770000,
+            "State": "running", "Status": "Up 3 minutes (healthy)",
+            "Ports": [
+                {"IP": "0.0.0.0", "PrivatePort": 80, "PublicPort": 8080, "Type": "tcp"},
+                {"IP": "::", "PrivatePort": 80, "PublicPort": 8080, "Type": "tcp"},
+                {"PrivatePort": 53, "Type": "udp"}
+            ],
+            "Labels": {"com.docker.compose.project": "shop"}
+        }))
+        .unwrap();
+        let inspect: ContainerInspectResponse = serde_json::from_value(serde_json::json!({
+            "Id": "4ed15e70293d", "Name": "/web-1", "Image": "sha256:aa",
+            "Created": "2025-12-03T13:53:20.123456789Z", "Path": "sh", "Args": ["-c", "sleep 1000"],
+            "State": {"Status": "running", "Running": true, "ExitCode": 0,
+                      "Health": {"Status": "healthy", "FailingStreak": 0, "Log": []}},
+            "Config": {"Image": "busybox:1.36", "Labels": {"com.docker.compose.project": "shop"}},
+            "NetworkSettings": {"Ports": {
+                "80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}, {"HostIp": "::", "HostPort": "8080"}],
+                "53/udp": null
+            }}
+        }))
+        .unwrap();
+        assert_eq!(from_inspect(inspect), listed(list));
+
+        let list: ContainerSummary = serde_json::from_value(serde_json::json!({
+            "Id": "18342bcd2f5e", "Names": ["/job"], "Image": "busybox", "ImageID": "sha256:bb",
+            "Command": "false", "Created": 1764770000, "State": "exited",
+            "Status": "Exited (137) 2 seconds ago", "Ports": [], "Labels": {}
+        }))
+        .unwrap();
+        let inspect: ContainerInspectResponse = serde_json::from_value(serde_json::json!({
+            "Id": "18342bcd2f5e", "Name": "/job", "Image": "sha256:bb",
+            "Created": "2025-12-03T13:53:20Z", "Path": "false", "Args": [],
+            "State": {"Status": "exited", "Running": false, "ExitCode": 137},
+            "Config": {"Image": "busybox", "Labels": {}}, "NetworkSettings": {"Ports": {}}
+        }))
+        .unwrap();
+        assert_eq!(from_inspect(inspect), listed(list));
     }
 
     #[test]
