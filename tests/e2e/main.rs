@@ -23,6 +23,7 @@ mod health_checks_browser;
 mod hosts;
 mod inventory;
 mod inventory_browser;
+mod logs;
 mod postgres;
 mod registries;
 mod replication;
@@ -141,6 +142,7 @@ fn all_tests() -> Vec<(&'static str, TestFn)> {
         exec::commands_run_in_containers,
         stats::live_and_sampled_stats,
         terminal::shell_in_a_container,
+        logs::follow_search_and_download,
         convergence::outside_rm_and_stop_are_corrected,
         convergence::sigkill_inside_sequences_converges,
         replication::replicas_spread_and_are_replaced,

@@ -73,6 +73,25 @@ pub struct ContainerState {
     pub health_output: Option<String>,
 }
 
+/// Which part of a container's output to read.
+#[derive(Clone, Debug, Default)]
+pub struct LogWindow {
+    /// The last lines only (`None` = all of them).
+    pub tail: Option<u32>,
+    /// Lines from this time on (the engine's granularity is one second).
+    pub since: Option<DateTime<Utc>>,
+    /// Lines up to this time (the engine's granularity is one second).
+    pub until: Option<DateTime<Utc>>,
+    /// Keep the stream open for new lines.
+    pub follow: bool,
+}
+
+/// Seconds since the epoch as the engine's API takes them (clamped to its `i32`; 0 means "not set" there, so
+/// the epoch itself becomes 1).
+fn unix_seconds(seconds: i64) -> i32 {
+    i32::try_from(seconds.max(1)).unwrap_or(i32::MAX)
+}
+
 /// One line of a container's output.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LogEntry {
@@ -333,13 +352,41 @@ impl Engine {
         tail: u32,
         follow: bool,
     ) -> impl Stream<Item = Result<LogEntry, DockerError>> + use<> {
-        let options = LogsOptionsBuilder::new()
-            .follow(follow)
+        self.logs_in(
+            id,
+            &LogWindow {
+                tail: Some(tail),
+                follow,
+                ..LogWindow::default()
+            },
+        )
+    }
+
+    /// The part of a container's output that `window` names. The engine filters by whole seconds (its API
+    /// takes Unix seconds): it is asked from the second `since` falls in to the second after `until`, so the
+    /// caller filters the edges by each line's own timestamp.
+    pub fn logs_in(
+        &self,
+        id: &str,
+        window: &LogWindow,
+    ) -> impl Stream<Item = Result<LogEntry, DockerError>> + use<> {
+        let mut options = LogsOptionsBuilder::new()
+            .follow(window.follow)
             .stdout(true)
             .stderr(true)
             .timestamps(true)
-            .tail(&tail.to_string())
-            .build();
+            .tail(
+                &window
+                    .tail
+                    .map_or_else(|| "all".to_owned(), |t| t.to_string()),
+            );
+        if let Some(since) = window.since {
+            options = options.since(unix_seconds(since.timestamp()));
+        }
+        if let Some(until) = window.until {
+            options = options.until(unix_seconds(until.timestamp().saturating_add(1)));
+        }
+        let options = options.build();
         self.docker
             .clone()
             .with_timeout(LIFECYCLE_TIMEOUT)

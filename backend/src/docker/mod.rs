@@ -14,7 +14,7 @@ pub use adopt::{
     ContainerConfig, FoundMount, FoundMountKind, FoundPort, Healthcheck, ImageDefaults,
     OtherSetting,
 };
-pub use containers::{ContainerSpec, ContainerState, LogEntry, RunState};
+pub use containers::{ContainerSpec, ContainerState, LogEntry, LogWindow, RunState};
 pub use exec::ExecOutcome;
 pub use inventory::{ListedContainer, PublishedPort};
 pub use stats::{CpuCounters, StatsReading, cpu_percent};

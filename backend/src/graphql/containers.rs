@@ -882,19 +882,26 @@ impl ContainerSubscription {
     }
 
     /// The last `tail` lines (default 100, at most 5000) of an instance's output, then new lines as they come.
+    /// Narrowed on the server: with `search`, only lines containing that plain text (case ignored unless
+    /// `caseSensitive`; at most 200 characters, else BAD_USER_INPUT on `search`), the tail window searched first;
+    /// with `since`, only lines from that time on. Each line says its stream (`stdout`/`stderr`) and time.
     async fn container_logs(
         &self,
         ctx: &Context<'_>,
         instance_id: ID,
         #[graphql(default = 100)] tail: i32,
+        search: Option<String>,
+        #[graphql(default = false)] case_sensitive: bool,
+        since: Option<DateTime<Utc>>,
     ) -> Result<impl Stream<Item = LogLine> + use<>, ApiError> {
-        let services = authorized_services(ctx)?;
-        let tail = u32::try_from(tail.clamp(0, 5000)).unwrap_or(100);
-        let stream = services.containers.logs(&instance_id, tail).await?;
-        Ok(stream.map(|l| LogLine {
-            stream: l.stream.to_owned(),
-            text: l.text,
-            at: l.at,
-        }))
+        super::logs::follow(
+            ctx,
+            crate::service::logs::LogTarget::Instance(instance_id.0),
+            tail,
+            search,
+            case_sensitive,
+            since,
+        )
+        .await
     }
 }

@@ -416,20 +416,25 @@ impl InventorySubscription {
         Ok(stream)
     }
 
-    /// The last `tail` lines (default 100, at most 5000) of a container's output, then new lines as they come.
+    /// The last `tail` lines (default 100, at most 5000) of a container's output, then new lines as they come;
+    /// narrowed on the server by `search`, `caseSensitive` and `since` like `containerLogs`.
     async fn docker_container_logs(
         &self,
         ctx: &Context<'_>,
         id: ID,
         #[graphql(default = 100)] tail: i32,
+        search: Option<String>,
+        #[graphql(default = false)] case_sensitive: bool,
+        since: Option<DateTime<Utc>>,
     ) -> Result<impl Stream<Item = LogLine> + use<>, ApiError> {
-        let services = authorized_services(ctx)?;
-        let tail = u32::try_from(tail.clamp(0, 5000)).unwrap_or(100);
-        let stream = services.inventory.logs(&id, tail).await?;
-        Ok(stream.map(|l| LogLine {
-            stream: l.stream.to_owned(),
-            text: l.text,
-            at: l.at,
-        }))
+        super::logs::follow(
+            ctx,
+            crate::service::logs::LogTarget::DockerContainer(id.0),
+            tail,
+            search,
+            case_sensitive,
+            since,
+        )
+        .await
     }
 }

@@ -11,6 +11,7 @@ pub mod exec;
 pub mod hosts;
 pub mod inventory;
 pub mod limits;
+pub mod logs;
 pub mod paging;
 pub mod passthrough;
 pub mod registries;

@@ -8,6 +8,7 @@ use super::disks::{DiskMutation, DiskQuery};
 use super::exec::ExecMutation;
 use super::hosts::{HostMutation, HostQuery, HostSubscription};
 use super::inventory::{InventoryMutation, InventoryQuery, InventorySubscription};
+use super::logs::LogQuery;
 use super::passthrough::PassthroughMutation;
 use super::registries::{RegistryMutation, RegistryQuery, RegistrySubscription};
 use super::stats::StatsSubscription;
@@ -21,6 +22,7 @@ pub struct Query(
     RegistryQuery,
     ContainerQuery,
     InventoryQuery,
+    LogQuery,
     AdoptionQuery,
     DiskQuery,
     AuditQuery,

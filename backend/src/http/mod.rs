@@ -3,6 +3,7 @@
 
 mod auth;
 mod graphql;
+mod logs;
 mod static_files;
 mod terminal;
 
@@ -50,6 +51,7 @@ pub fn router<S: SessionStore + Clone>(state: AppState, sessions: S, static_dir:
         .route("/schema.graphql", get(graphql::sdl))
         .route("/healthz", get(healthz))
         .route("/api/terminal", get(terminal::upgrade))
+        .route("/api/logs", get(logs::download))
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
         .layer(session_layer)
         .layer(axum::middleware::from_fn(session_store_failures))

@@ -12,6 +12,7 @@ pub mod exec;
 pub mod fixtures;
 pub mod hosts;
 pub mod inventory;
+pub mod logs;
 pub mod passthrough;
 pub mod registries;
 pub mod stats;
@@ -54,6 +55,7 @@ pub struct Services {
     pub inventory: inventory::InventoryService,
     pub adoption: adoption::AdoptionService,
     pub exec: exec::ExecService,
+    pub logs: logs::LogService,
     pub stats: stats::StatsService,
     pub terminals: terminal::TerminalService,
     pub disks: disks::DiskService,
@@ -89,6 +91,11 @@ impl Services {
             inventory::InventoryService::new(db.clone(), bus.clone(), hosts.clone()),
             hosts.clone(),
         );
+        let logs = logs::LogService::new(
+            containers.clone(),
+            inventory::InventoryService::new(db.clone(), bus.clone(), hosts.clone()),
+            hosts.clone(),
+        );
         let stats = stats::StatsService::new(
             db.clone(),
             hosts.clone(),
@@ -117,6 +124,7 @@ impl Services {
                 audit::AuditService::new(db.clone(), bus.clone()),
             ),
             exec,
+            logs,
             containers,
             disks: disks::DiskService::new(db.clone(), hosts_for_disks),
             audit: audit::AuditService::new(db.clone(), bus.clone()),
