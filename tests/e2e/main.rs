@@ -31,6 +31,7 @@ mod replication_browser;
 mod roles;
 mod stats;
 mod terminal;
+mod terminal_browser;
 
 use std::future::Future;
 use std::io::Write;
@@ -142,6 +143,7 @@ fn all_tests() -> Vec<(&'static str, TestFn)> {
         exec::commands_run_in_containers,
         stats::live_and_sampled_stats,
         terminal::shell_in_a_container,
+        terminal_browser::terminal_from_the_container_page,
         logs::follow_search_and_download,
         convergence::outside_rm_and_stop_are_corrected,
         convergence::sigkill_inside_sequences_converges,
