@@ -30,6 +30,7 @@ mod replication;
 mod replication_browser;
 mod roles;
 mod stats;
+mod stats_browser;
 mod terminal;
 mod terminal_browser;
 
@@ -142,6 +143,7 @@ fn all_tests() -> Vec<(&'static str, TestFn)> {
         health_checks_browser::health_check_form_and_badges,
         exec::commands_run_in_containers,
         stats::live_and_sampled_stats,
+        stats_browser::charts_draw_samples,
         terminal::shell_in_a_container,
         terminal_browser::terminal_from_the_container_page,
         logs::follow_search_and_download,
@@ -170,6 +172,7 @@ fn all_tests() -> Vec<(&'static str, TestFn)> {
         admin_browser::viewer_sees_no_actions,
         admin_browser::events_live_and_users_page,
         postgres::auth_sessions_and_hosts,
+        postgres::stats_on_postgres,
         health::postgres_outage_fails_fast_and_recovers,
     ]
 }

@@ -1,9 +1,19 @@
 //! Berth on PostgreSQL: logins, API tokens, sessions that outlive a restart, the bootstrap admin and
-//! hosts, against a throwaway PostgreSQL server the harness starts for this test only.
+//! hosts, against a throwaway PostgreSQL server the harness starts for this test only; stats sampling, the
+//! 5-minute downsampling SQL and the stats reads on PostgreSQL.
+
+use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 use berth::service::auth::Bootstrap;
-use berth_tests::app::{ADMIN_PASSWORD, ADMIN_USERNAME, SESSION_COOKIE, data, expect_error_code};
+use berth::service::fixtures::Fixtures;
+use berth_tests::app::{
+    ADMIN_PASSWORD, ADMIN_USERNAME, SESSION_COOKIE, data, expect_error_code,
+    spawn_berth_process_with_env,
+};
+use berth_tests::containers::{container_action, create_container, wait_container_status};
+use berth_tests::hosts::{add_host, engine_input};
+use berth_tests::process::{Probe, poll};
 use berth_tests::{PostgresServer, TestApp, TestEnv, spawn_app_with_database};
 use serde_json::{Value, json};
 
@@ -236,5 +246,148 @@ async fn second_start(env: &TestEnv, app: &TestApp, kept: &Kept) -> Result<()> {
         data(&wildcard)?["auditLog"]["totalCount"] == 0,
         "`%` must match itself only: {wildcard}"
     );
+    Ok(())
+}
+
+/// Stats on PostgreSQL (a `berth` process sampling every second): samples seeded 65-110 minutes back are averaged
+/// by the 5-minute downsampling SQL into `Host.statsHistory`'s older points; a running container's background
+/// samples come back from `statsHistory`, `Host.statsHistory` and `statsTrends`.
+pub async fn stats_on_postgres(env: &TestEnv) -> Result<()> {
+    let postgres = PostgresServer::start(env).await?;
+    let outcome = async {
+        let url = postgres.create_database("berth_stats").await?;
+        let data_dir = env.new_app_dir()?;
+        let mut berth = spawn_berth_process_with_env(
+            &data_dir,
+            &[
+                ("DATABASE_URL", url.as_str()),
+                ("BERTH_STATS_INTERVAL_SECS", "1"),
+            ],
+        )
+        .await
+        .context("starting Berth on PostgreSQL")?;
+        let outcome = stats_checks(env, &berth.app, &url).await;
+        let stopped = berth.process.stop(Duration::from_secs(20)).await;
+        outcome?;
+        stopped
+    }
+    .await;
+    postgres.finish(outcome).await
+}
+
+async fn stats_checks(env: &TestEnv, app: &TestApp, url: &str) -> Result<()> {
+    const MIB: i64 = 1024 * 1024;
+    app.login_as(ADMIN_USERNAME, ADMIN_PASSWORD).await?;
+    let engine = env.host("h1")?;
+    let host = add_host(app, engine_input("h1", engine)).await?;
+    ensure!(host["status"] == "UP", "{host}");
+    let host_id = host["id"].as_str().unwrap_or_default().to_owned();
+
+    // Old samples of a made-up instance on h1, before any container runs (so no average is newer).
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_millis() as i64;
+    let seeded: Vec<i64> = (0..46).map(|m| now_ms - (110 - m) * 60_000).collect();
+    let fixtures = Fixtures::open(url).await?;
+    fixtures
+        .stats_samples("seeded-instance", &host_id, &seeded, 10 * MIB, 5.0)
+        .await?;
+    fixtures.close().await?;
+    let since = time::OffsetDateTime::now_utc() - time::Duration::hours(2);
+    let since = since.format(&time::format_description::well_known::Rfc3339)?;
+    let averaged = poll(
+        "the seeded samples averaged in 5-minute buckets",
+        Duration::from_secs(30),
+        Duration::from_millis(500),
+        || async {
+            let body = app
+                .graphql(
+                    "query H($id: ID!, $since: DateTime) { host(id: $id) { statsHistory(since: $since) { at \
+                     cpuPercent memoryBytes containers } } }",
+                    json!({ "id": host_id, "since": since }),
+                )
+                .await?;
+            let points = data(&body).with_context(|| body.to_string())?["host"]["statsHistory"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            let old: Vec<Value> = points
+                .iter()
+                .filter(|p| {
+                    p["memoryBytes"] == 10 * MIB
+                        && p["containers"] == 1
+                        && p["cpuPercent"].as_f64().is_some_and(|c| (c - 5.0).abs() < 0.01)
+                })
+                .cloned()
+                .collect();
+            Ok(if old.len() >= 8 {
+                Probe::Ready(old)
+            } else {
+                Probe::NotYet(format!("{points:?}"))
+            })
+        },
+    )
+    .await?;
+    eprintln!("postgres stats: {} averaged host points", averaged.len());
+
+    let c = create_container(
+        app,
+        json!({
+            "name": "pg-stats",
+            "image": env.registry.reference("tools/busybox:1.35"),
+            "command": ["sh", "-c", "dd if=/dev/zero of=/dev/shm/x bs=1M count=24 2>/dev/null; sleep 3600"],
+            "resources": { "memory": "64m" },
+            "hostId": host_id,
+        }),
+    )
+    .await?;
+    let id = c["id"].as_str().unwrap_or_default().to_owned();
+    container_action(app, "runContainer", &id, None).await?;
+    let c = wait_container_status(app, &id, "RUNNING", Duration::from_secs(60)).await?;
+    let instance = c["instances"][0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let (history, host_points, trend) = poll(
+        "samples on PostgreSQL read back",
+        Duration::from_secs(30),
+        Duration::from_millis(500),
+        || async {
+            let body = app
+                .graphql(
+                    "query Q($c: ID!, $h: ID!, $ids: [ID!]!) { container(id: $c) { instances { statsHistory { at \
+                     memoryBytes } } } host(id: $h) { statsHistory { at memoryBytes containers } } \
+                     statsTrends(instanceIds: $ids) { points { at memoryBytes } } }",
+                    json!({ "c": id, "h": host_id, "ids": [instance] }),
+                )
+                .await?;
+            let d = data(&body).with_context(|| body.to_string())?;
+            let list = |v: &Value| v.as_array().cloned().unwrap_or_default();
+            let history = list(&d["container"]["instances"][0]["statsHistory"]);
+            let host_points = list(&d["host"]["statsHistory"]);
+            let trend = list(&d["statsTrends"][0]["points"]);
+            let held = |p: &Value| p["memoryBytes"].as_i64().unwrap_or_default() >= 20 * MIB;
+            Ok(
+                if history.len() >= 3
+                    && history.last().is_some_and(held)
+                    && host_points.last().is_some_and(held)
+                    && trend.last().is_some_and(held)
+                {
+                    Probe::Ready((history, host_points, trend))
+                } else {
+                    Probe::NotYet(format!("history {history:?}; host {host_points:?}; trend {trend:?}"))
+                },
+            )
+        },
+    )
+    .await?;
+    eprintln!(
+        "postgres stats: {} samples, host {} points (last {}), trend {} points",
+        history.len(),
+        host_points.len(),
+        host_points.last().cloned().unwrap_or_default(),
+        trend.len()
+    );
+    container_action(app, "stopContainer", &id, None).await?;
     Ok(())
 }

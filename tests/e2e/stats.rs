@@ -1,6 +1,7 @@
 //! Container stats on real engines: a busybox container holding 24 MiB under a 64 MiB limit seen live on
 //! `containerStats` (two watchers, one engine stream, closed when they leave) and on `dockerContainerStats`; the
-//! background samples in `statsHistory` and `Host.stats`, still there after Berth restarts; unknown ids NOT_FOUND.
+//! background samples in `statsHistory` and `Host.stats`, still there after Berth restarts; unknown ids NOT_FOUND;
+//! the host's totals over time (`Host.statsHistory`) and the list's batched trends (`statsTrends`, 501 ids refused).
 //!
 //! Berth runs as a process here, so the sampling interval (`BERTH_STATS_INTERVAL_SECS=1`) is its own and its log
 //! tells how many engine streams it opened.
@@ -11,7 +12,8 @@ use std::time::Duration;
 use anyhow::{Context, Result, ensure};
 use berth_tests::TestEnv;
 use berth_tests::app::{
-    ADMIN_PASSWORD, ADMIN_USERNAME, BerthProcess, TestApp, data, spawn_berth_process_with_env,
+    ADMIN_PASSWORD, ADMIN_USERNAME, BerthProcess, TestApp, data, expect_error_code,
+    spawn_berth_process_with_env,
 };
 use berth_tests::containers::{container_action, create_container, wait_container_status};
 use berth_tests::hosts::{add_host, engine_input};
@@ -236,6 +238,60 @@ pub async fn live_and_sampled_stats(env: &TestEnv) -> Result<()> {
             "stats: {} history points after {:.2?}; host {stats}",
             points.len(),
             started.elapsed()
+        );
+        // The host's totals over time (summed per bucket in SQL; 2-second buckets over the last two minutes) and
+        // the list's batched trend lines.
+        let since = (time::OffsetDateTime::now_utc() - time::Duration::minutes(2))
+            .format(&time::format_description::well_known::Rfc3339)?;
+        let (host_points, trend) = poll(
+            "Host.statsHistory and statsTrends with the held memory",
+            Duration::from_secs(20),
+            Duration::from_millis(250),
+            || async {
+                let body = app
+                    .graphql(
+                        "query T($host: ID!, $ids: [ID!]!, $since: DateTime) { host(id: $host) { statsHistory(since: $since) { at cpuPercent \
+                         memoryBytes containers } } statsTrends(instanceIds: $ids) { instanceId points { at \
+                         cpuPercent memoryBytes } } }",
+                        json!({ "host": host_id, "ids": [instance, "no-such-instance"], "since": since }),
+                    )
+                    .await?;
+                let d = data(&body).with_context(|| body.to_string())?;
+                let points = d["host"]["statsHistory"].as_array().cloned().unwrap_or_default();
+                let trends = d["statsTrends"].as_array().cloned().unwrap_or_default();
+                let held = |p: &Value| p["memoryBytes"].as_i64().unwrap_or_default() >= 20 * MIB;
+                let host_ok = points.len() >= 2
+                    && points.iter().all(|p| p["containers"] == 1)
+                    && points.last().is_some_and(held);
+                let trend_ok = trends.len() == 2
+                    && trends[0]["instanceId"] == instance.as_str()
+                    && trends[0]["points"].as_array().is_some_and(|p| !p.is_empty() && p.len() <= 30 && p.iter().all(held))
+                    && trends[1]["points"].as_array().is_some_and(Vec::is_empty);
+                Ok(if host_ok && trend_ok {
+                    Probe::Ready((points, trends[0].clone()))
+                } else {
+                    Probe::NotYet(format!("host {points:?}; trends {trends:?}"))
+                })
+            },
+        )
+        .await?;
+        eprintln!(
+            "stats: Host.statsHistory {} points (last {}), trend {}",
+            host_points.len(),
+            host_points.last().cloned().unwrap_or_default(),
+            trend
+        );
+        let too_many: Vec<String> = (0..501).map(|n| format!("id-{n}")).collect();
+        let body = app
+            .graphql(
+                "query T($ids: [ID!]!) { statsTrends(instanceIds: $ids) { instanceId } }",
+                json!({ "ids": too_many }),
+            )
+            .await?;
+        expect_error_code(&body, "BAD_USER_INPUT")?;
+        ensure!(
+            body["errors"][0]["extensions"]["field"] == "instanceIds",
+            "501 ids refused naming instanceIds: {body}"
         );
         Ok((id, docker_id, points.len()))
     }

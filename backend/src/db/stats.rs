@@ -1,9 +1,10 @@
 //! Queries on `container_stats`: samples written in batches, an instance's history (averages, then the newest
-//! samples), the latest samples of a host, 5-minute averages made in SQL one bucket at a time, and pruning in
+//! samples), the latest samples of a host, a host's totals per time bucket and the trends of many instances (both
+//! summed or averaged in SQL, one query), 5-minute averages made in SQL one bucket at a time, and pruning in
 //! bounded batches.
 
 use super::entities::container_stat::{self, Column as C};
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, Set,
@@ -224,4 +225,159 @@ pub async fn running_instances(
         .into_iter()
         .filter_map(|(id, host, docker)| Some((id, host?, docker?)))
         .collect())
+}
+
+/// A host's totals in one time bucket: each instance's samples in the bucket averaged (CPU, memory) or at their
+/// highest (counters), then summed over the instances.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HostBucket {
+    /// Start of the bucket.
+    pub at_ms: i64,
+    pub cpu_percent: Option<f64>,
+    pub memory_bytes: i64,
+    pub net_rx_bytes: i64,
+    pub net_tx_bytes: i64,
+    pub block_read_bytes: i64,
+    pub block_write_bytes: i64,
+    /// Instances with a sample in the bucket.
+    pub containers: i64,
+}
+
+/// A host's totals per `bucket_ms` from rows of `resolution` with `from_ms <= at_ms < to_ms`, oldest first, summed
+/// in SQL (at most `(to_ms - from_ms) / bucket_ms + 1` rows).
+pub async fn host_buckets(
+    db: &DatabaseConnection,
+    host_id: &str,
+    resolution: i32,
+    from_ms: i64,
+    to_ms: i64,
+    bucket_ms: i64,
+) -> Result<Vec<HostBucket>, DbErr> {
+    // `bucket_ms` is a number of ours (never user text): written into the SQL so that both databases group by
+    // the same expression.
+    let bucket_ms = std::cmp::Ord::max(bucket_ms, 1);
+    let mut inner = Query::select();
+    inner
+        .expr_as(
+            Expr::cust(format!("at_ms - (at_ms % {bucket_ms})")),
+            Alias::new("bucket"),
+        )
+        .column(C::InstanceId)
+        .expr_as(Expr::cust("AVG(cpu_percent)"), Alias::new("cpu"))
+        .expr_as(Expr::cust("AVG(memory_bytes)"), Alias::new("mem"))
+        .expr_as(Expr::cust("MAX(net_rx_bytes)"), Alias::new("rx"))
+        .expr_as(Expr::cust("MAX(net_tx_bytes)"), Alias::new("tx"))
+        .expr_as(Expr::cust("MAX(block_read_bytes)"), Alias::new("br"))
+        .expr_as(Expr::cust("MAX(block_write_bytes)"), Alias::new("bw"))
+        .from(container_stat::Entity)
+        .and_where(Expr::col(C::HostId).eq(host_id))
+        .and_where(Expr::col(C::Resolution).eq(resolution))
+        .and_where(Expr::col(C::AtMs).gte(from_ms))
+        .and_where(Expr::col(C::AtMs).lt(to_ms))
+        .group_by_col(Alias::new("bucket"))
+        .group_by_col(C::InstanceId);
+    let outer = Query::select()
+        .column(Alias::new("bucket"))
+        .expr_as(Expr::cust("SUM(cpu)"), Alias::new("cpu"))
+        .expr_as(Expr::cust("CAST(SUM(mem) AS BIGINT)"), Alias::new("mem"))
+        .expr_as(Expr::cust("CAST(SUM(rx) AS BIGINT)"), Alias::new("rx"))
+        .expr_as(Expr::cust("CAST(SUM(tx) AS BIGINT)"), Alias::new("tx"))
+        .expr_as(Expr::cust("CAST(SUM(br) AS BIGINT)"), Alias::new("br"))
+        .expr_as(Expr::cust("CAST(SUM(bw) AS BIGINT)"), Alias::new("bw"))
+        .expr_as(Expr::cust("COUNT(*)"), Alias::new("n"))
+        .from_subquery(inner, Alias::new("per_instance"))
+        .group_by_col(Alias::new("bucket"))
+        .order_by(Alias::new("bucket"), Order::Asc)
+        .to_owned();
+    let rows = db.query_all(&outer).await?;
+    rows.iter()
+        .map(|row| {
+            Ok(HostBucket {
+                at_ms: row.try_get("", "bucket")?,
+                cpu_percent: row.try_get("", "cpu")?,
+                memory_bytes: row.try_get::<Option<i64>>("", "mem")?.unwrap_or_default(),
+                net_rx_bytes: row.try_get::<Option<i64>>("", "rx")?.unwrap_or_default(),
+                net_tx_bytes: row.try_get::<Option<i64>>("", "tx")?.unwrap_or_default(),
+                block_read_bytes: row.try_get::<Option<i64>>("", "br")?.unwrap_or_default(),
+                block_write_bytes: row.try_get::<Option<i64>>("", "bw")?.unwrap_or_default(),
+                containers: row.try_get("", "n")?,
+            })
+        })
+        .collect()
+}
+
+/// A point of an instance's trend: its raw samples in one bucket averaged.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrendPoint {
+    pub instance_id: String,
+    /// Start of the bucket.
+    pub at_ms: i64,
+    pub cpu_percent: Option<f64>,
+    pub memory_bytes: i64,
+}
+
+/// The raw samples of `instance_ids` from `since_ms` on averaged per `bucket_ms`, in one query, by instance then
+/// time.
+pub async fn trends(
+    db: &DatabaseConnection,
+    instance_ids: &[String],
+    since_ms: i64,
+    bucket_ms: i64,
+) -> Result<Vec<TrendPoint>, DbErr> {
+    if instance_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let bucket_ms = std::cmp::Ord::max(bucket_ms, 1);
+    let select = Query::select()
+        .column(C::InstanceId)
+        .expr_as(
+            Expr::cust(format!("at_ms - (at_ms % {bucket_ms})")),
+            Alias::new("bucket"),
+        )
+        .expr_as(Expr::cust("AVG(cpu_percent)"), Alias::new("cpu"))
+        .expr_as(
+            Expr::cust("CAST(AVG(memory_bytes) AS BIGINT)"),
+            Alias::new("mem"),
+        )
+        .from(container_stat::Entity)
+        .and_where(Expr::col(C::InstanceId).is_in(instance_ids.iter().cloned()))
+        .and_where(Expr::col(C::Resolution).eq(RAW))
+        .and_where(Expr::col(C::AtMs).gte(since_ms))
+        .group_by_col(C::InstanceId)
+        .group_by_col(Alias::new("bucket"))
+        .order_by(C::InstanceId, Order::Asc)
+        .order_by(Alias::new("bucket"), Order::Asc)
+        .to_owned();
+    let rows = db.query_all(&select).await?;
+    rows.iter()
+        .map(|row| {
+            Ok(TrendPoint {
+                instance_id: row.try_get("", "instance_id")?,
+                at_ms: row.try_get("", "bucket")?,
+                cpu_percent: row.try_get("", "cpu")?,
+                memory_bytes: row.try_get::<Option<i64>>("", "mem")?.unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+/// The oldest raw sample of `instance_ids` from `since_ms` on.
+pub async fn oldest_sample(
+    db: &DatabaseConnection,
+    instance_ids: &[String],
+    since_ms: i64,
+) -> Result<Option<i64>, DbErr> {
+    if instance_ids.is_empty() {
+        return Ok(None);
+    }
+    let oldest: Option<Option<i64>> = container_stat::Entity::find()
+        .select_only()
+        .expr(Expr::col(C::AtMs).min())
+        .filter(C::InstanceId.is_in(instance_ids.iter().cloned()))
+        .filter(C::Resolution.eq(RAW))
+        .filter(C::AtMs.gte(since_ms))
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(oldest.flatten())
 }

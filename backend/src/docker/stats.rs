@@ -5,6 +5,7 @@
 use super::{DockerError, Engine, classify, timed};
 use bollard::models::ContainerStatsResponse;
 use bollard::query_parameters::StatsOptionsBuilder;
+use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
 
 /// The CPU counters of one reading, for a percentage between two readings.
@@ -32,6 +33,8 @@ pub struct StatsReading {
     pub net_tx_bytes: u64,
     pub block_read_bytes: u64,
     pub block_write_bytes: u64,
+    /// When the engine took the reading (its `read` time), when it says.
+    pub read_at: Option<DateTime<Utc>>,
 }
 
 impl StatsReading {
@@ -112,6 +115,12 @@ pub fn reading_of(stats: &ContainerStatsResponse) -> StatsReading {
         net_tx_bytes: tx,
         block_read_bytes: read,
         block_write_bytes: write,
+        read_at: stats
+            .read
+            .as_deref()
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&Utc))
+            .filter(|t| t.timestamp() > 0),
     }
 }
 

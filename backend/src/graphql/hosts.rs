@@ -115,6 +115,17 @@ impl Host {
     async fn stats(&self, ctx: &Context<'_>) -> ApiResult<Option<super::stats::HostStats>> {
         super::stats::host(ctx, &self.id).await
     }
+
+    /// The host's totals over time from `since` (default: 24 h ago; at most 48 h back), oldest first: its
+    /// instances' background samples summed per time bucket (each instance averaged within it), at most 360
+    /// points; 5-minute averages before the last hour.
+    async fn stats_history(
+        &self,
+        ctx: &Context<'_>,
+        since: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> ApiResult<Vec<super::stats::HostStatsPoint>> {
+        super::stats::host_history(ctx, &self.id, since).await
+    }
 }
 
 #[derive(SimpleObject, Clone, Debug)]

@@ -11,7 +11,7 @@ use super::inventory::{InventoryMutation, InventoryQuery, InventorySubscription}
 use super::logs::LogQuery;
 use super::passthrough::PassthroughMutation;
 use super::registries::{RegistryMutation, RegistryQuery, RegistrySubscription};
-use super::stats::StatsSubscription;
+use super::stats::{StatsQuery, StatsSubscription};
 use crate::service::Services;
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
@@ -26,6 +26,7 @@ pub struct Query(
     AdoptionQuery,
     DiskQuery,
     AuditQuery,
+    StatsQuery,
 );
 
 #[derive(MergedObject, Default)]

@@ -1,11 +1,12 @@
 //! Container stats: `StatsSample` and `HostStats`, the live `containerStats` / `dockerContainerStats` subscriptions
-//! (one engine stream per container, shared by all its watchers), `ContainerInstance.statsHistory` and `Host.stats`.
+//! (one engine stream per container, shared by all its watchers), `ContainerInstance.statsHistory`, `Host.stats`,
+//! `Host.statsHistory` (the host's totals over time) and `statsTrends` (many instances' last hour in one read).
 
 use super::error::{ApiError, ApiResult};
 use super::scalars::Bytes;
 use super::{authorized_services, require_user, services};
 use crate::service::stats as svc;
-use async_graphql::{Context, ID, SimpleObject, Subscription};
+use async_graphql::{Context, ID, Object, SimpleObject, Subscription};
 use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
 
@@ -98,6 +99,99 @@ pub(crate) async fn host(ctx: &Context<'_>, host_id: &str) -> ApiResult<Option<H
         .host_totals(host_id)
         .await?
         .map(Into::into))
+}
+
+/// A host's totals in one time bucket of its history: each running instance's samples averaged within the
+/// bucket, then summed over the instances.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct HostStatsPoint {
+    /// Start of the bucket.
+    pub at: DateTime<Utc>,
+    /// Sum of the instances' CPU % (100 = one core); null when none was known.
+    pub cpu_percent: Option<f64>,
+    pub memory_bytes: Bytes,
+    /// Counters summed (a chart shows their rate between two points).
+    pub net_rx_bytes: Bytes,
+    pub net_tx_bytes: Bytes,
+    pub block_read_bytes: Bytes,
+    pub block_write_bytes: Bytes,
+    /// Instances with a sample in the bucket.
+    pub containers: i32,
+}
+
+impl From<svc::HostPoint> for HostStatsPoint {
+    fn from(p: svc::HostPoint) -> Self {
+        Self {
+            at: p.at,
+            cpu_percent: p.cpu_percent.map(|c| (c * 100.0).round() / 100.0),
+            memory_bytes: Bytes(p.memory_bytes),
+            net_rx_bytes: Bytes(p.net_rx_bytes),
+            net_tx_bytes: Bytes(p.net_tx_bytes),
+            block_read_bytes: Bytes(p.block_read_bytes),
+            block_write_bytes: Bytes(p.block_write_bytes),
+            containers: i32::try_from(p.containers).unwrap_or(i32::MAX),
+        }
+    }
+}
+
+/// A point of an instance's trend (a few-minute average).
+#[derive(SimpleObject, Clone, Debug)]
+pub struct TrendPoint {
+    /// Start of the bucket.
+    pub at: DateTime<Utc>,
+    pub cpu_percent: Option<f64>,
+    pub memory_bytes: Bytes,
+}
+
+/// The last hour of one instance, for a small trend line.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct StatsTrend {
+    pub instance_id: ID,
+    /// Oldest first, at most 30; empty when the instance has no samples in the last hour.
+    pub points: Vec<TrendPoint>,
+}
+
+/// `Host.statsHistory`.
+pub(crate) async fn host_history(
+    ctx: &Context<'_>,
+    host_id: &str,
+    since: Option<DateTime<Utc>>,
+) -> ApiResult<Vec<HostStatsPoint>> {
+    require_user(ctx)?;
+    let points = services(ctx)?.stats.host_history(host_id, since).await?;
+    Ok(points.into_iter().map(Into::into).collect())
+}
+
+#[derive(Default)]
+pub struct StatsQuery;
+
+#[Object]
+impl StatsQuery {
+    /// The last hour of each instance named (at most 500), at most 30 averaged points each, in one read: the
+    /// containers list's trend lines. In the order given; an unknown id or one without samples has no points.
+    async fn stats_trends(
+        &self,
+        ctx: &Context<'_>,
+        instance_ids: Vec<ID>,
+    ) -> ApiResult<Vec<StatsTrend>> {
+        require_user(ctx)?;
+        let ids: Vec<String> = instance_ids.into_iter().map(|id| id.0).collect();
+        let trends = services(ctx)?.stats.trends(&ids).await?;
+        Ok(trends
+            .into_iter()
+            .map(|(id, points)| StatsTrend {
+                instance_id: ID(id),
+                points: points
+                    .into_iter()
+                    .map(|p| TrendPoint {
+                        at: p.at,
+                        cpu_percent: p.cpu_percent.map(|c| (c * 100.0).round() / 100.0),
+                        memory_bytes: Bytes(p.memory_bytes),
+                    })
+                    .collect(),
+            })
+            .collect())
+    }
 }
 
 #[derive(Default)]

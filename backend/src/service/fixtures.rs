@@ -37,6 +37,33 @@ impl Fixtures {
             .map_err(|e| ServiceError::Unexpected(e.into()))
     }
 
+    /// Raw stats samples of `instance_id` on `host_id` at each of `at_ms`, all with `memory_bytes` and `cpu_percent`.
+    pub async fn stats_samples(
+        &self,
+        instance_id: &str,
+        host_id: &str,
+        at_ms: &[i64],
+        memory_bytes: i64,
+        cpu_percent: f64,
+    ) -> Result<(), ServiceError> {
+        let samples = at_ms
+            .iter()
+            .map(|at| crate::db::stats::NewSample {
+                instance_id: instance_id.to_owned(),
+                host_id: host_id.to_owned(),
+                at_ms: *at,
+                cpu_percent: Some(cpu_percent),
+                memory_bytes,
+                memory_limit_bytes: None,
+                net_rx_bytes: 0,
+                net_tx_bytes: 0,
+                block_read_bytes: 0,
+                block_write_bytes: 0,
+            })
+            .collect();
+        Ok(crate::db::stats::insert_samples(&self.db, samples).await?)
+    }
+
     /// Removes one inventory row.
     pub async fn forget(&self, inventory_id: &str) -> Result<(), ServiceError> {
         Ok(crate::db::inventory::delete(&self.db, inventory_id).await?)

@@ -29,6 +29,38 @@ pub const MAX_HISTORY_RAW: u64 = 720;
 const PRUNE_BATCH: u64 = 5000;
 const BUCKETS_PER_TICK: usize = 12;
 
+/// Most points of a host's history.
+pub const MAX_HOST_POINTS: i64 = 360;
+/// Trends: the last hour, at most 30 points per instance, at most 500 instances a query.
+pub const TREND_WINDOW: Duration = Duration::from_secs(3600);
+pub const TREND_POINTS: usize = 30;
+pub const MAX_TREND_INSTANCES: usize = 500;
+
+/// A host's totals in one time bucket: its instances' samples (each averaged within the bucket) summed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HostPoint {
+    /// Start of the bucket.
+    pub at: DateTime<Utc>,
+    /// Sum of the instances' CPU % (100 = one core); `None` when none was known.
+    pub cpu_percent: Option<f64>,
+    pub memory_bytes: i64,
+    pub net_rx_bytes: i64,
+    pub net_tx_bytes: i64,
+    pub block_read_bytes: i64,
+    pub block_write_bytes: i64,
+    /// Instances with a sample in the bucket.
+    pub containers: usize,
+}
+
+/// A point of an instance's trend: its samples in one bucket averaged.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrendSample {
+    /// Start of the bucket.
+    pub at: DateTime<Utc>,
+    pub cpu_percent: Option<f64>,
+    pub memory_bytes: i64,
+}
+
 /// One reading of a container's usage. Network and block I/O are counters since the container started.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StatsSample {
@@ -41,6 +73,11 @@ pub struct StatsSample {
     pub net_tx_bytes: i64,
     pub block_read_bytes: i64,
     pub block_write_bytes: i64,
+}
+
+/// `a / b` rounded up, for a positive `b` (a ≥ 0).
+fn div_up(a: i64, b: i64) -> i64 {
+    (a + b - 1) / b
 }
 
 fn clamp(v: u64) -> i64 {
@@ -297,7 +334,14 @@ async fn pump(
     while let Some(item) = source.next().await {
         match item {
             Ok(reading) => {
-                let sample = StatsSample::of_reading(Utc::now(), &reading, previous.as_ref());
+                // The engine's time of the reading when it gives one (the live latency is measured from it).
+                // Not a clock far off this one's (a remote engine's): then the time it arrived.
+                let now = Utc::now();
+                let at = reading
+                    .read_at
+                    .filter(|t| (now - *t).num_seconds().abs() < 10)
+                    .unwrap_or(now);
+                let sample = StatsSample::of_reading(at, &reading, previous.as_ref());
                 previous = Some(reading.cpu);
                 let _ = tx.send(sample);
             }
@@ -453,6 +497,133 @@ impl StatsService {
             block_write_bytes: sum(|r| r.block_write_bytes),
             containers: latest.len(),
         }))
+    }
+
+    /// A host's totals over time from `since` (default: 24 h ago, at most [`AVERAGE_KEEP`] back), oldest first:
+    /// its instances' samples summed per time bucket in SQL (each instance averaged within the bucket first),
+    /// from the 5-minute averages before the last hour and the raw samples in it. At most
+    /// [`MAX_HOST_POINTS`] buckets, each at least two sampling intervals wide (so every instance sampled in it
+    /// counts once); the bucket still filling is left out until it is one interval old.
+    pub async fn host_history(
+        &self,
+        host_id: &str,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<Vec<HostPoint>, ServiceError> {
+        let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        let now = Utc::now().timestamp_millis();
+        let since = since
+            .map_or(now - 24 * 3_600_000, |s| s.timestamp_millis())
+            .max(now - ms(AVERAGE_KEEP));
+        if since >= now {
+            return Ok(Vec::new());
+        }
+        let span = now - since;
+        let bucket = div_up(
+            (ms(self.settings.interval) * 2)
+                .max(div_up(span, MAX_HOST_POINTS))
+                .max(1000),
+            1000,
+        ) * 1000;
+        let average_ms = i64::from(AVERAGE_SECS) * 1000;
+        // Raw samples cover the last hour: from the first 5-minute boundary in it on; averages before.
+        let raw_from = now - ms(RAW_KEEP);
+        let cut = (raw_from + average_ms - 1).div_euclid(average_ms) * average_ms;
+        let cut = cut.max(since);
+        // The bucket still filling counts once every instance had an interval to be sampled in it.
+        let filling = now - now.rem_euclid(bucket);
+        let end = if now - filling >= ms(self.settings.interval) {
+            now + 1
+        } else {
+            filling
+        };
+        let mut rows = if since < cut {
+            q::host_buckets(
+                &self.db,
+                host_id,
+                AVERAGE_SECS,
+                since,
+                cut,
+                bucket.max(average_ms),
+            )
+            .await?
+        } else {
+            Vec::new()
+        };
+        let raw = q::host_buckets(&self.db, host_id, q::RAW, cut, end, bucket).await?;
+        if let (Some(last), Some(first)) = (rows.last(), raw.first())
+            && last.at_ms >= first.at_ms
+        {
+            rows.pop();
+        }
+        rows.extend(raw);
+        let excess = rows.len().saturating_sub(MAX_HOST_POINTS as usize);
+        rows.drain(..excess);
+        Ok(rows
+            .into_iter()
+            .map(|b| HostPoint {
+                at: DateTime::from_timestamp_millis(b.at_ms).unwrap_or_default(),
+                cpu_percent: b.cpu_percent,
+                memory_bytes: b.memory_bytes,
+                net_rx_bytes: b.net_rx_bytes,
+                net_tx_bytes: b.net_tx_bytes,
+                block_read_bytes: b.block_read_bytes,
+                block_write_bytes: b.block_write_bytes,
+                containers: usize::try_from(b.containers).unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    /// The last hour of each of `instance_ids` (at most [`MAX_TREND_INSTANCES`], duplicates ignored) as at most
+    /// [`TREND_POINTS`] averages, read in one query; an instance without samples gets no points.
+    pub async fn trends(
+        &self,
+        instance_ids: &[String],
+    ) -> Result<Vec<(String, Vec<TrendSample>)>, ServiceError> {
+        let mut ids: Vec<String> = instance_ids.to_vec();
+        ids.sort();
+        ids.dedup();
+        if ids.len() > MAX_TREND_INSTANCES {
+            return Err(ServiceError::bad_input(
+                "instanceIds",
+                format!(
+                    "at most {MAX_TREND_INSTANCES} instances at a time ({} given)",
+                    ids.len()
+                ),
+            ));
+        }
+        let window = i64::try_from(TREND_WINDOW.as_millis()).unwrap_or(i64::MAX);
+        let now = Utc::now().timestamp_millis();
+        // Buckets as wide as the samples there are need (a container started minutes ago still gets a line),
+        // at least two sampling intervals: one read of the oldest sample, one of the averages.
+        let Some(oldest) = q::oldest_sample(&self.db, &ids, now - window).await? else {
+            return Ok(instance_ids
+                .iter()
+                .map(|id| (id.clone(), Vec::new()))
+                .collect());
+        };
+        let interval = i64::try_from(self.settings.interval.as_millis()).unwrap_or(1000);
+        let bucket = div_up(now - oldest, TREND_POINTS as i64 - 2)
+            .max(interval * 2)
+            .max(1000);
+        let since = oldest - oldest.rem_euclid(bucket);
+        let points = q::trends(&self.db, &ids, since, bucket).await?;
+        let mut by_id: HashMap<String, Vec<TrendSample>> = HashMap::new();
+        for p in points {
+            by_id.entry(p.instance_id).or_default().push(TrendSample {
+                at: DateTime::from_timestamp_millis(p.at_ms).unwrap_or_default(),
+                cpu_percent: p.cpu_percent,
+                memory_bytes: p.memory_bytes,
+            });
+        }
+        Ok(instance_ids
+            .iter()
+            .map(|id| {
+                let mut points = by_id.get(id).cloned().unwrap_or_default();
+                let excess = points.len().saturating_sub(TREND_POINTS);
+                points.drain(..excess);
+                (id.clone(), points)
+            })
+            .collect())
     }
 
     /// Running instances to sample, by host: (instance id, Docker id).

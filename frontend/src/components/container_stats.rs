@@ -21,8 +21,8 @@ const KEEP: usize = 1500;
 /// How far back the charts start.
 const WINDOW_MS: f64 = 3_600_000.0;
 /// Drawing area in SVG units (the SVG scales to the card's width).
-const WIDTH: f64 = 640.0;
-const HEIGHT: f64 = 150.0;
+const WIDTH: f64 = 360.0;
+const HEIGHT: f64 = 160.0;
 const LEFT: f64 = 76.0;
 const RIGHT: f64 = 10.0;
 const TOP: f64 = 10.0;
