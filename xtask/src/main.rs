@@ -31,6 +31,10 @@ commands:
           run the inventory benchmark (release build, real engines, chromium, as root): 10,000 definitions
           and 20,000 Docker containers; list latency and rate against dockerd, event → subscriber, the
           Containers tab in the browser, server memory; writes the tables into BENCHMARKS.md
+  bench logs
+          run the logs benchmark (release build, real engine h1, as root): search over a 5,000-line
+          window and download of 100,000 lines against `docker logs -t`; writes the table into
+          BENCHMARKS.md
 ";
 
 fn main() {
@@ -216,7 +220,7 @@ fn test(root: &Path, extra: &[String]) -> Result<()> {
 }
 
 /// The benchmarks of the tests crate (`tests/benches/*.rs`, `harness = false`), in a release build.
-const BENCHMARKS: &[&str] = &["hosts", "registry", "run", "converge", "inventory"];
+const BENCHMARKS: &[&str] = &["hosts", "registry", "run", "converge", "inventory", "logs"];
 
 fn bench(root: &Path, rest: &[String]) -> Result<()> {
     let Some((which, extra)) = rest.split_first() else {

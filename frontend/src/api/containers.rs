@@ -574,14 +574,19 @@ struct LogLineData {
     container_logs: LogLine,
 }
 
-/// The last `tail` lines of an instance's output, then new lines as they come. The server ends the feed when the
-/// container stops; like every feed it is then opened again, and each (re)connection replays the tail: clear what
-/// is shown on `Live::Connected`, and drop the stream to stop.
-pub fn container_logs(instance_id: &str, tail: i64) -> impl Stream<Item = Live<LogLine>> + use<> {
+/// The last `tail` lines of an instance's output, then new lines as they come; with `search`, only the lines
+/// holding that text (case ignored), picked on the server. The server ends the feed when the container stops;
+/// like every feed it is then opened again, and each (re)connection replays the tail: clear what is shown on
+/// `Live::Connected`, and drop the stream to stop.
+pub fn container_logs(
+    instance_id: &str,
+    tail: i64,
+    search: Option<&str>,
+) -> impl Stream<Item = Live<LogLine>> + use<> {
     subscriptions::subscribe_with_status(
-        "subscription ContainerLogs($instanceId: ID!, $tail: Int!) { \
-         containerLogs(instanceId: $instanceId, tail: $tail) { stream text at } }",
-        json!({ "instanceId": instance_id, "tail": tail }),
+        "subscription ContainerLogs($instanceId: ID!, $tail: Int!, $search: String) { \
+         containerLogs(instanceId: $instanceId, tail: $tail, search: $search) { stream text at } }",
+        json!({ "instanceId": instance_id, "tail": tail, "search": search }),
     )
     .map(|event| Live::from_event(event, |data: LogLineData| data.container_logs))
 }

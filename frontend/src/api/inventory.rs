@@ -469,13 +469,17 @@ struct DockerLogLineData {
     docker_container_logs: LogLine,
 }
 
-/// The last `tail` lines of a Docker container's output, then new lines as they come (each reconnection
-/// replays the tail: clear on `Live::Connected`). Drop the stream to stop.
-pub fn docker_container_logs(id: &str, tail: i64) -> impl Stream<Item = Live<LogLine>> + use<> {
+/// The last `tail` lines of a Docker container's output, then new lines as they come, only those holding
+/// `search` when given (each reconnection replays the tail: clear on `Live::Connected`). Drop the stream to stop.
+pub fn docker_container_logs(
+    id: &str,
+    tail: i64,
+    search: Option<&str>,
+) -> impl Stream<Item = Live<LogLine>> + use<> {
     subscriptions::subscribe_with_status(
-        "subscription DockerContainerLogs($id: ID!, $tail: Int) { \
-         dockerContainerLogs(id: $id, tail: $tail) { stream text at } }",
-        json!({ "id": id, "tail": tail }),
+        "subscription DockerContainerLogs($id: ID!, $tail: Int, $search: String) { \
+         dockerContainerLogs(id: $id, tail: $tail, search: $search) { stream text at } }",
+        json!({ "id": id, "tail": tail, "search": search }),
     )
     .map(|event| Live::from_event(event, |data: DockerLogLineData| data.docker_container_logs))
 }

@@ -13,7 +13,7 @@ use leptos_router::hooks::use_navigate;
 use super::{
     adopt_dialog::AdoptDialog,
     container_info::{endpoint_address, short_image},
-    container_logs::{LogPanel, TAIL},
+    container_logs::{LogPanel, LogSource},
     dialog::{ConfirmDialog, Pending},
     feed::{Delta, Feed, FeedPhase, Keyed, Query},
     icons::{Icon, IconKind},
@@ -33,7 +33,7 @@ use crate::api::{
     inventory::{
         ChangeKind, DockerAction, DockerContainer, DockerContainerFilter, DockerContainerSort,
         DockerContainerSortKey, DockerPort, docker_container_action, docker_container_count,
-        docker_container_logs, docker_containers, host_docker_containers, remove_docker_container,
+        docker_containers, host_docker_containers, remove_docker_container,
         watch_docker_container_changes,
     },
 };
@@ -964,10 +964,9 @@ fn InventoryLogs(container: DockerContainer, on_close: Callback<()>) -> impl Int
                     </button>
                 </div>
                 <LogPanel
-                    feed=Box::pin(docker_container_logs(&container.id, TAIL))
+                    source=LogSource::DockerContainer(container.id.clone())
                     title=title
                     running=running
-                    view_id="inventory-logs"
                 />
             </div>
         </div>
