@@ -7,6 +7,11 @@ use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+/// jemalloc instead of glibc's malloc: with one arena per thread (tokio's workers, one thread per SQLite
+/// connection) glibc kept every arena at its peak, so the RSS grew with requests; jemalloc returns freed pages.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Berth manages Docker containers across many Docker hosts: registries, hosts, container definitions and
 /// their live status, through one GraphQL API and a web app.
 #[derive(Parser)]
