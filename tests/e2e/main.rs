@@ -24,6 +24,7 @@ mod hosts;
 mod inventory;
 mod inventory_browser;
 mod logs;
+mod logs_browser;
 mod postgres;
 mod registries;
 mod replication;
@@ -167,6 +168,7 @@ fn all_tests() -> Vec<(&'static str, TestFn)> {
         browser::hosts_add_and_pull,
         browser::storage_registries,
         containers_browser::containers_run_logs_stop,
+        logs_browser::search_stderr_and_download,
         inventory_browser::all_view_lists_filters_scrolls_and_adopts,
         replication_browser::scale_in_table_and_mount_a_disk,
         admin_browser::viewer_sees_no_actions,
