@@ -35,6 +35,13 @@ commands:
           run the logs benchmark (release build, real engine h1, as root): search over a 5,000-line
           window and download of 100,000 lines against `docker logs -t`; writes the table into
           BENCHMARKS.md
+  bench stats
+          run the stats benchmark (release build, real engine h1, as root): 100 running containers sampled
+          by Berth against `docker stats --no-stream` at the same rate (CPU of Berth and of the engine), the
+          live stats delay from the engine's reading to the client; writes the table into BENCHMARKS.md
+  bench terminal
+          run the terminal benchmark (release build, real engine h1, as root): keystroke → echo round trips
+          through Berth's terminal WebSocket on loopback; writes the table into BENCHMARKS.md
 ";
 
 fn main() {
@@ -220,7 +227,16 @@ fn test(root: &Path, extra: &[String]) -> Result<()> {
 }
 
 /// The benchmarks of the tests crate (`tests/benches/*.rs`, `harness = false`), in a release build.
-const BENCHMARKS: &[&str] = &["hosts", "registry", "run", "converge", "inventory", "logs"];
+const BENCHMARKS: &[&str] = &[
+    "hosts",
+    "registry",
+    "run",
+    "converge",
+    "inventory",
+    "logs",
+    "stats",
+    "terminal",
+];
 
 fn bench(root: &Path, rest: &[String]) -> Result<()> {
     let Some((which, extra)) = rest.split_first() else {
@@ -244,7 +260,7 @@ fn bench(root: &Path, rest: &[String]) -> Result<()> {
     let mut cmd = cargo();
     // The convergence benchmark SIGKILLs and restarts a real `berth` process, the inventory benchmark measures
     // one: a release build of it.
-    if which == "converge" || which == "inventory" {
+    if matches!(which.as_str(), "converge" | "inventory" | "stats") {
         sh(cargo().args([
             "build",
             "--release",
