@@ -4,7 +4,6 @@
 
 use crate::bus::{Bus, Event};
 use crate::db::containers::{self as q, ContainerRow, InstanceRow};
-use crate::docker::LogEntry;
 use crate::service::ServiceError;
 use crate::service::auth::User;
 use crate::service::authz::{self, Action};
@@ -16,7 +15,6 @@ use berth_shared::{
     validate_health_check, validate_replace_unhealthy_after, validate_replicas,
 };
 use chrono::{DateTime, Utc};
-use futures::{Stream, StreamExt};
 use sea_orm::DatabaseConnection;
 use tokio::sync::{mpsc, oneshot};
 
@@ -1190,31 +1188,6 @@ impl ContainerService {
     pub async fn delete_definition(&self, id: &str) -> Result<(), ServiceError> {
         q::delete(&self.db, id).await?;
         Ok(())
-    }
-
-    /// The last `tail` lines of an instance's output, then new lines as they come.
-    pub async fn logs(
-        &self,
-        instance_id: &str,
-        tail: u32,
-    ) -> Result<impl Stream<Item = LogEntry> + Send + use<>, ServiceError> {
-        let instance = self
-            .instance(instance_id)
-            .await?
-            .ok_or_else(|| ServiceError::NotFound(format!("no instance with id {instance_id}")))?;
-        let (Some(host_id), Some(docker_id)) = (instance.host_id, instance.docker_id) else {
-            return Err(ServiceError::NotFound(
-                "this instance has no Docker container yet, so it has no logs".into(),
-            ));
-        };
-        let (_, engine) = self.hosts.engine(&host_id).await?;
-        let stream = engine.logs(&docker_id, tail, true);
-        Ok(stream
-            .take_while(|item| {
-                let ok = item.is_ok();
-                async move { ok }
-            })
-            .filter_map(|item| async move { item.ok() }))
     }
 }
 

@@ -182,13 +182,7 @@ impl ExecService {
                 })
             }
             ExecTarget::DockerContainer(id) => {
-                let c = self.inventory.require(id).await?;
-                let (_, engine) = self.hosts.engine(&c.host_id).await.map_err(|e| match e {
-                    ServiceError::NotFound(_) => {
-                        ServiceError::NotFound(format!("host {} no longer exists", c.host_name))
-                    }
-                    other => other,
-                })?;
+                let (c, engine) = self.inventory.reach(id).await?;
                 Ok(Place {
                     host: c.host_name,
                     docker_id: c.docker_id,

@@ -5,14 +5,13 @@
 use crate::bus::{Bus, Event};
 use crate::db::hosts as host_q;
 use crate::db::inventory::{self as q, InventoryRow};
-use crate::docker::{DockerError, Engine, ListedContainer, LogEntry, PublishedPort, RunState};
+use crate::docker::{DockerError, Engine, ListedContainer, PublishedPort, RunState};
 use crate::engine::reconciler::{LABEL_CONTAINER, LABEL_INSTANCE, LABEL_OWNER};
 use crate::service::ServiceError;
 use crate::service::auth::User;
 use crate::service::authz::{self, Action};
 use crate::service::hosts::{HostService, engine_error};
 use chrono::{DateTime, Utc};
-use futures::{Stream, StreamExt};
 use sea_orm::DatabaseConnection;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -524,7 +523,8 @@ impl InventoryService {
     }
 
     /// The container and its host's engine, for acting on it.
-    async fn reach(&self, id: &str) -> Result<(DockerContainer, Engine), ServiceError> {
+    /// The inventory row `id` and its host's engine (NOT_FOUND naming the host when it was removed).
+    pub async fn reach(&self, id: &str) -> Result<(DockerContainer, Engine), ServiceError> {
         let c = self.require(id).await?;
         let (_, engine) = self.hosts.engine(&c.host_id).await.map_err(|e| match e {
             ServiceError::NotFound(_) => {
@@ -588,22 +588,6 @@ impl InventoryService {
             Err(e) => return Err(engine_error(&c.host_name, e)),
         }
         self.record_one(&c.host_id, &engine, &c.docker_id).await
-    }
-
-    /// The last `tail` lines of a container's output, then new ones as they come.
-    pub async fn logs(
-        &self,
-        id: &str,
-        tail: u32,
-    ) -> Result<impl Stream<Item = LogEntry> + Send + use<>, ServiceError> {
-        let (c, engine) = self.reach(id).await?;
-        Ok(engine
-            .logs(&c.docker_id, tail, true)
-            .take_while(|item| {
-                let ok = item.is_ok();
-                async move { ok }
-            })
-            .filter_map(|item| async move { item.ok() }))
     }
 }
 

@@ -233,13 +233,7 @@ impl LogService {
                 })
             }
             LogTarget::DockerContainer(id) => {
-                let c = self.inventory.require(id).await?;
-                let (_, engine) = self.hosts.engine(&c.host_id).await.map_err(|e| match e {
-                    ServiceError::NotFound(_) => {
-                        ServiceError::NotFound(format!("host {} no longer exists", c.host_name))
-                    }
-                    other => other,
-                })?;
+                let (c, engine) = self.inventory.reach(id).await?;
                 Ok(Source {
                     host: c.host_name,
                     name: c.name,
