@@ -5,7 +5,7 @@ use crate::config::Config;
 use crate::db::session_store::DbSessionStore;
 use crate::engine::monitor::{self, MonitorSettings};
 use crate::engine::reconciler::{self, ReconcilerSettings};
-use crate::graphql::build_schema;
+use crate::graphql::{build_query_schema, build_schema};
 use crate::http::{AppState, router};
 use crate::secrets::SecretBox;
 use crate::service::Services;
@@ -102,6 +102,7 @@ impl RunningApp {
         let sweeper = tokio::spawn(sweep_sessions(sessions.clone()));
         let state = AppState {
             schema: build_schema(services.clone()),
+            query_schema: build_query_schema(services.clone()),
             services,
             ws_init_timeout: Config::ws_init_timeout(),
         };

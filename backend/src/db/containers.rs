@@ -467,6 +467,38 @@ pub async fn page_count(db: &DatabaseConnection, q: &ContainerPageQuery) -> Resu
         .await
 }
 
+/// The ids of the definitions with an instance on `host_id` (over the instances' host index).
+pub async fn container_ids_on_host(
+    db: &DatabaseConnection,
+    host_id: &str,
+) -> Result<Vec<String>, DbErr> {
+    container_instance::Entity::find()
+        .select_only()
+        .column(container_instance::Column::ContainerId)
+        .filter(container_instance::Column::HostId.eq(host_id))
+        .distinct()
+        .into_tuple::<String>()
+        .all(db)
+        .await
+}
+
+/// Which of `ids` name a definition (by primary key, 500 at a time).
+pub async fn existing_ids(db: &DatabaseConnection, ids: &[String]) -> Result<Vec<String>, DbErr> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(500) {
+        out.extend(
+            container::Entity::find()
+                .select_only()
+                .column(container::Column::Id)
+                .filter(container::Column::Id.is_in(chunk.iter().cloned()))
+                .into_tuple::<String>()
+                .all(db)
+                .await?,
+        );
+    }
+    Ok(out)
+}
+
 /// The instances of these definitions, by definition and replica (one query).
 pub async fn instances_of_many(
     db: &DatabaseConnection,

@@ -32,6 +32,9 @@ pub const SQLITE_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The settings row `/healthz` writes to prove the database takes writes.
 const HEARTBEAT_KEY: &str = "health.heartbeat";
 
+/// Rows a SQLite connection's thread may hand over before the reader takes them.
+const ROW_CHANNEL: usize = 1024;
+
 /// Connects to SQLite or PostgreSQL and brings the schema up to date.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     let sqlite = url.starts_with("sqlite:");
@@ -54,6 +57,10 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
         o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
             .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
+            // Each connection's thread hands rows over a bounded channel; at sqlx's 50 a page of 50
+            // definitions with their 100 instances parks and wakes that thread and the reader about once a
+            // row. Room for a whole page lets the thread run through it and the reader take it at once.
+            .row_buffer_size(ROW_CHANNEL)
     });
     let db = Database::connect(options).await?;
     Migrator::up(&db, None).await?;

@@ -19,7 +19,7 @@ pub mod scalars;
 pub mod schema;
 pub mod stats;
 
-pub use schema::{BerthSchema, build_schema, schema_builder};
+pub use schema::{BerthSchema, build_query_schema, build_schema, schema_builder};
 
 use crate::service::auth::User;
 use crate::service::{ServiceError, Services};

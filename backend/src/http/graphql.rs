@@ -135,7 +135,7 @@ pub async fn post(
         Ok(u) => u,
         Err(e) => return service_refusal(e),
     };
-    let request = request
+    let mut request = request
         .data(Viewer(user))
         .data(SessionHandle(Some(session)))
         .data(crate::graphql::ClientAddr(
@@ -143,16 +143,44 @@ pub async fn post(
                 .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
                 .map(|c| c.0.ip()),
         ));
-    GraphQLResponse::from(state.schema.execute_batch(request).await).into_response()
+    let schema = if match &mut request {
+        BatchRequest::Single(r) => plain_query(r),
+        BatchRequest::Batch(list) => list.iter_mut().all(plain_query),
+    } {
+        &state.query_schema
+    } else {
+        &state.schema
+    };
+    GraphQLResponse::from(schema.execute_batch(request).await).into_response()
 }
 
-/// Whether the document (or the named operation in it) is anything but a query.
-fn is_query_only(query: &str, operation_name: Option<&str>) -> bool {
-    let Ok(doc) = async_graphql::parser::parse_query(query) else {
-        // Let execution report the syntax error.
-        return true;
+/// Whether `request` is only a query and within the document limits, so that it may run on the schema without
+/// extensions. Anything else (a mutation, a syntax error, a document over the limits) goes to the full schema,
+/// which audits it or reports what is wrong. The parsed document stays in the request for execution.
+fn plain_query(request: &mut async_graphql::Request) -> bool {
+    let operation_name = request.operation_name.clone();
+    let Ok(doc) = request.parsed_query() else {
+        return false;
     };
-    match doc.operations {
+    crate::graphql::limits::check_document(doc).is_ok()
+        && only_queries(doc, operation_name.as_deref())
+}
+
+/// Whether the document (or the named operation in it) is only queries; a syntax error counts as one (execution
+/// reports it).
+fn is_query_only(query: &str, operation_name: Option<&str>) -> bool {
+    match async_graphql::parser::parse_query(query) {
+        Ok(doc) => only_queries(&doc, operation_name),
+        Err(_) => true,
+    }
+}
+
+/// Whether the operations of `doc` (or the named one) are all queries.
+fn only_queries(
+    doc: &async_graphql::parser::types::ExecutableDocument,
+    operation_name: Option<&str>,
+) -> bool {
+    match &doc.operations {
         DocumentOperations::Single(op) => op.node.ty == OperationType::Query,
         DocumentOperations::Multiple(ops) => match operation_name {
             Some(name) => ops
@@ -205,8 +233,13 @@ pub async fn get_or_upgrade(
         Err(e) => return service_refusal(e),
     };
     // No session handle: a GET must not be able to log anyone in or out.
-    let request = request.data(Viewer(user)).data(SessionHandle(None));
-    GraphQLResponse::from(state.schema.execute(request).await).into_response()
+    let mut request = request.data(Viewer(user)).data(SessionHandle(None));
+    let schema = if plain_query(&mut request) {
+        &state.query_schema
+    } else {
+        &state.schema
+    };
+    GraphQLResponse::from(schema.execute(request).await).into_response()
 }
 
 /// A WebSocket upgrade is accepted only from a page of our own origin (or from a client that sends no Origin,
@@ -517,6 +550,33 @@ mod tests {
             "query A { me { id } } mutation B { logout }",
             Some("A")
         ));
+    }
+
+    #[test]
+    fn only_plain_queries_skip_the_extensions() {
+        let mut query = async_graphql::Request::new("query A { me { id } }");
+        assert!(plain_query(&mut query));
+        // The parsed document stays in the request for execution.
+        assert!(query.parsed_query().is_ok());
+        assert!(!plain_query(&mut async_graphql::Request::new(
+            "mutation { logout }"
+        )));
+        assert!(!plain_query(
+            &mut async_graphql::Request::new("query A { me { id } } mutation B { logout }")
+                .operation_name("B")
+        ));
+        assert!(!plain_query(&mut async_graphql::Request::new("{ me { ")));
+        // 2^14 expanded selections: over the limit, so the full schema refuses it with its code.
+        let mut doc = String::from("fragment F0 on Query { me { id } }\n");
+        for i in 1..=14 {
+            doc.push_str(&format!(
+                "fragment F{i} on Query {{ ...F{} ...F{} }}\n",
+                i - 1,
+                i - 1
+            ));
+        }
+        doc.push_str("query { ...F14 }");
+        assert!(!plain_query(&mut async_graphql::Request::new(doc)));
     }
 
     #[test]

@@ -32,6 +32,9 @@ const BODY_LIMIT: usize = 2 * 1024 * 1024;
 pub struct AppState {
     pub services: Services,
     pub schema: BerthSchema,
+    /// The schema without extensions, for query-only requests within the document limits (see
+    /// [`crate::graphql::build_query_schema`]).
+    pub query_schema: BerthSchema,
     pub ws_init_timeout: Duration,
 }
 

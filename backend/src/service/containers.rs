@@ -682,6 +682,19 @@ impl ContainerService {
             .collect())
     }
 
+    /// The ids of the definitions with an instance on `host_id`.
+    pub async fn ids_on_host(&self, host_id: &str) -> Result<Vec<String>, ServiceError> {
+        Ok(q::container_ids_on_host(&self.db, host_id).await?)
+    }
+
+    /// Which of `ids` name a definition.
+    pub async fn existing_ids(
+        &self,
+        ids: &[String],
+    ) -> Result<std::collections::HashSet<String>, ServiceError> {
+        Ok(q::existing_ids(&self.db, ids).await?.into_iter().collect())
+    }
+
     /// Containers by name with their instances (two queries, whatever the number of containers).
     pub async fn list_with_instances(
         &self,

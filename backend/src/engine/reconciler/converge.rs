@@ -7,7 +7,7 @@ use super::placement::{Scope, new_instance};
 use super::{Job, Shared, docker_message, reach_of};
 use crate::docker::{DockerError, RunState};
 use crate::service::ServiceError;
-use crate::service::containers::{Container, Instance};
+use crate::service::containers::{Container, ContainerPageRequest, ContainerSortKey, Instance};
 use berth_shared::InstanceStatus;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -19,6 +19,8 @@ use tokio::sync::mpsc;
 const MAX_PASSES: usize = 3;
 /// When actions remain after the last pass, the next look is this soon (seconds).
 const LOOK_AGAIN_SECS: i64 = 5;
+/// Definitions one sweep reads at a time.
+const SWEEP_PAGE: usize = 250;
 
 fn desired_of(c: &Container) -> Desired {
     Desired {
@@ -317,7 +319,10 @@ impl Shared {
 }
 
 /// Queues a converge for every container whose recorded state differs from what it asks for (or that waits
-/// for a back-off): one read of every definition with its instances, one of the hosts. At most one sweep runs.
+/// for a back-off): the definitions with their instances read in pages of [`SWEEP_PAGE`] by name (keyset, over
+/// the name index), one read of the hosts. Memory stays one page whatever the fleet, and the task yields between
+/// pages so requests and events are never held up behind a whole sweep. A definition renamed meanwhile may be
+/// seen twice or not at all in this sweep: the next one (or its own events) catches it. At most one sweep runs.
 pub(super) fn spawn_sweep(shared: &Arc<Shared>, jobs: mpsc::UnboundedSender<(String, Job)>) {
     if shared.sweeping.swap(true, Ordering::AcqRel) {
         return;
@@ -326,18 +331,34 @@ pub(super) fn spawn_sweep(shared: &Arc<Shared>, jobs: mpsc::UnboundedSender<(Str
     tokio::spawn(async move {
         let outcome = async {
             let reach = shared.reach().await?;
-            let now = Utc::now();
             let mut queued = 0usize;
-            for (c, instances) in shared
-                .containers
-                .list_with_instances(&Default::default())
-                .await?
-            {
-                let plan = decide::plan(&desired_of(&c), &instances, &|h| reach_of(&reach, h), now);
-                if !plan.actions.is_empty() || plan.wake_at.is_some() {
-                    queued += 1;
-                    let _ = jobs.send((c.id, Job::Converge));
+            let mut after = None;
+            loop {
+                let page = shared
+                    .containers
+                    .page(&ContainerPageRequest {
+                        filter: Default::default(),
+                        sort: ContainerSortKey::Name,
+                        desc: false,
+                        first: SWEEP_PAGE,
+                        after: after.take(),
+                        count: false,
+                    })
+                    .await?;
+                let now = Utc::now();
+                for (c, instances, mark) in page.items {
+                    let plan =
+                        decide::plan(&desired_of(&c), &instances, &|h| reach_of(&reach, h), now);
+                    if !plan.actions.is_empty() || plan.wake_at.is_some() {
+                        queued += 1;
+                        let _ = jobs.send((c.id, Job::Converge));
+                    }
+                    after = Some(mark);
                 }
+                if !page.has_next || after.is_none() {
+                    break;
+                }
+                tokio::task::yield_now().await;
             }
             Ok::<_, ServiceError>(queued)
         }
