@@ -1,7 +1,8 @@
 //! Stats charts in headless Chromium: a busybox container holding 24 MiB under a 64 MiB limit, busy a little
 //! and pinging its gateway, sampled every second (`BERTH_STATS_INTERVAL_SECS=1`). On its page the CPU, memory
 //! and network charts draw lines through several samples, with their latest values and units in the headings
-//! ("… %", "… of 64 MiB", "…/s") and units on the axes; the memory chart marks the 64 MiB limit.
+//! ("… %", "… of 64 MiB", "…/s") and units on the axes; the memory chart marks the 64 MiB limit. The containers
+//! list shows the row's CPU and memory trend lines with their values, the host's page its totals charted.
 
 use std::time::Duration;
 
@@ -172,6 +173,72 @@ async fn journey(client: &Client, app: &TestApp, env: &TestEnv) -> Result<()> {
         .context("scrolling to the charts")?;
     screenshot(client, "stats-charts.png").await?;
 
+    // The containers list: the row's small CPU and memory lines of the last hour, with their latest values.
+    client
+        .goto(&app.url("/containers"))
+        .await
+        .context("opening the containers list")?;
+    let row = "tr.container-row[data-container-name='charts']";
+    poll(
+        "the row's trend lines",
+        Duration::from_secs(30),
+        Duration::from_millis(250),
+        || async move {
+            let cpu = drawn_points(client, &format!("{row} .trend-cpu")).await?;
+            let memory = drawn_points(client, &format!("{row} .trend-memory")).await?;
+            Ok(if cpu >= 2 && memory >= 2 {
+                Probe::Ready(())
+            } else {
+                Probe::NotYet(format!("cpu {cpu} points, memory {memory}"))
+            })
+        },
+    )
+    .await?;
+    let cpu_now = text(client, &format!("{row} .trend-cpu .trend-now")).await?;
+    let memory_now = text(client, &format!("{row} .trend-memory .trend-now")).await?;
+    ensure!(
+        cpu_now.ends_with('%') && memory_now.ends_with("MiB"),
+        "trend values {cpu_now:?} / {memory_now:?}"
+    );
+    eprintln!("stats_browser: list trend {cpu_now} / {memory_now}");
+    screenshot(client, "containers-trends.png").await?;
+
+    // The host's page: its totals charted.
+    let host_id = host["id"].as_str().unwrap_or_default();
+    client
+        .goto(&app.url(&format!("/hosts/{host_id}")))
+        .await
+        .context("opening the host page")?;
+    for chart in ["#host-stats #stats-cpu", "#host-stats #stats-memory"] {
+        poll(
+            &format!("{chart} drawing at least 2 points"),
+            Duration::from_secs(30),
+            Duration::from_millis(250),
+            || async move {
+                let n = drawn_points(client, chart).await?;
+                Ok(if n >= 2 {
+                    Probe::Ready(n)
+                } else {
+                    Probe::NotYet(format!("{n} points"))
+                })
+            },
+        )
+        .await?;
+    }
+    let host_memory = text(client, "#host-stats #stats-memory [data-role=now]").await?;
+    ensure!(
+        host_memory.contains("MiB of ") && host_memory.ends_with("%)"),
+        "host memory heading {host_memory:?}"
+    );
+    client
+        .execute(
+            "document.querySelector('#host-stats').scrollIntoView();",
+            vec![],
+        )
+        .await
+        .context("scrolling to the host's charts")?;
+    screenshot(client, "host-stats.png").await?;
+
     container_action(app, "stopContainer", &id, None).await?;
     Ok(())
 }
@@ -180,7 +247,7 @@ async fn journey(client: &Client, app: &TestApp, env: &TestEnv) -> Result<()> {
 async fn drawn_points(client: &Client, chart: &str) -> Result<usize> {
     let mut count = 0;
     for path in client
-        .find_all(Locator::Css(&format!("{chart} path.chart-line")))
+        .find_all(Locator::Css(&format!("{chart} path")))
         .await
         .with_context(|| format!("reading {chart}'s lines"))?
     {

@@ -1,7 +1,8 @@
 //! Stats charts of one instance (`#container-stats`): CPU %, memory against its limit, and network receive/send
 //! rates, as SVG line charts with their units on the axes and the latest values written in each heading (readable
 //! without hovering). Fed by `statsHistory` (the last hour) then, while the instance runs and the page is open, the
-//! live `containerStats` feed (about one sample a second).
+//! live `containerStats` feed (about one sample a second). The same charts show a host's totals on its page
+//! (`#host-stats`, from `Host.statsHistory`, read again every 10 s).
 
 use berth_shared::format_bytes;
 use futures::StreamExt;
@@ -13,7 +14,7 @@ use super::{
 };
 use crate::api::{
     Live, bytes_u64,
-    stats::{StatsSample, container_stats, stats_history},
+    stats::{StatsSample, container_stats, host_stats_history, stats_history},
 };
 
 /// Samples kept on the page.
@@ -205,6 +206,85 @@ pub fn ContainerStats(
         }
     });
 
+    view! {
+        <section id="container-stats" class="card stats-panel" aria-labelledby="container-stats-title">
+            <div class="log-head">
+                <h2 id="container-stats-title" class="card-title">
+                    "Stats " <span class="log-of muted">"of " {title}</span>
+                </h2>
+                {running.then(|| view! { <LiveIndicator state=state /> })}
+            </div>
+            <Show
+                when=move || !loaded.get() || !points.with(Vec::is_empty)
+                fallback=|| {
+                    view! {
+                        <p class="log-empty">
+                            "No samples yet: Berth samples running containers every few seconds to minutes."
+                        </p>
+                    }
+                }
+            >
+                {charts(points, "limit", "in use, dashed: the limit")}
+            </Show>
+        </section>
+    }
+}
+
+/// A host's totals (its running instances summed) over the last hour, read again every 10 s.
+#[component]
+pub fn HostStats(host_id: String) -> impl IntoView {
+    let points = RwSignal::new(Vec::<Point>::new());
+    let loaded = RwSignal::new(false);
+    let failed = RwSignal::new(None::<String>);
+    spawn_local_scoped_with_cancellation(async move {
+        loop {
+            let since = {
+                let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(
+                    js_sys::Date::now() - WINDOW_MS,
+                ));
+                String::from(date.to_iso_string())
+            };
+            match host_stats_history(&host_id, &since).await {
+                Ok(history) => {
+                    points.set(history.into_iter().filter_map(point).collect());
+                    failed.set(None);
+                }
+                Err(e) => failed.set(Some(e.to_string())),
+            }
+            loaded.set(true);
+            gloo_timers::future::sleep(std::time::Duration::from_secs(10)).await;
+        }
+    });
+    view! {
+        <section id="host-stats" class="card stats-panel" aria-labelledby="host-stats-title">
+            <div class="log-head">
+                <h2 id="host-stats-title" class="card-title">
+                    "Usage " <span class="log-of muted">"of its running containers, last hour"</span>
+                </h2>
+            </div>
+            {move || failed.get().map(|e| view! { <p class="log-empty form-error">"Stats could not be read: " {e}</p> })}
+            <Show
+                when=move || !loaded.get() || !points.with(Vec::is_empty)
+                fallback=|| {
+                    view! {
+                        <p class="log-empty">
+                            "No samples yet: Berth samples the running containers every few seconds to minutes."
+                        </p>
+                    }
+                }
+            >
+                {charts(points, "host memory", "in use by its containers, of the host's memory")}
+            </Show>
+        </section>
+    }
+}
+
+/// The CPU, memory and network charts of `points`; the memory chart marks the samples' limit as `limit_word`.
+fn charts(
+    points: RwSignal<Vec<Point>>,
+    limit_word: &'static str,
+    memory_unit: &'static str,
+) -> impl IntoView {
     let range = Memo::new(move |_| {
         points.with(|list| match (list.first(), list.last()) {
             (Some(a), Some(b)) => (a.ms, b.ms.max(a.ms + 60_000.0)),
@@ -259,7 +339,7 @@ pub fn ContainerStats(
                 to,
                 top,
                 bytes,
-                limit.map(|l| (l, format!("limit {}", bytes(l)))),
+                limit.map(|l| (l, format!("{limit_word} {}", bytes(l)))),
             )
         })
     });
@@ -323,36 +403,17 @@ pub fn ContainerStats(
     };
 
     view! {
-        <section id="container-stats" class="card stats-panel" aria-labelledby="container-stats-title">
-            <div class="log-head">
-                <h2 id="container-stats-title" class="card-title">
-                    "Stats " <span class="log-of muted">"of " {title}</span>
-                </h2>
-                {running.then(|| view! { <LiveIndicator state=state /> })}
-            </div>
-            <Show
-                when=move || !loaded.get() || !points.with(Vec::is_empty)
-                fallback=|| {
-                    view! {
-                        <p class="log-empty">
-                            "No samples yet: Berth samples running containers every few seconds to minutes."
-                        </p>
-                    }
-                }
-            >
-                <div class="stats-charts">
-                    <Chart id="stats-cpu" title="CPU" unit="100 % = one core" now=Signal::derive(cpu_now) drawn=cpu />
-                    <Chart id="stats-memory" title="Memory" unit="in use, dashed: the limit" now=Signal::derive(memory_now) drawn=memory />
-                    <Chart
-                        id="stats-network"
-                        title="Network"
-                        unit="per second: ↓ received (blue), ↑ sent (amber)"
-                        now=Signal::derive(network_now)
-                        drawn=network
-                    />
-                </div>
-            </Show>
-        </section>
+        <div class="stats-charts">
+            <Chart id="stats-cpu" title="CPU" unit="100 % = one core" now=Signal::derive(cpu_now) drawn=cpu />
+            <Chart id="stats-memory" title="Memory" unit=memory_unit now=Signal::derive(memory_now) drawn=memory />
+            <Chart
+                id="stats-network"
+                title="Network"
+                unit="per second: ↓ received (blue), ↑ sent (amber)"
+                now=Signal::derive(network_now)
+                drawn=network
+            />
+        </div>
     }
 }
 

@@ -34,6 +34,7 @@ pub mod permission;
 pub mod registry_form;
 pub mod registry_status;
 pub mod sort_header;
+pub mod stats_trend;
 pub mod table_tools;
 pub mod terminal;
 pub mod time;

@@ -43,6 +43,7 @@ use crate::{
         page_header::PageHeader,
         permission::{can, needs_title},
         sort_header::{ServerSortHeader, Sort},
+        stats_trend::{TrendCell, Trends},
         table_tools::{ActionsHeader, NoMatchRow, SearchField},
         time::Timestamp,
         virtual_table::VirtualTable,
@@ -50,7 +51,7 @@ use crate::{
 };
 
 /// Columns of the definitions table.
-const COLUMNS: usize = 9;
+const COLUMNS: usize = 10;
 /// The row height the CSS gives definition rows (a second line for "Changed since start").
 const ROW_HEIGHT: f64 = 56.0;
 /// The longest search the server takes.
@@ -525,6 +526,7 @@ fn ManagedView(
         )
     };
 
+    Trends::provide();
     let row = move |container: Signal<Container>| {
         view! { <ContainerRow container=container hosts=host_list modals=modals on_changed=on_changed /> }
     };
@@ -543,7 +545,7 @@ fn ManagedView(
                     empty=move || {
                         view! {
                             <NoMatchRow
-                                columns="9"
+                                columns="10"
                                 message=Signal::derive(|| "No container matches these filters.".to_owned())
                                 on_clear=clear
                             />
@@ -575,6 +577,9 @@ fn ManagedView(
                     <th class="col-replicas">"Replicas"</th>
                     <th class="col-ports">"Ports"</th>
                     <th class="col-limits">"Limits"</th>
+                    <th class="col-usage" title="CPU (100 % = one core) and memory of the last hour">
+                        "Last hour"
+                    </th>
                     <ServerSortHeader
                         label="Created"
                         key=ContainerSortKey::Created
@@ -755,6 +760,19 @@ fn ContainerRow(
                     Some(text) => view! { <span>{text}</span> }.into_any(),
                     None => view! { <span class="muted">"—"</span> }.into_any(),
                 }}
+            </td>
+            <td class="container-usage">
+                <TrendCell instance_ids=Signal::derive(move || {
+                    container
+                        .with(|c| {
+                            c.instances
+                                .iter()
+                                .filter(|i| i.docker_id.is_some())
+                                .map(|i| i.id.clone())
+                                .collect::<Vec<_>>()
+                        })
+                })
+                />
             </td>
             <td class="container-created">{move || view! { <Timestamp value=created() /> }}</td>
             <td class="actions-col">

@@ -16,6 +16,7 @@ use crate::{
     },
     components::{
         alert::{Alert, AlertTone},
+        container_stats::HostStats,
         dialog::ConfirmDialog,
         empty_state::EmptyState,
         format::{sentence, short_digest, short_image_id},
@@ -358,6 +359,7 @@ fn HostDetail(id: String) -> impl IntoView {
                 <BackLink />
                 <HostHeader host=host live=live state=state reload=reload />
                 <CapabilitiesPanel host=host />
+                <HostStats host_id=host.with_untracked(|h| h.id.clone()) />
                 <nav class="subtabs" role="tablist" aria-label="Host sections">
                     <a
                         id="subtab-images"
