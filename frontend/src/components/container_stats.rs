@@ -214,18 +214,7 @@ pub fn ContainerStats(
                 </h2>
                 {running.then(|| view! { <LiveIndicator state=state /> })}
             </div>
-            <Show
-                when=move || !loaded.get() || !points.with(Vec::is_empty)
-                fallback=|| {
-                    view! {
-                        <p class="log-empty">
-                            "No samples yet: Berth samples running containers every few seconds to minutes."
-                        </p>
-                    }
-                }
-            >
-                {charts(points, "limit", "in use, dashed: the limit")}
-            </Show>
+            {charts(points, loaded, "limit", "in use, dashed: the limit")}
         </section>
     }
 }
@@ -263,25 +252,16 @@ pub fn HostStats(host_id: String) -> impl IntoView {
                 </h2>
             </div>
             {move || failed.get().map(|e| view! { <p class="log-empty form-error">"Stats could not be read: " {e}</p> })}
-            <Show
-                when=move || !loaded.get() || !points.with(Vec::is_empty)
-                fallback=|| {
-                    view! {
-                        <p class="log-empty">
-                            "No samples yet: Berth samples the running containers every few seconds to minutes."
-                        </p>
-                    }
-                }
-            >
-                {charts(points, "host memory", "in use by its containers, of the host's memory")}
-            </Show>
+            {charts(points, loaded, "host memory", "in use by its containers, of the host's memory")}
         </section>
     }
 }
 
-/// The CPU, memory and network charts of `points`; the memory chart marks the samples' limit as `limit_word`.
+/// The CPU, memory and network charts of `points` (once `loaded` and empty: a line saying there are no samples
+/// yet); the memory chart marks the samples' limit as `limit_word`.
 fn charts(
     points: RwSignal<Vec<Point>>,
+    loaded: RwSignal<bool>,
     limit_word: &'static str,
     memory_unit: &'static str,
 ) -> impl IntoView {
@@ -403,6 +383,16 @@ fn charts(
     };
 
     view! {
+        <Show
+            when=move || !loaded.get() || !points.with(Vec::is_empty)
+            fallback=|| {
+                view! {
+                    <p class="log-empty">
+                        "No samples yet: Berth samples running containers every few seconds to minutes."
+                    </p>
+                }
+            }
+        >
         <div class="stats-charts">
             <Chart id="stats-cpu" title="CPU" unit="100 % = one core" now=Signal::derive(cpu_now) drawn=cpu />
             <Chart id="stats-memory" title="Memory" unit=memory_unit now=Signal::derive(memory_now) drawn=memory />
@@ -414,6 +404,7 @@ fn charts(
                 drawn=network
             />
         </div>
+        </Show>
     }
 }
 
