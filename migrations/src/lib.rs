@@ -10,6 +10,7 @@ mod m20261128_000005_audit;
 mod m20261203_000006_inventory;
 mod m20261203_000007_health;
 mod m20261203_000008_stats;
+mod m20261203_000009_search;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000006_inventory::Migration),
             Box::new(m20261203_000007_health::Migration),
             Box::new(m20261203_000008_stats::Migration),
+            Box::new(m20261203_000009_search::Migration),
         ]
     }
 }

@@ -1,6 +1,6 @@
 //! Berth on PostgreSQL: logins, API tokens, sessions that outlive a restart, the bootstrap admin and
 //! hosts, against a throwaway PostgreSQL server the harness starts for this test only; stats sampling, the
-//! 5-minute downsampling SQL and the stats reads on PostgreSQL.
+//! 5-minute downsampling SQL and the stats reads on PostgreSQL; the lists' search through `pg_trgm` indexes.
 
 use std::time::Duration;
 
@@ -73,8 +73,53 @@ async fn on_postgres(env: &TestEnv, postgres: &PostgresServer) -> Result<()> {
     let app = spawn_app_with_database(env, &url)
         .await
         .context("starting Berth again on the same PostgreSQL database")?;
-    let outcome = second_start(env, &app, &kept).await;
+    let outcome = async {
+        second_start(env, &app, &kept).await?;
+        search_uses_trigram_indexes(&app, postgres).await
+    }
+    .await;
     app.finish(outcome).await
+}
+
+/// The search migration made `pg_trgm`'s indexes, and a search of the lists answers through them.
+async fn search_uses_trigram_indexes(app: &TestApp, postgres: &PostgresServer) -> Result<()> {
+    let indexes = postgres
+        .query(
+            "berth_e2e",
+            "SELECT indexname FROM pg_indexes WHERE indexname LIKE '%trgm' ORDER BY indexname",
+        )
+        .await?;
+    let indexes: Vec<&str> = indexes.lines().map(str::trim).collect();
+    ensure!(
+        indexes
+            == [
+                "ix_containers_image_trgm",
+                "ix_containers_name_trgm",
+                "ix_docker_containers_search_trgm"
+            ],
+        "trigram indexes on PostgreSQL: {indexes:?}"
+    );
+    for name in ["pg-search-alpha", "pg-search-beta"] {
+        let body = app
+            .graphql(
+                "mutation C($input: ContainerInput!) { createContainer(input: $input) { id } }",
+                json!({ "input": { "name": name, "image": "busybox:1.36" } }),
+            )
+            .await?;
+        data(&body).with_context(|| body.to_string())?;
+    }
+    let body = app
+        .graphql(
+            "{ containers(filter: { search: \"SEARCH-ALP\" }, first: 10) { totalCount edges { node { name } } } }",
+            json!({}),
+        )
+        .await?;
+    let list = &data(&body).with_context(|| body.to_string())?["containers"];
+    ensure!(
+        list["totalCount"] == 1 && list["edges"][0]["node"]["name"] == "pg-search-alpha",
+        "search on PostgreSQL: {body}"
+    );
+    Ok(())
 }
 
 /// What the first server leaves for the second: a live session cookie and an unrevoked token.

@@ -2,6 +2,8 @@
 //! `containerStats` (two watchers, one engine stream, closed when they leave) and on `dockerContainerStats`; the
 //! background samples in `statsHistory` and `Host.stats`, still there after Berth restarts; unknown ids NOT_FOUND;
 //! the host's totals over time (`Host.statsHistory`) and the list's batched trends (`statsTrends`, 501 ids refused).
+//! A container made with `docker run` is sampled too (`DockerContainer.statsHistory`, `dockerContainerStatsTrends`,
+//! counted in the host's totals).
 //!
 //! Berth runs as a process here, so the sampling interval (`BERTH_STATS_INTERVAL_SECS=1`) is its own and its log
 //! tells how many engine streams it opened.
@@ -23,6 +25,8 @@ use serde_json::{Value, json};
 
 const MIB: i64 = 1024 * 1024;
 const SETTINGS: &[(&str, &str)] = &[("BERTH_STATS_INTERVAL_SECS", "1")];
+/// The container made with `docker run` on h1 (not Berth's).
+const HAND_MADE: &str = "stats-by-hand";
 const FIELDS: &str = "at cpuPercent memoryBytes memoryLimitBytes netRxBytes netTxBytes blockReadBytes \
                       blockWriteBytes";
 
@@ -229,7 +233,8 @@ pub async fn live_and_sampled_stats(env: &TestEnv) -> Result<()> {
             .await?;
         let stats = &data(&body).with_context(|| body.to_string())?["host"]["stats"];
         ensure!(
-            stats["containers"] == 1
+            // Other tests' containers may run on h1 too: every running container counts.
+            stats["containers"].as_i64().unwrap_or_default() >= 1
                 && stats["memoryBytes"].as_i64().unwrap_or_default() >= 20 * MIB
                 && stats["memoryLimitBytes"].as_i64().unwrap_or_default() > 64 * MIB,
             "host totals: {stats}"
@@ -261,7 +266,7 @@ pub async fn live_and_sampled_stats(env: &TestEnv) -> Result<()> {
                 let trends = d["statsTrends"].as_array().cloned().unwrap_or_default();
                 let held = |p: &Value| p["memoryBytes"].as_i64().unwrap_or_default() >= 20 * MIB;
                 let host_ok = points.len() >= 2
-                    && points.iter().all(|p| p["containers"] == 1)
+                    && points.iter().all(|p| p["containers"].as_i64().unwrap_or_default() >= 1)
                     && points.last().is_some_and(held);
                 let trend_ok = trends.len() == 2
                     && trends[0]["instanceId"] == instance.as_str()
@@ -281,6 +286,89 @@ pub async fn live_and_sampled_stats(env: &TestEnv) -> Result<()> {
             host_points.last().cloned().unwrap_or_default(),
             trend
         );
+        // A container made by hand on h1 is sampled too: its own history and trend, and the host's totals count
+        // it; the inventory's view of Berth's replica shows the instance's samples.
+        let image = env.registry.reference("tools/busybox:1.35");
+        let _ = engine.docker(&["rm", "-f", HAND_MADE]).await;
+        engine
+            .docker_ok(&[
+                "run", "-d", "--name", HAND_MADE, "-m", "64m", &image, "sh", "-c",
+                "dd if=/dev/zero of=/dev/shm/x bs=1M count=24 2>/dev/null; sleep 3600",
+            ])
+            .await?;
+        let hand_docker = engine
+            .docker_ok(&["inspect", "-f", "{{.Id}}", HAND_MADE])
+            .await?
+            .trim()
+            .to_string();
+        let hand = format!("{host_id}:{hand_docker}");
+        let (hand_points, hand_trends) = poll(
+            "the hand-made container's statsHistory and trend",
+            Duration::from_secs(30),
+            Duration::from_millis(250),
+            || async {
+                let body = app
+                    .graphql(
+                        &format!(
+                            "query T($id: ID!, $ids: [ID!]!) {{ dockerContainer(id: $id) {{ statsHistory {{ {FIELDS} }} }} \
+                             dockerContainerStatsTrends(ids: $ids) {{ id points {{ at cpuPercent memoryBytes }} }} }}"
+                        ),
+                        json!({ "id": hand, "ids": [hand, inventory_id, "nope:nope"] }),
+                    )
+                    .await?;
+                let d = data(&body).with_context(|| body.to_string())?;
+                let points = d["dockerContainer"]["statsHistory"].as_array().cloned().unwrap_or_default();
+                let trends = d["dockerContainerStatsTrends"].as_array().cloned().unwrap_or_default();
+                let held = |p: &Value| p["memoryBytes"].as_i64().unwrap_or_default() >= 20 * MIB;
+                let line = |n: usize| trends.get(n).and_then(|t| t["points"].as_array()).cloned().unwrap_or_default();
+                let ok = points.len() >= 2
+                    && points.last().is_some_and(memory_is_held)
+                    && trends.len() == 3
+                    && trends[0]["id"] == hand.as_str()
+                    && trends[1]["id"] == inventory_id.as_str()
+                    && !line(0).is_empty()
+                    && line(0).iter().all(held)
+                    && !line(1).is_empty()
+                    && line(1).iter().all(held)
+                    && line(2).is_empty();
+                Ok(if ok {
+                    Probe::Ready((points, trends))
+                } else {
+                    Probe::NotYet(format!("history {points:?}; trends {trends:?}"))
+                })
+            },
+        )
+        .await?;
+        eprintln!(
+            "stats: hand-made container {} history points, trends {}",
+            hand_points.len(),
+            Value::Array(hand_trends)
+        );
+        let body = app
+            .graphql(
+                "query H($id: ID!) { host(id: $id) { stats { memoryBytes containers } } }",
+                json!({ "id": host_id }),
+            )
+            .await?;
+        let stats = &data(&body).with_context(|| body.to_string())?["host"]["stats"];
+        ensure!(
+            stats["containers"].as_i64().unwrap_or_default() >= 2
+                && stats["memoryBytes"].as_i64().unwrap_or_default() >= 40 * MIB,
+            "host totals with the hand-made container: {stats}"
+        );
+        engine.docker_ok(&["rm", "-f", HAND_MADE]).await?;
+        let too_many: Vec<String> = (0..501).map(|n| format!("id-{n}")).collect();
+        let body = app
+            .graphql(
+                "query T($ids: [ID!]!) { dockerContainerStatsTrends(ids: $ids) { id } }",
+                json!({ "ids": too_many }),
+            )
+            .await?;
+        expect_error_code(&body, "BAD_USER_INPUT")?;
+        ensure!(
+            body["errors"][0]["extensions"]["field"] == "ids",
+            "501 ids refused naming ids: {body}"
+        );
         let too_many: Vec<String> = (0..501).map(|n| format!("id-{n}")).collect();
         let body = app
             .graphql(
@@ -297,6 +385,8 @@ pub async fn live_and_sampled_stats(env: &TestEnv) -> Result<()> {
     }
     .await;
     let stopped = first.process.stop(Duration::from_secs(20)).await;
+    // Gone also when the test failed before removing it.
+    let _ = env.host("h1")?.docker(&["rm", "-f", HAND_MADE]).await;
     let (id, docker_id, before) = outcome?;
     stopped?;
 

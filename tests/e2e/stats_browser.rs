@@ -2,7 +2,8 @@
 //! and pinging its gateway, sampled every second (`BERTH_STATS_INTERVAL_SECS=1`). On its page the CPU, memory
 //! and network charts draw lines through several samples, with their latest values and units in the headings
 //! ("… %", "… of 64 MiB", "…/s") and units on the axes; the memory chart marks the 64 MiB limit. The containers
-//! list shows the row's CPU and memory trend lines with their values, the host's page its totals charted.
+//! list shows the row's CPU and memory trend lines with their values, and so does its row in the All view (the
+//! inventory); the host's page its totals charted.
 
 use std::time::Duration;
 
@@ -64,7 +65,11 @@ async fn journey(client: &Client, app: &TestApp, env: &TestEnv) -> Result<()> {
     .await?;
     let id = c["id"].as_str().unwrap_or_default().to_owned();
     container_action(app, "runContainer", &id, None).await?;
-    wait_container_status(app, &id, "RUNNING", Duration::from_secs(60)).await?;
+    let running = wait_container_status(app, &id, "RUNNING", Duration::from_secs(60)).await?;
+    let docker_id = running["instances"][0]["dockerId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
 
     client
         .goto(&app.url(&format!("/containers/{id}")))
@@ -179,21 +184,7 @@ async fn journey(client: &Client, app: &TestApp, env: &TestEnv) -> Result<()> {
         .await
         .context("opening the containers list")?;
     let row = "tr.container-row[data-container-name='charts']";
-    poll(
-        "the row's trend lines",
-        Duration::from_secs(30),
-        Duration::from_millis(250),
-        || async move {
-            let cpu = drawn_points(client, &format!("{row} .trend-cpu")).await?;
-            let memory = drawn_points(client, &format!("{row} .trend-memory")).await?;
-            Ok(if cpu >= 2 && memory >= 2 {
-                Probe::Ready(())
-            } else {
-                Probe::NotYet(format!("cpu {cpu} points, memory {memory}"))
-            })
-        },
-    )
-    .await?;
+    wait_for_trend(client, row).await?;
     let cpu_now = text(client, &format!("{row} .trend-cpu .trend-now")).await?;
     let memory_now = text(client, &format!("{row} .trend-memory .trend-now")).await?;
     ensure!(
@@ -202,6 +193,24 @@ async fn journey(client: &Client, app: &TestApp, env: &TestEnv) -> Result<()> {
     );
     eprintln!("stats_browser: list trend {cpu_now} / {memory_now}");
     screenshot(client, "containers-trends.png").await?;
+
+    // The All view (the inventory): the same container's row draws its instance's lines.
+    client
+        .goto(&app.url("/containers?view=all"))
+        .await
+        .context("opening the All view")?;
+    let inventory_row = format!(
+        "tr.inventory-row[data-id='{}:{docker_id}']",
+        host["id"].as_str().unwrap_or_default()
+    );
+    let inventory_row = inventory_row.as_str();
+    wait_for_trend(client, inventory_row).await?;
+    let memory_now = text(client, &format!("{inventory_row} .trend-memory .trend-now")).await?;
+    ensure!(
+        memory_now.ends_with("MiB"),
+        "inventory trend value {memory_now:?}"
+    );
+    screenshot(client, "inventory-trends.png").await?;
 
     // The host's page: its totals charted.
     let host_id = host["id"].as_str().unwrap_or_default();
@@ -241,6 +250,25 @@ async fn journey(client: &Client, app: &TestApp, env: &TestEnv) -> Result<()> {
 
     container_action(app, "stopContainer", &id, None).await?;
     Ok(())
+}
+
+/// Waits until the trend cell of `row` draws CPU and memory lines through at least two points each.
+async fn wait_for_trend(client: &Client, row: &str) -> Result<()> {
+    poll(
+        &format!("the trend lines of {row}"),
+        Duration::from_secs(30),
+        Duration::from_millis(250),
+        || async move {
+            let cpu = drawn_points(client, &format!("{row} .trend-cpu")).await?;
+            let memory = drawn_points(client, &format!("{row} .trend-memory")).await?;
+            Ok(if cpu >= 2 && memory >= 2 {
+                Probe::Ready(())
+            } else {
+                Probe::NotYet(format!("cpu {cpu} points, memory {memory}"))
+            })
+        },
+    )
+    .await
 }
 
 /// How many points the lines of `chart` go through (M and L commands of its paths).

@@ -280,9 +280,17 @@ impl PostgresServer {
         if !valid {
             bail!("database name {name:?}: use lowercase ASCII letters, digits and `_`");
         }
+        self.query("postgres", &format!("CREATE DATABASE {name}"))
+            .await
+            .with_context(|| format!("creating the database {name}"))?;
+        Ok(self.url(name))
+    }
+
+    /// Runs one SQL statement in `database` with `psql` and returns its rows, unaligned and without headers.
+    pub async fn query(&self, database: &str, sql: &str) -> Result<String> {
         let port = self.port.to_string();
         let mut psql = client_command(&self.bin_dir.join("psql"));
-        psql.args(["-X", "-q", "-v", "ON_ERROR_STOP=1"])
+        psql.args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"])
             .args([
                 "-h",
                 "127.0.0.1",
@@ -291,14 +299,14 @@ impl PostgresServer {
                 "-U",
                 "postgres",
                 "-d",
-                "postgres",
+                database,
             ])
             .arg("-c")
-            .arg(format!("CREATE DATABASE {name}"));
-        run_ok(&mut psql, CLIENT_TIMEOUT)
+            .arg(sql);
+        let out = run_ok(&mut psql, CLIENT_TIMEOUT)
             .await
-            .with_context(|| format!("creating the database {name}"))?;
-        Ok(self.url(name))
+            .with_context(|| format!("running {sql:?} in {database}"))?;
+        Ok(out)
     }
 
     /// Fast shutdown (SIGINT: clients are disconnected), SIGKILL if it takes longer than 20 s.

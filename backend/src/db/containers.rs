@@ -350,14 +350,25 @@ impl ContainerOrder {
     }
 }
 
-/// The filter of [`ContainerPageQuery`] as a condition: search with `LIKE` in the name or image, the host as the
+/// The filter of [`ContainerPageQuery`] as a condition: search in the name or image (SQLite: through the trigram
+/// index, 3 characters and more; else with `LIKE`, which PostgreSQL's `pg_trgm` indexes serve), the host as the
 /// pinned host or any instance's host, the status on the stored summary. `counting`: for a count of every match
 /// rather than a page that stops early.
 fn page_filter(q: &ContainerPageQuery, backend: DbBackend, counting: bool) -> Condition {
     use container::Column as C;
     use container_instance::Column as I;
     let mut cond = Condition::all();
-    if let Some(search) = q.search.as_deref().filter(|s| !s.is_empty()) {
+    let search = q.search.as_deref().filter(|s| !s.is_empty());
+    let phrase = search
+        .and_then(keyset::trigram_phrase)
+        .filter(|_| backend == DbBackend::Sqlite);
+    if let Some(phrase) = phrase {
+        // SQLite: the matching rows from the trigram index of name and image (`containers_fts`).
+        cond = cond.add(Expr::cust_with_values(
+            "containers.rowid IN (SELECT rowid FROM containers_fts WHERE containers_fts MATCH ?)",
+            [phrase],
+        ));
+    } else if let Some(search) = search {
         let pattern = keyset::contains_pattern(search);
         let like = |col: C| {
             // SQLite's LIKE ignores ASCII case already (and its lower() knows only ASCII): lower() would only

@@ -5,9 +5,9 @@ use super::entities::docker_container::{self, Column};
 use super::keyset;
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr,
-    EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QuerySelect, TransactionTrait,
-    Value,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend,
+    DbErr, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QuerySelect,
+    TransactionTrait, Value,
 };
 
 pub use docker_container::Model as InventoryRow;
@@ -81,13 +81,26 @@ impl InventorySort {
     }
 }
 
-fn condition(f: &InventoryFilter) -> Condition {
+/// The filter as a condition. The search: on SQLite through the trigram index `docker_containers_fts` (3
+/// characters and more), else `LIKE` on the lower-cased `search` text (which PostgreSQL's `pg_trgm` index serves).
+fn condition(f: &InventoryFilter, backend: DbBackend) -> Condition {
     let mut c = Condition::all();
     if let Some(s) = &f.search {
-        c = c.add(
-            Expr::col(Column::Search)
-                .like(LikeExpr::new(keyset::contains_pattern(s)).escape(keyset::LIKE_ESCAPE)),
-        );
+        match keyset::trigram_phrase(s).filter(|_| backend == DbBackend::Sqlite) {
+            Some(phrase) => {
+                c = c.add(Expr::cust_with_values(
+                    "docker_containers.rowid IN (SELECT rowid FROM docker_containers_fts WHERE \
+                     docker_containers_fts MATCH ?)",
+                    [phrase],
+                ))
+            }
+            None => {
+                c =
+                    c.add(Expr::col(Column::Search).like(
+                        LikeExpr::new(keyset::contains_pattern(s)).escape(keyset::LIKE_ESCAPE),
+                    ))
+            }
+        }
     }
     if let Some(h) = &f.host_id {
         c = c.add(Column::HostId.eq(h.clone()));
@@ -121,7 +134,7 @@ pub async fn page(
     from: Option<&[String]>,
     limit: u64,
 ) -> Result<Option<(Vec<InventoryRow>, u64)>, DbErr> {
-    let cond = condition(filter);
+    let cond = condition(filter, db.get_database_backend());
     let total = docker_container::Entity::find()
         .filter(cond.clone())
         .count(db)
@@ -313,4 +326,52 @@ pub async fn seed(
     }
     txn.commit().await?;
     Ok(ids)
+}
+
+/// The running, current containers on `host_ids` that are not one of Berth's replicas (no instance id): what the
+/// stats sampler reads besides Berth's instances, as (inventory id, host id, Docker id). Walks each host's index.
+pub async fn running_unmanaged(
+    db: &DatabaseConnection,
+    host_ids: &[String],
+) -> Result<Vec<(String, String, String)>, DbErr> {
+    let mut out = Vec::new();
+    for host in host_ids {
+        let rows: Vec<(String, String, String)> = docker_container::Entity::find()
+            .select_only()
+            .column(Column::Id)
+            .column(Column::HostId)
+            .column(Column::DockerId)
+            .filter(Column::HostId.eq(host.as_str()))
+            .filter(Column::State.eq("running"))
+            .filter(Column::Current.eq(true))
+            .filter(Column::InstanceId.is_null())
+            .into_tuple()
+            .all(db)
+            .await?;
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
+/// The instance id of each of `ids` that is one of Berth's replicas, read in chunks: (inventory id, instance id).
+pub async fn instance_ids(
+    db: &DatabaseConnection,
+    ids: &[String],
+) -> Result<Vec<(String, String)>, DbErr> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(CHUNK) {
+        let rows: Vec<(String, Option<String>)> = docker_container::Entity::find()
+            .select_only()
+            .column(Column::Id)
+            .column(Column::InstanceId)
+            .filter(Column::Id.is_in(chunk.iter().cloned()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        out.extend(
+            rows.into_iter()
+                .filter_map(|(id, instance)| Some((id, instance?))),
+        );
+    }
+    Ok(out)
 }

@@ -79,6 +79,16 @@ pub fn contains_pattern(text: &str) -> String {
     out
 }
 
+/// A search as an FTS5 phrase for the trigram tables of SQLite (`containers_fts`, `docker_containers_fts`): the
+/// text quoted (a `"` doubled), so it matches as a substring in any case. `None` under 3 characters, which a
+/// trigram index cannot answer (the caller falls back to `LIKE`).
+pub fn trigram_phrase(text: &str) -> Option<String> {
+    if text.chars().count() < 3 {
+        return None;
+    }
+    Some(format!("\"{}\"", text.replace('"', "\"\"")))
+}
+
 /// The `ESCAPE` character of [`contains_pattern`] (not a backslash, which the two databases quote differently).
 pub const LIKE_ESCAPE: char = '!';
 

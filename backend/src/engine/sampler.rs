@@ -1,5 +1,5 @@
 //! Background stats sampling: every `BERTH_STATS_INTERVAL_SECS` (30 s) one one-shot read of every running
-//! instance of Berth's, hosts in parallel and a few reads in flight per host (`BERTH_STATS_CONCURRENCY`), each
+//! container on the hosts that answer (Berth's instances and the inventory's other containers), hosts in parallel and a few reads in flight per host (`BERTH_STATS_CONCURRENCY`), each
 //! bounded by the call timeout; the tick's samples are stored in one write, then finished buckets averaged and
 //! old rows pruned (bounded work). Its own task: it never holds up events, the reconciler or another host.
 
@@ -40,12 +40,26 @@ pub fn spawn(stats: StatsService) -> JoinHandle<()> {
     })
 }
 
-/// One tick: every running instance on every host that answers, read and stored.
+/// One tick: every running container (Berth's instances and the inventory's others) on every host that answers,
+/// read and stored.
 async fn sample_once(stats: &StatsService, previous: &Previous) {
-    let targets = match stats.sampling_targets().await {
+    let up: Vec<String> = match stats.hosts().list().await {
+        Ok(hosts) => hosts
+            .into_iter()
+            .filter(|h| {
+                h.docker_support && matches!(h.status, HostStatus::Up | HostStatus::Maintenance)
+            })
+            .map(|h| h.id)
+            .collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "the stats sampler cannot list hosts");
+            return;
+        }
+    };
+    let targets = match stats.sampling_targets(&up).await {
         Ok(t) => t,
         Err(e) => {
-            tracing::warn!(error = %e, "the stats sampler cannot list running instances");
+            tracing::warn!(error = %e, "the stats sampler cannot list running containers");
             return;
         }
     };
@@ -53,24 +67,9 @@ async fn sample_once(stats: &StatsService, previous: &Previous) {
         previous.lock().await.clear();
         return;
     }
-    let up: HashMap<String, bool> = match stats.hosts().list().await {
-        Ok(hosts) => hosts
-            .into_iter()
-            .map(|h| {
-                let up = h.docker_support
-                    && matches!(h.status, HostStatus::Up | HostStatus::Maintenance);
-                (h.id, up)
-            })
-            .collect(),
-        Err(e) => {
-            tracing::warn!(error = %e, "the stats sampler cannot list hosts");
-            return;
-        }
-    };
     let per_host = stats.settings().per_host;
     let hosts = targets
         .into_iter()
-        .filter(|(host, _)| up.get(host).copied().unwrap_or(false))
         .map(|(host, instances)| sample_host(stats, previous, host, instances, per_host));
     let samples: Vec<_> = futures::future::join_all(hosts)
         .await
@@ -94,7 +93,7 @@ async fn sample_once(stats: &StatsService, previous: &Previous) {
     }
 }
 
-/// One host's instances, `per_host` reads at a time: (instance id, Docker id, host id, sample).
+/// One host's containers, `per_host` reads at a time: (sample key, Docker id, host id, sample).
 async fn sample_host(
     stats: &StatsService,
     previous: &Previous,

@@ -144,6 +144,18 @@ impl DockerContainer {
         Ok(services(ctx)?.containers.get(id).await?.map(Into::into))
     }
 
+    /// Background samples of this container from `since` on (default: the last 24 h), oldest first, as
+    /// `ContainerInstance.statsHistory` (one of Berth's replicas shows its instance's samples). Every running
+    /// container of a host that answers is sampled.
+    async fn stats_history(
+        &self,
+        ctx: &Context<'_>,
+        since: Option<DateTime<Utc>>,
+    ) -> ApiResult<Vec<super::stats::StatsSample>> {
+        let key = crate::service::stats::sample_key(&self.id, self.instance_id.as_deref());
+        super::stats::history(ctx, key, since).await
+    }
+
     /// The replica of Berth's definition this container is.
     async fn instance(&self, ctx: &Context<'_>) -> ApiResult<Option<ContainerInstance>> {
         let Some(id) = &self.instance_id else {

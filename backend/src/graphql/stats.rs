@@ -1,6 +1,7 @@
 //! Container stats: `StatsSample` and `HostStats`, the live `containerStats` / `dockerContainerStats` subscriptions
 //! (one engine stream per container, shared by all its watchers), `ContainerInstance.statsHistory`, `Host.stats`,
-//! `Host.statsHistory` (the host's totals over time) and `statsTrends` (many instances' last hour in one read).
+//! `Host.statsHistory` (the host's totals over time), `statsTrends` and `dockerContainerStatsTrends` (many
+//! containers' last hour in one read).
 
 use super::error::{ApiError, ApiResult};
 use super::scalars::Bytes;
@@ -181,17 +182,49 @@ impl StatsQuery {
             .into_iter()
             .map(|(id, points)| StatsTrend {
                 instance_id: ID(id),
-                points: points
-                    .into_iter()
-                    .map(|p| TrendPoint {
-                        at: p.at,
-                        cpu_percent: p.cpu_percent.map(|c| (c * 100.0).round() / 100.0),
-                        memory_bytes: Bytes(p.memory_bytes),
-                    })
-                    .collect(),
+                points: trend_points(points),
             })
             .collect())
     }
+
+    /// Like `statsTrends` for containers of the inventory (`DockerContainer.id`, at most 500): the All view's
+    /// trend lines. One of Berth's replicas shows its instance's samples.
+    async fn docker_container_stats_trends(
+        &self,
+        ctx: &Context<'_>,
+        ids: Vec<ID>,
+    ) -> ApiResult<Vec<DockerContainerStatsTrend>> {
+        require_user(ctx)?;
+        let ids: Vec<String> = ids.into_iter().map(|id| id.0).collect();
+        let trends = services(ctx)?.stats.docker_container_trends(&ids).await?;
+        Ok(trends
+            .into_iter()
+            .map(|(id, points)| DockerContainerStatsTrend {
+                id: ID(id),
+                points: trend_points(points),
+            })
+            .collect())
+    }
+}
+
+/// The last hour of one container of the inventory, for a small trend line.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct DockerContainerStatsTrend {
+    /// The inventory id.
+    pub id: ID,
+    /// Oldest first, at most 30; empty when the container has no samples in the last hour.
+    pub points: Vec<TrendPoint>,
+}
+
+fn trend_points(points: Vec<svc::TrendSample>) -> Vec<TrendPoint> {
+    points
+        .into_iter()
+        .map(|p| TrendPoint {
+            at: p.at,
+            cpu_percent: p.cpu_percent.map(|c| (c * 100.0).round() / 100.0),
+            memory_bytes: Bytes(p.memory_bytes),
+        })
+        .collect()
 }
 
 #[derive(Default)]

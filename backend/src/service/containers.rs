@@ -1593,6 +1593,43 @@ mod tests {
             .await
             .is_empty()
         );
+        // Three characters and more go through the trigram index, which follows renames and deletions; a quote
+        // is text like any other.
+        let search = |text: &str| {
+            filtered(ContainerFilter {
+                search: Some(text.into()),
+                ..Default::default()
+            })
+        };
+        assert_eq!(search("ODD").await, vec!["odd_x", "oddax"]);
+        assert!(search("a\"b").await.is_empty());
+        let find = |name: &str| {
+            let svc = svc.clone();
+            let name = name.to_owned();
+            async move {
+                let page = svc
+                    .page(&ContainerPageRequest {
+                        filter: ContainerFilter {
+                            search: Some(name),
+                            ..Default::default()
+                        },
+                        first: 1,
+                        ..Default::default()
+                    })
+                    .await
+                    .unwrap();
+                page.items[0].0.clone()
+            }
+        };
+        let oddax = find("oddax").await;
+        svc.update(&admin, &oddax.id, oddax.version, named("evenax", "busybox"))
+            .await
+            .unwrap();
+        assert_eq!(search("odd").await, vec!["odd_x"]);
+        assert_eq!(search("venA").await, vec!["evenax"]);
+        let odd_x = find("odd_x").await;
+        svc.delete_definition(&odd_x.id).await.unwrap();
+        assert!(search("odd").await.is_empty());
         assert_eq!(
             filtered(ContainerFilter {
                 status: Some(InstanceStatus::Running),

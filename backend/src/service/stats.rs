@@ -1,7 +1,9 @@
 //! Container stats: live readings shared by every watcher of a container (one engine stream per container, opened
-//! by the first watcher and closed when the last one leaves), the sampled history of Berth's instances (raw samples
-//! for a recent window, 5-minute averages for two days, pruned as it goes) and a host's latest totals.
+//! by the first watcher and closed when the last one leaves), the sampled history of Berth's instances and of every
+//! other running container of the inventory (raw samples for a recent window, 5-minute averages for two days, pruned
+//! as it goes) and a host's latest totals.
 
+use crate::db::inventory as inv_q;
 use crate::db::stats as q;
 use crate::docker::{CpuCounters, StatsReading};
 use crate::service::ServiceError;
@@ -35,6 +37,27 @@ pub const MAX_HOST_POINTS: i64 = 360;
 pub const TREND_WINDOW: Duration = Duration::from_secs(3600);
 pub const TREND_POINTS: usize = 30;
 pub const MAX_TREND_INSTANCES: usize = 500;
+
+/// The key a container's samples are stored under: its instance id when it is one of Berth's replicas (so the
+/// history follows the instance, whichever view asks), its inventory id (`<host id>:<docker id>`) otherwise.
+pub fn sample_key<'a>(inventory_id: &'a str, instance_id: Option<&'a str>) -> &'a str {
+    instance_id.unwrap_or(inventory_id)
+}
+
+/// Refuses more than [`MAX_TREND_INSTANCES`] distinct ids, naming the argument `field`.
+fn at_most_trends(ids: &[String], field: &str) -> Result<(), ServiceError> {
+    let distinct: std::collections::HashSet<&String> = ids.iter().collect();
+    if distinct.len() > MAX_TREND_INSTANCES {
+        return Err(ServiceError::bad_input(
+            field,
+            format!(
+                "at most {MAX_TREND_INSTANCES} containers at a time ({} given)",
+                distinct.len()
+            ),
+        ));
+    }
+    Ok(())
+}
 
 /// A host's totals in one time bucket: its instances' samples (each averaged within the bucket) summed.
 #[derive(Clone, Debug, PartialEq)]
@@ -465,12 +488,18 @@ impl StatsService {
                 .unwrap_or_else(|_| chrono::Duration::minutes(2));
         let since = (Utc::now() - window).timestamp_millis();
         let rows = q::recent_of_host(&self.db, host_id, since).await?;
-        let running: std::collections::HashSet<String> =
+        let mut running: std::collections::HashSet<String> =
             q::running_instances(&self.db, Some(host_id))
                 .await?
                 .into_iter()
                 .map(|(id, _, _)| id)
                 .collect();
+        running.extend(
+            inv_q::running_unmanaged(&self.db, &[host_id.to_string()])
+                .await?
+                .into_iter()
+                .map(|(id, _, _)| id),
+        );
         let mut seen = std::collections::HashSet::new();
         // Newest first: the first row of each running instance is its latest.
         let latest: Vec<q::StatsRow> = rows
@@ -579,27 +608,47 @@ impl StatsService {
         &self,
         instance_ids: &[String],
     ) -> Result<Vec<(String, Vec<TrendSample>)>, ServiceError> {
-        let mut ids: Vec<String> = instance_ids.to_vec();
+        at_most_trends(instance_ids, "instanceIds")?;
+        self.trends_of(instance_ids).await
+    }
+
+    /// Like [`Self::trends`] for containers of the inventory (`<host id>:<docker id>`): a replica of Berth's reads
+    /// its instance's samples. In the order given; an unknown id gets no points.
+    pub async fn docker_container_trends(
+        &self,
+        ids: &[String],
+    ) -> Result<Vec<(String, Vec<TrendSample>)>, ServiceError> {
+        at_most_trends(ids, "ids")?;
+        let instances: HashMap<String, String> = inv_q::instance_ids(&self.db, ids)
+            .await?
+            .into_iter()
+            .collect();
+        let keys: Vec<String> = ids
+            .iter()
+            .map(|id| sample_key(id, instances.get(id).map(String::as_str)).to_string())
+            .collect();
+        let trends = self.trends_of(&keys).await?;
+        Ok(ids
+            .iter()
+            .zip(trends)
+            .map(|(id, (_, points))| (id.clone(), points))
+            .collect())
+    }
+
+    /// The trends of sample keys, in the order given (the caller bounded their number).
+    async fn trends_of(
+        &self,
+        keys: &[String],
+    ) -> Result<Vec<(String, Vec<TrendSample>)>, ServiceError> {
+        let mut ids: Vec<String> = keys.to_vec();
         ids.sort();
         ids.dedup();
-        if ids.len() > MAX_TREND_INSTANCES {
-            return Err(ServiceError::bad_input(
-                "instanceIds",
-                format!(
-                    "at most {MAX_TREND_INSTANCES} instances at a time ({} given)",
-                    ids.len()
-                ),
-            ));
-        }
         let window = i64::try_from(TREND_WINDOW.as_millis()).unwrap_or(i64::MAX);
         let now = Utc::now().timestamp_millis();
         // Buckets as wide as the samples there are need (a container started minutes ago still gets a line),
         // at least two sampling intervals: one read of the oldest sample, one of the averages.
         let Some(oldest) = q::oldest_sample(&self.db, &ids, now - window).await? else {
-            return Ok(instance_ids
-                .iter()
-                .map(|id| (id.clone(), Vec::new()))
-                .collect());
+            return Ok(keys.iter().map(|id| (id.clone(), Vec::new())).collect());
         };
         let interval = i64::try_from(self.settings.interval.as_millis()).unwrap_or(1000);
         let bucket = div_up(now - oldest, TREND_POINTS as i64 - 2)
@@ -615,7 +664,7 @@ impl StatsService {
                 memory_bytes: p.memory_bytes,
             });
         }
-        Ok(instance_ids
+        Ok(keys
             .iter()
             .map(|id| {
                 let mut points = by_id.get(id).cloned().unwrap_or_default();
@@ -626,13 +675,22 @@ impl StatsService {
             .collect())
     }
 
-    /// Running instances to sample, by host: (instance id, Docker id).
+    /// What to sample on `hosts` (those that answer), by host: (sample key, Docker id). Berth's running
+    /// instances under their instance id, and every other running container of the inventory there under its
+    /// inventory id (see [`sample_key`]).
     pub async fn sampling_targets(
         &self,
+        hosts: &[String],
     ) -> Result<HashMap<String, Vec<(String, String)>>, ServiceError> {
+        let wanted: std::collections::HashSet<&str> = hosts.iter().map(String::as_str).collect();
         let mut by_host: HashMap<String, Vec<(String, String)>> = HashMap::new();
         for (instance, host, docker) in q::running_instances(&self.db, None).await? {
-            by_host.entry(host).or_default().push((instance, docker));
+            if wanted.contains(host.as_str()) {
+                by_host.entry(host).or_default().push((instance, docker));
+            }
+        }
+        for (id, host, docker) in inv_q::running_unmanaged(&self.db, hosts).await? {
+            by_host.entry(host).or_default().push((id, docker));
         }
         Ok(by_host)
     }

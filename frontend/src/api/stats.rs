@@ -173,3 +173,31 @@ pub async fn stats_trends(
         .map(|t| (t.instance_id, t.points))
         .collect())
 }
+
+/// Like [`stats_trends`] for containers of the inventory (inventory ids; one of Berth's replicas shows its
+/// instance's samples): (inventory id, points).
+pub async fn docker_container_stats_trends(
+    ids: &[String],
+) -> Result<Vec<(String, Vec<TrendPoint>)>, ApiError> {
+    #[derive(Deserialize)]
+    struct Trend {
+        id: String,
+        points: Vec<TrendPoint>,
+    }
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Data {
+        docker_container_stats_trends: Vec<Trend>,
+    }
+    let data: Data = super::execute(
+        "query DockerContainerStatsTrends($ids: [ID!]!) { dockerContainerStatsTrends(ids: $ids) { id points { at \
+         cpuPercent memoryBytes } } }",
+        json!({ "ids": ids }),
+    )
+    .await?;
+    Ok(data
+        .docker_container_stats_trends
+        .into_iter()
+        .map(|t| (t.id, t.points))
+        .collect())
+}

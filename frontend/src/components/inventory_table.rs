@@ -1,7 +1,7 @@
 //! The inventory table (`table#inventory-table`, one `tr.inventory-row[data-id]` per Docker container): every
 //! Docker container matching a filter, sorted and paged by the server, virtualized, kept current by the
 //! `dockerContainerChanges` feed of the same filter. Each row shows name, host, image, state, Docker's status
-//! text, health, ports, age and who owns it (Berth, a compose project); a row whose host does not answer is
+//! text, health, the last hour's CPU and memory, ports, age and who owns it (Berth, a compose project); a row whose host does not answer is
 //! greyed with when it was last seen. Unmanaged rows have a menu (start, stop, restart, kill, logs, terminal, adopt,
 //! remove); managed rows link to their definition. Used by the Containers tab (All) and the host page.
 
@@ -22,6 +22,7 @@ use super::{
     menu::{close_on_outside_click, place_under},
     permission::{can, role_needed},
     sort_header::{ServerSortHeader, Sort},
+    stats_trend::{TrendCell, Trends},
     table_tools::{ActionsHeader, NoMatchRow},
     terminal::{TerminalDialog, TerminalTarget},
     time::{Timestamp, absolute, relative},
@@ -291,7 +292,8 @@ pub fn InventoryTable(
             },
         })
     });
-    let columns = if hide_host { 9 } else { 10 };
+    let columns = if hide_host { 10 } else { 11 };
+    Trends::provide_inventory();
 
     let row =
         move |item: Signal<DockerContainer>| view! { <InventoryRow item=item context=context /> };
@@ -310,7 +312,7 @@ pub fn InventoryTable(
                     empty=move || {
                         view! {
                             <NoMatchRow
-                                columns=if hide_host { "9" } else { "10" }
+                                columns=if hide_host { "10" } else { "11" }
                                 message=Signal::derive(|| "No Docker container matches these filters.".to_owned())
                                 on_clear=on_clear
                             />
@@ -352,6 +354,7 @@ pub fn InventoryTable(
                     />
                     <th class="col-status">"Status"</th>
                     <th class="col-health">"Health"</th>
+                    <th class="col-usage" title="CPU and memory over the last hour">"Last hour"</th>
                     <th class="col-ports">"Ports"</th>
                     <ServerSortHeader
                         label="Created"
@@ -505,6 +508,9 @@ fn cells(c: &DockerContainer, context: RowContext) -> impl IntoView + use<> {
         </td>
         <td class="inventory-status">{status}</td>
         <td class="inventory-health-cell">{health}</td>
+        <td class="inventory-usage">
+            <TrendCell ids=Signal::stored(vec![c.id.clone()]) />
+        </td>
         <td class="inventory-ports">{ports(c, context.hosts)}</td>
         <td class="inventory-created">
             <Timestamp value=c.created_at.clone() />

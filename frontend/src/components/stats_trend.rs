@@ -1,6 +1,7 @@
-//! Small trend lines of the last hour in the containers list (`td.container-usage`): CPU and memory of a row's
-//! instances summed, with their latest values. Rows drawn by the virtual table say which instances they show; one
-//! `statsTrends` query reads the missing ones for all of them (again every minute), never one query per row.
+//! Small trend lines of the last hour in the containers lists (`td.container-usage`, `td.inventory-usage`): CPU and
+//! memory of a row's containers summed, with their latest values. Rows drawn by the virtual table say which ids
+//! they show; one `statsTrends` (definitions: instance ids) or `dockerContainerStatsTrends` (the inventory) query
+//! reads the missing ones for all of them (again every minute), never one query per row.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -13,8 +14,8 @@ use leptos::{
 };
 
 use crate::api::{
-    bytes_u64,
-    stats::{TrendPoint, stats_trends},
+    ApiError, bytes_u64,
+    stats::{TrendPoint, docker_container_stats_trends, stats_trends},
 };
 
 /// Most instance ids one query asks for (the server's cap).
@@ -23,10 +24,20 @@ const MAX_IDS: usize = 500;
 const WIDTH: f64 = 44.0;
 const HEIGHT: f64 = 14.0;
 
+/// What the ids of a list's trends are.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// Berth's instances (the definitions list).
+    Instances,
+    /// Containers of the inventory.
+    DockerContainers,
+}
+
 /// The trends of the rows on screen, shared by the list and its rows.
 #[derive(Clone, Copy)]
 pub struct Trends {
-    /// Instance ids drawn now, with how many rows show each.
+    source: Source,
+    /// Ids drawn now, with how many rows show each.
     wanted: RwSignal<BTreeMap<String, usize>>,
     /// Points read, by instance id (empty: none in the last hour).
     points: RwSignal<HashMap<String, Vec<TrendPoint>>>,
@@ -34,9 +45,20 @@ pub struct Trends {
 }
 
 impl Trends {
-    /// Starts the trends of a list (call in the list's component; its rows find them in the context).
+    /// Starts the trends of the definitions list, keyed by instance id (call in the list's component; its rows
+    /// find them in the context).
     pub fn provide() -> Self {
+        Self::provide_for(Source::Instances)
+    }
+
+    /// Starts the trends of an inventory list, keyed by inventory id.
+    pub fn provide_inventory() -> Self {
+        Self::provide_for(Source::DockerContainers)
+    }
+
+    fn provide_for(source: Source) -> Self {
         let trends = Self {
+            source,
             wanted: RwSignal::new(BTreeMap::new()),
             points: RwSignal::new(HashMap::new()),
             fetching: StoredValue::new(false),
@@ -86,7 +108,11 @@ impl Trends {
             return;
         }
         // A failure is not worth a message in every row: the cells keep their dash and the next minute tries again.
-        if let Ok(list) = stats_trends(&ids).await {
+        let read: Result<Vec<(String, Vec<TrendPoint>)>, ApiError> = match self.source {
+            Source::Instances => stats_trends(&ids).await,
+            Source::DockerContainers => docker_container_stats_trends(&ids).await,
+        };
+        if let Ok(list) = read {
             let _ = self.points.try_update(|points| {
                 // Rows scrolled away since: their points go, so the map stays the size of what is drawn.
                 if all {
@@ -154,13 +180,13 @@ fn percent(v: f64) -> String {
     }
 }
 
-/// The trend cell of a row showing `instance_ids` (its instances with a Docker container).
+/// The trend cell of a row showing `ids` (its instances with a Docker container, or its inventory id).
 #[component]
-pub fn TrendCell(#[prop(into)] instance_ids: Signal<Vec<String>>) -> impl IntoView {
+pub fn TrendCell(#[prop(into)] ids: Signal<Vec<String>>) -> impl IntoView {
     let trends = use_context::<Trends>();
     if let Some(t) = trends {
         Effect::new(move |_| {
-            let ids = instance_ids.get();
+            let ids = ids.get();
             t.wanted.update(|wanted| {
                 for id in &ids {
                     *wanted.entry(id.clone()).or_default() += 1;
@@ -184,7 +210,7 @@ pub fn TrendCell(#[prop(into)] instance_ids: Signal<Vec<String>>) -> impl IntoVi
         let Some(t) = trends else {
             return Vec::new();
         };
-        instance_ids.with(|ids| {
+        ids.with(|ids| {
             t.points.with(|points| {
                 let lists: Vec<&Vec<TrendPoint>> =
                     ids.iter().filter_map(|id| points.get(id)).collect();

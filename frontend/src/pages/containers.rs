@@ -762,7 +762,7 @@ fn ContainerRow(
                 }}
             </td>
             <td class="container-usage">
-                <TrendCell instance_ids=Signal::derive(move || {
+                <TrendCell ids=Signal::derive(move || {
                     container
                         .with(|c| {
                             c.instances

@@ -1,4 +1,4 @@
-//! `container_stats`: the stats history of Berth's instances, raw samples (resolution 0) and 5-minute averages
+//! `container_stats`: the stats history of running containers, raw samples (resolution 0) and 5-minute averages
 //! (resolution 300); times in milliseconds since the epoch.
 
 use sea_orm::entity::prelude::*;
@@ -8,6 +8,8 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key)]
     pub seq: i64,
+    /// The sample key: the instance id of one of Berth's replicas, the inventory id (`<host id>:<docker id>`) of
+    /// any other container (`service::stats::sample_key`).
     pub instance_id: String,
     pub host_id: String,
     pub at_ms: i64,
