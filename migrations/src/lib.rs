@@ -11,6 +11,7 @@ mod m20261203_000006_inventory;
 mod m20261203_000007_health;
 mod m20261203_000008_stats;
 mod m20261203_000009_search;
+mod m20261203_000010_host_index;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000007_health::Migration),
             Box::new(m20261203_000008_stats::Migration),
             Box::new(m20261203_000009_search::Migration),
+            Box::new(m20261203_000010_host_index::Migration),
         ]
     }
 }

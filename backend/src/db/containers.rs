@@ -382,6 +382,25 @@ fn page_filter(q: &ContainerPageQuery, backend: DbBackend, counting: bool) -> Co
         cond = cond.add(Condition::any().add(like(C::Name)).add(like(C::Image)));
     }
     if let Some(host) = &q.host_id {
+        if backend == DbBackend::Sqlite && counting {
+            // A count on SQLite: the ids pinned there (`ix_containers_host`) and those with an instance there
+            // (`ix_container_instances_host`), each definition then found by id — no walk over every definition.
+            let ids = Query::select()
+                .column(C::Id)
+                .from(container::Entity)
+                .and_where(Expr::col(C::HostId).eq(host.as_str()))
+                .union(
+                    sea_orm::sea_query::UnionType::All,
+                    Query::select()
+                        .column(I::ContainerId)
+                        .from(container_instance::Entity)
+                        .and_where(Expr::col(I::HostId).eq(host.as_str()))
+                        .to_owned(),
+                )
+                .to_owned();
+            cond = cond.add(Expr::col((container::Entity, C::Id)).in_subquery(ids));
+            return status_filter(cond, q);
+        }
         let pinned = Expr::col((container::Entity, C::HostId)).eq(host.as_str());
         let on_host = if backend == DbBackend::Sqlite && !counting {
             // Correlated, so a page stops at its last row. The host is compared as an expression so that SQLite,
@@ -417,10 +436,15 @@ fn page_filter(q: &ContainerPageQuery, backend: DbBackend, counting: bool) -> Co
         };
         cond = cond.add(Condition::any().add(pinned).add(on_host));
     }
-    if let Some(status) = &q.status {
-        cond = cond.add(C::StatusSummary.eq(status.as_str()));
+    status_filter(cond, q)
+}
+
+/// `cond` and the status filter, on the stored summary.
+fn status_filter(cond: Condition, q: &ContainerPageQuery) -> Condition {
+    match &q.status {
+        Some(status) => cond.add(container::Column::StatusSummary.eq(status.as_str())),
+        None => cond,
     }
-    cond
 }
 
 /// The alias of `container_instances` in the host filter's subquery.
