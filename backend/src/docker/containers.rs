@@ -130,7 +130,7 @@ fn health_config(check: &HealthCheck) -> HealthConfig {
 }
 
 /// Docker's zero time (`0001-01-01T00:00:00Z`) means "never".
-fn docker_time(text: Option<&str>) -> Option<DateTime<Utc>> {
+pub(super) fn docker_time(text: Option<&str>) -> Option<DateTime<Utc>> {
     let t = DateTime::parse_from_rfc3339(text?)
         .ok()?
         .with_timezone(&Utc);

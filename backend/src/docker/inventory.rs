@@ -3,8 +3,8 @@
 
 use super::{DockerError, Engine, timed_for};
 use bollard::models::{
-    ContainerInspectResponse, ContainerState, ContainerSummary, ContainerSummaryHealthStatusEnum,
-    HealthStatusEnum, PortSummary,
+    ContainerInspectResponse, ContainerState, ContainerStateStatusEnum, ContainerSummary,
+    ContainerSummaryHealthStatusEnum, HealthStatusEnum, PortSummary,
 };
 use bollard::query_parameters::ListContainersOptionsBuilder;
 use chrono::{DateTime, Utc};
@@ -44,6 +44,10 @@ pub struct ListedContainer {
     pub created_at: DateTime<Utc>,
     pub ports: Vec<PublishedPort>,
     pub labels: BTreeMap<String, String>,
+    /// Read from an inspect, which says when the container last started (`started_at`, `None` when it never
+    /// did); a listing does not say.
+    pub inspected: bool,
+    pub started_at: Option<DateTime<Utc>>,
 }
 
 /// Health from the summary's `Health` (API 1.52+) or, on older engines, from the status text.
@@ -167,6 +171,8 @@ fn listed(c: ContainerSummary) -> ListedContainer {
             .unwrap_or_default(),
         ports,
         labels: c.labels.unwrap_or_default().into_iter().collect(),
+        inspected: false,
+        started_at: None,
     }
 }
 
@@ -304,8 +310,12 @@ fn from_inspect(i: ContainerInspectResponse) -> ListedContainer {
     let mut c = listed(summary);
     // An empty state word makes `settle` write the state from the inspect whatever it is.
     c.state = String::new();
+    c.inspected = true;
     if let Some(state) = &i.state {
         settle(&mut c, state);
+        if state.status != Some(ContainerStateStatusEnum::CREATED) {
+            c.started_at = super::containers::docker_time(state.started_at.as_deref());
+        }
     }
     if c.state.is_empty() {
         c.state = "unknown".into();
@@ -316,7 +326,7 @@ fn from_inspect(i: ContainerInspectResponse) -> ListedContainer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bollard::models::{ContainerStateStatusEnum, Health};
+    use bollard::models::Health;
 
     fn running() -> ListedContainer {
         ListedContainer {
@@ -332,6 +342,8 @@ mod tests {
             created_at: DateTime::default(),
             ports: Vec::new(),
             labels: BTreeMap::new(),
+            inspected: false,
+            started_at: None,
         }
     }
 
@@ -403,6 +415,7 @@ mod tests {
             "Id": "4ed15e70293d", "Name": "/web-1", "Image": "sha256:aa",
             "Created": "2025-12-03T13:53:20.123456789Z", "Path": "sh", "Args": ["-c", "sleep 1000"],
             "State": {"Status": "running", "Running": true, "ExitCode": 0,
+                      "StartedAt": "2025-12-03T13:53:21.5Z",
                       "Health": {"Status": "healthy", "FailingStreak": 0, "Log": []}},
             "Config": {"Image": "busybox:1.36", "Labels": {"com.docker.compose.project": "shop"}},
             "NetworkSettings": {"Ports": {
@@ -411,7 +424,18 @@ mod tests {
             }}
         }))
         .unwrap();
-        assert_eq!(from_inspect(inspect), listed(list));
+        // What only an inspect says: when it started.
+        let started = DateTime::parse_from_rfc3339("2025-12-03T13:53:21.5Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(
+            from_inspect(inspect),
+            ListedContainer {
+                inspected: true,
+                started_at: Some(started),
+                ..listed(list)
+            }
+        );
 
         let list: ContainerSummary = serde_json::from_value(serde_json::json!({
             "Id": "18342bcd2f5e", "Names": ["/job"], "Image": "busybox", "ImageID": "sha256:bb",
@@ -422,11 +446,19 @@ mod tests {
         let inspect: ContainerInspectResponse = serde_json::from_value(serde_json::json!({
             "Id": "18342bcd2f5e", "Name": "/job", "Image": "sha256:bb",
             "Created": "2025-12-03T13:53:20Z", "Path": "false", "Args": [],
-            "State": {"Status": "exited", "Running": false, "ExitCode": 137},
+            "State": {"Status": "exited", "Running": false, "ExitCode": 137,
+                      "StartedAt": "0001-01-01T00:00:00Z"},
             "Config": {"Image": "busybox", "Labels": {}}, "NetworkSettings": {"Ports": {}}
         }))
         .unwrap();
-        assert_eq!(from_inspect(inspect), listed(list));
+        // Never started (the engine's zero time): no start time, and none to look up either.
+        assert_eq!(
+            from_inspect(inspect),
+            ListedContainer {
+                inspected: true,
+                ..listed(list)
+            }
+        );
     }
 
     #[test]

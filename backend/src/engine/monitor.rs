@@ -23,8 +23,10 @@ pub struct MonitorSettings {
     pub resync_every: Duration,
 }
 
-/// Container event actions that change nothing the inventory shows.
-const QUIET_ACTIONS: [&str; 9] = [
+/// Container event actions that change nothing the inventory shows. `kill` only sends a signal: a stop it causes
+/// arrives as `die` (re-reading at `kill` would hold up that `die` by one engine round trip).
+const QUIET_ACTIONS: [&str; 10] = [
+    "kill",
     "exec_create",
     "exec_start",
     "exec_die",

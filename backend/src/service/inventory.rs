@@ -12,6 +12,7 @@ use crate::service::auth::User;
 use crate::service::authz::{self, Action};
 use crate::service::hosts::{HostService, engine_error};
 use chrono::{DateTime, Utc};
+use futures::StreamExt;
 use sea_orm::DatabaseConnection;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -38,6 +39,8 @@ const COMPOSE_PROJECT: &str = "com.docker.compose.project";
 const COMPOSE_SERVICE: &str = "com.docker.compose.service";
 /// Grace period of a stop or restart before the engine kills.
 const STOP_GRACE: Duration = Duration::from_secs(10);
+/// Inspects in flight at once while a host's listing is recorded.
+const INSPECTS_IN_FLIGHT: usize = 8;
 
 /// One Docker container as the inventory knows it.
 #[derive(Clone, Debug, PartialEq)]
@@ -332,12 +335,16 @@ impl InventoryService {
         }
     }
 
-    /// When a running container started: kept from the row while it keeps running, else read from the engine.
+    /// When a running container started: from the inspect it was read with, kept from the row while it keeps
+    /// running, else read from the engine.
     async fn started_at(
         engine: &Engine,
         c: &ListedContainer,
         old: Option<&InventoryRow>,
     ) -> Option<DateTime<Utc>> {
+        if c.inspected {
+            return c.started_at;
+        }
         if let Some(old) = old
             && old.state == c.state
             && old.started_at.is_some()
@@ -368,11 +375,22 @@ impl InventoryService {
             .into_iter()
             .map(|r| (r.id.clone(), r))
             .collect();
+        // The start times a listing lacks (new or changed containers), a few inspects at a time, in order.
+        let lookups: Vec<_> = listing
+            .iter()
+            .map(|c| {
+                let before = old.get(&inventory_id(host_id, &c.docker_id));
+                Self::started_at(engine, c, before)
+            })
+            .collect();
+        let starts: Vec<Option<DateTime<Utc>>> = futures::stream::iter(lookups)
+            .buffered(INSPECTS_IN_FLIGHT)
+            .collect()
+            .await;
         let (mut inserts, mut updates, mut changes) = (Vec::new(), Vec::new(), Vec::new());
-        for c in listing {
+        for (c, started) in listing.into_iter().zip(starts) {
             let id = inventory_id(host_id, &c.docker_id);
             let before = old.remove(&id);
-            let started = Self::started_at(engine, &c, before.as_ref()).await;
             let row = to_row(host_id, &host.name, &installation, c, started, now);
             match before {
                 None => {
@@ -642,6 +660,8 @@ mod tests {
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
+            inspected: false,
+            started_at: None,
         }
     }
 
