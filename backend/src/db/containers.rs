@@ -6,7 +6,7 @@ use sea_orm::sea_query::{Condition, Expr, ExprTrait, Func, LikeExpr, OnConflict,
 use sea_orm::{
     ActiveModelTrait, ActiveValue, ColumnTrait, ConnectionTrait, DatabaseConnection,
     DatabaseTransaction, DbBackend, DbErr, EntityTrait, IntoActiveModel, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 
 pub use container::Model as ContainerRow;
@@ -131,7 +131,7 @@ pub async fn update_if_version(
     let mut model = row.into_active_model().reset_all();
     model.status_summary = ActiveValue::NotSet;
     model.adopted_docker_id = ActiveValue::NotSet;
-    let txn = db.begin().await?;
+    let txn = super::begin_write(db).await?;
     let res = container::Entity::update_many()
         .set(model)
         .filter(container::Column::Id.eq(id.as_str()))
@@ -154,7 +154,7 @@ pub async fn set_desired_state(
     at: chrono::DateTime<chrono::Utc>,
     summarize: Summarize<'_>,
 ) -> Result<(), DbErr> {
-    let txn = db.begin().await?;
+    let txn = super::begin_write(db).await?;
     container::Entity::update_many()
         .col_expr(container::Column::DesiredState, Expr::value(state))
         .col_expr(container::Column::UpdatedAt, Expr::value(at))
@@ -172,7 +172,7 @@ pub async fn refresh_summary(
     id: &str,
     summarize: Summarize<'_>,
 ) -> Result<bool, DbErr> {
-    let txn = db.begin().await?;
+    let txn = super::begin_write(db).await?;
     if !lock_definition(&txn, id).await? {
         txn.rollback().await?;
         return Ok(false);
@@ -207,7 +207,9 @@ pub async fn insert_many_for_tests(
     containers: Vec<ContainerRow>,
     instances: Vec<InstanceRow>,
 ) {
-    let txn = db.begin().await.unwrap_or_else(|e| panic!("{e}"));
+    let txn = super::begin_write(db)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     for chunk in containers.chunks(500) {
         container::Entity::insert_many(
             chunk
@@ -276,7 +278,7 @@ pub async fn summary_inputs(
 /// Deletes a definition and its instance rows (the definition first: its row lock comes before instance rows,
 /// as in every other write).
 pub async fn delete(db: &DatabaseConnection, id: &str) -> Result<bool, DbErr> {
-    let txn = db.begin().await?;
+    let txn = super::begin_write(db).await?;
     let res = container::Entity::delete_by_id(id.to_owned())
         .exec(&txn)
         .await?;
@@ -585,7 +587,7 @@ pub async fn save_instance(
     snapshot: bool,
     summarize: Summarize<'_>,
 ) -> Result<Option<(ContainerRow, Vec<InstanceRow>)>, DbErr> {
-    let txn = db.begin().await?;
+    let txn = super::begin_write(db).await?;
     let defined = lock_definition(&txn, &row.container_id).await?;
     let stored = container_instance::Entity::find_by_id(row.id.clone())
         .one(&txn)
@@ -625,7 +627,7 @@ pub async fn delete_instance(
     else {
         return Ok(());
     };
-    let txn = db.begin().await?;
+    let txn = super::begin_write(db).await?;
     let defined = lock_definition(&txn, &stored.container_id).await?;
     container_instance::Entity::delete_by_id(id.to_owned())
         .exec(&txn)
@@ -679,7 +681,7 @@ pub async fn set_replicas(
     at: chrono::DateTime<chrono::Utc>,
     summarize: Summarize<'_>,
 ) -> Result<(), DbErr> {
-    let txn = db.begin().await?;
+    let txn = super::begin_write(db).await?;
     container::Entity::update_many()
         .col_expr(container::Column::Replicas, Expr::value(replicas))
         .col_expr(

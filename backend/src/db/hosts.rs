@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder, Set, TransactionTrait,
+    QueryFilter, QueryOrder, Set,
 };
 
 pub use host::Model as HostRow;
@@ -105,7 +105,7 @@ pub async fn set_capabilities(
 }
 
 pub async fn delete(db: &DatabaseConnection, id: &str) -> Result<bool, DbErr> {
-    let txn = db.begin().await?;
+    let txn = super::begin_write(db).await?;
     host_image::Entity::delete_many()
         .filter(host_image::Column::HostId.eq(id))
         .exec(&txn)
@@ -136,7 +136,7 @@ pub async fn replace_images(
         .filter(host_image::Column::HostId.eq(host_id))
         .all(db)
         .await?;
-    let txn = db.begin().await?;
+    let txn = super::begin_write(db).await?;
     host_image::Entity::delete_many()
         .filter(host_image::Column::HostId.eq(host_id))
         .exec(&txn)

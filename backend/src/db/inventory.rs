@@ -6,8 +6,7 @@ use super::keyset;
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend,
-    DbErr, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QuerySelect,
-    TransactionTrait, Value,
+    DbErr, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QuerySelect, Value,
 };
 
 pub use docker_container::Model as InventoryRow;
@@ -183,7 +182,7 @@ pub async fn apply_host(
     deletes: Vec<String>,
     seen_at: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), DbErr> {
-    let txn = db.begin().await?;
+    let txn = super::begin_write(db).await?;
     for chunk in inserts.chunks(CHUNK) {
         docker_container::Entity::insert_many(
             chunk
@@ -313,7 +312,7 @@ pub async fn seed(
         })
         .collect();
     let ids = rows.iter().map(|r| r.id.clone()).collect();
-    let txn = db.begin().await?;
+    let txn = super::begin_write(db).await?;
     for chunk in rows.chunks(CHUNK) {
         docker_container::Entity::insert_many(
             chunk

@@ -67,6 +67,20 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     Ok(db)
 }
 
+/// Begins a transaction that writes. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`), waiting up
+/// to the busy timeout for another writer: a deferred transaction whose first statement reads (an explicit
+/// read, or the search index opened while the first statement touching it is prepared) would instead fail at
+/// once with "database is locked" when another connection writes. Every transaction that writes begins here
+/// (PostgreSQL ignores the mode).
+pub async fn begin_write(db: &DatabaseConnection) -> Result<sea_orm::DatabaseTransaction, DbErr> {
+    use sea_orm::TransactionTrait as _;
+    db.begin_with_options(sea_orm::TransactionOptions {
+        sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
+}
+
 /// Checks that the database answers and takes a write (for `/healthz`): one upsert of a heartbeat row, so a
 /// full disk shows (a read-only check stays green while every write fails).
 pub async fn probe(db: &DatabaseConnection) -> Result<(), DbErr> {

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait,
-    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
 pub use registry::Model as RegistryRow;
@@ -80,7 +80,7 @@ pub async fn set_status(
 }
 
 pub async fn delete(db: &DatabaseConnection, id: &str) -> Result<bool, DbErr> {
-    let txn = db.begin().await?;
+    let txn = super::begin_write(db).await?;
     registry_tag::Entity::delete_many()
         .filter(registry_tag::Column::RegistryId.eq(id))
         .exec(&txn)
@@ -173,7 +173,7 @@ pub async fn update_tags(
     if removed.is_empty() && upserts.is_empty() {
         return Ok(());
     }
-    let txn = db.begin().await?;
+    let txn = super::begin_write(db).await?;
     for chunk in removed.chunks(DELETE_CHUNK) {
         let pairs = chunk
             .iter()

@@ -11,7 +11,7 @@
 use super::entities::{container, container_instance};
 use berth_shared::{DesiredState, InstanceStatus, summary_status};
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::{DatabaseConnection, DbErr, EntityTrait, IntoActiveModel, TransactionTrait};
+use sea_orm::{DatabaseConnection, DbErr, EntityTrait, IntoActiveModel};
 use std::collections::BTreeMap;
 
 /// Definitions per transaction.
@@ -107,7 +107,7 @@ pub async fn definitions(
             instances.extend(mine);
         }
         out.instances += instances.len();
-        let txn = db.begin().await?;
+        let txn = super::begin_write(db).await?;
         for chunk in rows.chunks(CHUNK) {
             container::Entity::insert_many(
                 chunk

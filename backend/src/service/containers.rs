@@ -1448,6 +1448,59 @@ mod tests {
         std::fs::remove_dir_all(dir).unwrap();
     }
 
+    /// A write transaction waits for another connection's write (the busy timeout) instead of failing with
+    /// "database is locked": deleting a definition on fresh connections (whose first statement opens the
+    /// search index, a read) while another connection holds the write lock.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_write_waits_for_another_writer() {
+        use sea_orm::ConnectionTrait as _;
+        let dir = std::env::temp_dir().join(format!("berth-unit-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.join("berth.db").display());
+        let db = crate::db::connect(&url).await.unwrap();
+        let bus = Bus::new();
+        let secrets = crate::secrets::SecretBox::load(&dir).unwrap();
+        let (monitors, _) = mpsc::unbounded_channel();
+        let hosts = HostService::new(db.clone(), secrets, bus.clone(), monitors);
+        let (svc, _writer, _) = ContainerService::new(db.clone(), bus, hosts);
+        let admin = authz::system();
+        let mut ids = Vec::new();
+        for n in 0..4 {
+            ids.push(
+                svc.create(&admin, named(&format!("gone{n}"), "busybox"))
+                    .await
+                    .unwrap()
+                    .id,
+            );
+        }
+        // A second process's worth of connections, none of which has touched the search index yet.
+        let other = crate::db::connect(&url).await.unwrap();
+        for (round, id) in ids.iter().enumerate() {
+            let holder = crate::db::begin_write(&db).await.unwrap();
+            holder
+                .execute_unprepared("UPDATE containers SET status_summary = status_summary")
+                .await
+                .unwrap();
+            let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+            let deleting = {
+                let other = other.clone();
+                let id = id.clone();
+                tokio::spawn(async move {
+                    let _ = started_tx.send(());
+                    q::delete(&other, &id).await
+                })
+            };
+            started_rx.await.unwrap();
+            // Hold the write lock while the delete runs into it.
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            holder.commit().await.unwrap();
+            assert_eq!(deleting.await.unwrap(), Ok(true), "round {round}");
+        }
+        other.close().await.unwrap();
+        db.close().await.unwrap();
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
     /// Every page of `request` in turn.
     async fn all_pages(
         svc: &ContainerService,
