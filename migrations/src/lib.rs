@@ -12,6 +12,7 @@ mod m20261203_000007_health;
 mod m20261203_000008_stats;
 mod m20261203_000009_search;
 mod m20261203_000010_host_index;
+mod m20261204_000011_search_triggers;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000008_stats::Migration),
             Box::new(m20261203_000009_search::Migration),
             Box::new(m20261203_000010_host_index::Migration),
+            Box::new(m20261204_000011_search_triggers::Migration),
         ]
     }
 }

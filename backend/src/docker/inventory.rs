@@ -195,21 +195,65 @@ fn settle(c: &mut ListedContainer, s: &ContainerState) {
         .map(|h| h.to_string());
     c.health = if word == "running" { health } else { None };
     c.exit_code = matches!(word.as_str(), "exited" | "dead" | "restarting").then_some(code);
-    c.status = match word.as_str() {
-        "running" => match &c.health {
-            Some(h) if h == "starting" => "Up (health: starting)".to_owned(),
+    c.status = status_words(&word, code, c.health.as_deref());
+    c.state = word;
+}
+
+/// The list's status text (as [`timeless_status`] leaves it) for a state word, its exit code and its health.
+pub fn status_words(state: &str, exit_code: i64, health: Option<&str>) -> String {
+    match state {
+        "running" => match health {
+            Some("starting") => "Up (health: starting)".to_owned(),
             Some(h) => format!("Up ({h})"),
             None => "Up".to_owned(),
         },
-        "exited" => format!("Exited ({code})"),
-        "restarting" => format!("Restarting ({code})"),
+        "exited" => format!("Exited ({exit_code})"),
+        "restarting" => format!("Restarting ({exit_code})"),
         "paused" => "Up (Paused)".to_owned(),
         "created" => "Created".to_owned(),
         "dead" => "Dead".to_owned(),
         "removing" => "Removal In Progress".to_owned(),
         other => other.to_owned(),
-    };
-    c.state = word;
+    }
+}
+
+/// What a container event says by itself about the container's state, ahead of the re-read that confirms it.
+/// An inspect right after `die` waits until the engine has cleaned up after the container (30–50 ms on an idle
+/// engine without networking, longer with it), so the inventory shows what the event says at once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventState {
+    /// `exited` (`die`) or `running` (`start`).
+    pub state: String,
+    pub exit_code: Option<i64>,
+    /// The event's time, for a start.
+    pub started_at: Option<DateTime<Utc>>,
+}
+
+impl super::EngineEvent {
+    /// The state a container event implies (`die`, `start`); `None` for any other event.
+    pub fn container_state(&self) -> Option<EventState> {
+        if self.kind != "container" {
+            return None;
+        }
+        match self.action.as_str() {
+            "die" => Some(EventState {
+                state: "exited".into(),
+                exit_code: Some(
+                    self.attributes
+                        .get("exitCode")
+                        .and_then(|c| c.parse().ok())
+                        .unwrap_or(0),
+                ),
+                started_at: None,
+            }),
+            "start" => Some(EventState {
+                state: "running".into(),
+                exit_code: None,
+                started_at: Some(DateTime::from_timestamp_nanos(self.time_nanos)),
+            }),
+            _ => None,
+        }
+    }
 }
 
 impl Engine {
@@ -345,6 +389,44 @@ mod tests {
             inspected: false,
             started_at: None,
         }
+    }
+
+    #[test]
+    fn die_and_start_events_say_the_state() {
+        let event = |action: &str, attributes: &[(&str, &str)]| super::super::EngineEvent {
+            kind: "container".into(),
+            action: action.into(),
+            id: "abc".into(),
+            attributes: attributes
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            time_nanos: 1_700_000_000_123_456_789,
+        };
+        let died = event("die", &[("exitCode", "137"), ("name", "web")])
+            .container_state()
+            .unwrap();
+        assert_eq!((died.state.as_str(), died.exit_code), ("exited", Some(137)));
+        assert_eq!(status_words(&died.state, 137, None), "Exited (137)");
+        let started = event("start", &[]).container_state().unwrap();
+        assert_eq!(
+            (started.state.as_str(), started.exit_code),
+            ("running", None)
+        );
+        assert_eq!(
+            started.started_at.map(|t| t.timestamp_nanos_opt()),
+            Some(Some(1_700_000_000_123_456_789))
+        );
+        assert_eq!(
+            status_words("running", 0, Some("starting")),
+            "Up (health: starting)"
+        );
+        for quiet in ["kill", "stop", "create", "rename", "health_status: healthy"] {
+            assert_eq!(event(quiet, &[]).container_state(), None, "{quiet}");
+        }
+        let mut image = event("die", &[]);
+        image.kind = "image".into();
+        assert_eq!(image.container_state(), None);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! listed at connect and every `BERTH_INVENTORY_RESYNC_SECS` (60 s), each container re-read after its events,
 //! marked not current when the host stops answering. A host that hangs only ever delays its own task.
 
-use crate::docker::{Engine, EngineEvent};
+use crate::docker::{Engine, EngineEvent, EventState};
 use crate::engine::reconciler::ReconcilerHandle;
 use crate::service::hosts::{HostService, MonitorCommand};
 use crate::service::inventory::InventoryService;
@@ -37,6 +37,9 @@ const QUIET_ACTIONS: [&str; 10] = [
     "archive-path",
     "extract-to-dir",
 ];
+
+/// Containers re-read at once after a batch of events (each re-read is one inspect; the writes take turns).
+const RE_READS_IN_FLIGHT: usize = 8;
 
 /// What every monitor works with.
 #[derive(Clone)]
@@ -342,13 +345,17 @@ async fn watch(
     loop {
         tokio::select! {
             item = events.next() => {
-                // Take every event already waiting, then re-read each container they touched once.
+                // Take every event already waiting, show at once the states they imply, then re-read each
+                // container they touched once (a few at a time).
                 let mut dirty: Vec<String> = Vec::new();
+                let mut seen: Vec<(String, EventState)> = Vec::new();
                 let mut item = item;
                 loop {
                     match item {
                         Some(Ok(event)) => {
-                            if let Err(ended) = handle(deps, id, engine, cursor, event, &mut dirty).await {
+                            if let Err(ended) =
+                                handle(deps, id, engine, cursor, event, &mut dirty, &mut seen).await
+                            {
                                 return ended;
                             }
                         }
@@ -360,11 +367,18 @@ async fn watch(
                         None => break,
                     }
                 }
-                for docker_id in dirty {
-                    if let Err(e) = deps.inventory.record_one(id, engine, &docker_id).await {
-                        tracing::warn!(host = %id, container = %docker_id, error = %e, "re-reading a container failed");
+                for (docker_id, state) in &seen {
+                    if let Err(e) = deps.inventory.record_event_state(id, docker_id, state).await {
+                        tracing::warn!(host = %id, container = %docker_id, error = %e, "recording an event's state failed");
                     }
                 }
+                futures::stream::iter(dirty)
+                    .for_each_concurrent(RE_READS_IN_FLIGHT, |docker_id| async move {
+                        if let Err(e) = deps.inventory.record_one(id, engine, &docker_id).await {
+                            tracing::warn!(host = %id, container = %docker_id, error = %e, "re-reading a container failed");
+                        }
+                    })
+                    .await;
             },
             _ = ping.tick() => {
                 if let Err(e) = engine.ping().await {
@@ -403,6 +417,7 @@ async fn handle(
     cursor: &mut EventCursor,
     event: EngineEvent,
     dirty: &mut Vec<String>,
+    seen: &mut Vec<(String, EventState)>,
 ) -> Result<(), Ended> {
     if !cursor.is_new(&event) {
         return Ok(());
@@ -410,9 +425,14 @@ async fn handle(
     if event.kind == "container" {
         let docker_id = event.id.clone();
         let action = event.action.clone();
+        if let Some(state) = event.container_state() {
+            seen.retain(|(d, _)| *d != docker_id);
+            seen.push((docker_id.clone(), state));
+        }
         deps.reconciler.event(id, event);
         if action == "destroy" {
             dirty.retain(|d| *d != docker_id);
+            seen.retain(|(d, _)| *d != docker_id);
             if let Err(e) = deps.inventory.forget(id, &docker_id).await {
                 tracing::warn!(host = %id, error = %e, "forgetting a container failed");
             }

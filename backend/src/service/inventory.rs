@@ -5,7 +5,9 @@
 use crate::bus::{Bus, Event};
 use crate::db::hosts as host_q;
 use crate::db::inventory::{self as q, InventoryRow};
-use crate::docker::{DockerError, Engine, ListedContainer, PublishedPort, RunState};
+use crate::docker::{
+    DockerError, Engine, EventState, ListedContainer, PublishedPort, RunState, status_words,
+};
 use crate::engine::reconciler::{LABEL_CONTAINER, LABEL_INSTANCE, LABEL_OWNER};
 use crate::service::ServiceError;
 use crate::service::auth::User;
@@ -465,6 +467,43 @@ impl InventoryService {
             }]);
         }
         Ok(Some(after))
+    }
+
+    /// What a container event says by itself (a `die` or a `start`, see [`EventState`]), written to the stored
+    /// row and published at once; the re-read that follows the event confirms or corrects it. Nothing happens
+    /// for a container the inventory does not hold yet (its re-read adds it) or whose row says so already.
+    pub async fn record_event_state(
+        &self,
+        host_id: &str,
+        docker_id: &str,
+        seen: &EventState,
+    ) -> Result<(), ServiceError> {
+        let _lock = self.hosts.lock_image_cache(host_id).await;
+        let id = inventory_id(host_id, docker_id);
+        let Some(before) = q::by_id(&self.db, &id).await? else {
+            return Ok(());
+        };
+        let mut row = before.clone();
+        // A container with a health check starts over at `starting`; one without has none.
+        let health = (seen.state == "running")
+            .then(|| before.health.as_ref().map(|_| "starting".to_owned()))
+            .flatten();
+        row.status = status_words(&seen.state, seen.exit_code.unwrap_or(0), health.as_deref());
+        row.health = health;
+        row.exit_code = seen.exit_code;
+        row.state = seen.state.clone();
+        if seen.started_at.is_some() {
+            row.started_at = seen.started_at;
+        }
+        if !differs(&before, &row) {
+            return Ok(());
+        }
+        q::put(&self.db, row.clone(), true).await?;
+        self.publish(vec![InventoryChange {
+            before: Some(Arc::new(to_container(before))),
+            after: Some(Arc::new(to_container(row))),
+        }]);
+        Ok(())
     }
 
     /// A `destroy` event: the container is gone.
