@@ -2,11 +2,11 @@
 
 use super::entities::{container, container_instance, setting};
 use super::keyset::{self, SeekKey};
-use sea_orm::sea_query::{Condition, Expr, ExprTrait, Func, LikeExpr, OnConflict, Query};
+use sea_orm::sea_query::{Condition, Expr, ExprTrait, Func, JoinType, LikeExpr, OnConflict, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue, ColumnTrait, ConnectionTrait, DatabaseConnection,
     DatabaseTransaction, DbBackend, DbErr, EntityTrait, IntoActiveModel, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait,
 };
 
 pub use container::Model as ContainerRow;
@@ -235,6 +235,71 @@ pub async fn insert_many_for_tests(
     txn.commit().await.unwrap_or_else(|e| panic!("{e}"));
 }
 
+/// `container_hosts` as stored (SQLite), and as the definitions and instances say it should be: sorted
+/// (host, definition, name, references).
+#[cfg(test)]
+#[allow(clippy::type_complexity)]
+pub async fn container_hosts_for_tests(
+    db: &DatabaseConnection,
+) -> (
+    Vec<(String, String, String, i64)>,
+    Vec<(String, String, String, i64)>,
+) {
+    use sea_orm::{FromQueryResult, Statement};
+    #[derive(FromQueryResult)]
+    struct Pair {
+        host_id: String,
+        container_id: String,
+        name: String,
+        refs: i64,
+    }
+    let read = |sql: &str| {
+        Pair::find_by_statement(Statement::from_string(DbBackend::Sqlite, sql.to_owned()))
+    };
+    let stored =
+        read("SELECT host_id, container_id, name, refs FROM container_hosts ORDER BY 1, 2")
+            .all(db)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    let expected = read(
+        "SELECT x.host_id, c.id AS container_id, c.name, COUNT(*) AS refs FROM ( \
+         SELECT host_id, id AS container_id FROM containers WHERE host_id IS NOT NULL UNION ALL \
+         SELECT host_id, container_id FROM container_instances WHERE host_id IS NOT NULL \
+         ) x JOIN containers c ON c.id = x.container_id GROUP BY 1, 2 ORDER BY 1, 2",
+    )
+    .all(db)
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let flat = |v: Vec<Pair>| {
+        v.into_iter()
+            .map(|p| (p.host_id, p.container_id, p.name, p.refs))
+            .collect()
+    };
+    (flat(stored), flat(expected))
+}
+
+/// The plan SQLite makes for `sql` (`EXPLAIN QUERY PLAN`), one line per step.
+#[cfg(test)]
+pub async fn plan_for_tests(db: &DatabaseConnection, sql: &str) -> Vec<String> {
+    db.query_all_raw(sea_orm::Statement::from_string(
+        DbBackend::Sqlite,
+        format!("EXPLAIN QUERY PLAN {sql}"),
+    ))
+    .await
+    .unwrap_or_else(|e| panic!("{e}"))
+    .iter()
+    .map(|r| r.try_get::<String>("", "detail").unwrap_or_default())
+    .collect()
+}
+
+/// The SQL of a page query on SQLite, values inlined (for [`plan_for_tests`]).
+#[cfg(test)]
+pub fn page_sql_for_tests(q: &ContainerPageQuery) -> String {
+    page_select(q, DbBackend::Sqlite)
+        .map(|s| s.build(DbBackend::Sqlite).to_string())
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// `ANALYZE` (benchmarks on PostgreSQL).
 #[cfg(test)]
 pub async fn analyze_for_tests(db: &DatabaseConnection) {
@@ -384,23 +449,17 @@ fn page_filter(q: &ContainerPageQuery, backend: DbBackend, counting: bool) -> Co
         cond = cond.add(Condition::any().add(like(C::Name)).add(like(C::Image)));
     }
     if let Some(host) = &q.host_id {
-        if backend == DbBackend::Sqlite && counting {
-            // A count on SQLite: the ids pinned there (`ix_containers_host`) and those with an instance there
-            // (`ix_container_instances_host`), each definition then found by id — no walk over every definition.
-            let ids = Query::select()
-                .column(C::Id)
-                .from(container::Entity)
-                .and_where(Expr::col(C::HostId).eq(host.as_str()))
-                .union(
-                    sea_orm::sea_query::UnionType::All,
-                    Query::select()
-                        .column(I::ContainerId)
-                        .from(container_instance::Entity)
-                        .and_where(Expr::col(I::HostId).eq(host.as_str()))
-                        .to_owned(),
-                )
-                .to_owned();
-            cond = cond.add(Expr::col((container::Entity, C::Id)).in_subquery(ids));
+        if backend == DbBackend::Sqlite && (counting || q.order == ContainerOrder::Name) {
+            // SQLite: the host's definitions are one range of `container_hosts`. A page in name order joins it
+            // (see `page`); a count reads the range (`ix_container_hosts_name`) and finds each definition by id.
+            if counting {
+                let ids = Query::select()
+                    .column(HOSTS_CONTAINER)
+                    .from(CONTAINER_HOSTS)
+                    .and_where(Expr::col(HOSTS_HOST).eq(host.as_str()))
+                    .to_owned();
+                cond = cond.add(Expr::col((container::Entity, C::Id)).in_subquery(ids));
+            }
             return status_filter(cond, q);
         }
         let pinned = Expr::col((container::Entity, C::HostId)).eq(host.as_str());
@@ -451,6 +510,11 @@ fn status_filter(cond: Condition, q: &ContainerPageQuery) -> Condition {
 
 /// The alias of `container_instances` in the host filter's subquery.
 const INSTANCE: &str = "ci";
+/// SQLite's table of which definitions are on which host, kept by triggers (`m20261204_000012_container_hosts`).
+const CONTAINER_HOSTS: &str = "container_hosts";
+const HOSTS_HOST: &str = "host_id";
+const HOSTS_CONTAINER: &str = "container_id";
+const HOSTS_NAME: &str = "name";
 
 /// Up to `limit` definitions of the filter in the order asked, after the given row; reads only those rows (and
 /// the index entries before them within the filter).
@@ -458,9 +522,36 @@ pub async fn page(
     db: &DatabaseConnection,
     q: &ContainerPageQuery,
 ) -> Result<Vec<ContainerRow>, DbErr> {
+    page_select(q, db.get_database_backend())?.all(db).await
+}
+
+/// The query of [`page`].
+fn page_select(
+    q: &ContainerPageQuery,
+    backend: DbBackend,
+) -> Result<sea_orm::Select<container::Entity>, DbErr> {
     let cols = q.order.columns();
-    let mut select =
-        container::Entity::find().filter(page_filter(q, db.get_database_backend(), false));
+    let mut select = container::Entity::find().filter(page_filter(q, backend, false));
+    // SQLite, one host, name order: walk that host's range of `ix_container_hosts_name` (name and id equal the
+    // definition's), so the page reads its own rows and nothing before them.
+    let host_range = match &q.host_id {
+        Some(host) if backend == DbBackend::Sqlite && q.order == ContainerOrder::Name => {
+            QueryTrait::query(&mut select).join(
+                JoinType::InnerJoin,
+                CONTAINER_HOSTS,
+                Expr::col((CONTAINER_HOSTS, HOSTS_CONTAINER))
+                    .equals((container::Entity, container::Column::Id)),
+            );
+            select = select.filter(Expr::col((CONTAINER_HOSTS, HOSTS_HOST)).eq(host.as_str()));
+            true
+        }
+        _ => false,
+    };
+    let sort_expr = |c: container::Column| match (host_range, c) {
+        (true, container::Column::Name) => Expr::col((CONTAINER_HOSTS, HOSTS_NAME)),
+        (true, container::Column::Id) => Expr::col((CONTAINER_HOSTS, HOSTS_CONTAINER)),
+        _ => Expr::col((container::Entity, c)),
+    };
     if let Some((values, id)) = &q.after {
         if values.len() != cols.len() {
             return Err(DbErr::Custom(
@@ -475,13 +566,10 @@ pub async fn page(
                     SeekValue::Text(t) => t.clone().into(),
                     SeekValue::Time(t) => (*t).into(),
                 };
-                SeekKey::new(Expr::col((container::Entity, *c)), value)
+                SeekKey::new(sort_expr(*c), value)
             })
             .collect();
-        keys.push(SeekKey::new(
-            Expr::col((container::Entity, container::Column::Id)),
-            id.clone(),
-        ));
+        keys.push(SeekKey::new(sort_expr(container::Column::Id), id.clone()));
         if let Some(cond) = keyset::after(&keys, q.desc) {
             select = select.filter(cond);
         }
@@ -489,11 +577,8 @@ pub async fn page(
     let exprs = cols
         .iter()
         .chain(std::iter::once(&container::Column::Id))
-        .map(|c| Expr::col((container::Entity, *c)));
-    keyset::order_by(select, exprs, q.desc)
-        .limit(q.limit)
-        .all(db)
-        .await
+        .map(|c| sort_expr(*c));
+    Ok(keyset::order_by(select, exprs, q.desc).limit(q.limit))
 }
 
 /// How many definitions the filter of `q` matches.

@@ -1501,6 +1501,129 @@ mod tests {
         std::fs::remove_dir_all(dir).unwrap();
     }
 
+    /// `container_hosts` (SQLite) follows every write of definitions and instances, and a host's page in name
+    /// order reads it through its index, in order, without sorting.
+    #[tokio::test]
+    async fn the_host_table_follows_every_write() {
+        use sea_orm::ConnectionTrait as _;
+        if std::env::var_os("BERTH_TEST_POSTGRES").is_some() {
+            return; // SQLite's table; PostgreSQL has none.
+        }
+        let (svc, writer, dir) = service_on_sqlite().await;
+        let db = svc.db.clone();
+        let check = |step: &'static str| {
+            let db = db.clone();
+            async move {
+                let (stored, expected) = q::container_hosts_for_tests(&db).await;
+                assert_eq!(stored, expected, "after {step}");
+                stored
+            }
+        };
+        let admin = authz::system();
+        let a = svc.create(&admin, named("alpha", "busybox")).await.unwrap();
+        let b = svc.create(&admin, named("bravo", "busybox")).await.unwrap();
+        let c = svc
+            .create(&admin, named("charlie", "busybox"))
+            .await
+            .unwrap();
+        db.execute_unprepared(&format!(
+            "UPDATE containers SET host_id = 'h1' WHERE id = '{}'",
+            a.id
+        ))
+        .await
+        .unwrap();
+        assert_eq!(check("pinning alpha").await.len(), 1);
+        let on = |c: &Container, replica: i32, host: &str| {
+            let mut i = record(c, replica, InstanceStatus::Running);
+            i.host_id = Some(host.into());
+            i
+        };
+        writer.save(on(&a, 0, "h1"), None, None).await.unwrap();
+        let a1 = writer.save(on(&a, 1, "h3"), None, None).await.unwrap();
+        writer.save(on(&b, 0, "h2"), None, None).await.unwrap();
+        let mut b1 = writer.save(on(&b, 1, "h2"), None, None).await.unwrap();
+        let stored = check("instances").await;
+        assert!(
+            stored.contains(&("h1".into(), a.id.clone(), "alpha".into(), 2)),
+            "{stored:?}"
+        );
+        assert!(
+            stored.contains(&("h2".into(), b.id.clone(), "bravo".into(), 2)),
+            "{stored:?}"
+        );
+        // Saving an instance unchanged, then moving it.
+        b1 = writer
+            .save(b1, Some(InstanceStatus::Running), None)
+            .await
+            .unwrap();
+        check("an unchanged save").await;
+        b1.host_id = Some("h3".into());
+        writer
+            .save(b1, Some(InstanceStatus::Running), None)
+            .await
+            .unwrap();
+        check("moving bravo's second replica").await;
+        db.execute_unprepared(&format!(
+            "UPDATE containers SET name = 'alpha2' WHERE id = '{}'",
+            a.id
+        ))
+        .await
+        .unwrap();
+        check("a rename").await;
+        db.execute_unprepared(&format!(
+            "UPDATE containers SET host_id = 'h3' WHERE id = '{}'",
+            c.id
+        ))
+        .await
+        .unwrap();
+        db.execute_unprepared(&format!(
+            "UPDATE containers SET host_id = NULL WHERE id = '{}'",
+            a.id
+        ))
+        .await
+        .unwrap();
+        check("re-pinning").await;
+        writer.delete(&a1.id).await.unwrap();
+        check("deleting an instance").await;
+        q::delete(&db, &b.id).await.unwrap();
+        let stored = check("deleting a definition").await;
+        assert!(stored.iter().all(|(_, id, _, _)| *id != b.id), "{stored:?}");
+
+        // h3 now holds charlie (pinned) only; a page of it comes through the index, in its order.
+        let request = ContainerPageRequest {
+            first: 10,
+            filter: ContainerFilter {
+                host_id: Some("h3".into()),
+                ..Default::default()
+            },
+            count: true,
+            ..Default::default()
+        };
+        let page = svc.page(&request).await.unwrap();
+        let names: Vec<&str> = page.items.iter().map(|(c, _, _)| c.name.as_str()).collect();
+        assert_eq!((names, page.total), (vec!["charlie"], Some(1)));
+        let plan = q::plan_for_tests(
+            &db,
+            &q::page_sql_for_tests(&q::ContainerPageQuery {
+                search: None,
+                host_id: Some("h3".into()),
+                status: None,
+                order: q::ContainerOrder::Name,
+                desc: false,
+                after: None,
+                limit: 51,
+            }),
+        )
+        .await;
+        assert!(
+            plan.iter().any(|l| l.contains("ix_container_hosts_name"))
+                && !plan.iter().any(|l| l.contains("TEMP B-TREE")),
+            "{plan:?}"
+        );
+        svc.db.clone().close().await.unwrap();
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
     /// Every page of `request` in turn.
     async fn all_pages(
         svc: &ContainerService,
