@@ -219,40 +219,27 @@ pub fn status_words(state: &str, exit_code: i64, health: Option<&str>) -> String
 
 /// What a container event says by itself about the container's state, ahead of the re-read that confirms it.
 /// An inspect right after `die` waits until the engine has cleaned up after the container (30–50 ms on an idle
-/// engine without networking, longer with it), so the inventory shows what the event says at once.
+/// engine without networking, longer with it), so the inventory shows what the event says at once. Only `die`:
+/// after `start` the inspect answers in a few milliseconds and brings what the event cannot say (the ports
+/// bound at start, the start time, health), so a running container is never shown without them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EventState {
-    /// `exited` (`die`) or `running` (`start`).
+    /// `exited`.
     pub state: String,
-    pub exit_code: Option<i64>,
-    /// The event's time, for a start.
-    pub started_at: Option<DateTime<Utc>>,
+    pub exit_code: i64,
 }
 
 impl super::EngineEvent {
-    /// The state a container event implies (`die`, `start`); `None` for any other event.
+    /// The state a container event implies (`die`); `None` for any other event.
     pub fn container_state(&self) -> Option<EventState> {
-        if self.kind != "container" {
-            return None;
-        }
-        match self.action.as_str() {
-            "die" => Some(EventState {
-                state: "exited".into(),
-                exit_code: Some(
-                    self.attributes
-                        .get("exitCode")
-                        .and_then(|c| c.parse().ok())
-                        .unwrap_or(0),
-                ),
-                started_at: None,
-            }),
-            "start" => Some(EventState {
-                state: "running".into(),
-                exit_code: None,
-                started_at: Some(DateTime::from_timestamp_nanos(self.time_nanos)),
-            }),
-            _ => None,
-        }
+        (self.kind == "container" && self.action == "die").then(|| EventState {
+            state: "exited".into(),
+            exit_code: self
+                .attributes
+                .get("exitCode")
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(0),
+        })
     }
 }
 
@@ -392,7 +379,7 @@ mod tests {
     }
 
     #[test]
-    fn die_and_start_events_say_the_state() {
+    fn a_die_event_says_the_state() {
         let event = |action: &str, attributes: &[(&str, &str)]| super::super::EngineEvent {
             kind: "container".into(),
             action: action.into(),
@@ -406,23 +393,21 @@ mod tests {
         let died = event("die", &[("exitCode", "137"), ("name", "web")])
             .container_state()
             .unwrap();
-        assert_eq!((died.state.as_str(), died.exit_code), ("exited", Some(137)));
+        assert_eq!((died.state.as_str(), died.exit_code), ("exited", 137));
         assert_eq!(status_words(&died.state, 137, None), "Exited (137)");
-        let started = event("start", &[]).container_state().unwrap();
-        assert_eq!(
-            (started.state.as_str(), started.exit_code),
-            ("running", None)
-        );
-        assert_eq!(
-            started.started_at.map(|t| t.timestamp_nanos_opt()),
-            Some(Some(1_700_000_000_123_456_789))
-        );
         assert_eq!(
             status_words("running", 0, Some("starting")),
             "Up (health: starting)"
         );
-        for quiet in ["kill", "stop", "create", "rename", "health_status: healthy"] {
-            assert_eq!(event(quiet, &[]).container_state(), None, "{quiet}");
+        for other in [
+            "start",
+            "kill",
+            "stop",
+            "create",
+            "rename",
+            "health_status: healthy",
+        ] {
+            assert_eq!(event(other, &[]).container_state(), None, "{other}");
         }
         let mut image = event("die", &[]);
         image.kind = "image".into();

@@ -469,9 +469,9 @@ impl InventoryService {
         Ok(Some(after))
     }
 
-    /// What a container event says by itself (a `die` or a `start`, see [`EventState`]), written to the stored
-    /// row and published at once; the re-read that follows the event confirms or corrects it. Nothing happens
-    /// for a container the inventory does not hold yet (its re-read adds it) or whose row says so already.
+    /// What a container event says by itself (a `die`, see [`EventState`]), written to the stored row and
+    /// published at once; the re-read that follows the event confirms or corrects it. Nothing happens for a
+    /// container the inventory does not hold yet (its re-read adds it) or whose row says so already.
     pub async fn record_event_state(
         &self,
         host_id: &str,
@@ -484,17 +484,10 @@ impl InventoryService {
             return Ok(());
         };
         let mut row = before.clone();
-        // A container with a health check starts over at `starting`; one without has none.
-        let health = (seen.state == "running")
-            .then(|| before.health.as_ref().map(|_| "starting".to_owned()))
-            .flatten();
-        row.status = status_words(&seen.state, seen.exit_code.unwrap_or(0), health.as_deref());
-        row.health = health;
-        row.exit_code = seen.exit_code;
+        row.status = status_words(&seen.state, seen.exit_code, None);
+        row.health = None;
+        row.exit_code = Some(seen.exit_code);
         row.state = seen.state.clone();
-        if seen.started_at.is_some() {
-            row.started_at = seen.started_at;
-        }
         if !differs(&before, &row) {
             return Ok(());
         }
