@@ -217,28 +217,18 @@ pub fn status_words(state: &str, exit_code: i64, health: Option<&str>) -> String
     }
 }
 
-/// What a container event says by itself about the container's state, ahead of the re-read that confirms it.
-/// An inspect right after `die` waits until the engine has cleaned up after the container (30–50 ms on an idle
-/// engine without networking, longer with it), so the inventory shows what the event says at once. Only `die`:
-/// after `start` the inspect answers in a few milliseconds and brings what the event cannot say (the ports
-/// bound at start, the start time, health), so a running container is never shown without them.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EventState {
-    /// `exited`.
-    pub state: String,
-    pub exit_code: i64,
-}
-
 impl super::EngineEvent {
-    /// The state a container event implies (`die`); `None` for any other event.
-    pub fn container_state(&self) -> Option<EventState> {
-        (self.kind == "container" && self.action == "die").then(|| EventState {
-            state: "exited".into(),
-            exit_code: self
-                .attributes
+    /// The exit code a container's `die` event carries; `None` for any other event. The inventory shows the exit
+    /// at once from it: an inspect right after `die` waits until the engine has cleaned up after the container
+    /// (30–50 ms on an idle engine without networking, longer with it). Only `die`: after `start` the inspect
+    /// answers in a few milliseconds and brings what the event cannot say (the ports bound at start, the start
+    /// time, health), so a running container is never shown without them.
+    pub fn died_with(&self) -> Option<i64> {
+        (self.kind == "container" && self.action == "die").then(|| {
+            self.attributes
                 .get("exitCode")
                 .and_then(|c| c.parse().ok())
-                .unwrap_or(0),
+                .unwrap_or(0)
         })
     }
 }
@@ -379,7 +369,7 @@ mod tests {
     }
 
     #[test]
-    fn a_die_event_says_the_state() {
+    fn a_die_event_says_its_exit_code() {
         let event = |action: &str, attributes: &[(&str, &str)]| super::super::EngineEvent {
             kind: "container".into(),
             action: action.into(),
@@ -390,11 +380,10 @@ mod tests {
                 .collect(),
             time_nanos: 1_700_000_000_123_456_789,
         };
-        let died = event("die", &[("exitCode", "137"), ("name", "web")])
-            .container_state()
-            .unwrap();
-        assert_eq!((died.state.as_str(), died.exit_code), ("exited", 137));
-        assert_eq!(status_words(&died.state, 137, None), "Exited (137)");
+        let died = event("die", &[("exitCode", "137"), ("name", "web")]);
+        assert_eq!(died.died_with(), Some(137));
+        assert_eq!(event("die", &[]).died_with(), Some(0));
+        assert_eq!(status_words("exited", 137, None), "Exited (137)");
         assert_eq!(
             status_words("running", 0, Some("starting")),
             "Up (health: starting)"
@@ -407,11 +396,11 @@ mod tests {
             "rename",
             "health_status: healthy",
         ] {
-            assert_eq!(event(other, &[]).container_state(), None, "{other}");
+            assert_eq!(event(other, &[]).died_with(), None, "{other}");
         }
         let mut image = event("die", &[]);
         image.kind = "image".into();
-        assert_eq!(image.container_state(), None);
+        assert_eq!(image.died_with(), None);
     }
 
     #[test]

@@ -16,7 +16,7 @@ pub use adopt::{
 };
 pub use containers::{ContainerSpec, ContainerState, LogEntry, LogWindow, RunState};
 pub use exec::ExecOutcome;
-pub use inventory::{EventState, ListedContainer, PublishedPort, status_words};
+pub use inventory::{ListedContainer, PublishedPort, status_words};
 pub use stats::{CpuCounters, StatsReading, cpu_percent};
 pub use terminal::{Terminal, TerminalControl, TerminalInput, TerminalOutput};
 

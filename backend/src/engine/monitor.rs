@@ -4,7 +4,7 @@
 //! listed at connect and every `BERTH_INVENTORY_RESYNC_SECS` (60 s), each container re-read after its events,
 //! marked not current when the host stops answering. A host that hangs only ever delays its own task.
 
-use crate::docker::{Engine, EngineEvent, EventState};
+use crate::docker::{Engine, EngineEvent};
 use crate::engine::reconciler::ReconcilerHandle;
 use crate::service::hosts::{HostService, MonitorCommand};
 use crate::service::inventory::InventoryService;
@@ -345,16 +345,16 @@ async fn watch(
     loop {
         tokio::select! {
             item = events.next() => {
-                // Take every event already waiting, show at once the states they imply, then re-read each
+                // Take every event already waiting, show at once the exits they report, then re-read each
                 // container they touched once (a few at a time).
                 let mut dirty: Vec<String> = Vec::new();
-                let mut seen: Vec<(String, EventState)> = Vec::new();
+                let mut exits: Vec<(String, i64)> = Vec::new();
                 let mut item = item;
                 loop {
                     match item {
                         Some(Ok(event)) => {
                             if let Err(ended) =
-                                handle(deps, id, engine, cursor, event, &mut dirty, &mut seen).await
+                                handle(deps, id, engine, cursor, event, &mut dirty, &mut exits).await
                             {
                                 return ended;
                             }
@@ -367,9 +367,9 @@ async fn watch(
                         None => break,
                     }
                 }
-                for (docker_id, state) in &seen {
-                    if let Err(e) = deps.inventory.record_event_state(id, docker_id, state).await {
-                        tracing::warn!(host = %id, container = %docker_id, error = %e, "recording an event's state failed");
+                for (docker_id, code) in &exits {
+                    if let Err(e) = deps.inventory.record_exit(id, docker_id, *code).await {
+                        tracing::warn!(host = %id, container = %docker_id, error = %e, "recording an exit failed");
                     }
                 }
                 futures::stream::iter(dirty)
@@ -417,7 +417,7 @@ async fn handle(
     cursor: &mut EventCursor,
     event: EngineEvent,
     dirty: &mut Vec<String>,
-    seen: &mut Vec<(String, EventState)>,
+    exits: &mut Vec<(String, i64)>,
 ) -> Result<(), Ended> {
     if !cursor.is_new(&event) {
         return Ok(());
@@ -425,14 +425,14 @@ async fn handle(
     if event.kind == "container" {
         let docker_id = event.id.clone();
         let action = event.action.clone();
-        if let Some(state) = event.container_state() {
-            seen.retain(|(d, _)| *d != docker_id);
-            seen.push((docker_id.clone(), state));
+        if let Some(code) = event.died_with() {
+            exits.retain(|(d, _)| *d != docker_id);
+            exits.push((docker_id.clone(), code));
         }
         deps.reconciler.event(id, event);
         if action == "destroy" {
             dirty.retain(|d| *d != docker_id);
-            seen.retain(|(d, _)| *d != docker_id);
+            exits.retain(|(d, _)| *d != docker_id);
             if let Err(e) = deps.inventory.forget(id, &docker_id).await {
                 tracing::warn!(host = %id, error = %e, "forgetting a container failed");
             }

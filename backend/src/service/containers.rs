@@ -1322,12 +1322,21 @@ mod tests {
             Err(_) => format!("sqlite://{}?mode=rwc", dir.join("berth.db").display()),
         };
         let db = crate::db::connect(&url).await.unwrap();
+        let (svc, writer) = service_on(db, &dir);
+        (svc, writer, dir)
+    }
+
+    /// A container service on `db`, its secrets in `dir`.
+    fn service_on(
+        db: DatabaseConnection,
+        dir: &std::path::Path,
+    ) -> (ContainerService, InstanceWriter) {
         let bus = Bus::new();
-        let secrets = crate::secrets::SecretBox::load(&dir).unwrap();
+        let secrets = crate::secrets::SecretBox::load(dir).unwrap();
         let (monitors, _) = mpsc::unbounded_channel();
         let hosts = HostService::new(db.clone(), secrets, bus.clone(), monitors);
         let (svc, writer, _) = ContainerService::new(db, bus, hosts);
-        (svc, writer, dir)
+        (svc, writer)
     }
 
     fn named(name: &str, image: &str) -> ContainerSettings {
@@ -1458,11 +1467,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let url = format!("sqlite://{}?mode=rwc", dir.join("berth.db").display());
         let db = crate::db::connect(&url).await.unwrap();
-        let bus = Bus::new();
-        let secrets = crate::secrets::SecretBox::load(&dir).unwrap();
-        let (monitors, _) = mpsc::unbounded_channel();
-        let hosts = HostService::new(db.clone(), secrets, bus.clone(), monitors);
-        let (svc, _writer, _) = ContainerService::new(db.clone(), bus, hosts);
+        let (svc, _writer) = service_on(db.clone(), &dir);
         let admin = authz::system();
         let mut ids = Vec::new();
         for n in 0..4 {
@@ -1519,6 +1524,12 @@ mod tests {
                 stored
             }
         };
+        let set = |sql: String| {
+            let db = db.clone();
+            async move {
+                db.execute_unprepared(&sql).await.unwrap();
+            }
+        };
         let admin = authz::system();
         let a = svc.create(&admin, named("alpha", "busybox")).await.unwrap();
         let b = svc.create(&admin, named("bravo", "busybox")).await.unwrap();
@@ -1526,12 +1537,11 @@ mod tests {
             .create(&admin, named("charlie", "busybox"))
             .await
             .unwrap();
-        db.execute_unprepared(&format!(
+        set(format!(
             "UPDATE containers SET host_id = 'h1' WHERE id = '{}'",
             a.id
         ))
-        .await
-        .unwrap();
+        .await;
         assert_eq!(check("pinning alpha").await.len(), 1);
         let on = |c: &Container, replica: i32, host: &str| {
             let mut i = record(c, replica, InstanceStatus::Running);
@@ -1563,25 +1573,22 @@ mod tests {
             .await
             .unwrap();
         check("moving bravo's second replica").await;
-        db.execute_unprepared(&format!(
+        set(format!(
             "UPDATE containers SET name = 'alpha2' WHERE id = '{}'",
             a.id
         ))
-        .await
-        .unwrap();
+        .await;
         check("a rename").await;
-        db.execute_unprepared(&format!(
+        set(format!(
             "UPDATE containers SET host_id = 'h3' WHERE id = '{}'",
             c.id
         ))
-        .await
-        .unwrap();
-        db.execute_unprepared(&format!(
+        .await;
+        set(format!(
             "UPDATE containers SET host_id = NULL WHERE id = '{}'",
             a.id
         ))
-        .await
-        .unwrap();
+        .await;
         check("re-pinning").await;
         writer.delete(&a1.id).await.unwrap();
         check("deleting an instance").await;

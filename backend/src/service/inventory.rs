@@ -5,9 +5,7 @@
 use crate::bus::{Bus, Event};
 use crate::db::hosts as host_q;
 use crate::db::inventory::{self as q, InventoryRow};
-use crate::docker::{
-    DockerError, Engine, EventState, ListedContainer, PublishedPort, RunState, status_words,
-};
+use crate::docker::{DockerError, Engine, ListedContainer, PublishedPort, RunState, status_words};
 use crate::engine::reconciler::{LABEL_CONTAINER, LABEL_INSTANCE, LABEL_OWNER};
 use crate::service::ServiceError;
 use crate::service::auth::User;
@@ -469,14 +467,14 @@ impl InventoryService {
         Ok(Some(after))
     }
 
-    /// What a container event says by itself (a `die`, see [`EventState`]), written to the stored row and
+    /// A container's `die` event (see `EngineEvent::died_with`): the exit written to the stored row and
     /// published at once; the re-read that follows the event confirms or corrects it. Nothing happens for a
     /// container the inventory does not hold yet (its re-read adds it) or whose row says so already.
-    pub async fn record_event_state(
+    pub async fn record_exit(
         &self,
         host_id: &str,
         docker_id: &str,
-        seen: &EventState,
+        exit_code: i64,
     ) -> Result<(), ServiceError> {
         let _lock = self.hosts.lock_image_cache(host_id).await;
         let id = inventory_id(host_id, docker_id);
@@ -484,10 +482,10 @@ impl InventoryService {
             return Ok(());
         };
         let mut row = before.clone();
-        row.status = status_words(&seen.state, seen.exit_code, None);
+        row.status = status_words("exited", exit_code, None);
         row.health = None;
-        row.exit_code = Some(seen.exit_code);
-        row.state = seen.state.clone();
+        row.exit_code = Some(exit_code);
+        row.state = "exited".to_owned();
         if !differs(&before, &row) {
             return Ok(());
         }
