@@ -9,8 +9,12 @@ use crate::engine::reconciler::ReconcilerHandle;
 use crate::service::hosts::{HostService, MonitorCommand};
 use crate::service::inventory::InventoryService;
 use berth_shared::{HostEndpoint, HostStatus};
+use futures::future::BoxFuture;
+use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -290,13 +294,23 @@ async fn mark_stale(deps: &Deps, id: &str) {
     }
 }
 
-/// The engine's whole container list into the inventory.
-async fn resync(deps: &Deps, id: &str, engine: &Engine) -> Result<(), Ended> {
+/// The engine's whole container list into the inventory; `fresher` names the containers recorded from a newer
+/// observation since the listing was taken (see `InventoryService::record_listing`).
+async fn resync(
+    deps: &Deps,
+    id: &str,
+    engine: &Engine,
+    fresher: impl Fn(&str) -> bool,
+) -> Result<(), Ended> {
     let listing = engine
         .list_every_container()
         .await
         .map_err(|e| Ended::Lost(e.to_string()))?;
-    if let Err(e) = deps.inventory.record_listing(id, engine, listing).await {
+    if let Err(e) = deps
+        .inventory
+        .record_listing(id, engine, listing, fresher)
+        .await
+    {
         tracing::error!(host = %id, error = %e, "recording the container inventory failed");
     }
     Ok(())
@@ -317,7 +331,101 @@ async fn check(hosts: &HostService, id: &str, engine: &Engine) -> Result<(), Str
         .map_err(|e| e.to_string())
 }
 
-/// Follows the engine's events and pings it until it stops answering.
+/// The containers touched by events while a periodic resync runs: its listing must not overwrite them.
+#[derive(Clone, Default)]
+struct Touched(Arc<std::sync::Mutex<Option<HashSet<String>>>>);
+
+impl Touched {
+    fn set(&self) -> std::sync::MutexGuard<'_, Option<HashSet<String>>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// From now on, remember every container touched.
+    fn begin(&self) {
+        *self.set() = Some(HashSet::new());
+    }
+
+    fn end(&self) {
+        *self.set() = None;
+    }
+
+    fn touch(&self, docker_id: &str) {
+        if let Some(set) = self.set().as_mut() {
+            set.insert(docker_id.to_owned());
+        }
+    }
+
+    fn contains(&self, docker_id: &str) -> bool {
+        self.set().as_ref().is_some_and(|s| s.contains(docker_id))
+    }
+}
+
+/// The re-reads that follow events: at most `RE_READS_IN_FLIGHT` at once, at most one per container (events for a
+/// container being re-read queue one more re-read after it), an exit for a container being re-read recorded
+/// once that re-read is written, so a change is never published out of order.
+#[derive(Default)]
+struct ReReads<'a> {
+    in_flight: FuturesUnordered<BoxFuture<'a, String>>,
+    busy: HashSet<String>,
+    queue: VecDeque<String>,
+    exits: HashMap<String, i64>,
+}
+
+impl<'a> ReReads<'a> {
+    fn want(&mut self, docker_id: &str) {
+        if !self.queue.iter().any(|d| d == docker_id) {
+            self.queue.push_back(docker_id.to_owned());
+        }
+    }
+
+    /// Starts queued re-reads while there is room, skipping containers already being re-read.
+    fn dispatch(&mut self, deps: &'a Deps, id: &'a str, engine: &'a Engine) {
+        let mut i = 0;
+        while i < self.queue.len() && self.in_flight.len() < RE_READS_IN_FLIGHT {
+            if self.busy.contains(&self.queue[i]) {
+                i += 1;
+                continue;
+            }
+            let Some(docker_id) = self.queue.remove(i) else {
+                break;
+            };
+            self.busy.insert(docker_id.clone());
+            self.in_flight.push(Box::pin(async move {
+                if let Err(e) = deps.inventory.record_one(id, engine, &docker_id).await {
+                    tracing::warn!(host = %id, container = %docker_id, error = %e, "re-reading a container failed");
+                }
+                docker_id
+            }));
+        }
+    }
+
+    /// Waits for the next re-read to finish (forever when none runs).
+    async fn next(&mut self) -> String {
+        match self.in_flight.next().await {
+            Some(done) => done,
+            None => std::future::pending().await,
+        }
+    }
+}
+
+/// Waits for an optional future (forever when there is none).
+async fn maybe<F: Future + Unpin>(fut: &mut Option<F>) -> F::Output {
+    match fut {
+        Some(f) => f.await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn record_exit(deps: &Deps, id: &str, docker_id: &str, code: i64) {
+    if let Err(e) = deps.inventory.record_exit(id, docker_id, code).await {
+        tracing::warn!(host = %id, container = %docker_id, error = %e, "recording an exit failed");
+    }
+}
+
+/// Follows the engine's events and pings it until it stops answering. Events never wait for a periodic resync
+/// or for the re-reads of other containers.
 async fn watch(
     deps: &Deps,
     settings: MonitorSettings,
@@ -333,7 +441,7 @@ async fn watch(
         .since()
         .or_else(|| chrono::Utc::now().timestamp_nanos_opt());
     let mut events = Box::pin(engine.events(since));
-    if let Err(ended) = resync(deps, id, engine).await {
+    if let Err(ended) = resync(deps, id, engine, |_| false).await {
         return ended;
     }
     let mut ping = tokio::time::interval(settings.ping_every);
@@ -342,19 +450,19 @@ async fn watch(
     let mut resync_timer = tokio::time::interval(settings.resync_every);
     resync_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     resync_timer.tick().await;
+    let touched = Touched::default();
+    let mut periodic: Option<BoxFuture<'_, Result<(), Ended>>> = None;
+    let mut re_reads = ReReads::default();
     loop {
         tokio::select! {
             item = events.next() => {
-                // Take every event already waiting, show at once the exits they report, then re-read each
-                // container they touched once (a few at a time).
-                let mut dirty: Vec<String> = Vec::new();
-                let mut exits: Vec<(String, i64)> = Vec::new();
+                // Take every event already waiting, then start the re-reads they call for.
                 let mut item = item;
                 loop {
                     match item {
                         Some(Ok(event)) => {
                             if let Err(ended) =
-                                handle(deps, id, engine, cursor, event, &mut dirty, &mut exits).await
+                                handle(deps, id, engine, cursor, event, &touched, &mut re_reads).await
                             {
                                 return ended;
                             }
@@ -367,33 +475,48 @@ async fn watch(
                         None => break,
                     }
                 }
-                for (docker_id, code) in &exits {
-                    if let Err(e) = deps.inventory.record_exit(id, docker_id, *code).await {
-                        tracing::warn!(host = %id, container = %docker_id, error = %e, "recording an exit failed");
-                    }
-                }
-                futures::stream::iter(dirty)
-                    .for_each_concurrent(RE_READS_IN_FLIGHT, |docker_id| async move {
-                        if let Err(e) = deps.inventory.record_one(id, engine, &docker_id).await {
-                            tracing::warn!(host = %id, container = %docker_id, error = %e, "re-reading a container failed");
-                        }
-                    })
-                    .await;
+                re_reads.dispatch(deps, id, engine);
             },
+            docker_id = re_reads.next() => {
+                re_reads.busy.remove(&docker_id);
+                if let Some(code) = re_reads.exits.remove(&docker_id) {
+                    record_exit(deps, id, &docker_id, code).await;
+                }
+                re_reads.dispatch(deps, id, engine);
+            }
+            listed = maybe(&mut periodic) => {
+                periodic = None;
+                touched.end();
+                if let Err(ended) = listed {
+                    return ended;
+                }
+            }
             _ = ping.tick() => {
                 if let Err(e) = engine.ping().await {
                     return Ended::Lost(e.to_string());
                 }
             }
             _ = resync_timer.tick() => {
-                if let Err(ended) = resync(deps, id, engine).await {
-                    return ended;
+                if periodic.is_none() {
+                    touched.begin();
+                    let fresher = touched.clone();
+                    periodic = Some(Box::pin(resync(deps, id, engine, move |d| fresher.contains(d))));
                 }
             }
             cmd = commands.recv() => match cmd {
                 Some(HostCommand::Refresh(done)) => {
+                    // A refresh answers with everything read after it was asked: a resync already running
+                    // finishes first.
+                    if let Some(running) = periodic.take() {
+                        let listed = running.await;
+                        touched.end();
+                        if let Err(ended) = listed {
+                            let _ = done.send(());
+                            return ended;
+                        }
+                    }
                     let result = check(&deps.hosts, id, engine).await;
-                    let listed = resync(deps, id, engine).await;
+                    let listed = resync(deps, id, engine, |_| false).await;
                     let _ = done.send(());
                     if let Err(e) = result {
                         return Ended::Lost(e);
@@ -408,16 +531,16 @@ async fn watch(
     }
 }
 
-/// One engine event: container events go to the reconciler and mark the container for a re-read (a destroyed
-/// one leaves the inventory at once); image events re-read the image list.
-async fn handle(
-    deps: &Deps,
-    id: &str,
-    engine: &Engine,
+/// One engine event: container events go to the reconciler and queue a re-read of the container (a `die` is
+/// recorded at once, a destroyed container leaves the inventory at once); image events re-read the image list.
+async fn handle<'a>(
+    deps: &'a Deps,
+    id: &'a str,
+    engine: &'a Engine,
     cursor: &mut EventCursor,
     event: EngineEvent,
-    dirty: &mut Vec<String>,
-    exits: &mut Vec<(String, i64)>,
+    touched: &Touched,
+    re_reads: &mut ReReads<'a>,
 ) -> Result<(), Ended> {
     if !cursor.is_new(&event) {
         return Ok(());
@@ -425,19 +548,30 @@ async fn handle(
     if event.kind == "container" {
         let docker_id = event.id.clone();
         let action = event.action.clone();
+        let quiet = QUIET_ACTIONS.contains(&action.as_str());
+        if !quiet {
+            touched.touch(&docker_id);
+        }
         if let Some(code) = event.died_with() {
-            exits.retain(|(d, _)| *d != docker_id);
-            exits.push((docker_id.clone(), code));
+            if re_reads.busy.contains(&docker_id) {
+                re_reads.exits.insert(docker_id.clone(), code);
+            } else {
+                record_exit(deps, id, &docker_id, code).await;
+            }
         }
         deps.reconciler.event(id, event);
         if action == "destroy" {
-            dirty.retain(|d| *d != docker_id);
-            exits.retain(|(d, _)| *d != docker_id);
+            re_reads.queue.retain(|d| *d != docker_id);
+            re_reads.exits.remove(&docker_id);
             if let Err(e) = deps.inventory.forget(id, &docker_id).await {
                 tracing::warn!(host = %id, error = %e, "forgetting a container failed");
             }
-        } else if !QUIET_ACTIONS.contains(&action.as_str()) && !dirty.contains(&docker_id) {
-            dirty.push(docker_id);
+            // A re-read that read the container before it went may write it back: read once more after it.
+            if re_reads.busy.contains(&docker_id) {
+                re_reads.want(&docker_id);
+            }
+        } else if !quiet {
+            re_reads.want(&docker_id);
         }
         return Ok(());
     }

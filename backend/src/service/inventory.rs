@@ -357,14 +357,36 @@ impl InventoryService {
         }
     }
 
-    /// Replaces a host's inventory with the engine's full listing (at connect and at every resync).
+    /// Replaces a host's inventory with the engine's full listing (at connect and at every resync). Containers
+    /// for which `fresher` answers true were recorded from a newer observation (an event's re-read, an exit, a
+    /// destroy) after the listing was taken: their rows are left as they are, whatever the listing says.
     pub async fn record_listing(
         &self,
         host_id: &str,
         engine: &Engine,
         listing: Vec<ListedContainer>,
+        fresher: impl Fn(&str) -> bool,
     ) -> Result<(), ServiceError> {
         let installation = self.installation().await?.to_owned();
+        // The start times a listing lacks (new or changed containers), a few inspects at a time, in order, read
+        // before the host's lock so that the events' re-reads go on meanwhile.
+        let known: HashMap<String, InventoryRow> = q::of_host(&self.db, host_id)
+            .await?
+            .into_iter()
+            .map(|r| (r.id.clone(), r))
+            .collect();
+        let lookups: Vec<_> = listing
+            .iter()
+            .map(|c| {
+                let before = known.get(&inventory_id(host_id, &c.docker_id));
+                Self::started_at(engine, c, before)
+            })
+            .collect();
+        let starts: Vec<Option<DateTime<Utc>>> = futures::stream::iter(lookups)
+            .buffered(INSPECTS_IN_FLIGHT)
+            .collect()
+            .await;
+        drop(known);
         let _lock = self.hosts.lock_image_cache(host_id).await;
         let Some(host) = host_q::by_id(&self.db, host_id).await? else {
             return Ok(());
@@ -373,22 +395,14 @@ impl InventoryService {
         let mut old: HashMap<String, InventoryRow> = q::of_host(&self.db, host_id)
             .await?
             .into_iter()
+            .filter(|r| !fresher(&r.docker_id))
             .map(|r| (r.id.clone(), r))
             .collect();
-        // The start times a listing lacks (new or changed containers), a few inspects at a time, in order.
-        let lookups: Vec<_> = listing
-            .iter()
-            .map(|c| {
-                let before = old.get(&inventory_id(host_id, &c.docker_id));
-                Self::started_at(engine, c, before)
-            })
-            .collect();
-        let starts: Vec<Option<DateTime<Utc>>> = futures::stream::iter(lookups)
-            .buffered(INSPECTS_IN_FLIGHT)
-            .collect()
-            .await;
         let (mut inserts, mut updates, mut changes) = (Vec::new(), Vec::new(), Vec::new());
         for (c, started) in listing.into_iter().zip(starts) {
+            if fresher(&c.docker_id) {
+                continue;
+            }
             let id = inventory_id(host_id, &c.docker_id);
             let before = old.remove(&id);
             let row = to_row(host_id, &host.name, &installation, c, started, now);
