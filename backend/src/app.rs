@@ -31,6 +31,8 @@ pub struct RunningApp {
     reconciler: JoinHandle<()>,
     refresher: JoinHandle<()>,
     sampler: JoinHandle<()>,
+    alert_evaluator: JoinHandle<()>,
+    alert_deliverer: JoinHandle<()>,
     auditor: JoinHandle<()>,
 }
 
@@ -94,12 +96,19 @@ impl RunningApp {
             services.audit.clone(),
             services.bus.clone(),
         );
+        let (alert_evaluator, alert_deliverer) = crate::engine::alerting::spawn(
+            services.alerts.clone(),
+            services.hosts.clone(),
+            services.registries.clone(),
+            services.bus.clone(),
+        );
         if std::env::var("BERTH_REGISTER_LOCAL_HOST").map_or(true, |v| v != "0") {
             register_local_host(&services).await;
         }
 
         let sessions = DbSessionStore::new(db);
         let sweeper = tokio::spawn(sweep_sessions(sessions.clone()));
+        let own_alerts = services.alerts.clone();
         let state = AppState {
             schema: build_schema(services.clone()),
             query_schema: build_query_schema(services.clone()),
@@ -111,6 +120,7 @@ impl RunningApp {
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let addr = listener.local_addr()?;
+        own_alerts.set_own_port(addr.port());
         // Live updates are small frames: without TCP_NODELAY a second frame sent right after a first waits
         // for the client's (delayed, up to 40 ms) acknowledgement.
         let listener = listener.tap_io(|tcp| {
@@ -141,6 +151,8 @@ impl RunningApp {
             refresher,
             sampler,
             auditor,
+            alert_evaluator,
+            alert_deliverer,
         })
     }
 
@@ -153,6 +165,8 @@ impl RunningApp {
         self.auditor.abort();
         self.refresher.abort();
         self.sampler.abort();
+        self.alert_evaluator.abort();
+        self.alert_deliverer.abort();
         self.server.await.context("server task")??;
         Ok(())
     }

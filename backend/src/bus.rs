@@ -54,6 +54,14 @@ pub enum Event {
     /// The fleet inventory changed (containers added, changed or removed on a host), with the rows themselves
     /// so subscribers filter without reading the database.
     Inventory(Arc<Vec<crate::service::inventory::InventoryChange>>),
+    /// An alert opened, was acknowledged or resolved.
+    Alert {
+        alert_id: String,
+        change: crate::service::alerts::AlertChange,
+    },
+    /// A user asked Berth to stop, kill, restart or remove a Docker container of the inventory (so its exit is
+    /// no alert).
+    DockerActionAsked { inventory_id: String },
     /// Progress of a registry refresh.
     RegistryRefresh {
         registry_id: String,

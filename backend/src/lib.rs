@@ -9,6 +9,7 @@ pub mod docker;
 pub mod engine;
 pub mod graphql;
 pub mod http;
+pub mod notify;
 pub mod private_fs;
 pub mod registry;
 pub mod secrets;

@@ -14,6 +14,7 @@ mod m20261203_000009_search;
 mod m20261203_000010_host_index;
 mod m20261204_000011_search_triggers;
 mod m20261204_000012_container_hosts;
+mod m20261204_000013_alerts;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000010_host_index::Migration),
             Box::new(m20261204_000011_search_triggers::Migration),
             Box::new(m20261204_000012_container_hosts::Migration),
+            Box::new(m20261204_000013_alerts::Migration),
         ]
     }
 }

@@ -4,6 +4,7 @@
 //! threads, no async runtime. Parsers take `&str` and return typed values or errors whose messages a
 //! person can act on.
 
+pub mod alerts;
 pub mod bytes;
 pub mod container;
 pub mod endpoint;
@@ -16,6 +17,10 @@ pub mod port;
 pub mod role;
 pub mod status;
 
+pub use alerts::{
+    AlertChannelKind, AlertCondition, AlertState, HttpUrl, LabelSelector, SmtpSecurity,
+    parse_email_list, parse_http_url, validate_email, validate_repeat_secs,
+};
 pub use bytes::{ByteSizeError, format_bytes, parse_bytes};
 pub use container::{
     ContainerFieldError, DesiredState, DiskKind, Health, InstanceStatus, RestartPolicy,

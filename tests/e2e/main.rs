@@ -8,6 +8,7 @@
 
 mod admin_browser;
 mod adoption;
+mod alerts;
 mod auth;
 mod browser;
 mod containers;
@@ -160,6 +161,8 @@ fn all_tests() -> Vec<(&'static str, TestFn)> {
         inventory::paging_is_exact_while_rows_come_and_go,
         // Kills h2's engine (and starts it again).
         inventory::hand_made_containers_are_seen_acted_on_and_go,
+        alerts::webhook_gets_exits_and_survives_outages,
+        alerts::silences_maintenance_and_acknowledging,
         roles::every_mutation_checks_the_role,
         roles::users_last_admin_and_audit,
         roles::hardening_and_no_secrets_anywhere,

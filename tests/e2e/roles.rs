@@ -53,6 +53,16 @@ const TABLE: &[(&str, Option<&str>)] = &[
     ("deleteDisk", Some("ADMIN")),
     ("dockerRest", Some("ADMIN")),
     ("dockerCli", Some("ADMIN")),
+    ("createAlertChannel", Some("ADMIN")),
+    ("updateAlertChannel", Some("ADMIN")),
+    ("deleteAlertChannel", Some("ADMIN")),
+    ("testAlertChannel", Some("ADMIN")),
+    ("createAlertRule", Some("ADMIN")),
+    ("updateAlertRule", Some("ADMIN")),
+    ("deleteAlertRule", Some("ADMIN")),
+    ("acknowledgeAlert", Some("OPERATOR")),
+    ("createSilence", Some("ADMIN")),
+    ("deleteSilence", Some("ADMIN")),
 ];
 
 fn rank(role: &str) -> u8 {

@@ -17,6 +17,7 @@ pub mod hosts;
 pub mod image;
 pub mod postgres;
 pub mod process;
+pub mod receiver;
 pub mod registry;
 pub mod rundir;
 pub mod seed;

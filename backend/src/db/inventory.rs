@@ -202,10 +202,13 @@ pub async fn apply_host(
             .exec(&txn)
             .await?;
     }
+    // Rows of a host that was lost are current again; the others are not written (a listing that changes
+    // nothing writes nothing).
     docker_container::Entity::update_many()
         .col_expr(Column::Current, Expr::value(true))
         .col_expr(Column::LastSeenAt, Expr::value(seen_at))
         .filter(Column::HostId.eq(host_id))
+        .filter(Column::Current.eq(false))
         .exec(&txn)
         .await?;
     txn.commit().await
@@ -241,9 +244,14 @@ pub async fn delete(db: &DatabaseConnection, id: &str) -> Result<(), DbErr> {
 }
 
 /// Marks a host's current rows as last known; returns how many changed.
-pub async fn mark_stale(db: &DatabaseConnection, host_id: &str) -> Result<u64, DbErr> {
+pub async fn mark_stale(
+    db: &DatabaseConnection,
+    host_id: &str,
+    last_seen: chrono::DateTime<chrono::Utc>,
+) -> Result<u64, DbErr> {
     let res = docker_container::Entity::update_many()
         .col_expr(Column::Current, Expr::value(false))
+        .col_expr(Column::LastSeenAt, Expr::value(last_seen))
         .filter(Column::HostId.eq(host_id))
         .filter(Column::Current.eq(true))
         .exec(db)

@@ -1,6 +1,7 @@
 //! Database access: connection, migrations, entities and the queries services use. Only `service/` calls it.
 
 pub mod adoption;
+pub mod alerts;
 pub mod audit;
 pub mod containers;
 pub mod entities;

@@ -2,6 +2,7 @@
 //! viewer, call a service and convert the result; `error.rs` is the one place service errors become codes.
 
 pub mod adoption;
+pub mod alerts;
 pub mod audit;
 pub mod auth;
 pub mod containers;

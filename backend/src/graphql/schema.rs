@@ -1,6 +1,7 @@
 //! The schema: every domain's Query and Mutation parts merged into one, with limits.
 
 use super::adoption::{AdoptionMutation, AdoptionQuery};
+use super::alerts::{AlertMutation, AlertQuery, AlertSubscription};
 use super::audit::{AuditLog, AuditQuery, AuditSubscription};
 use super::auth::{AuthMutation, AuthQuery};
 use super::containers::{ContainerMutation, ContainerQuery, ContainerSubscription};
@@ -27,6 +28,7 @@ pub struct Query(
     DiskQuery,
     AuditQuery,
     StatsQuery,
+    AlertQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -40,6 +42,7 @@ pub struct Mutation(
     DiskMutation,
     ExecMutation,
     PassthroughMutation,
+    AlertMutation,
 );
 
 #[derive(MergedSubscription, Default)]
@@ -50,6 +53,7 @@ pub struct Subscription(
     InventorySubscription,
     StatsSubscription,
     AuditSubscription,
+    AlertSubscription,
 );
 
 pub type BerthSchema = Schema<Query, Mutation, Subscription>;

@@ -64,6 +64,20 @@ pub fn clip(text: &str) -> String {
     }
 }
 
+/// An http(s) URL with a path or query cut to its scheme, host and port: a receiver's URL (a Slack or ntfy
+/// webhook) carries its token in the path.
+fn url_without_path(text: &str) -> Option<String> {
+    let lower = text.trim().to_ascii_lowercase();
+    let rest = lower
+        .strip_prefix("https://")
+        .or_else(|| lower.strip_prefix("http://"))?;
+    let tail = rest.find(['/', '?', '#']).map(|i| &rest[i..])?;
+    if tail == "/" {
+        return None;
+    }
+    berth_shared::parse_http_url(text).ok().map(|u| u.shown())
+}
+
 /// A copy of `value` with every secret-named field replaced by `"***"` and every string (and key) cut by [`clip`].
 pub fn redact(value: &serde_json::Value) -> serde_json::Value {
     match value {
@@ -72,6 +86,8 @@ pub fn redact(value: &serde_json::Value) -> serde_json::Value {
                 .map(|(k, v)| {
                     let v = if is_secret_name(k) && !v.is_null() {
                         serde_json::Value::String("***".into())
+                    } else if let Some(shown) = v.as_str().and_then(url_without_path) {
+                        serde_json::Value::String(shown)
                     } else {
                         redact(v)
                     };
@@ -256,6 +272,24 @@ mod tests {
         assert!(r["oldPassword"].is_null());
         assert_eq!(r["list"][0]["secret"], "***");
         assert!(!r.to_string().contains("hunter2"));
+        assert_eq!(
+            r["input"]["url"], "http://x",
+            "a URL without a path is kept"
+        );
+    }
+
+    #[test]
+    fn receiver_urls_lose_their_token() {
+        let v = serde_json::json!({ "input": {
+            "url": "https://hooks.slack.com/services/T000/B000/XXXXSECRET",
+            "other": "http://127.0.0.1:8080/ntfy-topic-token?x=1",
+            "registry": "http://127.0.0.1:5000/",
+        } });
+        let r = redact(&v);
+        assert_eq!(r["input"]["url"], "https://hooks.slack.com/…");
+        assert_eq!(r["input"]["other"], "http://127.0.0.1:8080/…");
+        assert_eq!(r["input"]["registry"], "http://127.0.0.1:5000/");
+        assert!(!r.to_string().contains("SECRET"));
     }
 
     #[test]

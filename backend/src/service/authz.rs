@@ -20,6 +20,7 @@ pub enum Action {
     PullImages,
     RefreshRegistries,
     RefreshHosts,
+    AcknowledgeAlerts,
     // Admins: users, the audit log, hosts, registries, disks, images, passthrough.
     ManageUsers,
     ReadAuditLog,
@@ -29,6 +30,7 @@ pub enum Action {
     RemoveImages,
     RemoveDockerContainers,
     Passthrough,
+    ManageAlerts,
 }
 
 impl Action {
@@ -41,7 +43,8 @@ impl Action {
             | Action::ExecInContainers
             | Action::PullImages
             | Action::RefreshRegistries
-            | Action::RefreshHosts => Role::Operator,
+            | Action::RefreshHosts
+            | Action::AcknowledgeAlerts => Role::Operator,
             Action::ManageUsers
             | Action::ReadAuditLog
             | Action::ManageHosts
@@ -49,7 +52,8 @@ impl Action {
             | Action::ManageDisks
             | Action::RemoveImages
             | Action::RemoveDockerContainers
-            | Action::Passthrough => Role::Admin,
+            | Action::Passthrough
+            | Action::ManageAlerts => Role::Admin,
         }
     }
 
@@ -71,6 +75,8 @@ impl Action {
             Action::RemoveImages => "remove images from hosts",
             Action::RemoveDockerContainers => "remove Docker containers",
             Action::Passthrough => "use the Docker passthrough",
+            Action::AcknowledgeAlerts => "acknowledge alerts",
+            Action::ManageAlerts => "manage alert channels, rules and silences",
         }
     }
 }

@@ -525,9 +525,14 @@ impl InventoryService {
         Ok(())
     }
 
-    /// The host stopped answering: its containers keep their last known state, marked not current.
+    /// The host stopped answering: its containers keep their last known state, marked not current and last seen
+    /// when the host last answered.
     pub async fn mark_stale(&self, host_id: &str) -> Result<(), ServiceError> {
-        if q::mark_stale(&self.db, host_id).await? == 0 {
+        let last_seen = host_q::by_id(&self.db, host_id)
+            .await?
+            .and_then(|h| h.last_seen_at)
+            .unwrap_or_else(Utc::now);
+        if q::mark_stale(&self.db, host_id, last_seen).await? == 0 {
             return Ok(());
         }
         let changes = q::of_host(&self.db, host_id)
@@ -629,6 +634,12 @@ impl InventoryService {
                 "{} belongs to Berth's container {name}, which would undo this; use {verb} on it instead",
                 c.name
             )));
+        }
+        if action != DockerAction::Start {
+            // The exit that follows was asked for: no alert.
+            self.bus.publish(Event::DockerActionAsked {
+                inventory_id: c.id.clone(),
+            });
         }
         let result = match action {
             DockerAction::Start => engine.start_container(&c.docker_id).await,

@@ -2,6 +2,7 @@
 //! only.
 
 pub mod adoption;
+pub mod alerts;
 pub mod audit;
 pub mod auth;
 pub mod authz;
@@ -61,6 +62,7 @@ pub struct Services {
     pub disks: disks::DiskService,
     pub audit: audit::AuditService,
     pub passthrough: passthrough::PassthroughService,
+    pub alerts: alerts::AlertService,
     pub bus: Bus,
     db: DatabaseConnection,
 }
@@ -103,6 +105,8 @@ impl Services {
             inventory::InventoryService::new(db.clone(), bus.clone(), hosts.clone()),
             stats::StatsSettings::from_env(),
         );
+        let alerts =
+            alerts::AlertService::new(db.clone(), secrets.clone(), bus.clone(), hosts.clone());
         let services = Self {
             auth: auth::AuthService::new(db.clone()),
             hosts,
@@ -129,6 +133,7 @@ impl Services {
             disks: disks::DiskService::new(db.clone(), hosts_for_disks),
             audit: audit::AuditService::new(db.clone(), bus.clone()),
             passthrough: passthrough::PassthroughService::new(hosts_for_passthrough),
+            alerts,
             bus,
             db,
         };

@@ -1,0 +1,429 @@
+//! What an observed change means for alerts, as pure functions (table-tested): an inventory change, a host's
+//! status or a registry refresh becomes findings — a condition that now holds for a subject (open) or no longer
+//! holds (clear). Which rules they reach, and whether anything is sent, is the service's business.
+
+use crate::service::inventory::DockerContainer;
+use berth_shared::{AlertCondition, HostStatus};
+use serde::{Deserialize, Serialize};
+
+/// What an alert is about: a key (one open alert per rule and key) and the names and ids a person and a receiver
+/// need.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Subject {
+    pub key: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host_name: Option<String>,
+    /// Berth's definition, for its replicas.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance_id: Option<String>,
+    /// The fleet inventory's id of the Docker container.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inventory_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub docker_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub docker_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registry_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registry_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<(String, String)>,
+}
+
+impl Subject {
+    /// Short words for a person: `web-1 on h2`, `host h2`, `registry hub`.
+    pub fn describe(&self) -> String {
+        if let Some(name) = &self.docker_name {
+            match &self.host_name {
+                Some(h) => format!("{name} on {h}"),
+                None => name.clone(),
+            }
+        } else if let Some(r) = &self.registry_name {
+            format!("registry {r}")
+        } else if let Some(h) = &self.host_name {
+            format!("host {h}")
+        } else {
+            self.key.clone()
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Finding {
+    Open {
+        condition: AlertCondition,
+        subject: Box<Subject>,
+        message: String,
+    },
+    Clear {
+        condition: AlertCondition,
+        subject_key: String,
+        message: String,
+    },
+}
+
+/// The key of a Docker container's alerts: a replica of Berth's by its instance (a replacement container keeps
+/// the alert), any other container by its inventory id.
+pub fn container_key(c: &DockerContainer) -> String {
+    match &c.instance_id {
+        Some(i) => format!("instance:{i}"),
+        None => format!("container:{}", c.id),
+    }
+}
+
+pub fn container_subject(c: &DockerContainer) -> Subject {
+    Subject {
+        key: container_key(c),
+        host_id: Some(c.host_id.clone()),
+        host_name: Some(c.host_name.clone()),
+        container_id: c.container_id.clone(),
+        container_name: None,
+        instance_id: c.instance_id.clone(),
+        inventory_id: Some(c.id.clone()),
+        docker_id: Some(c.docker_id.clone()),
+        docker_name: Some(c.name.clone()),
+        image: Some(c.image.clone()),
+        exit_code: c.exit_code,
+        registry_id: None,
+        registry_name: None,
+        labels: c.labels.clone(),
+    }
+}
+
+const RUNNING_STATES: [&str; 3] = ["running", "restarting", "paused"];
+
+/// An inventory change (a container added, changed or removed on a host).
+pub fn on_container(
+    before: Option<&DockerContainer>,
+    after: Option<&DockerContainer>,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let Some(a) = after else {
+        if let Some(b) = before {
+            let key = container_key(b);
+            let message = format!("{} was removed", container_subject(b).describe());
+            for condition in [
+                AlertCondition::ContainerExited,
+                AlertCondition::ContainerUnhealthy,
+            ] {
+                out.push(Finding::Clear {
+                    condition,
+                    subject_key: key.clone(),
+                    message: message.clone(),
+                });
+            }
+        }
+        return out;
+    };
+    if !a.current {
+        // The host stopped answering: what the row says is old news (HOST_DOWN covers it).
+        return out;
+    }
+    let subject = container_subject(a);
+    let was_running = before.is_some_and(|b| RUNNING_STATES.contains(&b.state.as_str()));
+    let stopped = a.state == "exited" || a.state == "dead";
+    if stopped && was_running && a.exit_code.is_some_and(|c| c != 0) {
+        let code = a.exit_code.unwrap_or_default();
+        out.push(Finding::Open {
+            condition: AlertCondition::ContainerExited,
+            message: format!(
+                "{} exited with code {code}{}",
+                subject.describe(),
+                exit_meaning(code)
+            ),
+            subject: Box::new(subject.clone()),
+        });
+    } else if a.state == "running" {
+        out.push(Finding::Clear {
+            condition: AlertCondition::ContainerExited,
+            subject_key: subject.key.clone(),
+            message: format!("{} is running again", subject.describe()),
+        });
+    }
+    let unhealthy = a.state == "running" && a.health.as_deref() == Some("unhealthy");
+    let was_unhealthy = before.is_some_and(|b| b.health.as_deref() == Some("unhealthy"));
+    if unhealthy && !was_unhealthy {
+        out.push(Finding::Open {
+            condition: AlertCondition::ContainerUnhealthy,
+            message: format!("{} fails its health check", subject.describe()),
+            subject: Box::new(subject.clone()),
+        });
+    } else if !unhealthy {
+        let why = if a.state == "running" {
+            "passes its health check again"
+        } else {
+            "is no longer running"
+        };
+        out.push(Finding::Clear {
+            condition: AlertCondition::ContainerUnhealthy,
+            subject_key: subject.key.clone(),
+            message: format!("{} {why}", subject.describe()),
+        });
+    }
+    out
+}
+
+/// What common exit codes mean.
+fn exit_meaning(code: i64) -> &'static str {
+    match code {
+        137 => " (killed: SIGKILL, or out of memory)",
+        139 => " (segmentation fault)",
+        143 => " (terminated: SIGTERM)",
+        126 => " (command not executable)",
+        127 => " (command not found)",
+        _ => "",
+    }
+}
+
+/// A host's status change.
+pub fn on_host(
+    host_id: &str,
+    host_name: &str,
+    status: HostStatus,
+    reason: Option<&str>,
+) -> Vec<Finding> {
+    let subject = Subject {
+        key: format!("host:{host_id}"),
+        host_id: Some(host_id.to_owned()),
+        host_name: Some(host_name.to_owned()),
+        ..Subject::default()
+    };
+    match status {
+        HostStatus::NonResponsive => vec![Finding::Open {
+            condition: AlertCondition::HostDown,
+            message: match reason {
+                Some(r) if !r.is_empty() => format!("host {host_name} does not answer: {r}"),
+                _ => format!("host {host_name} does not answer"),
+            },
+            subject: Box::new(subject),
+        }],
+        HostStatus::Up => vec![Finding::Clear {
+            condition: AlertCondition::HostDown,
+            subject_key: subject.key,
+            message: format!("host {host_name} answers again"),
+        }],
+        HostStatus::Maintenance | HostStatus::Down => vec![Finding::Clear {
+            condition: AlertCondition::HostDown,
+            subject_key: subject.key,
+            message: format!(
+                "host {host_name} is {}",
+                if status == HostStatus::Maintenance {
+                    "in maintenance"
+                } else {
+                    "no longer monitored (Docker support off)"
+                }
+            ),
+        }],
+        HostStatus::Installing | HostStatus::Unknown => Vec::new(),
+    }
+}
+
+/// A registry refresh that ended, failed or not.
+pub fn on_registry(
+    registry_id: &str,
+    name: &str,
+    failed: bool,
+    message: Option<&str>,
+) -> Vec<Finding> {
+    let subject = Subject {
+        key: format!("registry:{registry_id}"),
+        registry_id: Some(registry_id.to_owned()),
+        registry_name: Some(name.to_owned()),
+        ..Subject::default()
+    };
+    if failed {
+        vec![Finding::Open {
+            condition: AlertCondition::RegistryFailed,
+            message: match message {
+                Some(m) if !m.is_empty() => format!("refreshing registry {name} failed: {m}"),
+                _ => format!("refreshing registry {name} failed"),
+            },
+            subject: Box::new(subject),
+        }]
+    } else {
+        vec![Finding::Clear {
+            condition: AlertCondition::RegistryFailed,
+            subject_key: subject.key,
+            message: format!("registry {name} refreshed"),
+        }]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+
+    fn row(state: &str, exit: Option<i64>, health: Option<&str>) -> DockerContainer {
+        DockerContainer {
+            id: "h2:abc".into(),
+            host_id: "h2".into(),
+            host_name: "edge-2".into(),
+            docker_id: "abc".into(),
+            name: "web-1".into(),
+            image: "nginx".into(),
+            image_id: String::new(),
+            command: String::new(),
+            state: state.into(),
+            status: String::new(),
+            health: health.map(str::to_owned),
+            exit_code: exit,
+            created_at: Utc::now(),
+            started_at: None,
+            ports: Vec::new(),
+            labels: vec![("app".into(), "web".into())],
+            compose_project: None,
+            compose_service: None,
+            container_id: None,
+            instance_id: None,
+            search: String::new(),
+            current: true,
+            last_seen_at: Utc::now(),
+        }
+    }
+
+    fn opened(f: &[Finding]) -> Vec<(AlertCondition, String)> {
+        f.iter()
+            .filter_map(|f| match f {
+                Finding::Open {
+                    condition, message, ..
+                } => Some((*condition, message.clone())),
+                Finding::Clear { .. } => None,
+            })
+            .collect()
+    }
+
+    fn cleared(f: &[Finding]) -> Vec<AlertCondition> {
+        f.iter()
+            .filter_map(|f| match f {
+                Finding::Clear { condition, .. } => Some(*condition),
+                Finding::Open { .. } => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn container_changes() {
+        use AlertCondition::*;
+        let running = row("running", None, None);
+        let killed = row("exited", Some(137), None);
+        let clean = row("exited", Some(0), None);
+        let sick = row("running", None, Some("unhealthy"));
+        // (before, after, opened, cleared)
+        type Case<'a> = (
+            Option<&'a DockerContainer>,
+            Option<&'a DockerContainer>,
+            Vec<AlertCondition>,
+            Vec<AlertCondition>,
+        );
+        let cases: Vec<Case> = vec![
+            (
+                Some(&running),
+                Some(&killed),
+                vec![ContainerExited],
+                vec![ContainerUnhealthy],
+            ),
+            (
+                Some(&running),
+                Some(&clean),
+                vec![],
+                vec![ContainerUnhealthy],
+            ),
+            // Found exited at a listing: nothing happened while Berth watched.
+            (None, Some(&killed), vec![], vec![ContainerUnhealthy]),
+            (
+                Some(&killed),
+                Some(&running),
+                vec![],
+                vec![ContainerExited, ContainerUnhealthy],
+            ),
+            (
+                Some(&running),
+                Some(&sick),
+                vec![ContainerUnhealthy],
+                vec![ContainerExited],
+            ),
+            // Still unhealthy: opened once already.
+            (Some(&sick), Some(&sick), vec![], vec![ContainerExited]),
+            (
+                Some(&sick),
+                Some(&running),
+                vec![],
+                vec![ContainerExited, ContainerUnhealthy],
+            ),
+            (
+                Some(&killed),
+                None,
+                vec![],
+                vec![ContainerExited, ContainerUnhealthy],
+            ),
+        ];
+        for (n, (before, after, open, clear)) in cases.into_iter().enumerate() {
+            let f = on_container(before, after);
+            let got: Vec<AlertCondition> = opened(&f).into_iter().map(|(c, _)| c).collect();
+            assert_eq!(got, open, "case {n}: opened");
+            assert_eq!(cleared(&f), clear, "case {n}: cleared");
+        }
+        let f = on_container(Some(&running), Some(&killed));
+        assert_eq!(
+            opened(&f)[0].1,
+            "web-1 on edge-2 exited with code 137 (killed: SIGKILL, or out of memory)"
+        );
+        let mut stale = killed.clone();
+        stale.current = false;
+        assert!(
+            on_container(Some(&running), Some(&stale)).is_empty(),
+            "a lost host's rows raise nothing"
+        );
+    }
+
+    #[test]
+    fn replicas_are_keyed_by_instance() {
+        let mut r = row("running", None, None);
+        assert_eq!(container_key(&r), "container:h2:abc");
+        r.instance_id = Some("i1".into());
+        assert_eq!(container_key(&r), "instance:i1");
+    }
+
+    #[test]
+    fn hosts_and_registries() {
+        let f = on_host(
+            "h1",
+            "edge-1",
+            HostStatus::NonResponsive,
+            Some("connection refused"),
+        );
+        assert_eq!(
+            opened(&f),
+            vec![(
+                AlertCondition::HostDown,
+                "host edge-1 does not answer: connection refused".into()
+            )]
+        );
+        for s in [HostStatus::Up, HostStatus::Maintenance, HostStatus::Down] {
+            assert_eq!(
+                cleared(&on_host("h1", "edge-1", s, None)),
+                vec![AlertCondition::HostDown]
+            );
+        }
+        assert!(on_host("h1", "edge-1", HostStatus::Unknown, None).is_empty());
+        let f = on_registry("r1", "hub", true, Some("401"));
+        assert_eq!(opened(&f)[0].1, "refreshing registry hub failed: 401");
+        assert_eq!(
+            cleared(&on_registry("r1", "hub", false, None)),
+            vec![AlertCondition::RegistryFailed]
+        );
+    }
+}
