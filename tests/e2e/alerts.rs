@@ -418,3 +418,115 @@ pub async fn silences_maintenance_and_acknowledging(env: &TestEnv) -> Result<()>
     }
     app.finish(outcome).await
 }
+
+/// An email channel (no TLS, the relay on this machine) delivers to a real SMTP server, Debian's `aiosmtpd`
+/// storing what it receives in a maildir: a test message, then an open alert with a clear subject.
+pub async fn email_reaches_a_real_smtp_server(env: &TestEnv) -> Result<()> {
+    let aiosmtpd = berth_tests::process::require_binary(
+        "/usr/bin/aiosmtpd",
+        "apt-get install -y python3-aiosmtpd",
+    )?;
+    let dir = env.new_app_dir()?;
+    let maildir = dir.join("maildir");
+    let port = berth_tests::process::free_port()?;
+    let mut cmd = tokio::process::Command::new(aiosmtpd);
+    cmd.args([
+        "-n",
+        "-l",
+        &format!("127.0.0.1:{port}"),
+        "-c",
+        "aiosmtpd.handlers.Mailbox",
+    ])
+    .arg(&maildir);
+    let mut smtp = berth_tests::process::ManagedProcess::spawn(
+        "aiosmtpd",
+        &mut cmd,
+        &dir.join("aiosmtpd.log"),
+    )?;
+    let (app, _token, [_, h2, _]) = crate::containers::berth_with_hosts(env).await?;
+    let h2_engine = env.host("h2")?;
+    let victim = "alert-mailed";
+    let outcome = async {
+        // The server is up once it accepts connections.
+        smtp.check_running()?;
+        poll("aiosmtpd listening", Duration::from_secs(15), Duration::from_millis(50), || async {
+            Ok(match tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+                Ok(_) => Probe::Ready(()),
+                Err(e) => Probe::NotYet(e.to_string()),
+            })
+        })
+        .await?;
+        let channel = gql(
+            &app,
+            CREATE_CHANNEL,
+            json!({ "i": { "name": "ops-mail", "kind": "EMAIL", "smtpHost": "127.0.0.1", "smtpPort": port,
+                           "smtpSecurity": "NONE", "emailFrom": "berth@example.com",
+                           "emailTo": ["ops@example.com", "oncall@example.com"] } }),
+        )
+        .await?["createAlertChannel"]
+            .clone();
+        ensure!(channel["emailTo"].as_array().map(Vec::len) == Some(2), "{channel}");
+        let test = gql(
+            &app,
+            "mutation T($id: ID!) { testAlertChannel(id: $id) { state lastStatusCode lastError } }",
+            json!({ "id": channel["id"] }),
+        )
+        .await?["testAlertChannel"]
+            .clone();
+        ensure!(test["state"] == "DELIVERED" && test["lastStatusCode"] == 250, "{test}");
+        gql(
+            &app,
+            CREATE_RULE,
+            json!({ "i": { "name": "mail exits", "condition": "CONTAINER_EXITED", "channelIds": [channel["id"]] } }),
+        )
+        .await?;
+        let image = env.registry.reference("tools/busybox:1.35");
+        h2_engine.docker_ok(&["pull", &image]).await?;
+        h2_engine
+            .docker_ok(&["run", "-d", "--name", victim, &image, "sleep", "100000"])
+            .await?;
+        wait_state(&app, &h2, victim, "running").await?;
+        h2_engine.docker_ok(&["kill", victim]).await?;
+        let mails = poll("two emails in the maildir", Duration::from_secs(15), Duration::from_millis(100), || async {
+            let mut mails = Vec::new();
+            for sub in ["new", "cur"] {
+                if let Ok(entries) = std::fs::read_dir(maildir.join(sub)) {
+                    for e in entries.flatten() {
+                        mails.push(std::fs::read_to_string(e.path()).unwrap_or_default());
+                    }
+                }
+            }
+            Ok(if mails.len() >= 2 {
+                Probe::Ready(mails)
+            } else {
+                Probe::NotYet(format!("{} so far", mails.len()))
+            })
+        })
+        .await?;
+        let alert = mails
+            .iter()
+            .find(|m| m.contains("exited with code 137"))
+            .with_context(|| format!("no alert email among {mails:#?}"))?;
+        let subject = alert
+            .lines()
+            .find(|l| l.starts_with("Subject:"))
+            .unwrap_or_default();
+        ensure!(
+            subject.contains("Container exited") && subject.contains(victim) && subject.contains("h2"),
+            "subject: {subject}"
+        );
+        ensure!(
+            alert.contains("To: ops@example.com, oncall@example.com") && alert.contains("From: berth@example.com"),
+            "{alert}"
+        );
+        ensure!(
+            mails.iter().any(|m| m.contains("Subject: Berth: test notification")),
+            "the test message: {mails:#?}"
+        );
+        Ok(())
+    }
+    .await;
+    let _ = h2_engine.docker(&["rm", "-f", victim]).await;
+    let _ = smtp.kill().await;
+    app.finish(outcome).await
+}

@@ -163,6 +163,7 @@ fn all_tests() -> Vec<(&'static str, TestFn)> {
         inventory::hand_made_containers_are_seen_acted_on_and_go,
         alerts::webhook_gets_exits_and_survives_outages,
         alerts::silences_maintenance_and_acknowledging,
+        alerts::email_reaches_a_real_smtp_server,
         roles::every_mutation_checks_the_role,
         roles::users_last_admin_and_audit,
         roles::hardening_and_no_secrets_anywhere,

@@ -20,6 +20,8 @@ const TEST_PACKAGES: &[(&str, &str)] = &[
     ("/usr/bin/sqlite3", "sqlite3"),
     // The server (the client package alone also fills /usr/lib/postgresql/<version>/bin).
     ("/usr/lib/postgresql/*/bin/initdb", "postgresql"),
+    // The SMTP server the email alert test sends to.
+    ("/usr/bin/aiosmtpd", "python3-aiosmtpd"),
 ];
 
 const TRUNK_VERSION: &str = "0.22.1";

@@ -1385,9 +1385,9 @@ fn message_of(d: &DeliveryRow) -> Message {
         .and_then(|c| c.parse::<AlertCondition>().ok());
     let title = match (d.event.as_str(), condition) {
         ("TEST", _) => "Berth: test notification".to_owned(),
-        ("RESOLVED", Some(c)) => format!("Resolved: {} — {text}", c.label()),
-        ("REPEAT", Some(c)) => format!("Still open: {} — {text}", c.label()),
-        (_, Some(c)) => format!("{} — {text}", c.label()),
+        ("RESOLVED", Some(c)) => format!("Resolved: {}: {text}", c.label()),
+        ("REPEAT", Some(c)) => format!("Still open: {}: {text}", c.label()),
+        (_, Some(c)) => format!("{}: {text}", c.label()),
         _ => text.clone(),
     };
     Message {
