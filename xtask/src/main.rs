@@ -236,6 +236,7 @@ const BENCHMARKS: &[&str] = &[
     "logs",
     "stats",
     "terminal",
+    "alerts",
 ];
 
 fn bench(root: &Path, rest: &[String]) -> Result<()> {
@@ -260,7 +261,7 @@ fn bench(root: &Path, rest: &[String]) -> Result<()> {
     let mut cmd = cargo();
     // The convergence benchmark SIGKILLs and restarts a real `berth` process, the inventory benchmark measures
     // one: a release build of it.
-    if matches!(which.as_str(), "converge" | "inventory" | "stats") {
+    if matches!(which.as_str(), "converge" | "inventory" | "stats" | "alerts") {
         sh(cargo().args([
             "build",
             "--release",
