@@ -33,6 +33,7 @@ pub struct RunningApp {
     sampler: JoinHandle<()>,
     alert_evaluator: JoinHandle<()>,
     alert_deliverer: JoinHandle<()>,
+    checkpointer: Option<JoinHandle<()>>,
     auditor: JoinHandle<()>,
 }
 
@@ -100,12 +101,14 @@ impl RunningApp {
             services.alerts.clone(),
             services.hosts.clone(),
             services.registries.clone(),
+            services.inventory.clone(),
             services.bus.clone(),
         );
         if std::env::var("BERTH_REGISTER_LOCAL_HOST").map_or(true, |v| v != "0") {
             register_local_host(&services).await;
         }
 
+        let checkpointer = crate::db::spawn_checkpointer(db.clone());
         let sessions = DbSessionStore::new(db);
         let sweeper = tokio::spawn(sweep_sessions(sessions.clone()));
         let own_alerts = services.alerts.clone();
@@ -153,6 +156,7 @@ impl RunningApp {
             auditor,
             alert_evaluator,
             alert_deliverer,
+            checkpointer,
         })
     }
 
@@ -167,6 +171,9 @@ impl RunningApp {
         self.sampler.abort();
         self.alert_evaluator.abort();
         self.alert_deliverer.abort();
+        if let Some(c) = &self.checkpointer {
+            c.abort();
+        }
         self.server.await.context("server task")??;
         Ok(())
     }

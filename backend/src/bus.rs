@@ -62,6 +62,8 @@ pub enum Event {
     /// A user asked Berth to stop, kill, restart or remove a Docker container of the inventory (so its exit is
     /// no alert).
     DockerActionAsked { inventory_id: String },
+    /// The kernel killed a process of a container for memory (the engine's `oom` event).
+    ContainerOom { host_id: String, docker_id: String },
     /// Progress of a registry refresh.
     RegistryRefresh {
         registry_id: String,

@@ -117,7 +117,17 @@ async fn create_running(
             let name = format!("al-{}-{n:04}", engine.name);
             let id = engine
                 .docker_ok(&[
-                    "run", "-d", "--name", &name, "--label", LABEL, image, "sleep", "86400",
+                    "run",
+                    "-d",
+                    "--network",
+                    "none",
+                    "--name",
+                    &name,
+                    "--label",
+                    LABEL,
+                    image,
+                    "sleep",
+                    "86400",
                 ])
                 .await?;
             Ok((e, id.trim().to_owned()))

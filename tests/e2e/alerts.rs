@@ -530,3 +530,57 @@ pub async fn email_reaches_a_real_smtp_server(env: &TestEnv) -> Result<()> {
     let _ = smtp.kill().await;
     app.finish(outcome).await
 }
+
+/// A container the kernel kills for memory (a 64 MiB buffer under a 16 MiB limit, no swap) raises
+/// CONTAINER_OOM from the engine's `oom` event; running it again resolves it.
+pub async fn out_of_memory_is_an_alert(env: &TestEnv) -> Result<()> {
+    let receiver = Receiver::start().await?;
+    let (app, _token, [h1, _, _]) = crate::containers::berth_with_hosts(env).await?;
+    let h1_engine = env.host("h1")?;
+    let name = "alert-oom";
+    let outcome = async {
+        let channel = gql(
+            &app,
+            CREATE_CHANNEL,
+            json!({ "i": { "name": "hook", "kind": "WEBHOOK", "url": receiver.url("/oom") } }),
+        )
+        .await?["createAlertChannel"]["id"]
+            .clone();
+        gql(
+            &app,
+            CREATE_RULE,
+            json!({ "i": { "name": "oom on h1", "condition": "CONTAINER_OOM", "hostId": h1, "channelIds": [channel] } }),
+        )
+        .await?;
+        let image = env.registry.reference("tools/busybox:1.35");
+        h1_engine.docker_ok(&["pull", &image]).await?;
+        h1_engine
+            .docker_ok(&[
+                "run", "-d", "--name", name, "--memory", "16m", "--memory-swap", "16m", &image, "sh", "-c",
+                "sleep 1; dd if=/dev/zero of=/dev/null bs=64M count=1; sleep 100000",
+            ])
+            .await?;
+        let got = receiver
+            .wait_for("the out-of-memory alert", Duration::from_secs(20), |r| {
+                r.json()["condition"] == "CONTAINER_OOM" && r.json()["event"] == "OPENED"
+            })
+            .await?;
+        let body = got.json();
+        ensure!(
+            body["subject"]["dockerName"] == name && s(&body["message"]).contains("ran out of memory"),
+            "{body}"
+        );
+        // The shell survives the kill of `dd` (the kernel kills the biggest process); the container runs on, so
+        // the alert stays open until it is started again after a stop.
+        h1_engine.docker_ok(&["restart", "-t", "0", name]).await?;
+        receiver
+            .wait_for("the out-of-memory alert resolved", Duration::from_secs(20), |r| {
+                r.json()["condition"] == "CONTAINER_OOM" && r.json()["event"] == "RESOLVED"
+            })
+            .await?;
+        Ok(())
+    }
+    .await;
+    let _ = h1_engine.docker(&["rm", "-f", name]).await;
+    app.finish(outcome).await
+}

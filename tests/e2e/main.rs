@@ -164,6 +164,7 @@ fn all_tests() -> Vec<(&'static str, TestFn)> {
         alerts::webhook_gets_exits_and_survives_outages,
         alerts::silences_maintenance_and_acknowledging,
         alerts::email_reaches_a_real_smtp_server,
+        alerts::out_of_memory_is_an_alert,
         roles::every_mutation_checks_the_role,
         roles::users_last_admin_and_audit,
         roles::hardening_and_no_secrets_anywhere,

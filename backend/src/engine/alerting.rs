@@ -6,6 +6,7 @@ use crate::bus::{Event, RefreshPhase};
 use crate::service::alerts::detect::{self, Finding};
 use crate::service::alerts::{AlertService, PER_CHANNEL_IN_FLIGHT};
 use crate::service::hosts::HostService;
+use crate::service::inventory::InventoryService;
 use crate::service::registries::RegistryService;
 use berth_shared::HostStatus;
 use std::collections::HashMap;
@@ -26,6 +27,7 @@ pub fn spawn(
     alerts: AlertService,
     hosts: HostService,
     registries: RegistryService,
+    inventory: InventoryService,
     bus: crate::bus::Bus,
 ) -> (JoinHandle<()>, JoinHandle<()>) {
     let mut events = bus.subscribe();
@@ -69,6 +71,16 @@ pub fn spawn(
                         f
                     })
                     .collect(),
+                Event::ContainerOom { host_id, docker_id } => {
+                    match inventory.on_host(host_id, docker_id).await {
+                        Ok(Some(c)) => vec![detect::on_oom(&c)],
+                        Ok(None) => continue,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "reading an out-of-memory container failed");
+                            continue;
+                        }
+                    }
+                }
                 Event::HostStatus {
                     host_id,
                     status,

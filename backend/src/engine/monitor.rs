@@ -552,6 +552,9 @@ async fn handle<'a>(
         if !quiet {
             touched.touch(&docker_id);
         }
+        if action == "oom" {
+            deps.inventory.note_oom(id, &docker_id);
+        }
         if let Some(code) = event.died_with() {
             if re_reads.busy.contains(&docker_id) {
                 re_reads.exits.insert(docker_id.clone(), code);

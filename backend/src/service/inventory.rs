@@ -511,6 +511,23 @@ impl InventoryService {
         Ok(())
     }
 
+    /// An `oom` event: told to whoever watches (alerts); the exit that follows is recorded as usual.
+    pub fn note_oom(&self, host_id: &str, docker_id: &str) {
+        self.bus.publish(Event::ContainerOom {
+            host_id: host_id.to_owned(),
+            docker_id: docker_id.to_owned(),
+        });
+    }
+
+    /// A Docker container by host and Docker id.
+    pub async fn on_host(
+        &self,
+        host_id: &str,
+        docker_id: &str,
+    ) -> Result<Option<DockerContainer>, ServiceError> {
+        self.get(&inventory_id(host_id, docker_id)).await
+    }
+
     /// A `destroy` event: the container is gone.
     pub async fn forget(&self, host_id: &str, docker_id: &str) -> Result<(), ServiceError> {
         let _lock = self.hosts.lock_image_cache(host_id).await;

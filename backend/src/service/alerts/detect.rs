@@ -117,6 +117,7 @@ pub fn on_container(
             for condition in [
                 AlertCondition::ContainerExited,
                 AlertCondition::ContainerUnhealthy,
+                AlertCondition::ContainerOom,
             ] {
                 out.push(Finding::Clear {
                     condition,
@@ -146,11 +147,16 @@ pub fn on_container(
             subject: Box::new(subject.clone()),
         });
     } else if a.state == "running" {
-        out.push(Finding::Clear {
-            condition: AlertCondition::ContainerExited,
-            subject_key: subject.key.clone(),
-            message: format!("{} is running again", subject.describe()),
-        });
+        for condition in [
+            AlertCondition::ContainerExited,
+            AlertCondition::ContainerOom,
+        ] {
+            out.push(Finding::Clear {
+                condition,
+                subject_key: subject.key.clone(),
+                message: format!("{} is running again", subject.describe()),
+            });
+        }
     }
     let unhealthy = a.state == "running" && a.health.as_deref() == Some("unhealthy");
     let was_unhealthy = before.is_some_and(|b| b.health.as_deref() == Some("unhealthy"));
@@ -173,6 +179,19 @@ pub fn on_container(
         });
     }
     out
+}
+
+/// The engine's `oom` event for a container (the kernel killed one of its processes for memory).
+pub fn on_oom(c: &DockerContainer) -> Finding {
+    let subject = container_subject(c);
+    Finding::Open {
+        condition: AlertCondition::ContainerOom,
+        message: format!(
+            "{} ran out of memory: the kernel killed a process in it (raise its memory limit or find the leak)",
+            subject.describe()
+        ),
+        subject: Box::new(subject),
+    }
 }
 
 /// What common exit codes mean.
@@ -347,27 +366,32 @@ mod tests {
                 Some(&killed),
                 Some(&running),
                 vec![],
-                vec![ContainerExited, ContainerUnhealthy],
+                vec![ContainerExited, ContainerOom, ContainerUnhealthy],
             ),
             (
                 Some(&running),
                 Some(&sick),
                 vec![ContainerUnhealthy],
-                vec![ContainerExited],
+                vec![ContainerExited, ContainerOom],
             ),
             // Still unhealthy: opened once already.
-            (Some(&sick), Some(&sick), vec![], vec![ContainerExited]),
+            (
+                Some(&sick),
+                Some(&sick),
+                vec![],
+                vec![ContainerExited, ContainerOom],
+            ),
             (
                 Some(&sick),
                 Some(&running),
                 vec![],
-                vec![ContainerExited, ContainerUnhealthy],
+                vec![ContainerExited, ContainerOom, ContainerUnhealthy],
             ),
             (
                 Some(&killed),
                 None,
                 vec![],
-                vec![ContainerExited, ContainerUnhealthy],
+                vec![ContainerExited, ContainerUnhealthy, ContainerOom],
             ),
         ];
         for (n, (before, after, open, clear)) in cases.into_iter().enumerate() {
@@ -381,6 +405,21 @@ mod tests {
             opened(&f)[0].1,
             "web-1 on edge-2 exited with code 137 (killed: SIGKILL, or out of memory)"
         );
+        match on_oom(&killed) {
+            Finding::Open {
+                condition,
+                message,
+                subject,
+            } => {
+                assert_eq!(condition, ContainerOom);
+                assert_eq!(subject.key, "container:h2:abc");
+                assert!(
+                    message.starts_with("web-1 on edge-2 ran out of memory"),
+                    "{message}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
         let mut stale = killed.clone();
         stale.current = false;
         assert!(
