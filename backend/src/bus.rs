@@ -62,6 +62,14 @@ pub enum Event {
     /// A user asked Berth to stop, kill, restart or remove a Docker container of the inventory (so its exit is
     /// no alert).
     DockerActionAsked { inventory_id: String },
+    /// No host could take some replicas of a container (the reconciler will try again after a back-off).
+    Unplaceable {
+        container_id: String,
+        name: String,
+        reason: String,
+    },
+    /// The reconciler placed replicas of a container (again).
+    Placed { container_id: String, name: String },
     /// The kernel killed a process of a container for memory (the engine's `oom` event).
     ContainerOom { host_id: String, docker_id: String },
     /// Progress of a registry refresh.

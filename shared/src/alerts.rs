@@ -425,6 +425,44 @@ pub fn parse_http_url(text: &str) -> Result<HttpUrl, String> {
     })
 }
 
+/// A duration in words: `90 s`, `5 min`, `2 h`, `1 day`, `1 h 30 min`.
+pub fn format_secs(secs: i64) -> String {
+    let s = secs.max(0);
+    if s < 120 && s % 60 != 0 || s < 60 {
+        return format!("{s} s");
+    }
+    let (d, h, m) = (s / 86_400, s % 86_400 / 3600, s % 3600 / 60);
+    let mut parts = Vec::new();
+    if d > 0 {
+        parts.push(if d == 1 {
+            "1 day".to_owned()
+        } else {
+            format!("{d} days")
+        });
+    }
+    if h > 0 {
+        parts.push(format!("{h} h"));
+    }
+    if m > 0 {
+        parts.push(format!("{m} min"));
+    }
+    parts.join(" ")
+}
+
+/// A restart-loop rule: from 2 to 100 starts, within 60 s to a day.
+pub fn validate_restart_loop(count: i64, window_secs: i64) -> Result<(), (&'static str, String)> {
+    if !(2..=100).contains(&count) {
+        return Err(("restartCount", "a loop is 2 to 100 starts".into()));
+    }
+    if !(60..=86_400).contains(&window_secs) {
+        return Err((
+            "restartWindowSecs",
+            "the window is 60 seconds to a day".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// The longest reminder interval: a week.
 pub const REPEAT_SECS_MAX: i64 = 7 * 24 * 3600;
 
@@ -505,6 +543,25 @@ mod tests {
         ] {
             assert!(parse_http_url(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn durations_and_loops() {
+        assert_eq!(format_secs(90), "90 s");
+        assert_eq!(format_secs(45), "45 s");
+        assert_eq!(format_secs(300), "5 min");
+        assert_eq!(format_secs(5400), "1 h 30 min");
+        assert_eq!(format_secs(86_400), "1 day");
+        assert_eq!(format_secs(2 * 86_400 + 3600), "2 days 1 h");
+        assert!(validate_restart_loop(3, 300).is_ok());
+        assert_eq!(
+            validate_restart_loop(1, 300).map_err(|e| e.0),
+            Err("restartCount")
+        );
+        assert_eq!(
+            validate_restart_loop(3, 30).map_err(|e| e.0),
+            Err("restartWindowSecs")
+        );
     }
 
     #[test]

@@ -19,7 +19,8 @@ pub mod status;
 
 pub use alerts::{
     AlertChannelKind, AlertCondition, AlertState, HttpUrl, LabelSelector, SmtpSecurity,
-    parse_email_list, parse_http_url, validate_email, validate_repeat_secs,
+    format_secs, parse_email_list, parse_http_url, validate_email, validate_repeat_secs,
+    validate_restart_loop,
 };
 pub use bytes::{ByteSizeError, format_bytes, parse_bytes};
 pub use container::{

@@ -584,3 +584,121 @@ pub async fn out_of_memory_is_an_alert(env: &TestEnv) -> Result<()> {
     let _ = h1_engine.docker(&["rm", "-f", name]).await;
     app.finish(outcome).await
 }
+
+/// A container that keeps restarting raises RESTART_LOOP once it started 3 times within the rule's minute, and
+/// resolves when a minute passes without a start.
+pub async fn restart_loop_is_an_alert(env: &TestEnv) -> Result<()> {
+    let receiver = Receiver::start().await?;
+    let (app, _token, [_, _, h3]) = crate::containers::berth_with_hosts(env).await?;
+    let h3_engine = env.host("h3")?;
+    let name = "alert-loop";
+    let outcome = async {
+        let channel = gql(
+            &app,
+            CREATE_CHANNEL,
+            json!({ "i": { "name": "hook", "kind": "WEBHOOK", "url": receiver.url("/loop") } }),
+        )
+        .await?["createAlertChannel"]["id"]
+            .clone();
+        for (input, field) in [
+            (json!({ "name": "l", "condition": "RESTART_LOOP", "restartCount": 1 }), "restartCount"),
+            (json!({ "name": "l", "condition": "RESTART_LOOP", "restartWindowSecs": 10 }), "restartWindowSecs"),
+        ] {
+            let (code, got) = refused(&app, CREATE_RULE, json!({ "i": input })).await?;
+            ensure!(code == "BAD_USER_INPUT" && got == field, "{code} on {got:?}, expected {field}");
+        }
+        gql(
+            &app,
+            CREATE_RULE,
+            json!({ "i": { "name": "loops", "condition": "RESTART_LOOP", "hostId": h3, "restartCount": 3,
+                           "restartWindowSecs": 60, "channelIds": [channel] } }),
+        )
+        .await?;
+        let image = env.registry.reference("tools/busybox:1.35");
+        h3_engine.docker_ok(&["pull", &image]).await?;
+        h3_engine
+            .docker_ok(&["run", "-d", "--restart", "always", "--name", name, &image, "sh", "-c", "sleep 1; exit 3"])
+            .await?;
+        let opened = receiver
+            .wait_for("the restart-loop alert", Duration::from_secs(30), |r| {
+                r.json()["condition"] == "RESTART_LOOP" && r.json()["event"] == "OPENED"
+            })
+            .await?;
+        let body = opened.json();
+        ensure!(
+            body["subject"]["dockerName"] == name && s(&body["message"]).contains("started 3 times in the last 1 min"),
+            "{body}"
+        );
+        // Make it stop looping: a minute without a start resolves the alert.
+        h3_engine.docker_ok(&["update", "--restart", "no", name]).await?;
+        receiver
+            .wait_for("the restart loop resolved", Duration::from_secs(90), |r| {
+                r.json()["condition"] == "RESTART_LOOP" && r.json()["event"] == "RESOLVED"
+            })
+            .await?;
+        Ok(())
+    }
+    .await;
+    let _ = h3_engine.docker(&["rm", "-f", name]).await;
+    app.finish(outcome).await
+}
+
+/// A replica no host can take (every host in maintenance, its container removed behind Berth's back) raises
+/// UNPLACEABLE; a host back from maintenance takes it and the alert resolves.
+pub async fn unplaceable_replica_is_an_alert(env: &TestEnv) -> Result<()> {
+    let receiver = Receiver::start().await?;
+    let (app, _token, hosts) = crate::containers::berth_with_hosts(env).await?;
+    let outcome = async {
+        let channel = gql(
+            &app,
+            CREATE_CHANNEL,
+            json!({ "i": { "name": "hook", "kind": "WEBHOOK", "url": receiver.url("/place") } }),
+        )
+        .await?["createAlertChannel"]["id"]
+            .clone();
+        gql(
+            &app,
+            CREATE_RULE,
+            json!({ "i": { "name": "placement", "condition": "UNPLACEABLE", "channelIds": [channel] } }),
+        )
+        .await?;
+        let c = berth_tests::containers::create_container(
+            &app,
+            json!({ "name": "homeless", "image": env.registry.reference("tools/busybox:1.35"),
+                    "command": ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"] }),
+        )
+        .await?;
+        let id = s(&c["id"]);
+        berth_tests::containers::container_action(&app, "runContainer", &id, None).await?;
+        let running = crate::replication::wait_running(&app, &id, 1, Duration::from_secs(60)).await?;
+        let instance = running["instances"]
+            .as_array()
+            .and_then(|l| l.iter().find(|i| i["status"] == "RUNNING"))
+            .cloned()
+            .context("a running instance")?;
+        for h in &hosts {
+            gql(&app, "mutation M($id: ID!) { setHostMaintenance(id: $id, maintenance: true) { status } }", json!({ "id": h })).await?;
+        }
+        let host = s(&instance["host"]["name"]);
+        env.host(&host)?.docker_ok(&["rm", "-f", &s(&instance["dockerId"])]).await?;
+        let opened = receiver
+            .wait_for("the unplaceable alert", Duration::from_secs(30), |r| {
+                r.json()["condition"] == "UNPLACEABLE" && r.json()["event"] == "OPENED"
+            })
+            .await?;
+        let body = opened.json();
+        ensure!(
+            body["subject"]["containerName"] == "homeless" && s(&body["message"]).starts_with("no host can take replicas of homeless"),
+            "{body}"
+        );
+        gql(&app, "mutation M($id: ID!) { setHostMaintenance(id: $id, maintenance: false) { status } }", json!({ "id": hosts[0] })).await?;
+        receiver
+            .wait_for("the unplaceable alert resolved", Duration::from_secs(60), |r| {
+                r.json()["condition"] == "UNPLACEABLE" && r.json()["event"] == "RESOLVED"
+            })
+            .await?;
+        Ok(())
+    }
+    .await;
+    app.finish(outcome).await
+}

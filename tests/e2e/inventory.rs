@@ -304,3 +304,63 @@ pub async fn paging_is_exact_while_rows_come_and_go(env: &TestEnv) -> Result<()>
     .await;
     app.finish(outcome).await
 }
+
+/// 150 containers on one engine killed by one `docker kill`: every exit reaches the inventory, and the monitor
+/// keeps following the engine. (A monitor that awaited the host's lock while one of its own suspended re-reads
+/// held it stopped for good under such a burst.)
+pub async fn a_burst_of_exits_is_recorded(env: &TestEnv) -> Result<()> {
+    const N: usize = 150;
+    let (app, token, [_, h2, _]) = berth_with_hosts(env).await?;
+    let engine = env.host("h2")?;
+    let outcome = async {
+        let image = env.registry.reference("tools/busybox:1.35");
+        engine.docker_ok(&["pull", &image]).await?;
+        let mut ids = Vec::new();
+        for n in 0..N {
+            let id = engine
+                .docker_ok(&[
+                    "run", "-d", "--network", "none", "--label", "burst=1", "--name",
+                    &format!("burst-{n:03}"), &image, "sleep", "100000",
+                ])
+                .await?;
+            ids.push(id.trim().to_owned());
+        }
+        let count = |state: &'static str| {
+            let (app, token, h2) = (&app, &token, &h2);
+            async move {
+                let q = "query Q($f: DockerContainerFilter) { dockerContainers(filter: $f, first: 1) { totalCount } }";
+                let d = gql(app, token, q, json!({ "f": { "hostId": h2, "search": "burst=1", "state": state } })).await?;
+                Ok::<i64, anyhow::Error>(d["dockerContainers"]["totalCount"].as_i64().unwrap_or(0))
+            }
+        };
+        poll("every burst container running", Duration::from_secs(60), Duration::from_millis(200), || async {
+            let n = count("running").await?;
+            Ok(if n as usize == N { Probe::Ready(()) } else { Probe::NotYet(format!("{n} running")) })
+        })
+        .await?;
+        let mut args = vec!["kill"];
+        args.extend(ids.iter().map(String::as_str));
+        let killed = Instant::now();
+        engine.docker_ok(&args).await?;
+        poll("every burst container exited", Duration::from_secs(60), Duration::from_millis(200), || async {
+            let n = count("exited").await?;
+            Ok(if n as usize == N { Probe::Ready(()) } else { Probe::NotYet(format!("{n} exited")) })
+        })
+        .await?;
+        eprintln!("inventory: {N} exits recorded {:?} after docker kill began", killed.elapsed());
+        // Still following: a start afterwards is seen.
+        engine.docker_ok(&["start", &ids[0]]).await?;
+        poll("the restarted container running", Duration::from_secs(20), Duration::from_millis(100), || async {
+            let n = count("running").await?;
+            Ok(if n == 1 { Probe::Ready(()) } else { Probe::NotYet(format!("{n} running")) })
+        })
+        .await?;
+        Ok(())
+    }
+    .await;
+    let mut args = vec!["rm", "-f"];
+    let names: Vec<String> = (0..N).map(|n| format!("burst-{n:03}")).collect();
+    args.extend(names.iter().map(String::as_str));
+    let _ = engine.docker(&args).await;
+    app.finish(outcome).await
+}

@@ -161,10 +161,13 @@ fn all_tests() -> Vec<(&'static str, TestFn)> {
         inventory::paging_is_exact_while_rows_come_and_go,
         // Kills h2's engine (and starts it again).
         inventory::hand_made_containers_are_seen_acted_on_and_go,
+        inventory::a_burst_of_exits_is_recorded,
         alerts::webhook_gets_exits_and_survives_outages,
         alerts::silences_maintenance_and_acknowledging,
         alerts::email_reaches_a_real_smtp_server,
         alerts::out_of_memory_is_an_alert,
+        alerts::restart_loop_is_an_alert,
+        alerts::unplaceable_replica_is_an_alert,
         roles::every_mutation_checks_the_role,
         roles::users_last_admin_and_audit,
         roles::hardening_and_no_secrets_anywhere,

@@ -71,6 +71,12 @@ pub fn spawn(
                         f
                     })
                     .collect(),
+                Event::Unplaceable {
+                    container_id,
+                    name,
+                    reason,
+                } => vec![detect::on_unplaceable(container_id, name, reason)],
+                Event::Placed { container_id, name } => vec![detect::on_placed(container_id, name)],
                 Event::ContainerOom { host_id, docker_id } => {
                     match inventory.on_host(host_id, docker_id).await {
                         Ok(Some(c)) => vec![detect::on_oom(&c)],
@@ -216,6 +222,9 @@ async fn deliver(alerts: AlertService) {
             _ = repeat.tick() => {
                 if let Err(e) = alerts.send_repeats().await {
                     tracing::warn!(error = %e, "queueing alert reminders failed");
+                }
+                if let Err(e) = alerts.clear_quiet_loops().await {
+                    tracing::warn!(error = %e, "resolving quiet restart loops failed");
                 }
             }
         }

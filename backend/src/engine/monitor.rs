@@ -362,18 +362,39 @@ impl Touched {
     }
 }
 
+/// A task of the monitor's, aborted when the monitor lets go of it (a monitor that ends takes its helpers along).
+struct Owned<T>(JoinHandle<T>);
+
+impl<T> Drop for Owned<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl<T> Future for Owned<T> {
+    type Output = Result<T, tokio::task::JoinError>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0).poll(cx)
+    }
+}
+
 /// The re-reads that follow events: at most `RE_READS_IN_FLIGHT` at once, at most one per container (events for a
 /// container being re-read queue one more re-read after it), an exit for a container being re-read recorded
-/// once that re-read is written, so a change is never published out of order.
+/// once that re-read is written, so a change is never published out of order. Each runs as its own task: one
+/// holding the host's lock always makes progress while the event loop waits for that lock.
 #[derive(Default)]
-struct ReReads<'a> {
-    in_flight: FuturesUnordered<BoxFuture<'a, String>>,
+struct ReReads {
+    in_flight: FuturesUnordered<BoxFuture<'static, String>>,
     busy: HashSet<String>,
     queue: VecDeque<String>,
     exits: HashMap<String, i64>,
 }
 
-impl<'a> ReReads<'a> {
+impl ReReads {
     fn want(&mut self, docker_id: &str) {
         if !self.queue.iter().any(|d| d == docker_id) {
             self.queue.push_back(docker_id.to_owned());
@@ -381,7 +402,7 @@ impl<'a> ReReads<'a> {
     }
 
     /// Starts queued re-reads while there is room, skipping containers already being re-read.
-    fn dispatch(&mut self, deps: &'a Deps, id: &'a str, engine: &'a Engine) {
+    fn dispatch(&mut self, deps: &Deps, id: &str, engine: &Engine) {
         let mut i = 0;
         while i < self.queue.len() && self.in_flight.len() < RE_READS_IN_FLIGHT {
             if self.busy.contains(&self.queue[i]) {
@@ -392,10 +413,19 @@ impl<'a> ReReads<'a> {
                 break;
             };
             self.busy.insert(docker_id.clone());
-            self.in_flight.push(Box::pin(async move {
-                if let Err(e) = deps.inventory.record_one(id, engine, &docker_id).await {
-                    tracing::warn!(host = %id, container = %docker_id, error = %e, "re-reading a container failed");
+            let (deps, id, engine, which) = (
+                deps.clone(),
+                id.to_owned(),
+                engine.clone(),
+                docker_id.clone(),
+            );
+            let task = Owned(tokio::spawn(async move {
+                if let Err(e) = deps.inventory.record_one(&id, &engine, &which).await {
+                    tracing::warn!(host = %id, container = %which, error = %e, "re-reading a container failed");
                 }
+            }));
+            self.in_flight.push(Box::pin(async move {
+                let _ = task.await;
                 docker_id
             }));
         }
@@ -451,7 +481,7 @@ async fn watch(
     resync_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     resync_timer.tick().await;
     let touched = Touched::default();
-    let mut periodic: Option<BoxFuture<'_, Result<(), Ended>>> = None;
+    let mut periodic: Option<Owned<Result<(), Ended>>> = None;
     let mut re_reads = ReReads::default();
     loop {
         tokio::select! {
@@ -487,7 +517,7 @@ async fn watch(
             listed = maybe(&mut periodic) => {
                 periodic = None;
                 touched.end();
-                if let Err(ended) = listed {
+                if let Ok(Err(ended)) = listed {
                     return ended;
                 }
             }
@@ -500,7 +530,10 @@ async fn watch(
                 if periodic.is_none() {
                     touched.begin();
                     let fresher = touched.clone();
-                    periodic = Some(Box::pin(resync(deps, id, engine, move |d| fresher.contains(d))));
+                    let (deps, id, engine) = (deps.clone(), id.to_owned(), engine.clone());
+                    periodic = Some(Owned(tokio::spawn(async move {
+                        resync(&deps, &id, &engine, move |d| fresher.contains(d)).await
+                    })));
                 }
             }
             cmd = commands.recv() => match cmd {
@@ -510,7 +543,7 @@ async fn watch(
                     if let Some(running) = periodic.take() {
                         let listed = running.await;
                         touched.end();
-                        if let Err(ended) = listed {
+                        if let Ok(Err(ended)) = listed {
                             let _ = done.send(());
                             return ended;
                         }
@@ -540,7 +573,7 @@ async fn handle<'a>(
     cursor: &mut EventCursor,
     event: EngineEvent,
     touched: &Touched,
-    re_reads: &mut ReReads<'a>,
+    re_reads: &mut ReReads,
 ) -> Result<(), Ended> {
     if !cursor.is_new(&event) {
         return Ok(());

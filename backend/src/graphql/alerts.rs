@@ -150,6 +150,10 @@ pub struct AlertRule {
     pub channel_ids: Vec<ID>,
     /// Seconds between reminders while the alert stays open and unacknowledged; 0: none.
     pub repeat_secs: i32,
+    /// RESTART_LOOP: alert at this many starts …
+    pub restart_count: Option<i32>,
+    /// … within this many seconds.
+    pub restart_window_secs: Option<i32>,
     pub enabled: bool,
     pub created_at: DateTime<Utc>,
 }
@@ -165,6 +169,8 @@ impl From<svc::AlertRule> for AlertRule {
             label_selector: r.label_selector,
             channel_ids: r.channel_ids.into_iter().map(ID).collect(),
             repeat_secs: r.repeat_secs,
+            restart_count: r.restart_count,
+            restart_window_secs: r.restart_window_secs,
             enabled: r.enabled,
             created_at: r.created_at,
         }
@@ -186,6 +192,10 @@ pub struct AlertRuleInput {
     pub channel_ids: Vec<ID>,
     /// 0 (default): notify once; else 60 s to a week.
     pub repeat_secs: Option<i32>,
+    /// RESTART_LOOP: alert at this many starts (2–100, default 3) …
+    pub restart_count: Option<i32>,
+    /// … within this many seconds (60 s to a day, default 300).
+    pub restart_window_secs: Option<i32>,
     pub enabled: Option<bool>,
 }
 
@@ -199,6 +209,8 @@ impl From<AlertRuleInput> for RuleSettings {
             label_selector: i.label_selector,
             channel_ids: i.channel_ids.into_iter().map(|c| c.0).collect(),
             repeat_secs: i.repeat_secs.map(i64::from),
+            restart_count: i.restart_count.map(i64::from),
+            restart_window_secs: i.restart_window_secs.map(i64::from),
             enabled: i.enabled,
         }
     }

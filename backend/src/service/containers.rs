@@ -1180,6 +1180,23 @@ impl ContainerService {
         });
     }
 
+    /// Tells whoever watches (alerts) that no host could take replicas of a container.
+    pub fn announce_unplaceable(&self, container_id: &str, name: &str, reason: String) {
+        self.bus.publish(Event::Unplaceable {
+            container_id: container_id.to_owned(),
+            name: name.to_owned(),
+            reason,
+        });
+    }
+
+    /// Tells whoever watches (alerts) that replicas of a container were placed.
+    pub fn announce_placed(&self, container_id: &str, name: &str) {
+        self.bus.publish(Event::Placed {
+            container_id: container_id.to_owned(),
+            name: name.to_owned(),
+        });
+    }
+
     /// Sets what the user asked for (run or stop); used by the reconciler while it handles the request.
     pub async fn set_desired_state(
         &self,

@@ -255,6 +255,10 @@ impl Shared {
         };
         match self.place(&container.id, None, scope).await {
             Ok((container, placements)) => {
+                if !placements.is_empty() {
+                    self.containers
+                        .announce_placed(&container.id, &container.name);
+                }
                 for p in &placements {
                     let before = instances.iter().find(|i| i.replica == p.instance.replica);
                     let why = match before {
@@ -288,6 +292,8 @@ impl Shared {
             }
             Err(e) => {
                 tracing::warn!(container = %container.name, replicas = ?replicas, error = %e, "no host can take these replicas now");
+                self.containers
+                    .announce_unplaceable(&container.id, &container.name, e.to_string());
                 for &replica in replicas {
                     let row = instances
                         .iter()

@@ -45,6 +45,11 @@ pub struct Subject {
 impl Subject {
     /// Short words for a person: `web-1 on h2`, `host h2`, `registry hub`.
     pub fn describe(&self) -> String {
+        if self.docker_name.is_none()
+            && let Some(c) = &self.container_name
+        {
+            return format!("container {c}");
+        }
         if let Some(name) = &self.docker_name {
             match &self.host_name {
                 Some(h) => format!("{name} on {h}"),
@@ -72,6 +77,59 @@ pub enum Finding {
         subject_key: String,
         message: String,
     },
+    /// A container started (again): counted for restart-loop rules.
+    Started { subject: Box<Subject> },
+}
+
+/// Recent starts per subject key (at most 100 each, none older than a day), for restart-loop rules.
+#[derive(Clone, Debug, Default)]
+pub struct StartLog {
+    starts: std::collections::HashMap<
+        String,
+        std::collections::VecDeque<chrono::DateTime<chrono::Utc>>,
+    >,
+    recorded: usize,
+}
+
+/// One subject's recent starts, oldest first.
+#[derive(Clone, Debug, Default)]
+pub struct Starts(Vec<chrono::DateTime<chrono::Utc>>);
+
+impl Starts {
+    pub fn count_since(&self, since: chrono::DateTime<chrono::Utc>) -> usize {
+        self.0.iter().filter(|t| **t >= since).count()
+    }
+
+    pub fn last(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.0.last().copied()
+    }
+}
+
+impl StartLog {
+    const KEEP: usize = 100;
+
+    pub fn record(&mut self, key: &str, at: chrono::DateTime<chrono::Utc>) {
+        let day_ago = at - chrono::Duration::days(1);
+        let q = self.starts.entry(key.to_owned()).or_default();
+        q.push_back(at);
+        while q.len() > Self::KEEP || q.front().is_some_and(|t| *t < day_ago) {
+            q.pop_front();
+        }
+        self.recorded += 1;
+        if self.recorded.is_multiple_of(1000) {
+            self.starts
+                .retain(|_, q| q.back().is_some_and(|t| *t >= day_ago));
+        }
+    }
+
+    pub fn clone_of(&self, key: &str) -> Starts {
+        Starts(
+            self.starts
+                .get(key)
+                .map(|q| q.iter().copied().collect())
+                .unwrap_or_default(),
+        )
+    }
 }
 
 /// The key of a Docker container's alerts: a replica of Berth's by its instance (a replacement container keeps
@@ -147,6 +205,11 @@ pub fn on_container(
             subject: Box::new(subject.clone()),
         });
     } else if a.state == "running" {
+        if before.is_some_and(|b| b.state != "running") {
+            out.push(Finding::Started {
+                subject: Box::new(subject.clone()),
+            });
+        }
         for condition in [
             AlertCondition::ContainerExited,
             AlertCondition::ContainerOom,
@@ -179,6 +242,33 @@ pub fn on_container(
         });
     }
     out
+}
+
+/// No host could take replicas of a definition (the reconciler tries again after a back-off).
+pub fn on_unplaceable(container_id: &str, name: &str, reason: &str) -> Finding {
+    Finding::Open {
+        condition: AlertCondition::Unplaceable,
+        message: format!("no host can take replicas of {name}: {reason}"),
+        subject: Box::new(definition_subject(container_id, name)),
+    }
+}
+
+/// Replicas of a definition were placed: whatever kept them off every host is over.
+pub fn on_placed(container_id: &str, name: &str) -> Finding {
+    Finding::Clear {
+        condition: AlertCondition::Unplaceable,
+        subject_key: definition_subject(container_id, name).key,
+        message: format!("replicas of {name} are placed again"),
+    }
+}
+
+fn definition_subject(container_id: &str, name: &str) -> Subject {
+    Subject {
+        key: format!("definition:{container_id}"),
+        container_id: Some(container_id.to_owned()),
+        container_name: Some(name.to_owned()),
+        ..Subject::default()
+    }
 }
 
 /// The engine's `oom` event for a container (the kernel killed one of its processes for memory).
@@ -319,7 +409,7 @@ mod tests {
                 Finding::Open {
                     condition, message, ..
                 } => Some((*condition, message.clone())),
-                Finding::Clear { .. } => None,
+                Finding::Clear { .. } | Finding::Started { .. } => None,
             })
             .collect()
     }
@@ -328,7 +418,7 @@ mod tests {
         f.iter()
             .filter_map(|f| match f {
                 Finding::Clear { condition, .. } => Some(*condition),
-                Finding::Open { .. } => None,
+                Finding::Open { .. } | Finding::Started { .. } => None,
             })
             .collect()
     }
@@ -429,11 +519,74 @@ mod tests {
     }
 
     #[test]
+    fn starts_are_counted_in_their_window() {
+        let t0 = Utc::now();
+        let mut log = StartLog::default();
+        for s in [0, 10, 20, 400] {
+            log.record("k", t0 + chrono::Duration::seconds(s));
+        }
+        let starts = log.clone_of("k");
+        assert_eq!(starts.count_since(t0 + chrono::Duration::seconds(100)), 1);
+        assert_eq!(starts.count_since(t0), 4);
+        assert_eq!(starts.last(), Some(t0 + chrono::Duration::seconds(400)));
+        for s in 0..150 {
+            log.record("k", t0 + chrono::Duration::seconds(500 + s));
+        }
+        assert_eq!(log.clone_of("k").count_since(t0), 100, "at most 100 kept");
+        log.record("k", t0 + chrono::Duration::days(2));
+        assert_eq!(
+            log.clone_of("k").count_since(t0),
+            1,
+            "none older than a day"
+        );
+        assert_eq!(log.clone_of("other").last(), None);
+        let exited = row("exited", Some(1), None);
+        let running = row("running", None, None);
+        let f = on_container(Some(&exited), Some(&running));
+        assert!(
+            f.iter().any(|f| matches!(f, Finding::Started { .. })),
+            "{f:?}"
+        );
+        let f = on_container(Some(&running), Some(&running));
+        assert!(
+            !f.iter().any(|f| matches!(f, Finding::Started { .. })),
+            "no start: {f:?}"
+        );
+    }
+
+    #[test]
     fn replicas_are_keyed_by_instance() {
         let mut r = row("running", None, None);
         assert_eq!(container_key(&r), "container:h2:abc");
         r.instance_id = Some("i1".into());
         assert_eq!(container_key(&r), "instance:i1");
+    }
+
+    #[test]
+    fn unplaceable_replicas() {
+        let f = on_unplaceable("c1", "web", "no host is UP");
+        assert_eq!(
+            opened(std::slice::from_ref(&f)),
+            vec![(
+                AlertCondition::Unplaceable,
+                "no host can take replicas of web: no host is UP".into()
+            )]
+        );
+        match (f, on_placed("c1", "web")) {
+            (
+                Finding::Open { subject, .. },
+                Finding::Clear {
+                    subject_key,
+                    condition,
+                    ..
+                },
+            ) => {
+                assert_eq!(subject.key, subject_key);
+                assert_eq!(subject.container_id.as_deref(), Some("c1"));
+                assert_eq!(condition, AlertCondition::Unplaceable);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -30,6 +30,9 @@ const NAME_MAX: usize = 100;
 pub const PER_CHANNEL_IN_FLIGHT: usize = 4;
 /// Alerts carried by one grouped message (Slack, ntfy, email).
 pub const GROUP_MAX: u64 = 50;
+/// A restart-loop rule's defaults: this many starts within this many seconds.
+const RESTART_COUNT_DEFAULT: i32 = 3;
+const RESTART_WINDOW_DEFAULT: i32 = 300;
 /// A delivery is given up after this long.
 const GIVE_UP_AFTER_HOURS: i64 = 24;
 
@@ -80,6 +83,10 @@ pub struct AlertRule {
     pub label_selector: Option<String>,
     pub channel_ids: Vec<String>,
     pub repeat_secs: i32,
+    /// RESTART_LOOP: this many starts …
+    pub restart_count: Option<i32>,
+    /// … within this many seconds.
+    pub restart_window_secs: Option<i32>,
     pub enabled: bool,
     pub created_at: DateTime<Utc>,
 }
@@ -93,6 +100,8 @@ pub struct RuleSettings {
     pub label_selector: Option<String>,
     pub channel_ids: Vec<String>,
     pub repeat_secs: Option<i64>,
+    pub restart_count: Option<i64>,
+    pub restart_window_secs: Option<i64>,
     pub enabled: Option<bool>,
 }
 
@@ -211,6 +220,8 @@ fn to_rule(r: RuleRow) -> AlertRule {
         container_id: r.container_id,
         label_selector: r.label_selector,
         repeat_secs: r.repeat_secs,
+        restart_count: r.restart_count,
+        restart_window_secs: r.restart_window_secs,
         enabled: r.enabled,
         created_at: r.created_at,
     }
@@ -346,6 +357,8 @@ pub struct AlertService {
     unresolved: Arc<Mutex<Option<OpenKeys>>>,
     /// Woken when the outbox gets rows.
     outbox: Arc<Notify>,
+    /// Recent starts of containers, for restart-loop rules.
+    starts: Arc<Mutex<detect::StartLog>>,
     retry_max: std::time::Duration,
 }
 
@@ -373,6 +386,7 @@ impl AlertService {
             own_port: Arc::new(OnceLock::new()),
             unresolved: Arc::new(Mutex::new(None)),
             outbox: Arc::new(Notify::new()),
+            starts: Arc::default(),
             retry_max,
         }
     }
@@ -760,6 +774,25 @@ impl AlertService {
                 channel_ids.push(c.clone());
             }
         }
+        let (restart_count, restart_window_secs) = if condition == AlertCondition::RestartLoop {
+            let count = s
+                .restart_count
+                .or_else(|| old.as_ref().and_then(|o| o.restart_count).map(i64::from))
+                .unwrap_or(i64::from(RESTART_COUNT_DEFAULT));
+            let window = s
+                .restart_window_secs
+                .or_else(|| {
+                    old.as_ref()
+                        .and_then(|o| o.restart_window_secs)
+                        .map(i64::from)
+                })
+                .unwrap_or(i64::from(RESTART_WINDOW_DEFAULT));
+            berth_shared::validate_restart_loop(count, window)
+                .map_err(|(field, m)| ServiceError::bad_input(field, m))?;
+            (i32::try_from(count).ok(), i32::try_from(window).ok())
+        } else {
+            (None, None)
+        };
         Ok(RuleRow {
             id: old
                 .as_ref()
@@ -771,8 +804,8 @@ impl AlertService {
             label_selector,
             channel_ids: serde_json::to_string(&channel_ids).unwrap_or_else(|_| "[]".into()),
             repeat_secs: i32::try_from(repeat).unwrap_or(0),
-            restart_count: old.as_ref().and_then(|o| o.restart_count),
-            restart_window_secs: old.as_ref().and_then(|o| o.restart_window_secs),
+            restart_count,
+            restart_window_secs,
             enabled: s
                 .enabled
                 .unwrap_or_else(|| old.as_ref().is_none_or(|o| o.enabled)),
@@ -1046,7 +1079,8 @@ impl AlertService {
     }
 
     /// Acts on findings: opens alerts for the rules they match (unless the host is in maintenance; a silence
-    /// lets it open without notifications), resolves the unresolved ones whose condition cleared.
+    /// lets it open without notifications), resolves the unresolved ones whose condition cleared, and counts
+    /// starts for restart-loop rules.
     pub async fn apply(&self, findings: Vec<Finding>) -> Result<(), ServiceError> {
         if findings.is_empty() {
             return Ok(());
@@ -1060,127 +1094,224 @@ impl AlertService {
                     subject_key,
                     message,
                 } => {
-                    let keys = self.unresolved_keys().await?;
-                    if !keys.contains(&(condition.as_str().to_owned(), subject_key.clone())) {
-                        continue;
-                    }
-                    let now = Utc::now();
-                    for alert in
-                        q::unresolved_of(&self.db, condition.as_str(), &subject_key).await?
-                    {
-                        let channels = self.notify_channels(&alert).await?;
-                        let mut resolved = alert.clone();
-                        resolved.state = q::RESOLVED.to_owned();
-                        resolved.resolved_at = Some(now);
-                        resolved.resolve_message = Some(message.clone());
-                        let rows = Self::outbox_rows(&resolved, &channels, "RESOLVED", now);
-                        wrote |= !rows.is_empty();
-                        if q::resolve(&self.db, &alert.id, now, &message, rows).await? {
-                            self.publish(&alert.id, AlertChange::Resolved);
-                        }
-                    }
-                    self.remember(condition.as_str(), &subject_key, false);
+                    wrote |= self.resolve_all(condition, &subject_key, &message).await?;
                 }
                 Finding::Open {
                     condition,
-                    mut subject,
+                    subject,
                     message,
                 } => {
-                    if rules.is_none() {
-                        rules = Some(q::rules(&self.db).await?);
-                    }
-                    let matching: Vec<RuleRow> = rules
-                        .iter()
-                        .flatten()
-                        .filter(|r| r.enabled && r.condition == condition.as_str())
-                        .filter(|r| {
-                            scope_matches(
-                                r.host_id.as_deref(),
-                                r.container_id.as_deref(),
-                                r.label_selector.as_deref(),
-                                &subject,
-                            )
-                        })
-                        .cloned()
-                        .collect();
-                    if matching.is_empty() {
-                        continue;
-                    }
-                    if let Some(h) = &subject.host_id
-                        && condition != AlertCondition::HostDown
-                        && self
-                            .hosts
-                            .get(h)
-                            .await?
-                            .is_some_and(|h| h.status == HostStatus::Maintenance)
-                    {
-                        continue;
-                    }
-                    if let Some(c) = &subject.container_id
-                        && let Some(def) = crate::db::containers::by_id(&self.db, c).await?
-                    {
-                        if condition == AlertCondition::ContainerExited
-                            && def.desired_state == "STOPPED"
-                        {
-                            // Stopped through Berth.
-                            continue;
-                        }
-                        subject.container_name = Some(def.name);
-                    }
-                    let silences = q::active_silences(&self.db, Utc::now()).await?;
-                    let subject_json = serde_json::to_string(&subject)
-                        .map_err(|e| ServiceError::Unexpected(e.into()))?;
-                    for rule in matching {
-                        let silenced = silences.iter().any(|s| {
-                            s.rule_id.as_deref().is_none_or(|r| r == rule.id)
-                                && s.condition
-                                    .as_deref()
-                                    .is_none_or(|c| c == condition.as_str())
-                                && scope_matches(
-                                    s.host_id.as_deref(),
-                                    s.container_id.as_deref(),
-                                    s.label_selector.as_deref(),
-                                    &subject,
-                                )
-                        });
-                        let now = Utc::now();
-                        let row = AlertRow {
-                            seq: 0,
-                            id: uuid::Uuid::new_v4().to_string(),
-                            rule_id: rule.id.clone(),
-                            rule_name: rule.name.clone(),
-                            condition: condition.as_str().to_owned(),
-                            subject_key: subject.key.clone(),
-                            subject: subject_json.clone(),
-                            host_id: subject.host_id.clone(),
-                            container_id: subject.container_id.clone(),
-                            message: message.clone(),
-                            state: q::OPEN.to_owned(),
-                            silenced,
-                            opened_at: now,
-                            acknowledged_at: None,
-                            acknowledged_by: None,
-                            resolved_at: None,
-                            resolve_message: None,
-                            next_repeat_at: (rule.repeat_secs > 0 && !silenced).then(|| {
-                                now + ChronoDuration::seconds(i64::from(rule.repeat_secs))
-                            }),
-                        };
-                        let channels: Vec<String> = if silenced {
-                            Vec::new()
-                        } else {
-                            self.enabled_channels(&rule).await?
-                        };
-                        let rows = Self::outbox_rows(&row, &channels, "OPENED", now);
-                        let any = !rows.is_empty();
-                        let id = row.id.clone();
-                        if q::open(&self.db, row, rows).await? {
-                            wrote |= any;
-                            self.remember(condition.as_str(), &subject.key, true);
-                            self.publish(&id, AlertChange::Opened);
-                        }
-                    }
+                    wrote |= self
+                        .open_matching(condition, *subject, &mut rules, |_| Some(message.clone()))
+                        .await?;
                 }
+                Finding::Started { subject } => {
+                    let now = Utc::now();
+                    let log = {
+                        let mut starts = self.starts.lock().unwrap_or_else(|p| p.into_inner());
+                        starts.record(&subject.key, now);
+                        starts.clone_of(&subject.key)
+                    };
+                    let what = subject.describe();
+                    wrote |= self
+                        .open_matching(AlertCondition::RestartLoop, *subject, &mut rules, |rule| {
+                            let count = rule.restart_count.unwrap_or(RESTART_COUNT_DEFAULT);
+                            let window = rule.restart_window_secs.unwrap_or(RESTART_WINDOW_DEFAULT);
+                            let n = log.count_since(now - ChronoDuration::seconds(i64::from(window)));
+                            (n >= usize::try_from(count).unwrap_or(usize::MAX)).then(|| {
+                                format!(
+                                    "{what} started {n} times in the last {} (the rule allows fewer than {count})",
+                                    berth_shared::format_secs(i64::from(window))
+                                )
+                            })
+                        })
+                        .await?;
+                }
+            }
+        }
+        if wrote {
+            self.outbox.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Resolves the unresolved alerts of a condition and subject; whether outbox rows were written.
+    async fn resolve_all(
+        &self,
+        condition: AlertCondition,
+        subject_key: &str,
+        message: &str,
+    ) -> Result<bool, ServiceError> {
+        let keys = self.unresolved_keys().await?;
+        if !keys.contains(&(condition.as_str().to_owned(), subject_key.to_owned())) {
+            return Ok(false);
+        }
+        let mut wrote = false;
+        let now = Utc::now();
+        for alert in q::unresolved_of(&self.db, condition.as_str(), subject_key).await? {
+            wrote |= self.resolve_one(&alert, message, now).await?;
+        }
+        self.remember(condition.as_str(), subject_key, false);
+        Ok(wrote)
+    }
+
+    async fn resolve_one(
+        &self,
+        alert: &AlertRow,
+        message: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, ServiceError> {
+        let channels = self.notify_channels(alert).await?;
+        let mut resolved = alert.clone();
+        resolved.state = q::RESOLVED.to_owned();
+        resolved.resolved_at = Some(now);
+        resolved.resolve_message = Some(message.to_owned());
+        let rows = Self::outbox_rows(&resolved, &channels, "RESOLVED", now);
+        let wrote = !rows.is_empty();
+        if q::resolve(&self.db, &alert.id, now, message, rows).await? {
+            self.publish(&alert.id, AlertChange::Resolved);
+        }
+        Ok(wrote)
+    }
+
+    /// Opens an alert for every enabled rule of `condition` whose scope takes `subject` and for which
+    /// `message_for` has words (a rule it answers `None` for does not fire); whether outbox rows were written.
+    async fn open_matching(
+        &self,
+        condition: AlertCondition,
+        mut subject: Subject,
+        rules: &mut Option<Vec<RuleRow>>,
+        message_for: impl Fn(&RuleRow) -> Option<String>,
+    ) -> Result<bool, ServiceError> {
+        if rules.is_none() {
+            *rules = Some(q::rules(&self.db).await?);
+        }
+        let matching: Vec<(RuleRow, String)> = rules
+            .iter()
+            .flatten()
+            .filter(|r| r.enabled && r.condition == condition.as_str())
+            .filter(|r| {
+                scope_matches(
+                    r.host_id.as_deref(),
+                    r.container_id.as_deref(),
+                    r.label_selector.as_deref(),
+                    &subject,
+                )
+            })
+            .filter_map(|r| message_for(r).map(|m| (r.clone(), m)))
+            .collect();
+        if matching.is_empty() {
+            return Ok(false);
+        }
+        if let Some(h) = &subject.host_id
+            && condition != AlertCondition::HostDown
+            && self
+                .hosts
+                .get(h)
+                .await?
+                .is_some_and(|h| h.status == HostStatus::Maintenance)
+        {
+            return Ok(false);
+        }
+        if let Some(c) = &subject.container_id
+            && let Some(def) = crate::db::containers::by_id(&self.db, c).await?
+        {
+            if condition == AlertCondition::ContainerExited && def.desired_state == "STOPPED" {
+                // Stopped through Berth.
+                return Ok(false);
+            }
+            subject.container_name = Some(def.name);
+        }
+        let silences = q::active_silences(&self.db, Utc::now()).await?;
+        let subject_json =
+            serde_json::to_string(&subject).map_err(|e| ServiceError::Unexpected(e.into()))?;
+        let mut wrote = false;
+        for (rule, message) in matching {
+            let silenced = silences.iter().any(|s| {
+                s.rule_id.as_deref().is_none_or(|r| r == rule.id)
+                    && s.condition
+                        .as_deref()
+                        .is_none_or(|c| c == condition.as_str())
+                    && scope_matches(
+                        s.host_id.as_deref(),
+                        s.container_id.as_deref(),
+                        s.label_selector.as_deref(),
+                        &subject,
+                    )
+            });
+            let now = Utc::now();
+            let row = AlertRow {
+                seq: 0,
+                id: uuid::Uuid::new_v4().to_string(),
+                rule_id: rule.id.clone(),
+                rule_name: rule.name.clone(),
+                condition: condition.as_str().to_owned(),
+                subject_key: subject.key.clone(),
+                subject: subject_json.clone(),
+                host_id: subject.host_id.clone(),
+                container_id: subject.container_id.clone(),
+                message,
+                state: q::OPEN.to_owned(),
+                silenced,
+                opened_at: now,
+                acknowledged_at: None,
+                acknowledged_by: None,
+                resolved_at: None,
+                resolve_message: None,
+                next_repeat_at: (rule.repeat_secs > 0 && !silenced)
+                    .then(|| now + ChronoDuration::seconds(i64::from(rule.repeat_secs))),
+            };
+            let channels: Vec<String> = if silenced {
+                Vec::new()
+            } else {
+                self.enabled_channels(&rule).await?
+            };
+            let rows = Self::outbox_rows(&row, &channels, "OPENED", now);
+            let any = !rows.is_empty();
+            let id = row.id.clone();
+            if q::open(&self.db, row, rows).await? {
+                wrote |= any;
+                self.remember(condition.as_str(), &subject.key, true);
+                self.publish(&id, AlertChange::Opened);
+            }
+        }
+        Ok(wrote)
+    }
+
+    /// Resolves restart-loop alerts whose container has not started again within its rule's window (called
+    /// every few seconds).
+    pub async fn clear_quiet_loops(&self) -> Result<(), ServiceError> {
+        let keys = self.unresolved_keys().await?;
+        if !keys
+            .iter()
+            .any(|(c, _)| c == AlertCondition::RestartLoop.as_str())
+        {
+            return Ok(());
+        }
+        let now = Utc::now();
+        let mut wrote = false;
+        for alert in q::unresolved(&self.db).await? {
+            if alert.condition != AlertCondition::RestartLoop.as_str() {
+                continue;
+            }
+            let window = match q::rule(&self.db, &alert.rule_id).await? {
+                Some(r) => r.restart_window_secs.unwrap_or(RESTART_WINDOW_DEFAULT),
+                None => RESTART_WINDOW_DEFAULT,
+            };
+            let last = self
+                .starts
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone_of(&alert.subject_key)
+                .last()
+                .unwrap_or(alert.opened_at);
+            if now - last >= ChronoDuration::seconds(i64::from(window)) {
+                let message = format!(
+                    "no restart in the last {}",
+                    berth_shared::format_secs(i64::from(window))
+                );
+                wrote |= self.resolve_one(&alert, &message, now).await?;
+                self.remember(&alert.condition, &alert.subject_key, false);
             }
         }
         if wrote {
