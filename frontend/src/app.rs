@@ -18,10 +18,18 @@ use crate::{
         toast::{ToastRegion, Toasts, use_toasts},
     },
     pages::{
-        account::ChangePasswordDialog, container_detail::ContainerDetailPage,
-        containers::ContainersPage, events::EventsPage, host_detail::HostDetailPage,
-        hosts::HostsPage, login::LoginPage, not_found::NotFoundPage,
-        registry_detail::RegistryDetailPage, storage::StoragePage, tokens::TokensPage,
+        account::ChangePasswordDialog,
+        alerts::{AlertsPage, watch_open_alert_count},
+        container_detail::ContainerDetailPage,
+        containers::ContainersPage,
+        events::EventsPage,
+        host_detail::HostDetailPage,
+        hosts::HostsPage,
+        login::LoginPage,
+        not_found::NotFoundPage,
+        registry_detail::RegistryDetailPage,
+        storage::StoragePage,
+        tokens::TokensPage,
         users::UsersPage,
     },
 };
@@ -70,6 +78,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("storage/registries/:id") view=RegistryDetailPage />
                     <Route path=path!("hosts") view=HostsPage />
                     <Route path=path!("hosts/:id") view=HostDetailPage />
+                    <Route path=path!("alerts") view=AlertsPage />
                     <Route path=path!("tokens") view=TokensPage />
                     <Route path=path!("users") view=UsersPage />
                     <Route path=path!("events") view=EventsPage />
@@ -161,6 +170,7 @@ fn Layout(user: CurrentUser) -> impl IntoView {
     provide_context(user.clone());
     provide_role(user.role());
     let admin = can(Role::Admin);
+    let open_alerts = watch_open_alert_count();
     view! {
         <div class="app">
             <header class="topbar">
@@ -174,6 +184,7 @@ fn Layout(user: CurrentUser) -> impl IntoView {
                     <Tab id="tab-containers" href="/containers" icon=IconKind::Containers label="Containers" />
                     <Tab id="tab-storage" href="/storage" icon=IconKind::Storage label="Storage" />
                     <Tab id="tab-hosts" href="/hosts" icon=IconKind::Hosts label="Hosts" />
+                    <Tab id="tab-alerts" href="/alerts" icon=IconKind::Bell label="Alerts" count=open_alerts />
                     {admin.then(|| view! {
                         <Tab id="tab-users" href="/users" icon=IconKind::Users label="Users" />
                         <Tab id="tab-events" href="/events" icon=IconKind::Events label="Events" />
@@ -189,9 +200,16 @@ fn Layout(user: CurrentUser) -> impl IntoView {
     }
 }
 
-/// One tab of the top bar; `active` (and `aria-current`) while the current path is in its section.
+/// One tab of the top bar; `active` (and `aria-current`) while the current path is in its section. A `count`
+/// above zero shows as a red pill (`#ID-count`, the open alerts).
 #[component]
-fn Tab(id: &'static str, href: &'static str, icon: IconKind, label: &'static str) -> impl IntoView {
+fn Tab(
+    id: &'static str,
+    href: &'static str,
+    icon: IconKind,
+    label: &'static str,
+    #[prop(optional, into)] count: Option<Signal<Option<i64>>>,
+) -> impl IntoView {
     let pathname = use_location().pathname;
     let active = Memo::new(move |_| {
         pathname.with(|path| path == href || path.starts_with(&format!("{href}/")))
@@ -206,6 +224,21 @@ fn Tab(id: &'static str, href: &'static str, icon: IconKind, label: &'static str
         >
             <Icon kind=icon />
             <span>{label}</span>
+            {count.map(|count| {
+                let shown = move || count.get().filter(|n| *n > 0);
+                view! {
+                    <Show when=move || shown().is_some()>
+                        <span
+                            id=format!("{id}-count")
+                            class="tab-count"
+                            data-count=move || shown().unwrap_or(0).to_string()
+                            title=move || format!("{} open", shown().unwrap_or(0))
+                        >
+                            {move || shown().unwrap_or(0)}
+                        </span>
+                    </Show>
+                }
+            })}
         </a>
     }
 }

@@ -9,6 +9,7 @@
 mod admin_browser;
 mod adoption;
 mod alerts;
+mod alerts_browser;
 mod auth;
 mod browser;
 mod containers;
@@ -164,6 +165,7 @@ fn all_tests() -> Vec<(&'static str, TestFn)> {
         inventory::a_burst_of_exits_is_recorded,
         alerts::webhook_gets_exits_and_survives_outages,
         alerts::silences_maintenance_and_acknowledging,
+        alerts_browser::channel_rule_test_and_live_alert,
         alerts::email_reaches_a_real_smtp_server,
         alerts::out_of_memory_is_an_alert,
         alerts::restart_loop_is_an_alert,

@@ -5,6 +5,7 @@
 //! the login page itself ([`login`], [`me_quiet`]).
 
 pub mod admin;
+pub mod alerts;
 pub mod containers;
 pub mod disks;
 pub mod inventory;

@@ -36,6 +36,12 @@ pub enum IconKind {
     Events,
     /// Three dots: a row's menu.
     More,
+    /// Alerts.
+    Bell,
+    /// Silences: a muted bell.
+    BellOff,
+    /// Notification channels: a paper plane.
+    Send,
 }
 
 /// One icon. Decorative: hidden from screen readers, so pair it with text.
@@ -177,6 +183,24 @@ pub fn Icon(kind: IconKind) -> impl IntoView {
             <circle cx="5" cy="12" r="1" />
             <circle cx="12" cy="12" r="1" />
             <circle cx="19" cy="12" r="1" />
+        }
+        .into_any(),
+        IconKind::Bell => view! {
+            <path d="M18 8a6 6 0 0 0-12 0c0 7-3 9-3 9h18s-3-2-3-9" />
+            <path d="M13.73 21a2 2 0 0 1-3.46 0" />
+        }
+        .into_any(),
+        IconKind::BellOff => view! {
+            <path d="M13.73 21a2 2 0 0 1-3.46 0" />
+            <path d="M18.63 13A17.89 17.89 0 0 1 18 8" />
+            <path d="M6.26 6.26A5.86 5.86 0 0 0 6 8c0 7-3 9-3 9h14" />
+            <path d="M18 8a6 6 0 0 0-9.33-5" />
+            <line x1="1" y1="1" x2="23" y2="23" />
+        }
+        .into_any(),
+        IconKind::Send => view! {
+            <line x1="22" y1="2" x2="11" y2="13" />
+            <polygon points="22 2 15 22 11 13 2 9 22 2" />
         }
         .into_any(),
         IconKind::Terminal => view! {

@@ -1,6 +1,7 @@
 //! One module per page (route) of the app, and the sections a page is split into (`storage_disks`).
 
 pub mod account;
+pub mod alerts;
 pub mod container_detail;
 pub mod containers;
 pub mod events;
