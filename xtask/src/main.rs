@@ -261,7 +261,10 @@ fn bench(root: &Path, rest: &[String]) -> Result<()> {
     let mut cmd = cargo();
     // The convergence benchmark SIGKILLs and restarts a real `berth` process, the inventory benchmark measures
     // one: a release build of it.
-    if matches!(which.as_str(), "converge" | "inventory" | "stats" | "alerts") {
+    if matches!(
+        which.as_str(),
+        "converge" | "inventory" | "stats" | "alerts"
+    ) {
         sh(cargo().args([
             "build",
             "--release",
