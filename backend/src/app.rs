@@ -33,7 +33,6 @@ pub struct RunningApp {
     sampler: JoinHandle<()>,
     alert_evaluator: JoinHandle<()>,
     alert_deliverer: JoinHandle<()>,
-    checkpointer: Option<JoinHandle<()>>,
     auditor: JoinHandle<()>,
 }
 
@@ -108,7 +107,6 @@ impl RunningApp {
             register_local_host(&services).await;
         }
 
-        let checkpointer = crate::db::spawn_checkpointer(db.clone());
         let sessions = DbSessionStore::new(db);
         let sweeper = tokio::spawn(sweep_sessions(sessions.clone()));
         let own_alerts = services.alerts.clone();
@@ -156,7 +154,6 @@ impl RunningApp {
             auditor,
             alert_evaluator,
             alert_deliverer,
-            checkpointer,
         })
     }
 
@@ -171,9 +168,6 @@ impl RunningApp {
         self.sampler.abort();
         self.alert_evaluator.abort();
         self.alert_deliverer.abort();
-        if let Some(c) = &self.checkpointer {
-            c.abort();
-        }
         self.server.await.context("server task")??;
         Ok(())
     }

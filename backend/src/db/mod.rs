@@ -58,9 +58,6 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
         o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
             .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
-            // No checkpoint inside a commit: the write that crossed 1,000 pages of log would wait for it (tens
-            // of milliseconds). `spawn_checkpointer` checkpoints beside the writers instead.
-            .pragma("wal_autocheckpoint", "0")
             // Each connection's thread hands rows over a bounded channel; at sqlx's 50 a page of 50
             // definitions with their 100 instances parks and wakes that thread and the reader about once a
             // row. Room for a whole page lets the thread run through it and the reader take it at once.
@@ -69,31 +66,6 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     let db = Database::connect(options).await?;
     Migrator::up(&db, None).await?;
     Ok(db)
-}
-
-/// How often the SQLite write-ahead log is copied back into the database file.
-const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
-
-/// On SQLite: checkpoints the write-ahead log every second (`PASSIVE`: never waits for or blocks a writer), so
-/// no commit pays for one and the log stays small. Nothing on PostgreSQL.
-pub fn spawn_checkpointer(db: DatabaseConnection) -> Option<tokio::task::JoinHandle<()>> {
-    use sea_orm::ConnectionTrait as _;
-    if db.get_database_backend() != sea_orm::DatabaseBackend::Sqlite {
-        return None;
-    }
-    Some(tokio::spawn(async move {
-        let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            if let Err(e) = db
-                .execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)")
-                .await
-            {
-                tracing::debug!(error = %e, "checkpointing the database log failed");
-            }
-        }
-    }))
 }
 
 /// Begins a transaction that writes. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`), waiting up
