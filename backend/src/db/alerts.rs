@@ -590,17 +590,28 @@ pub async fn deliveries_of(
         .limit(200)
         .all(db)
         .await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for d in rows {
-        let attempts = alert_attempt::Entity::find()
-            .filter(alert_attempt::Column::DeliveryId.eq(d.id.clone()))
-            .order_by_asc(alert_attempt::Column::Seq)
-            .limit(50)
-            .all(db)
-            .await?;
-        out.push((d, attempts));
+    // Their attempts in one query (oldest first, at most 50 kept per delivery).
+    let attempts = alert_attempt::Entity::find()
+        .filter(alert_attempt::Column::DeliveryId.is_in(rows.iter().map(|d| d.id.clone())))
+        .order_by_asc(alert_attempt::Column::Seq)
+        .limit(200 * 50)
+        .all(db)
+        .await?;
+    let mut by_delivery: std::collections::HashMap<String, Vec<AttemptRow>> =
+        std::collections::HashMap::new();
+    for a in attempts {
+        let list = by_delivery.entry(a.delivery_id.clone()).or_default();
+        if list.len() < 50 {
+            list.push(a);
+        }
     }
-    Ok(out)
+    Ok(rows
+        .into_iter()
+        .map(|d| {
+            let attempts = by_delivery.remove(&d.id).unwrap_or_default();
+            (d, attempts)
+        })
+        .collect())
 }
 
 pub async fn attempts_of(
