@@ -32,10 +32,11 @@ pub async fn insert(db: &DatabaseConnection, e: NewEntry) -> Result<(), DbErr> {
         detail: Set(e.detail),
         ..Default::default()
     };
+    let txn = super::begin_write(db).await?;
     audit_entry::Entity::insert(row)
-        .exec_without_returning(db)
-        .await
-        .map(|_| ())
+        .exec_without_returning(&txn)
+        .await?;
+    txn.commit().await
 }
 
 /// Filters of [`page`].

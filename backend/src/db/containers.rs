@@ -4,9 +4,9 @@ use super::entities::{container, container_instance, setting};
 use super::keyset::{self, SeekKey};
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, Func, JoinType, LikeExpr, OnConflict, Query};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    DatabaseTransaction, DbBackend, DbErr, EntityTrait, IntoActiveModel, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    ActiveModelTrait, ActiveValue, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend,
+    DbErr, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait,
 };
 
 pub use container::Model as ContainerRow;
@@ -76,7 +76,7 @@ pub type Summarize<'a> = &'a (dyn Fn(&ContainerRow, &[InstanceRow]) -> String + 
 /// write of a definition's desired state, replica count or instances holds it while it recomputes the summary,
 /// so two of them never both compute from what the other has not yet written. `false` when there is no such
 /// definition.
-async fn lock_definition(txn: &DatabaseTransaction, id: &str) -> Result<bool, DbErr> {
+async fn lock_definition(txn: &super::WriteTxn, id: &str) -> Result<bool, DbErr> {
     let res = container::Entity::update_many()
         .col_expr(
             container::Column::StatusSummary,
@@ -92,7 +92,7 @@ async fn lock_definition(txn: &DatabaseTransaction, id: &str) -> Result<bool, Db
 /// changed; returns the definition (with the summary as stored now) and its instances by replica, as read in
 /// the transaction.
 async fn resummarize(
-    txn: &DatabaseTransaction,
+    txn: &super::WriteTxn,
     id: &str,
     summarize: Summarize<'_>,
 ) -> Result<Option<(ContainerRow, Vec<InstanceRow>)>, DbErr> {

@@ -86,7 +86,9 @@ pub async fn set_status(
     if let Some(at) = seen_at {
         update = update.col_expr(host::Column::LastSeenAt, Expr::value(at));
     }
-    update.exec(db).await.map(|_| ())
+    let txn = super::begin_write(db).await?;
+    update.exec(&txn).await?;
+    txn.commit().await
 }
 
 pub async fn set_capabilities(

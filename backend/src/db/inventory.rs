@@ -226,21 +226,23 @@ async fn update(db: &impl ConnectionTrait, row: InventoryRow) -> Result<(), DbEr
 
 /// Inserts or replaces one row.
 pub async fn put(db: &DatabaseConnection, row: InventoryRow, exists: bool) -> Result<(), DbErr> {
+    let txn = super::begin_write(db).await?;
     if exists {
-        update(db, row).await
+        update(&txn, row).await?;
     } else {
         docker_container::Entity::insert(row.into_active_model())
-            .exec_without_returning(db)
-            .await
-            .map(|_| ())
+            .exec_without_returning(&txn)
+            .await?;
     }
+    txn.commit().await
 }
 
 pub async fn delete(db: &DatabaseConnection, id: &str) -> Result<(), DbErr> {
+    let txn = super::begin_write(db).await?;
     docker_container::Entity::delete_by_id(id.to_owned())
-        .exec(db)
-        .await
-        .map(|_| ())
+        .exec(&txn)
+        .await?;
+    txn.commit().await
 }
 
 /// Marks a host's current rows as last known; returns how many changed.
@@ -249,13 +251,15 @@ pub async fn mark_stale(
     host_id: &str,
     last_seen: chrono::DateTime<chrono::Utc>,
 ) -> Result<u64, DbErr> {
+    let txn = super::begin_write(db).await?;
     let res = docker_container::Entity::update_many()
         .col_expr(Column::Current, Expr::value(false))
         .col_expr(Column::LastSeenAt, Expr::value(last_seen))
         .filter(Column::HostId.eq(host_id))
         .filter(Column::Current.eq(true))
-        .exec(db)
+        .exec(&txn)
         .await?;
+    txn.commit().await?;
     Ok(res.rows_affected)
 }
 

@@ -49,10 +49,11 @@ pub async fn insert_samples(db: &DatabaseConnection, samples: Vec<NewSample>) ->
         block_write_bytes: Set(s.block_write_bytes),
         ..Default::default()
     });
+    let txn = super::begin_write(db).await?;
     container_stat::Entity::insert_many(rows)
-        .exec_without_returning(db)
-        .await
-        .map(|_| ())
+        .exec_without_returning(&txn)
+        .await?;
+    txn.commit().await
 }
 
 /// An instance's history from `since_ms` on, oldest first, at most `max_points`: the newest raw samples (at
@@ -173,7 +174,10 @@ pub async fn downsample_bucket(
         .select_from(select)
         .map_err(|e| DbErr::Custom(e.to_string()))?
         .to_owned();
-    Ok(db.execute(&insert).await?.rows_affected())
+    let txn = super::begin_write(db).await?;
+    let n = txn.execute(&insert).await?.rows_affected();
+    txn.commit().await?;
+    Ok(n)
 }
 
 /// Deletes at most `limit` rows of `resolution` older than `before_ms`; the number deleted.
@@ -197,7 +201,10 @@ pub async fn prune(
             ),
         )
         .to_owned();
-    Ok(db.execute(&delete).await?.rows_affected())
+    let txn = super::begin_write(db).await?;
+    let n = txn.execute(&delete).await?.rows_affected();
+    txn.commit().await?;
+    Ok(n)
 }
 
 /// A running instance to sample: (instance id, host id, Docker id).

@@ -45,12 +45,13 @@ pub async fn delete(db: &DatabaseConnection, user_id: &str, id: &str) -> Result<
 }
 
 pub async fn touch(db: &DatabaseConnection, id: &str, at: DateTime<Utc>) -> Result<(), DbErr> {
+    let txn = super::begin_write(db).await?;
     api_token::Entity::update_many()
         .col_expr(api_token::Column::LastUsedAt, Expr::value(at))
         .filter(api_token::Column::Id.eq(id))
-        .exec(db)
-        .await
-        .map(|_| ())
+        .exec(&txn)
+        .await?;
+    txn.commit().await
 }
 
 /// Deletes a token whoever owns it (an admin revoking another user's token).
