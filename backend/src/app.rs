@@ -33,6 +33,7 @@ pub struct RunningApp {
     sampler: JoinHandle<()>,
     alert_evaluator: JoinHandle<()>,
     alert_deliverer: JoinHandle<()>,
+    load_watch: JoinHandle<()>,
     auditor: JoinHandle<()>,
 }
 
@@ -96,6 +97,10 @@ impl RunningApp {
             services.audit.clone(),
             services.bus.clone(),
         );
+        let load_watch = crate::engine::alerting::spawn_load_watch(
+            services.alerts.clone(),
+            services.stats.clone(),
+        );
         let (alert_evaluator, alert_deliverer) = crate::engine::alerting::spawn(
             services.alerts.clone(),
             services.hosts.clone(),
@@ -154,6 +159,7 @@ impl RunningApp {
             auditor,
             alert_evaluator,
             alert_deliverer,
+            load_watch,
         })
     }
 
@@ -167,6 +173,7 @@ impl RunningApp {
         self.refresher.abort();
         self.sampler.abort();
         self.alert_evaluator.abort();
+        self.load_watch.abort();
         self.alert_deliverer.abort();
         self.server.await.context("server task")??;
         Ok(())

@@ -15,6 +15,7 @@ mod m20261203_000010_host_index;
 mod m20261204_000011_search_triggers;
 mod m20261204_000012_container_hosts;
 mod m20261204_000013_alerts;
+mod m20261204_000014_alert_thresholds;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000011_search_triggers::Migration),
             Box::new(m20261204_000012_container_hosts::Migration),
             Box::new(m20261204_000013_alerts::Migration),
+            Box::new(m20261204_000014_alert_thresholds::Migration),
         ]
     }
 }

@@ -22,10 +22,14 @@ pub enum AlertCondition {
     RegistryFailed,
     /// A newer image is in the registry (detected once image updates exist).
     UpdateAvailable,
+    /// The containers on a host use more than a share of its CPUs.
+    HostCpuHigh,
+    /// The containers on a host use more than a share of its memory.
+    HostMemoryHigh,
 }
 
 impl AlertCondition {
-    pub const ALL: [AlertCondition; 8] = [
+    pub const ALL: [AlertCondition; 10] = [
         AlertCondition::ContainerExited,
         AlertCondition::ContainerOom,
         AlertCondition::ContainerUnhealthy,
@@ -34,6 +38,8 @@ impl AlertCondition {
         AlertCondition::HostDown,
         AlertCondition::RegistryFailed,
         AlertCondition::UpdateAvailable,
+        AlertCondition::HostCpuHigh,
+        AlertCondition::HostMemoryHigh,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -46,6 +52,8 @@ impl AlertCondition {
             AlertCondition::HostDown => "HOST_DOWN",
             AlertCondition::RegistryFailed => "REGISTRY_FAILED",
             AlertCondition::UpdateAvailable => "UPDATE_AVAILABLE",
+            AlertCondition::HostCpuHigh => "HOST_CPU_HIGH",
+            AlertCondition::HostMemoryHigh => "HOST_MEMORY_HIGH",
         }
     }
 
@@ -60,7 +68,17 @@ impl AlertCondition {
             AlertCondition::HostDown => "Host not answering",
             AlertCondition::RegistryFailed => "Registry refresh failed",
             AlertCondition::UpdateAvailable => "Image update available",
+            AlertCondition::HostCpuHigh => "Host CPU above a threshold",
+            AlertCondition::HostMemoryHigh => "Host memory above a threshold",
         }
+    }
+
+    /// Whether the condition compares a measurement with the rule's `thresholdPercent`.
+    pub const fn has_threshold(self) -> bool {
+        matches!(
+            self,
+            AlertCondition::HostCpuHigh | AlertCondition::HostMemoryHigh
+        )
     }
 
     /// Whether the condition is about containers (so a container or label scope applies).
@@ -463,6 +481,15 @@ pub fn validate_restart_loop(count: i64, window_secs: i64) -> Result<(), (&'stat
     Ok(())
 }
 
+/// A host threshold in percent of the host's CPUs or memory: 1 to 100.
+pub fn validate_threshold_percent(percent: i64) -> Result<(), String> {
+    if (1..=100).contains(&percent) {
+        Ok(())
+    } else {
+        Err("a threshold is 1 to 100 percent of the host".into())
+    }
+}
+
 /// The longest reminder interval: a week.
 pub const REPEAT_SECS_MAX: i64 = 7 * 24 * 3600;
 
@@ -571,6 +598,17 @@ mod tests {
         assert!(validate_repeat_secs(59).is_err());
         assert!(validate_repeat_secs(-1).is_err());
         assert!(validate_repeat_secs(REPEAT_SECS_MAX + 1).is_err());
+    }
+
+    #[test]
+    fn thresholds() {
+        assert!(validate_threshold_percent(1).is_ok());
+        assert!(validate_threshold_percent(100).is_ok());
+        assert!(validate_threshold_percent(0).is_err());
+        assert!(validate_threshold_percent(101).is_err());
+        assert!(AlertCondition::HostCpuHigh.has_threshold());
+        assert!(!AlertCondition::HostCpuHigh.about_containers());
+        assert!(!AlertCondition::HostDown.has_threshold());
     }
 
     #[test]

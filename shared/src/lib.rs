@@ -20,7 +20,7 @@ pub mod status;
 pub use alerts::{
     AlertChannelKind, AlertCondition, AlertState, HttpUrl, LabelSelector, SmtpSecurity,
     format_secs, parse_email_list, parse_http_url, validate_email, validate_repeat_secs,
-    validate_restart_loop,
+    validate_restart_loop, validate_threshold_percent,
 };
 pub use bytes::{ByteSizeError, format_bytes, parse_bytes};
 pub use container::{

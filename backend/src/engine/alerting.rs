@@ -1,14 +1,17 @@
 //! Alerting in the background: the evaluator turns bus events (inventory changes, host status, registry
 //! refreshes) into findings for `AlertService::apply`; the deliverer sends the outbox, each channel on its own (a
-//! slow or failing receiver delays only its own deliveries), and queues reminders of long-open alerts.
+//! slow or failing receiver delays only its own deliveries), and queues reminders of long-open alerts; the load
+//! watch judges hosts against threshold rules after every stats interval.
 
 use crate::bus::{Event, RefreshPhase};
+use crate::service::ServiceError;
 use crate::service::alerts::detect::{self, Finding};
 use crate::service::alerts::{AlertService, PER_CHANNEL_IN_FLIGHT};
 use crate::service::hosts::HostService;
 use crate::service::inventory::InventoryService;
 use crate::service::registries::RegistryService;
-use berth_shared::HostStatus;
+use crate::service::stats::StatsService;
+use berth_shared::{AlertCondition, HostStatus};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -128,6 +131,112 @@ pub fn spawn(
     });
     let deliverer = tokio::spawn(deliver(alerts));
     (evaluator, deliverer)
+}
+
+/// The last reading judged per host and condition: when it was taken and its percent of the host.
+type Readings = HashMap<(String, AlertCondition), (chrono::DateTime<chrono::Utc>, f64)>;
+
+/// Starts the load watch: every stats interval, each host an enabled HOST_CPU_HIGH / HOST_MEMORY_HIGH rule
+/// covers is read (its containers' latest totals, summed by the stats service) and judged with its previous
+/// reading, so one spike does not open an alert and one dip does not resolve it. Nothing is read while no such
+/// rule exists.
+pub fn spawn_load_watch(alerts: AlertService, stats: StatsService) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(stats.settings().interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last = Readings::new();
+        loop {
+            tick.tick().await;
+            if let Err(e) = watch_load_once(&alerts, &stats, &mut last).await {
+                tracing::warn!(error = %e, "judging host load for alerts failed");
+            }
+        }
+    })
+}
+
+/// One round of the load watch.
+async fn watch_load_once(
+    alerts: &AlertService,
+    stats: &StatsService,
+    last: &mut Readings,
+) -> Result<(), ServiceError> {
+    let rules: Vec<_> = alerts
+        .rules()
+        .await?
+        .into_iter()
+        .filter(|r| r.enabled && r.condition.has_threshold())
+        .collect();
+    if rules.is_empty() {
+        last.clear();
+        return Ok(());
+    }
+    let hosts = stats.hosts().list().await?;
+    let mut findings = Vec::new();
+    for host in hosts
+        .iter()
+        .filter(|h| h.docker_support && h.status == HostStatus::Up)
+    {
+        let mut conditions: Vec<AlertCondition> = Vec::new();
+        for r in &rules {
+            if r.host_id.as_ref().is_none_or(|h| *h == host.id)
+                && !conditions.contains(&r.condition)
+            {
+                conditions.push(r.condition);
+            }
+        }
+        if conditions.is_empty() {
+            continue;
+        }
+        let totals = stats.host_totals(&host.id).await?;
+        // No running container sampled: the containers use nothing of the host.
+        let at = totals.as_ref().map_or_else(chrono::Utc::now, |t| t.at);
+        let caps = host.capabilities.as_ref();
+        for condition in conditions {
+            let reading = match condition {
+                AlertCondition::HostCpuHigh => {
+                    caps.map(|c| c.cpus).filter(|n| *n > 0).map(|cpus| {
+                        (
+                            totals.as_ref().map_or(0.0, |t| t.cpu_percent) / cpus as f64,
+                            format!("its {cpus} CPU{}", if cpus == 1 { "" } else { "s" }),
+                        )
+                    })
+                }
+                AlertCondition::HostMemoryHigh => caps
+                    .map(|c| c.memory_bytes)
+                    .filter(|m| *m > 0)
+                    .map(|total| {
+                        (
+                            totals.as_ref().map_or(0, |t| t.memory_bytes) as f64 * 100.0
+                                / total as f64,
+                            format!(
+                                "its {} of memory",
+                                berth_shared::format_bytes(u64::try_from(total).unwrap_or(0))
+                            ),
+                        )
+                    }),
+                _ => None,
+            };
+            // A host whose engine has not said how many CPUs or how much memory it has cannot be judged.
+            let Some((percent, of_what)) = reading else {
+                continue;
+            };
+            let previous = last.insert((host.id.clone(), condition), (at, percent));
+            if let Some((before, before_percent)) = previous
+                && before != at
+            {
+                findings.push(detect::on_load(
+                    &host.id,
+                    &host.name,
+                    condition,
+                    before_percent,
+                    percent,
+                    of_what,
+                ));
+            }
+        }
+    }
+    last.retain(|(h, _), _| hosts.iter().any(|x| x.id == *h));
+    alerts.apply(findings).await
 }
 
 /// The deliverer: wakes on new outbox rows, on a retry falling due, or every few seconds; per channel at most

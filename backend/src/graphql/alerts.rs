@@ -23,6 +23,8 @@ pub enum AlertCondition {
     HostDown,
     RegistryFailed,
     UpdateAvailable,
+    HostCpuHigh,
+    HostMemoryHigh,
 }
 
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
@@ -154,6 +156,10 @@ pub struct AlertRule {
     pub restart_count: Option<i32>,
     /// … within this many seconds.
     pub restart_window_secs: Option<i32>,
+    /// HOST_CPU_HIGH / HOST_MEMORY_HIGH: the share of the host's CPUs or memory, in percent, its containers may
+    /// use; the alert opens when two readings in a row (one stats interval apart) reach it and resolves when two
+    /// in a row stay under it.
+    pub threshold_percent: Option<i32>,
     pub enabled: bool,
     pub created_at: DateTime<Utc>,
 }
@@ -171,6 +177,7 @@ impl From<svc::AlertRule> for AlertRule {
             repeat_secs: r.repeat_secs,
             restart_count: r.restart_count,
             restart_window_secs: r.restart_window_secs,
+            threshold_percent: r.threshold_percent,
             enabled: r.enabled,
             created_at: r.created_at,
         }
@@ -196,6 +203,8 @@ pub struct AlertRuleInput {
     pub restart_count: Option<i32>,
     /// … within this many seconds (60 s to a day, default 300).
     pub restart_window_secs: Option<i32>,
+    /// HOST_CPU_HIGH / HOST_MEMORY_HIGH (required for them): percent of the host, 1 to 100.
+    pub threshold_percent: Option<i32>,
     pub enabled: Option<bool>,
 }
 
@@ -211,6 +220,7 @@ impl From<AlertRuleInput> for RuleSettings {
             repeat_secs: i.repeat_secs.map(i64::from),
             restart_count: i.restart_count.map(i64::from),
             restart_window_secs: i.restart_window_secs.map(i64::from),
+            threshold_percent: i.threshold_percent.map(i64::from),
             enabled: i.enabled,
         }
     }

@@ -23,6 +23,8 @@ pub struct Model {
     pub repeat_secs: i32,
     pub restart_count: Option<i32>,
     pub restart_window_secs: Option<i32>,
+    /// HOST_CPU_HIGH / HOST_MEMORY_HIGH: percent of the host (1 to 100).
+    pub threshold_percent: Option<i32>,
     pub enabled: bool,
     pub created_at: ChronoDateTimeUtc,
 }

@@ -79,6 +79,76 @@ pub enum Finding {
     },
     /// A container started (again): counted for restart-loop rules.
     Started { subject: Box<Subject> },
+    /// A host's load in its last two readings, in tenths of a percent of its CPUs or memory: a threshold rule
+    /// opens when both readings reach its threshold (`low`) and resolves when neither does (`high`).
+    Load {
+        condition: AlertCondition,
+        subject: Box<Subject>,
+        low: u32,
+        high: u32,
+        /// The newer reading.
+        now: u32,
+        /// What the percentage is of, for people: `its 4 CPUs`, `its 7.7 GiB of memory`.
+        of_what: String,
+    },
+}
+
+/// Tenths of a percent, for comparisons without floats (negative and non-finite readings count as 0).
+pub fn tenths(percent: f64) -> u32 {
+    if percent.is_finite() && percent > 0.0 {
+        (percent * 10.0).round().min(f64::from(u32::MAX)) as u32
+    } else {
+        0
+    }
+}
+
+/// `92.5%` from tenths.
+pub fn percent_text(tenths: u32) -> String {
+    format!("{}.{}%", tenths / 10, tenths % 10)
+}
+
+/// A host's load (`condition` is HOST_CPU_HIGH or HOST_MEMORY_HIGH) from its previous and newest readings in
+/// percent of the host.
+pub fn on_load(
+    host_id: &str,
+    host_name: &str,
+    condition: AlertCondition,
+    previous: f64,
+    now: f64,
+    of_what: String,
+) -> Finding {
+    let (a, b) = (tenths(previous), tenths(now));
+    Finding::Load {
+        condition,
+        subject: Box::new(Subject {
+            key: format!("host:{host_id}"),
+            host_id: Some(host_id.to_owned()),
+            host_name: Some(host_name.to_owned()),
+            ..Subject::default()
+        }),
+        low: a.min(b),
+        high: a.max(b),
+        now: b,
+        of_what,
+    }
+}
+
+/// Whether a threshold rule (`threshold` in percent) opens on a load finding, and if so its message.
+pub fn load_opens(threshold: i32, low: u32, now: u32, what: &str, of_what: &str) -> Option<String> {
+    let limit = u32::try_from(threshold).ok()?.saturating_mul(10);
+    (low >= limit).then(|| {
+        format!(
+            "containers on {what} use {} of {of_what}, over the {threshold}% threshold in two readings in a row",
+            percent_text(now)
+        )
+    })
+}
+
+/// Whether an open threshold alert resolves on a load finding: neither reading reached the threshold.
+pub fn load_clears(threshold: Option<i32>, high: u32) -> bool {
+    threshold
+        .and_then(|t| u32::try_from(t).ok())
+        .is_none_or(|t| high < t.saturating_mul(10))
 }
 
 /// Recent starts per subject key (at most 100 each, none older than a day), for restart-loop rules.
@@ -409,7 +479,7 @@ mod tests {
                 Finding::Open {
                     condition, message, ..
                 } => Some((*condition, message.clone())),
-                Finding::Clear { .. } | Finding::Started { .. } => None,
+                Finding::Clear { .. } | Finding::Started { .. } | Finding::Load { .. } => None,
             })
             .collect()
     }
@@ -418,7 +488,7 @@ mod tests {
         f.iter()
             .filter_map(|f| match f {
                 Finding::Clear { condition, .. } => Some(*condition),
-                Finding::Open { .. } | Finding::Started { .. } => None,
+                Finding::Open { .. } | Finding::Started { .. } | Finding::Load { .. } => None,
             })
             .collect()
     }
@@ -560,6 +630,45 @@ mod tests {
         assert_eq!(container_key(&r), "container:h2:abc");
         r.instance_id = Some("i1".into());
         assert_eq!(container_key(&r), "instance:i1");
+    }
+
+    #[test]
+    fn load_needs_two_readings_over_to_open_and_two_under_to_clear() {
+        let f = on_load(
+            "h2",
+            "edge-2",
+            AlertCondition::HostCpuHigh,
+            40.0,
+            95.25,
+            "its 2 CPUs".into(),
+        );
+        let Finding::Load {
+            low,
+            high,
+            now,
+            subject,
+            ..
+        } = f
+        else {
+            panic!("not a load finding");
+        };
+        assert_eq!((low, high, now), (400, 953, 953));
+        assert_eq!(subject.key, "host:h2");
+        // One reading over: nothing opens, nothing clears.
+        assert_eq!(load_opens(80, low, now, "host edge-2", "its 2 CPUs"), None);
+        assert!(!load_clears(Some(80), high));
+        // Both over.
+        assert_eq!(
+            load_opens(80, 800, 953, "host edge-2", "its 2 CPUs").as_deref(),
+            Some(
+                "containers on host edge-2 use 95.3% of its 2 CPUs, over the 80% threshold in two readings in a row"
+            )
+        );
+        // Both under; a rule gone clears too.
+        assert!(load_clears(Some(80), 799));
+        assert!(load_clears(None, 1000));
+        assert_eq!(tenths(f64::NAN), 0);
+        assert_eq!(tenths(-3.0), 0);
     }
 
     #[test]

@@ -87,6 +87,8 @@ pub struct AlertRule {
     pub restart_count: Option<i32>,
     /// … within this many seconds.
     pub restart_window_secs: Option<i32>,
+    /// HOST_CPU_HIGH / HOST_MEMORY_HIGH: percent of the host's CPUs or memory.
+    pub threshold_percent: Option<i32>,
     pub enabled: bool,
     pub created_at: DateTime<Utc>,
 }
@@ -102,6 +104,7 @@ pub struct RuleSettings {
     pub repeat_secs: Option<i64>,
     pub restart_count: Option<i64>,
     pub restart_window_secs: Option<i64>,
+    pub threshold_percent: Option<i64>,
     pub enabled: Option<bool>,
 }
 
@@ -222,6 +225,7 @@ fn to_rule(r: RuleRow) -> AlertRule {
         repeat_secs: r.repeat_secs,
         restart_count: r.restart_count,
         restart_window_secs: r.restart_window_secs,
+        threshold_percent: r.threshold_percent,
         enabled: r.enabled,
         created_at: r.created_at,
     }
@@ -793,6 +797,26 @@ impl AlertService {
         } else {
             (None, None)
         };
+        let threshold_percent = if condition.has_threshold() {
+            let percent = s
+                .threshold_percent
+                .or_else(|| {
+                    old.as_ref()
+                        .and_then(|o| o.threshold_percent)
+                        .map(i64::from)
+                })
+                .ok_or_else(|| {
+                    ServiceError::bad_input(
+                        "thresholdPercent",
+                        "give the threshold: percent of the host, 1 to 100",
+                    )
+                })?;
+            berth_shared::validate_threshold_percent(percent)
+                .map_err(|m| ServiceError::bad_input("thresholdPercent", m))?;
+            i32::try_from(percent).ok()
+        } else {
+            None
+        };
         Ok(RuleRow {
             id: old
                 .as_ref()
@@ -806,6 +830,7 @@ impl AlertService {
             repeat_secs: i32::try_from(repeat).unwrap_or(0),
             restart_count,
             restart_window_secs,
+            threshold_percent,
             enabled: s
                 .enabled
                 .unwrap_or_else(|| old.as_ref().is_none_or(|o| o.enabled)),
@@ -1127,12 +1152,68 @@ impl AlertService {
                         })
                         .await?;
                 }
+                Finding::Load {
+                    condition,
+                    subject,
+                    low,
+                    high,
+                    now,
+                    of_what,
+                } => {
+                    let what = subject.describe();
+                    let key = subject.key.clone();
+                    wrote |= self
+                        .open_matching(condition, *subject, &mut rules, |rule| {
+                            detect::load_opens(rule.threshold_percent?, low, now, &what, &of_what)
+                        })
+                        .await?;
+                    wrote |= self
+                        .clear_load(condition, &key, high, now, &what, &of_what)
+                        .await?;
+                }
             }
         }
         if wrote {
             self.outbox.notify_one();
         }
         Ok(())
+    }
+
+    /// Resolves the threshold alerts of a host whose rule's threshold neither of the last two readings reached.
+    async fn clear_load(
+        &self,
+        condition: AlertCondition,
+        key: &str,
+        high: u32,
+        now: u32,
+        what: &str,
+        of_what: &str,
+    ) -> Result<bool, ServiceError> {
+        let keys = self.unresolved_keys().await?;
+        if !keys.contains(&(condition.as_str().to_owned(), key.to_owned())) {
+            return Ok(false);
+        }
+        let at = Utc::now();
+        let (mut wrote, mut left) = (false, false);
+        for alert in q::unresolved_of(&self.db, condition.as_str(), key).await? {
+            let threshold = q::rule(&self.db, &alert.rule_id)
+                .await?
+                .and_then(|r| r.threshold_percent);
+            if detect::load_clears(threshold, high) {
+                let message = format!(
+                    "containers on {what} use {} of {of_what}, under the {}% threshold",
+                    detect::percent_text(now),
+                    threshold.unwrap_or(0)
+                );
+                wrote |= self.resolve_one(&alert, &message, at).await?;
+            } else {
+                left = true;
+            }
+        }
+        if !left {
+            self.remember(condition.as_str(), key, false);
+        }
+        Ok(wrote)
     }
 
     /// Resolves the unresolved alerts of a condition and subject; whether outbox rows were written.
