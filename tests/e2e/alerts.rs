@@ -702,3 +702,119 @@ pub async fn unplaceable_replica_is_an_alert(env: &TestEnv) -> Result<()> {
     .await;
     app.finish(outcome).await
 }
+
+/// Host thresholds and reminders, with Berth as a process sampling stats every second: a rule refuses a missing
+/// or out-of-range threshold naming `thresholdPercent`; a container spinning a CPU on h3 opens HOST_CPU_HIGH
+/// for two rules (10% of the host) and removing it resolves both. While both are open, reminders are brought
+/// due in the database (as if their minute had passed): the acknowledged alert gets none, the other one does.
+pub async fn host_load_and_reminders(env: &TestEnv) -> Result<()> {
+    let data_dir = env.new_app_dir()?;
+    let receiver = Receiver::start().await?;
+    let mut p = spawn_berth_process_with_env(
+        &data_dir,
+        &[
+            ("BERTH_STATS_INTERVAL_SECS", "1"),
+            ("BERTH_ALERT_RETRY_MAX_SECS", "2"),
+        ],
+    )
+    .await?;
+    p.app.login_as(ADMIN_USERNAME, ADMIN_PASSWORD).await?;
+    let h3_engine = env.host("h3")?;
+    let name = "alert-burn";
+    let outcome = async {
+        let host = add_host(&p.app, engine_input("h3", h3_engine)).await?;
+        ensure!(host["status"] == "UP", "{host}");
+        let h3 = s(&host["id"]);
+        for (input, field) in [
+            (json!({ "name": "r", "condition": "HOST_CPU_HIGH" }), "thresholdPercent"),
+            (json!({ "name": "r", "condition": "HOST_MEMORY_HIGH", "thresholdPercent": 0 }), "thresholdPercent"),
+            (json!({ "name": "r", "condition": "HOST_CPU_HIGH", "thresholdPercent": 101 }), "thresholdPercent"),
+            (json!({ "name": "r", "condition": "HOST_CPU_HIGH", "thresholdPercent": 50, "labelSelector": "a=b" }), "labelSelector"),
+        ] {
+            let (code, got) = refused(&p.app, CREATE_RULE, json!({ "i": input })).await?;
+            ensure!(code == "BAD_USER_INPUT" && got == field, "{input}: {code} on {got:?}, expected {field}");
+        }
+        let channel = gql(
+            &p.app,
+            CREATE_CHANNEL,
+            json!({ "i": { "name": "hook", "kind": "WEBHOOK", "url": receiver.url("/load") } }),
+        )
+        .await?["createAlertChannel"]["id"]
+            .clone();
+        let mut rules = Vec::new();
+        for rule in ["cpu-acked", "cpu-open"] {
+            let r = gql(
+                &p.app,
+                "mutation R($i: AlertRuleInput!) { createAlertRule(input: $i) { id thresholdPercent } }",
+                json!({ "i": { "name": rule, "condition": "HOST_CPU_HIGH", "hostId": h3, "thresholdPercent": 10, "channelIds": [channel], "repeatSecs": 60 } }),
+            )
+            .await?;
+            ensure!(r["createAlertRule"]["thresholdPercent"] == 10, "{r}");
+            rules.push(rule);
+        }
+
+        let image = env.registry.reference("tools/busybox:1.35");
+        h3_engine.docker_ok(&["pull", &image]).await?;
+        h3_engine
+            .docker_ok(&["run", "-d", "--name", name, &image, "sh", "-c", "while :; do :; done"])
+            .await?;
+        let mut opened = HashMap::new();
+        for rule in &rules {
+            let got = receiver
+                .wait_for("a host CPU alert", Duration::from_secs(30), |r| {
+                    r.json()["condition"] == "HOST_CPU_HIGH"
+                        && r.json()["event"] == "OPENED"
+                        && r.json()["rule"]["name"] == *rule
+                })
+                .await?;
+            let body = got.json();
+            ensure!(
+                body["subject"]["hostId"] == h3.as_str()
+                    && s(&body["message"]).contains("over the 10% threshold in two readings in a row"),
+                "{body}"
+            );
+            opened.insert(*rule, s(&body["alertId"]));
+        }
+
+        // Acknowledge one; then every reminder falls due: only the other one is reminded.
+        let acked = gql(
+            &p.app,
+            "mutation A($id: ID!) { acknowledgeAlert(id: $id) { state } }",
+            json!({ "id": opened["cpu-acked"] }),
+        )
+        .await?;
+        ensure!(acked["acknowledgeAlert"]["state"] == "ACKNOWLEDGED", "{acked}");
+        let url = format!("sqlite://{}?mode=rwc", data_dir.join("berth.db").display());
+        let fixtures = berth::service::fixtures::Fixtures::open(&url).await?;
+        let due = fixtures.reminders_due().await?;
+        fixtures.close().await?;
+        ensure!(due == 1, "one reminder was scheduled (the acknowledged alert has none), not {due}");
+        receiver
+            .wait_for("the open alert's reminder", Duration::from_secs(20), |r| {
+                r.json()["event"] == "REPEAT" && r.json()["alertId"] == opened["cpu-open"].as_str()
+            })
+            .await?;
+        let events: Vec<String> = deliveries(&p.app, &opened["cpu-acked"])
+            .await?
+            .iter()
+            .map(|d| s(&d["event"]))
+            .collect();
+        ensure!(events == ["OPENED"], "the acknowledged alert was reminded: {events:?}");
+
+        // The load goes: both resolve (the acknowledged one too).
+        h3_engine.docker_ok(&["rm", "-f", name]).await?;
+        for rule in &rules {
+            let got = receiver
+                .wait_for("a host CPU alert resolved", Duration::from_secs(30), |r| {
+                    r.json()["event"] == "RESOLVED" && r.json()["alertId"] == opened[rule].as_str()
+                })
+                .await?;
+            ensure!(s(&got.json()["message"]).contains("under the 10% threshold"), "{}", got.json());
+        }
+        Ok(())
+    }
+    .await;
+    let _ = h3_engine.docker(&["rm", "-f", name]).await;
+    let _ = p.process.kill().await;
+    outcome
+}

@@ -625,3 +625,19 @@ pub async fn attempts_of(
         .all(db)
         .await
 }
+
+/// Tests: every scheduled reminder falls due now (as if its interval had passed); how many were scheduled.
+pub async fn reminders_due_for_tests(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    let txn = begin_write(db).await?;
+    let n = alert::Entity::update_many()
+        .col_expr(alert::Column::NextRepeatAt, Expr::value(now))
+        .filter(alert::Column::NextRepeatAt.is_not_null())
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    txn.commit().await?;
+    Ok(n)
+}

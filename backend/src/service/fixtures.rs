@@ -64,6 +64,12 @@ impl Fixtures {
         Ok(crate::db::stats::insert_samples(&self.db, samples).await?)
     }
 
+    /// Every scheduled alert reminder falls due now, as if its interval had passed (acknowledged alerts have
+    /// none); how many were scheduled.
+    pub async fn reminders_due(&self) -> Result<u64, ServiceError> {
+        Ok(crate::db::alerts::reminders_due_for_tests(&self.db, chrono::Utc::now()).await?)
+    }
+
     /// Removes one inventory row.
     pub async fn forget(&self, inventory_id: &str) -> Result<(), ServiceError> {
         Ok(crate::db::inventory::delete(&self.db, inventory_id).await?)

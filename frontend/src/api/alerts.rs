@@ -383,6 +383,9 @@ pub struct AlertRule {
     /// … within this many seconds.
     #[serde(default)]
     pub restart_window_secs: Option<i64>,
+    /// HOST_CPU_HIGH / HOST_MEMORY_HIGH: percent of the host.
+    #[serde(default)]
+    pub threshold_percent: Option<i64>,
     pub enabled: bool,
     pub created_at: String,
 }
@@ -404,11 +407,14 @@ pub struct AlertRuleInput {
     pub restart_count: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub restart_window_secs: Option<i64>,
+    /// HOST_CPU_HIGH / HOST_MEMORY_HIGH only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threshold_percent: Option<i64>,
     pub enabled: bool,
 }
 
 const RULE_FIELDS: &str = "id name condition hostId containerId labelSelector channelIds repeatSecs \
-     restartCount restartWindowSecs enabled createdAt";
+     restartCount restartWindowSecs thresholdPercent enabled createdAt";
 
 /// Every rule.
 pub async fn alert_rules() -> Result<Vec<AlertRule>, ApiError> {

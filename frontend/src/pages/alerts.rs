@@ -20,6 +20,7 @@ use std::collections::{BTreeSet, HashMap};
 use berth_shared::{
     AlertChannelKind, AlertCondition, AlertState, LabelSelector, SmtpSecurity, parse_email_list,
     parse_http_url, validate_email, validate_repeat_secs, validate_restart_loop,
+    validate_threshold_percent,
 };
 use leptos::{ev::SubmitEvent, html, prelude::*, task::spawn_local};
 use leptos_router::{
@@ -329,6 +330,19 @@ fn parse_restart_loop(count: &str, window: &str) -> Result<(i64, i64), (&'static
     validate_restart_loop(count, window)
         .map(|()| (count, window))
         .map_err(|(field, message)| (field, sentence(&message)))
+}
+
+/// A host threshold as typed (`80` or `80%`), checked like the server checks it.
+fn parse_threshold(text: &str) -> Result<i64, String> {
+    let percent: i64 = text
+        .trim()
+        .trim_end_matches('%')
+        .trim()
+        .parse()
+        .map_err(|_| "Write a percentage, such as 80.".to_owned())?;
+    validate_threshold_percent(percent)
+        .map(|()| percent)
+        .map_err(|message| sentence(&message))
 }
 
 /// A name as the server takes it: trimmed, 1 to [`NAME_MAX`] characters, no control characters.
@@ -2493,6 +2507,9 @@ fn RuleRow(
             <td class="rule-name"><span class="strong">{rule.name.clone()}</span></td>
             <td class="rule-condition">
                 {rule.condition.label()}
+                {rule.threshold_percent.filter(|_| rule.condition.has_threshold()).map(|percent| view! {
+                    <span class="rule-condition-detail muted">{format!("at {percent}% or more")}</span>
+                })}
                 {(rule.condition == AlertCondition::RestartLoop).then(|| {
                     let count = rule.restart_count.unwrap_or(RESTART_COUNT_DEFAULT);
                     let window = rule.restart_window_secs.unwrap_or(RESTART_WINDOW_DEFAULT);
@@ -2551,7 +2568,8 @@ const R_CHANNELS: &str = "channelIds";
 const R_REPEAT: &str = "repeatSecs";
 const R_RESTART_COUNT: &str = "restartCount";
 const R_RESTART_WINDOW: &str = "restartWindowSecs";
-const RULE_FIELDS: [&str; 9] = [
+const R_THRESHOLD: &str = "thresholdPercent";
+const RULE_FIELDS: [&str; 10] = [
     R_NAME,
     R_CONDITION,
     R_HOST,
@@ -2561,7 +2579,11 @@ const RULE_FIELDS: [&str; 9] = [
     R_REPEAT,
     R_RESTART_COUNT,
     R_RESTART_WINDOW,
+    R_THRESHOLD,
 ];
+
+/// What the threshold field starts with for a new host rule.
+const THRESHOLD_DEFAULT: i64 = 90;
 
 /// A restart loop's defaults (the server's): 3 starts within 5 minutes.
 const RESTART_COUNT_DEFAULT: i64 = 3;
@@ -2617,6 +2639,12 @@ fn RuleDialog(
             .and_then(|r| r.restart_window_secs)
             .unwrap_or(RESTART_WINDOW_DEFAULT),
     ));
+    let threshold = RwSignal::new(
+        rule.as_ref()
+            .and_then(|r| r.threshold_percent)
+            .unwrap_or(THRESHOLD_DEFAULT)
+            .to_string(),
+    );
     let enabled = RwSignal::new(rule.as_ref().is_none_or(|r| r.enabled));
     let errors = FieldErrors::new();
     let saving = RwSignal::new(false);
@@ -2636,11 +2664,13 @@ fn RuleDialog(
 
     let about_containers = move || condition.get().about_containers();
     let is_loop = move || condition.get() == AlertCondition::RestartLoop;
+    let has_threshold = move || condition.get().has_threshold();
     let client_error = move |field: &'static str| -> Option<String> {
         match field {
             R_NAME => check_name(&name.get(), "rule").err(),
             R_LABEL if about_containers() => check_label(&label.get()).err(),
             R_REPEAT => parse_repeat(&repeat.get()).err(),
+            R_THRESHOLD if has_threshold() => parse_threshold(&threshold.get()).err(),
             R_RESTART_COUNT | R_RESTART_WINDOW if is_loop() => {
                 match parse_restart_loop(&restart_count.get(), &restart_window.get()) {
                     Err((about, message)) if about == field => Some(message),
@@ -2685,6 +2715,14 @@ fn RuleDialog(
         } else {
             None
         };
+        let threshold_percent = if condition.get_untracked().has_threshold() {
+            match parse_threshold(&threshold.get_untracked()) {
+                Ok(percent) => Some(percent),
+                Err(_) => return,
+            }
+        } else {
+            None
+        };
         // Channels deleted meanwhile are dropped rather than refused.
         let known: Vec<String> =
             channels.with_untracked(|list| list.iter().map(|c| c.id.clone()).collect());
@@ -2703,6 +2741,7 @@ fn RuleDialog(
             repeat_secs,
             restart_count: restart.map(|(count, _)| count),
             restart_window_secs: restart.map(|(_, window)| window),
+            threshold_percent,
             enabled: enabled.get_untracked(),
         };
         saving.set(true);
@@ -2739,6 +2778,17 @@ fn RuleDialog(
             duration_text(window)
         ),
         Err(_) => "2 to 100 starts within 60 s to a day (such as 5m).".to_owned(),
+    };
+    let threshold_hint = move || match parse_threshold(&threshold.get()) {
+        Ok(percent) => format!(
+            "Opens when the containers on a host use {percent}% or more of its {} in two readings in a row (one stats interval apart); resolves after two under it.",
+            if condition.get() == AlertCondition::HostCpuHigh {
+                "CPUs"
+            } else {
+                "memory"
+            }
+        ),
+        Err(_) => "1 to 100 percent of the host.".to_owned(),
     };
     let label_hint = move || match check_label(&label.get()) {
         Ok(Some(selector)) => format!("Only containers with the label {selector}."),
@@ -2806,6 +2856,7 @@ fn RuleDialog(
                         errors.edited(R_CONDITION);
                         errors.edited(R_LABEL);
                         errors.edited(R_CONTAINER);
+                        errors.edited(R_THRESHOLD);
                     })
                 >
                     {enum_options(&AlertCondition::ALL, AlertCondition::as_str, AlertCondition::label, condition.into())}
@@ -2856,6 +2907,19 @@ fn RuleDialog(
                         })
                     />
                 </div>
+            </Show>
+            <Show when=has_threshold>
+                <TextField
+                    id="rule-threshold"
+                    label="Threshold (%)"
+                    field=R_THRESHOLD
+                    placeholder="90"
+                    mono=true
+                    value=threshold
+                    error=Signal::derive(move || field_error(R_THRESHOLD))
+                    hint=Signal::derive(threshold_hint)
+                    on_edit=Callback::new(move |()| errors.edited(R_THRESHOLD))
+                />
             </Show>
             <Show when=about_containers>
                 <TextField
