@@ -34,6 +34,7 @@ pub struct RunningApp {
     alert_evaluator: JoinHandle<()>,
     alert_deliverer: JoinHandle<()>,
     load_watch: JoinHandle<()>,
+    update_watch: JoinHandle<()>,
     auditor: JoinHandle<()>,
 }
 
@@ -95,6 +96,12 @@ impl RunningApp {
         let sampler = crate::engine::sampler::spawn(services.stats.clone());
         let auditor = crate::service::audit::spawn_engine_auditor(
             services.audit.clone(),
+            services.bus.clone(),
+        );
+        let update_watch = crate::engine::updates::spawn(
+            services.registries.clone(),
+            services.containers.clone(),
+            services.alerts.clone(),
             services.bus.clone(),
         );
         let load_watch = crate::engine::alerting::spawn_load_watch(
@@ -160,6 +167,7 @@ impl RunningApp {
             alert_evaluator,
             alert_deliverer,
             load_watch,
+            update_watch,
         })
     }
 
@@ -174,6 +182,7 @@ impl RunningApp {
         self.sampler.abort();
         self.alert_evaluator.abort();
         self.load_watch.abort();
+        self.update_watch.abort();
         self.alert_deliverer.abort();
         self.server.await.context("server task")??;
         Ok(())

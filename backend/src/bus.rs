@@ -25,6 +25,11 @@ pub enum Event {
         at: DateTime<Utc>,
         message: Option<String>,
     },
+    /// A registry's stored tags changed in these repositories (a refresh, or a push announced by its hook).
+    RegistryTags {
+        registry_id: String,
+        repositories: Vec<String>,
+    },
     /// A host's image cache changed.
     HostImages { host_id: String, at: DateTime<Utc> },
     /// An instance's status changed (or a note about it, such as a health check result).

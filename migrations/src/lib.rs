@@ -16,6 +16,7 @@ mod m20261204_000011_search_triggers;
 mod m20261204_000012_container_hosts;
 mod m20261204_000013_alerts;
 mod m20261204_000014_alert_thresholds;
+mod m20261204_000015_image_updates;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000012_container_hosts::Migration),
             Box::new(m20261204_000013_alerts::Migration),
             Box::new(m20261204_000014_alert_thresholds::Migration),
+            Box::new(m20261204_000015_image_updates::Migration),
         ]
     }
 }

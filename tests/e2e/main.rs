@@ -36,6 +36,7 @@ mod stats;
 mod stats_browser;
 mod terminal;
 mod terminal_browser;
+mod updates;
 
 use std::future::Future;
 use std::io::Write;
@@ -170,6 +171,8 @@ fn all_tests() -> Vec<(&'static str, TestFn)> {
         alerts::out_of_memory_is_an_alert,
         alerts::restart_loop_is_an_alert,
         alerts::unplaceable_replica_is_an_alert,
+        alerts::host_load_and_reminders,
+        updates::push_hook_marks_updates,
         roles::every_mutation_checks_the_role,
         roles::users_last_admin_and_audit,
         roles::hardening_and_no_secrets_anywhere,

@@ -26,6 +26,8 @@ const TABLE: &[(&str, Option<&str>)] = &[
     ("updateRegistry", Some("ADMIN")),
     ("removeRegistry", Some("ADMIN")),
     ("refreshRegistry", Some("OPERATOR")),
+    ("createRegistryHookSecret", Some("ADMIN")),
+    ("removeRegistryHookSecret", Some("ADMIN")),
     ("addHost", Some("ADMIN")),
     ("updateHost", Some("ADMIN")),
     ("removeHost", Some("ADMIN")),

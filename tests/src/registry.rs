@@ -51,10 +51,38 @@ pub fn spawn(
     registry_bin: &Path,
     credentials: Option<(&str, &str)>,
 ) -> Result<(RegistryHandle, ManagedProcess)> {
+    spawn_with(name, dir, registry_bin, credentials, free_port()?, None)
+}
+
+/// Where an open registry sends its notifications: the endpoint's URL and the bearer secret it sends.
+pub struct Notify<'a> {
+    pub url: &'a str,
+    pub bearer: &'a str,
+}
+
+/// An open registry on `port` whose configuration sends a notification of every push and delete to
+/// `notify` (Docker's registry `notifications.endpoints`: the events envelope, `Authorization: Bearer …`).
+pub fn spawn_notifying(
+    name: &str,
+    dir: &Path,
+    registry_bin: &Path,
+    port: u16,
+    notify: &Notify<'_>,
+) -> Result<(RegistryHandle, ManagedProcess)> {
+    spawn_with(name, dir, registry_bin, None, port, Some(notify))
+}
+
+fn spawn_with(
+    name: &str,
+    dir: &Path,
+    registry_bin: &Path,
+    credentials: Option<(&str, &str)>,
+    port: u16,
+    notify: Option<&Notify<'_>>,
+) -> Result<(RegistryHandle, ManagedProcess)> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let root = dir.join("storage");
     std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
-    let port = free_port()?;
     let host_port = format!("127.0.0.1:{port}");
     let mut config = format!(
         "version: 0.1\n\
@@ -72,6 +100,14 @@ pub fn spawn(
         config.push_str(&format!(
             "auth:\n  htpasswd:\n    realm: berth-test\n    path: {}\n",
             htpasswd.display()
+        ));
+    }
+    if let Some(n) = notify {
+        // Quick retries: a test that changes the endpoint's secret should not wait long for the next try.
+        config.push_str(&format!(
+            "notifications:\n  endpoints:\n    - name: berth\n      url: {}\n      headers:\n        \
+             Authorization: [\"Bearer {}\"]\n      timeout: 2s\n      threshold: 3\n      backoff: 1s\n",
+            n.url, n.bearer
         ));
     }
     let config_path = dir.join("config.yml");

@@ -780,3 +780,31 @@ pub async fn set_replicas(
     resummarize(&txn, id, summarize).await?;
     txn.commit().await
 }
+
+/// The definitions (id, name, image) whose image is one of `names` (a repository as written, such as
+/// `127.0.0.1:5000/web/nginx` or `nginx`) with or without a tag: ranges of `ix_containers_image` (`name` itself,
+/// and from `name:` to just before `name;`), never every definition.
+pub async fn with_repository(
+    db: &DatabaseConnection,
+    names: &[String],
+) -> Result<Vec<(String, String, String)>, DbErr> {
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let any = names.iter().fold(Condition::any(), |any, name| {
+        any.add(container::Column::Image.eq(name.as_str())).add(
+            Condition::all()
+                .add(container::Column::Image.gte(format!("{name}:")))
+                .add(container::Column::Image.lt(format!("{name};"))),
+        )
+    });
+    container::Entity::find()
+        .select_only()
+        .column(container::Column::Id)
+        .column(container::Column::Name)
+        .column(container::Column::Image)
+        .filter(any)
+        .into_tuple()
+        .all(db)
+        .await
+}

@@ -216,3 +216,37 @@ pub async fn update_tags(
     }
     txn.commit().await
 }
+
+/// Sets (or with `None` clears) a registry's push-hook secret hash; `false` when there is no such registry.
+pub async fn set_hook_secret_hash(
+    db: &DatabaseConnection,
+    id: &str,
+    hash: Option<String>,
+) -> Result<bool, DbErr> {
+    let txn = super::begin_write(db).await?;
+    let res = registry::Entity::update_many()
+        .col_expr(registry::Column::HookSecretHash, Expr::value(hash))
+        .filter(registry::Column::Id.eq(id))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(res.rows_affected > 0)
+}
+
+/// The stored tags of `registry_ids` among `repositories` × `tags` (the caller keeps the pairs it asked for).
+pub async fn tags_among(
+    db: &DatabaseConnection,
+    registry_ids: &[String],
+    repositories: &[String],
+    tags: &[String],
+) -> Result<Vec<RegistryTagRow>, DbErr> {
+    if registry_ids.is_empty() || repositories.is_empty() || tags.is_empty() {
+        return Ok(Vec::new());
+    }
+    registry_tag::Entity::find()
+        .filter(registry_tag::Column::RegistryId.is_in(registry_ids.iter().cloned()))
+        .filter(registry_tag::Column::Repository.is_in(repositories.iter().cloned()))
+        .filter(registry_tag::Column::Tag.is_in(tags.iter().cloned()))
+        .all(db)
+        .await
+}

@@ -209,6 +209,7 @@ fn definition(
                 health: None,
                 health_output: None,
                 unhealthy_since: None,
+                image_digest: None,
             }
         })
         .collect();

@@ -401,6 +401,16 @@ impl Engine {
             })
     }
 
+    /// The registry digest (`sha256:…`) the engine recorded for the local image `reference` in its own repository
+    /// (the image's `RepoDigests`); `None` when it has none (built here, never pushed or pulled).
+    pub async fn image_digest(&self, reference: &str) -> Result<Option<String>, DockerError> {
+        let image = timed(self.docker.inspect_image(reference)).await?;
+        Ok(repo_digest(
+            reference,
+            image.repo_digests.as_deref().unwrap_or_default(),
+        ))
+    }
+
     pub async fn remove_image(&self, reference: &str) -> Result<(), DockerError> {
         timed(self.docker.remove_image(
             reference,
@@ -410,6 +420,26 @@ impl Engine {
         .await
         .map(|_| ())
     }
+}
+
+/// The digest among `repo_digests` (`repository@sha256:…`, as the engine writes them: `nginx@…` for Docker Hub's
+/// official images) that belongs to `reference`'s repository; the only one when the names cannot be matched.
+fn repo_digest(reference: &str, repo_digests: &[String]) -> Option<String> {
+    let familiar = |name: &str| {
+        berth_shared::ImageRef::parse(name)
+            .map(|r| r.familiar_name())
+            .unwrap_or_else(|_| name.to_owned())
+    };
+    let wanted = familiar(reference);
+    let pairs: Vec<(&str, &str)> = repo_digests
+        .iter()
+        .filter_map(|d| d.split_once('@'))
+        .collect();
+    pairs
+        .iter()
+        .find(|(repo, _)| familiar(repo) == wanted)
+        .or_else(|| (pairs.len() == 1).then(|| &pairs[0]))
+        .map(|(_, digest)| (*digest).to_owned())
 }
 
 /// bollard encodes `X-Registry-Auth` with standard base64, but the daemon decodes it as URL-safe base64 and, when
@@ -459,6 +489,33 @@ fn connect_tls(addr: &str, pems: &TlsPems, secs: u64) -> Result<(Docker, TlsDir)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_digest_of_the_references_own_repository() {
+        let digests = vec![
+            "nginx@sha256:aaa".to_owned(),
+            "127.0.0.1:5000/web/nginx@sha256:bbb".to_owned(),
+        ];
+        assert_eq!(
+            repo_digest("nginx:1.27", &digests).as_deref(),
+            Some("sha256:aaa")
+        );
+        assert_eq!(
+            repo_digest("docker.io/library/nginx:1.27", &digests).as_deref(),
+            Some("sha256:aaa")
+        );
+        assert_eq!(
+            repo_digest("127.0.0.1:5000/web/nginx:1.27", &digests).as_deref(),
+            Some("sha256:bbb")
+        );
+        // Tagged under another name only: the one digest it has.
+        assert_eq!(
+            repo_digest("mine:dev", &digests[1..]).as_deref(),
+            Some("sha256:bbb")
+        );
+        assert_eq!(repo_digest("mine:dev", &[]), None);
+        assert_eq!(repo_digest("other:1", &digests), None);
+    }
 
     #[derive(Debug)]
     struct Layer(&'static str, Option<Box<Layer>>);

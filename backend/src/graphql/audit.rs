@@ -39,7 +39,7 @@ pub struct AuditRequest {
 
 /// The object a mutation acts on, from its arguments.
 fn target_of(args: &serde_json::Value) -> Option<String> {
-    for key in ["id", "hostId", "containerId", "instanceId"] {
+    for key in ["id", "hostId", "containerId", "instanceId", "registryId"] {
         if let Some(v) = args.get(key).and_then(|v| v.as_str()) {
             return Some(format!("{key} {v}"));
         }

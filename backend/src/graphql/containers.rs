@@ -194,7 +194,13 @@ pub struct Container {
     /// The hosts of a whole page, read at once; `None` = each read on demand.
     #[graphql(skip)]
     hosts: Option<PageHosts>,
+    /// The registry digests of a whole page's images, read at once; `None` = read on demand.
+    #[graphql(skip)]
+    latest: Option<PageLatest>,
 }
+
+/// The registry index's current digest of each image of a page of containers (image as written → digest).
+type PageLatest = Arc<std::collections::HashMap<String, String>>;
 
 /// The hosts named by a page of containers and their instances, read in one query.
 type PageHosts = Arc<std::collections::HashMap<String, crate::service::hosts::Host>>;
@@ -216,6 +222,18 @@ impl Container {
         let mut out = Container::from(c);
         out.preloaded = Some(Arc::new(instances));
         out
+    }
+
+    /// The registry's current digest of this definition's image, from the page's batch when there is one.
+    async fn latest_of(&self, ctx: &Context<'_>) -> ApiResult<Option<String>> {
+        if let Some(latest) = &self.latest {
+            return Ok(latest.get(&self.image).cloned());
+        }
+        Ok(services(ctx)?
+            .registries
+            .latest_digests(std::slice::from_ref(&self.image))
+            .await?
+            .remove(&self.image))
     }
 
     async fn instance_list(&self, ctx: &Context<'_>) -> ApiResult<Arc<Vec<svc::Instance>>> {
@@ -278,6 +296,7 @@ impl From<svc::Container> for Container {
             host_id: c.host_id,
             preloaded: None,
             hosts: None,
+            latest: None,
         }
     }
 }
@@ -320,6 +339,23 @@ impl Container {
         .into())
     }
 
+    /// The registry's current digest (`sha256:…`) of this definition's image tag, from Berth's index of a
+    /// configured registry (re-read on the registry's refresh interval, and at once on a push when its hook is
+    /// set); null when the image is on no configured registry, is pinned by digest, or the tag is not there.
+    async fn latest_digest(&self, ctx: &Context<'_>) -> ApiResult<Option<String>> {
+        self.latest_of(ctx).await
+    }
+
+    /// Whether an active replica runs another image than the registry's current one for this tag
+    /// (`latestDigest` against each replica's `imageDigest`); false while either is unknown.
+    async fn update_available(&self, ctx: &Context<'_>) -> ApiResult<bool> {
+        let Some(latest) = self.latest_of(ctx).await? else {
+            return Ok(false);
+        };
+        let instances = self.instance_list(ctx).await?;
+        Ok(svc::update_available(&latest, &instances))
+    }
+
     /// Whether an active instance was started from an older version of this definition ("apply now" =
     /// `runContainer` again).
     async fn changed_since_start(&self, ctx: &Context<'_>) -> ApiResult<bool> {
@@ -352,6 +388,9 @@ pub struct ContainerInstance {
     pub health: Option<Health>,
     /// The last health probe's output (at most 4 KiB), kept after it stops.
     pub health_output: Option<String>,
+    /// The registry digest (`sha256:…`) of the image its Docker container was created from; null when unknown
+    /// (an image built on the host, or a replica created before Berth recorded digests).
+    pub image_digest: Option<String>,
     #[graphql(skip)]
     container_id: String,
     #[graphql(skip)]
@@ -377,6 +416,7 @@ impl From<svc::Instance> for ContainerInstance {
             next_attempt_at: i.next_attempt_at,
             health: i.health.map(Into::into),
             health_output: i.health_output,
+            image_digest: i.image_digest,
             container_id: i.container_id,
             host_id: i.host_id,
             hosts: None,
@@ -618,6 +658,20 @@ impl ContainerQuery {
         host_ids.sort_unstable();
         host_ids.dedup();
         let hosts: PageHosts = Arc::new(services(ctx)?.hosts.get_many(&host_ids).await?);
+        // The registry digests of the page's images in one lookup, when the page asks for them.
+        let node = ctx.look_ahead().field("edges").field("node");
+        let latest: Option<PageLatest> =
+            if node.field("latestDigest").exists() || node.field("updateAvailable").exists() {
+                let mut images: Vec<String> =
+                    page.items.iter().map(|(c, _, _)| c.image.clone()).collect();
+                images.sort_unstable();
+                images.dedup();
+                Some(Arc::new(
+                    services(ctx)?.registries.latest_digests(&images).await?,
+                ))
+            } else {
+                None
+            };
         let edges: Vec<ContainerEdge> = page
             .items
             .into_iter()
@@ -626,6 +680,7 @@ impl ContainerQuery {
                     .encode(),
                 node: Container {
                     hosts: Some(hosts.clone()),
+                    latest: latest.clone(),
                     ..Container::with_instances(c, instances)
                 },
             })

@@ -51,6 +51,9 @@ pub struct Registry {
     pub status: RegistryStatus,
     pub last_refreshed_at: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
+    /// Whether a push-hook secret is set (`createRegistryHookSecret`): the registry then tells Berth of every push
+    /// at `POST /hooks/registry/{id}`. The secret itself is never returned.
+    pub has_hook: bool,
 }
 
 impl From<svc::Registry> for Registry {
@@ -68,6 +71,7 @@ impl From<svc::Registry> for Registry {
             status: r.status.into(),
             last_refreshed_at: r.last_refreshed_at,
             last_error: r.last_error,
+            has_hook: r.has_hook,
         }
     }
 }
@@ -270,6 +274,35 @@ impl RegistryMutation {
     async fn refresh_registry(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Registry> {
         let actor = require_user(ctx)?;
         Ok(services(ctx)?.registries.refresh(actor, &id).await?.into())
+    }
+
+    /// A new secret for the registry's push hook, returned only now (an earlier one stops working). Give it to
+    /// the registry's `notifications.endpoints` as `Authorization: Bearer <secret>` with the URL
+    /// `<Berth>/hooks/registry/<registryId>`: each push is then re-read from that repository at once.
+    async fn create_registry_hook_secret(
+        &self,
+        ctx: &Context<'_>,
+        registry_id: ID,
+    ) -> ApiResult<String> {
+        let actor = require_user(ctx)?;
+        Ok(services(ctx)?
+            .registries
+            .create_hook_secret(actor, &registry_id)
+            .await?)
+    }
+
+    /// Removes the push hook's secret: pushes are seen at the next refresh only.
+    async fn remove_registry_hook_secret(
+        &self,
+        ctx: &Context<'_>,
+        registry_id: ID,
+    ) -> ApiResult<Registry> {
+        let actor = require_user(ctx)?;
+        Ok(services(ctx)?
+            .registries
+            .remove_hook_secret(actor, &registry_id)
+            .await?
+            .into())
     }
 }
 

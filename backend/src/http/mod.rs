@@ -3,6 +3,7 @@
 
 mod auth;
 mod graphql;
+mod hooks;
 mod logs;
 mod static_files;
 mod terminal;
@@ -15,7 +16,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use std::path::Path;
 use std::time::Duration;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -55,6 +56,7 @@ pub fn router<S: SessionStore + Clone>(state: AppState, sessions: S, static_dir:
         .route("/healthz", get(healthz))
         .route("/api/terminal", get(terminal::upgrade))
         .route("/api/logs", get(logs::download))
+        .route("/hooks/registry/{id}", post(hooks::registry))
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
         .layer(session_layer)
         .layer(axum::middleware::from_fn(session_store_failures))

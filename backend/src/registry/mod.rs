@@ -5,6 +5,7 @@
 
 mod auth;
 mod hub;
+pub mod notifications;
 
 use auth::{Challenge, TokenCache};
 use chrono::{DateTime, Utc};

@@ -215,7 +215,7 @@ async fn verify_password(password: String, hash: String) -> Result<bool, Service
 }
 
 /// A random secret of 32 bytes, URL-safe, with a recognisable prefix.
-fn new_secret() -> String {
+pub(crate) fn new_secret() -> String {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     format!(

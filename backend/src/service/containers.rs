@@ -113,6 +113,18 @@ pub struct Instance {
     pub health_output: Option<String>,
     /// Since when the check has said unhealthy.
     pub unhealthy_since: Option<DateTime<Utc>>,
+    /// The registry digest (`sha256:…`) of the image its Docker container was created from, as the engine
+    /// recorded it at creation; `None` when unknown (an image never pulled from or pushed to a registry, or a
+    /// replica created before Berth recorded digests).
+    pub image_digest: Option<String>,
+}
+
+/// Whether an active replica runs another image than `latest`, the registry's current digest of the definition's
+/// tag (a replica whose digest is unknown counts as up to date).
+pub fn update_available(latest: &str, instances: &[Instance]) -> bool {
+    instances
+        .iter()
+        .any(|i| i.status.is_active() && i.image_digest.as_deref().is_some_and(|d| d != latest))
 }
 
 /// The longest health probe output kept, in bytes (Docker keeps 4 KiB of each probe).
@@ -334,6 +346,7 @@ fn to_instance(row: InstanceRow) -> Instance {
         health: row.health.and_then(|h| h.parse().ok()),
         health_output: row.health_output,
         unhealthy_since: row.unhealthy_since,
+        image_digest: row.image_digest,
     }
 }
 
@@ -356,6 +369,7 @@ fn to_instance_row(i: Instance) -> InstanceRow {
         health: i.health.map(|h| h.as_str().to_owned()),
         health_output: i.health_output,
         unhealthy_since: i.unhealthy_since,
+        image_digest: i.image_digest,
     }
 }
 
@@ -965,6 +979,25 @@ impl ContainerService {
         Ok(out)
     }
 
+    /// The definitions (id, name, image) whose image is in one of these repositories, written as definitions
+    /// may write them (see `RegistryService::repository_names`); read through an index range per name.
+    pub async fn with_repository(
+        &self,
+        names: &[String],
+    ) -> Result<Vec<(String, String, String)>, ServiceError> {
+        Ok(q::with_repository(&self.db, names).await?)
+    }
+
+    /// Tells subscribers something derived from a definition changed (an image update became available or
+    /// went away): they read it again.
+    pub fn announce_changed(&self, container_id: &str, message: String) {
+        self.bus.publish(Event::ContainerChanged {
+            container_id: container_id.to_owned(),
+            at: Utc::now(),
+            message: Some(message),
+        });
+    }
+
     fn changed(&self, c: &Container, message: &str) {
         self.bus.publish(Event::ContainerChanged {
             container_id: c.id.clone(),
@@ -1277,6 +1310,52 @@ impl InstanceWriter {
 mod tests {
     use super::*;
 
+    #[test]
+    fn an_update_is_available_when_an_active_replica_runs_another_digest() {
+        let replica = |status: InstanceStatus, digest: Option<&str>| Instance {
+            id: "i".into(),
+            container_id: "c".into(),
+            replica: 0,
+            host_id: None,
+            docker_id: None,
+            status,
+            exit_code: None,
+            error: None,
+            definition_version: 1,
+            attempts: 0,
+            next_attempt_at: None,
+            started_at: None,
+            finished_at: None,
+            updated_at: Utc::now(),
+            health: None,
+            health_output: None,
+            unhealthy_since: None,
+            image_digest: digest.map(str::to_owned),
+        };
+        let latest = "sha256:new";
+        assert!(!update_available(latest, &[]));
+        assert!(!update_available(
+            latest,
+            &[replica(InstanceStatus::Running, Some(latest))]
+        ));
+        assert!(update_available(
+            latest,
+            &[
+                replica(InstanceStatus::Running, Some(latest)),
+                replica(InstanceStatus::Running, Some("sha256:old"))
+            ]
+        ));
+        // Unknown digests and replicas that do not run count as up to date.
+        assert!(!update_available(
+            latest,
+            &[replica(InstanceStatus::Running, None)]
+        ));
+        assert!(!update_available(
+            latest,
+            &[replica(InstanceStatus::Stopped, Some("sha256:old"))]
+        ));
+    }
+
     fn settings() -> ContainerSettings {
         ContainerSettings {
             name: "web".into(),
@@ -1384,6 +1463,7 @@ mod tests {
             health: None,
             health_output: None,
             unhealthy_since: None,
+            image_digest: None,
         }
     }
 

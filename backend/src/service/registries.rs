@@ -101,6 +101,8 @@ pub struct Registry {
     pub last_refreshed_at: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// Whether a push-hook secret is set.
+    pub has_hook: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -319,6 +321,7 @@ fn to_registry(row: RegistryRow) -> Registry {
         kind: RegistryKind::parse(&row.kind),
         status: RegistryStatus::parse(&row.status),
         has_password: row.password_sealed.is_some(),
+        has_hook: row.hook_secret_hash.is_some(),
         id: row.id,
         name: row.name,
         url: row.url,
@@ -330,6 +333,57 @@ fn to_registry(row: RegistryRow) -> Registry {
         last_error: row.last_error,
         created_at: row.created_at,
     }
+}
+
+/// Why a push hook was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum HookError {
+    /// No such registry, no hook secret set, or another secret.
+    #[error("the hook secret is not right for this registry")]
+    Unauthorized,
+    #[error("{0}")]
+    BadRequest(String),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+/// SHA-256 (hex) of a hook secret, as stored.
+fn hook_hash(secret: &str) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(secret.as_bytes()))
+}
+
+/// One repository's listing against its stored tags: the (repository, tag) pairs gone and the rows new or changed.
+fn diff_repository(
+    registry_id: &str,
+    repository: &str,
+    tags: Vec<registry::ScannedTag>,
+    known_tags: &HashMap<String, RegistryTagRow>,
+) -> (Vec<(String, String)>, Vec<RegistryTagRow>) {
+    let listed: HashSet<&str> = tags.iter().map(|(tag, _)| tag.as_str()).collect();
+    let removed = known_tags
+        .keys()
+        .filter(|tag| !listed.contains(tag.as_str()))
+        .map(|tag| (repository.to_owned(), tag.clone()))
+        .collect();
+    let mut upserts = Vec::new();
+    for (tag, details) in tags {
+        // `None`: the digest is the stored one, and so is the row.
+        let Some(d) = details else { continue };
+        let new = RegistryTagRow {
+            registry_id: registry_id.to_owned(),
+            repository: repository.to_owned(),
+            tag: tag.clone(),
+            digest: d.digest,
+            size_bytes: d.size_bytes,
+            architectures: serde_json::to_string(&d.architectures).unwrap_or_else(|_| "[]".into()),
+            created_at: d.created_at,
+        };
+        if known_tags.get(&tag) != Some(&new) {
+            upserts.push(new);
+        }
+    }
+    (removed, upserts)
 }
 
 /// The prefix of a registry's pullable references: `127.0.0.1:5000/`, `docker.io/NAMESPACE/`.
@@ -503,6 +557,7 @@ impl RegistryService {
             last_refreshed_at: existing.and_then(|e| e.last_refreshed_at),
             last_error: existing.and_then(|e| e.last_error.clone()),
             created_at: existing.map(|e| e.created_at).unwrap_or_else(Utc::now),
+            hook_secret_hash: existing.and_then(|e| e.hook_secret_hash.clone()),
         })
     }
 
@@ -566,6 +621,179 @@ impl RegistryService {
         self.require(id).await?;
         self.start_refresh(id).await?;
         self.require(id).await.map(to_registry)
+    }
+
+    /// Sets a new push-hook secret (any earlier one stops working) and returns it: the only time it is shown.
+    pub async fn create_hook_secret(&self, actor: &User, id: &str) -> Result<String, ServiceError> {
+        authz::require(actor, Action::ManageRegistries)?;
+        self.require(id).await?;
+        let secret = crate::service::auth::new_secret();
+        q::set_hook_secret_hash(&self.db, id, Some(hook_hash(&secret))).await?;
+        Ok(secret)
+    }
+
+    /// Removes the push-hook secret: pushes are seen at the next refresh only.
+    pub async fn remove_hook_secret(
+        &self,
+        actor: &User,
+        id: &str,
+    ) -> Result<Registry, ServiceError> {
+        authz::require(actor, Action::ManageRegistries)?;
+        self.require(id).await?;
+        q::set_hook_secret_hash(&self.db, id, None).await?;
+        self.require(id).await.map(to_registry)
+    }
+
+    /// A notification from the registry itself (`POST /hooks/registry/{id}`, the envelope Docker's registry
+    /// sends to `notifications.endpoints`): checked against the registry's hook secret, then every repository a
+    /// manifest was pushed to or deleted from is re-read in the background (just those repositories). Answers
+    /// how many repositories will be re-read.
+    pub async fn push_hook(&self, id: &str, bearer: &str, body: &[u8]) -> Result<usize, HookError> {
+        let row = q::by_id(&self.db, id)
+            .await
+            .map_err(|e| HookError::Unexpected(e.into()))?
+            .ok_or(HookError::Unauthorized)?;
+        let Some(hash) = &row.hook_secret_hash else {
+            return Err(HookError::Unauthorized);
+        };
+        // Hashes are compared, not secrets: how much of a guess's hash matches says nothing about the secret.
+        if *hash != hook_hash(bearer) {
+            return Err(HookError::Unauthorized);
+        }
+        let repositories =
+            registry::notifications::pushed_repositories(body).map_err(HookError::BadRequest)?;
+        let n = repositories.len();
+        for repository in repositories {
+            let service = self.clone();
+            let row = row.clone();
+            tokio::spawn(async move {
+                if let Err(e) = service.refresh_repository(&row, &repository).await {
+                    tracing::warn!(registry = %row.name, %repository, error = %e, "re-reading a pushed repository failed");
+                }
+            });
+        }
+        Ok(n)
+    }
+
+    /// Re-reads one repository of a registry and stores what changed (announced as `Event::RegistryTags`).
+    async fn refresh_repository(
+        &self,
+        row: &RegistryRow,
+        repository: &str,
+    ) -> Result<(), ServiceError> {
+        let client = self
+            .client_for(row)
+            .map_err(|e| ServiceError::Unavailable(e.to_string()))?;
+        let known_tags: HashMap<String, RegistryTagRow> =
+            q::tags_of(&self.db, &row.id, &[repository.to_owned()])
+                .await?
+                .into_iter()
+                .map(|r| (r.tag.clone(), r))
+                .collect();
+        let digests: HashMap<String, String> = known_tags
+            .iter()
+            .filter_map(|(tag, r)| r.digest.clone().map(|d| (tag.clone(), d)))
+            .collect();
+        let tags = client
+            .scan_repository(repository, &digests)
+            .await
+            .map_err(|e| ServiceError::Unavailable(e.to_string()))?;
+        let (removed, upserts) = diff_repository(&row.id, repository, tags, &known_tags);
+        if removed.is_empty() && upserts.is_empty() {
+            return Ok(());
+        }
+        q::update_tags(&self.db, &row.id, &removed, upserts).await?;
+        tracing::info!(registry = %row.name, %repository, "repository re-read after a push");
+        self.bus.publish(Event::RegistryTags {
+            registry_id: row.id.clone(),
+            repositories: vec![repository.to_owned()],
+        });
+        Ok(())
+    }
+
+    /// The registry index's current digest of each image reference's tag, for references on a configured
+    /// registry (references pinned by digest never move and have none).
+    pub async fn latest_digests(
+        &self,
+        images: &[String],
+    ) -> Result<HashMap<String, String>, ServiceError> {
+        let mut wanted: Vec<(String, String, String, String)> = Vec::new();
+        for image in images {
+            let Ok(r) = berth_shared::ImageRef::parse(image) else {
+                continue;
+            };
+            if r.digest().is_some() {
+                continue;
+            }
+            let tag = r.tag().unwrap_or("latest").to_owned();
+            wanted.push((
+                image.clone(),
+                r.domain().to_ascii_lowercase(),
+                r.path().to_owned(),
+                tag,
+            ));
+        }
+        if wanted.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let registries = q::all(&self.db).await?;
+        let mut by_domain: HashMap<String, Vec<String>> = HashMap::new();
+        for row in &registries {
+            if let Some(d) = domain_of(RegistryKind::parse(&row.kind), &row.url) {
+                by_domain.entry(d).or_default().push(row.id.clone());
+            }
+        }
+        wanted.retain(|(_, domain, _, _)| by_domain.contains_key(domain));
+        let mut ids: Vec<String> = wanted
+            .iter()
+            .flat_map(|(_, d, _, _)| by_domain.get(d).into_iter().flatten().cloned())
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut repositories: Vec<String> = wanted.iter().map(|w| w.2.clone()).collect();
+        repositories.sort_unstable();
+        repositories.dedup();
+        let mut tags: Vec<String> = wanted.iter().map(|w| w.3.clone()).collect();
+        tags.sort_unstable();
+        tags.dedup();
+        let rows = q::tags_among(&self.db, &ids, &repositories, &tags).await?;
+        let mut out = HashMap::new();
+        for (image, domain, path, tag) in wanted {
+            let registries = by_domain.get(&domain).cloned().unwrap_or_default();
+            if let Some(digest) = rows
+                .iter()
+                .find(|r| {
+                    r.repository == path && r.tag == tag && registries.contains(&r.registry_id)
+                })
+                .and_then(|r| r.digest.clone())
+            {
+                out.insert(image, digest);
+            }
+        }
+        Ok(out)
+    }
+
+    /// How definitions may write a repository of a registry, for finding them: `127.0.0.1:5000/tools/busybox`;
+    /// on Docker Hub also `library/nginx` and `nginx`, or `user/app` (with or without `docker.io/`).
+    pub async fn repository_names(
+        &self,
+        registry_id: &str,
+        repository: &str,
+    ) -> Result<Vec<String>, ServiceError> {
+        let Some(row) = q::by_id(&self.db, registry_id).await? else {
+            return Ok(Vec::new());
+        };
+        let Some(domain) = domain_of(RegistryKind::parse(&row.kind), &row.url) else {
+            return Ok(Vec::new());
+        };
+        let mut names = vec![format!("{domain}/{repository}")];
+        if domain == "docker.io" {
+            names.push(repository.to_owned());
+            if let Some(name) = repository.strip_prefix("library/") {
+                names.push(name.to_owned());
+            }
+        }
+        Ok(names)
     }
 
     /// Whether a refresh of this registry is running.
@@ -736,7 +964,20 @@ impl RegistryService {
                 removed,
             }) => {
                 let (written, deleted) = (upserts.len(), removed.len());
+                let mut changed: Vec<String> = upserts
+                    .iter()
+                    .map(|u| u.repository.clone())
+                    .chain(removed.iter().map(|(r, _)| r.clone()))
+                    .collect();
+                changed.sort_unstable();
+                changed.dedup();
                 let stored = q::update_tags(&self.db, &id, &removed, upserts).await;
+                if stored.is_ok() && !changed.is_empty() {
+                    self.bus.publish(Event::RegistryTags {
+                        registry_id: id.clone(),
+                        repositories: changed,
+                    });
+                }
                 match stored {
                     Ok(()) => {
                         tracing::info!(registry = %row.name, repositories = total, tags, written, deleted, took = ?started.elapsed(), "registry refreshed");
@@ -866,30 +1107,9 @@ impl RegistryService {
         for (repository, tags) in scanned {
             let known_tags = known.remove(&repository).unwrap_or_default();
             changes.tags += tags.len();
-            let listed: HashSet<&str> = tags.iter().map(|(tag, _)| tag.as_str()).collect();
-            changes.removed.extend(
-                known_tags
-                    .keys()
-                    .filter(|tag| !listed.contains(tag.as_str()))
-                    .map(|tag| (repository.clone(), tag.clone())),
-            );
-            for (tag, details) in tags {
-                // `None`: the digest is the stored one, and so is the row.
-                let Some(d) = details else { continue };
-                let new = RegistryTagRow {
-                    registry_id: row.id.clone(),
-                    repository: repository.clone(),
-                    tag: tag.clone(),
-                    digest: d.digest,
-                    size_bytes: d.size_bytes,
-                    architectures: serde_json::to_string(&d.architectures)
-                        .unwrap_or_else(|_| "[]".into()),
-                    created_at: d.created_at,
-                };
-                if known_tags.get(&tag) != Some(&new) {
-                    changes.upserts.push(new);
-                }
-            }
+            let (removed, upserts) = diff_repository(&row.id, &repository, tags, &known_tags);
+            changes.removed.extend(removed);
+            changes.upserts.extend(upserts);
         }
         // Repositories no longer in the catalog.
         for (repository, tags) in known {

@@ -30,6 +30,8 @@ pub struct Model {
     pub health_output: Option<String>,
     /// Since when the health check has said unhealthy (reset when it says anything else).
     pub unhealthy_since: Option<ChronoDateTimeUtc>,
+    /// The registry digest of the image its Docker container was created from.
+    pub image_digest: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -24,6 +24,8 @@ pub struct Model {
     #[sea_orm(column_type = "Text", nullable)]
     pub last_error: Option<String>,
     pub created_at: ChronoDateTimeUtc,
+    /// SHA-256 (hex) of the push-hook secret; `None`: no hook.
+    pub hook_secret_hash: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

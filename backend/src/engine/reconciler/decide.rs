@@ -452,6 +452,7 @@ mod tests {
             health: None,
             health_output: None,
             unhealthy_since: None,
+            image_digest: None,
         }
     }
 

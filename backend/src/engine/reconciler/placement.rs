@@ -52,6 +52,7 @@ pub(super) fn new_instance(
         health: None,
         health_output: None,
         unhealthy_since: None,
+        image_digest: None,
     }
 }
 
@@ -290,6 +291,7 @@ impl Shared {
                             health: None,
                             health_output: None,
                             unhealthy_since: None,
+                            image_digest: None,
                             ..e
                         },
                         Some(previous),
@@ -509,6 +511,14 @@ impl Shared {
             }
         };
         instance.docker_id = Some(docker_id.clone());
+        // The digest it runs, for update detection: unknown rather than failed when the engine cannot say.
+        instance.image_digest = match engine.image_digest(&container.image).await {
+            Ok(digest) => digest,
+            Err(e) => {
+                tracing::debug!(image = %container.image, error = %e, "reading the image's digest failed");
+                None
+            }
+        };
         let previous = instance.status;
         instance = self.save(instance, previous, None).await?;
         match engine.start_container(&docker_id).await {

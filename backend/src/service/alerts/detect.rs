@@ -332,6 +332,39 @@ pub fn on_placed(container_id: &str, name: &str) -> Finding {
     }
 }
 
+/// Whether a definition's replicas run the registry's current image of its tag: an update available opens,
+/// none (redeployed, or the tag moved back) clears.
+pub fn on_update(
+    container_id: &str,
+    name: &str,
+    image: &str,
+    latest: Option<&str>,
+    available: bool,
+) -> Finding {
+    let mut subject = definition_subject(container_id, name);
+    subject.image = Some(image.to_owned());
+    match latest.filter(|_| available) {
+        Some(latest) => Finding::Open {
+            condition: AlertCondition::UpdateAvailable,
+            message: format!(
+                "the registry has a newer {image} for {name} ({}); redeploy to run it",
+                short_digest(latest)
+            ),
+            subject: Box::new(subject),
+        },
+        None => Finding::Clear {
+            condition: AlertCondition::UpdateAvailable,
+            subject_key: subject.key,
+            message: format!("{name} runs the registry's current {image}"),
+        },
+    }
+}
+
+/// `sha256:0123456789ab` from a full digest.
+fn short_digest(digest: &str) -> &str {
+    digest.get(..19).unwrap_or(digest)
+}
+
 fn definition_subject(container_id: &str, name: &str) -> Subject {
     Subject {
         key: format!("definition:{container_id}"),
@@ -669,6 +702,40 @@ mod tests {
         assert!(load_clears(None, 1000));
         assert_eq!(tenths(f64::NAN), 0);
         assert_eq!(tenths(-3.0), 0);
+    }
+
+    #[test]
+    fn updates_open_and_clear() {
+        let open = on_update(
+            "c1",
+            "web",
+            "reg:5000/web:1",
+            Some("sha256:0123456789abcdef0123"),
+            true,
+        );
+        let Finding::Open {
+            condition,
+            message,
+            subject,
+        } = open
+        else {
+            panic!("not an open finding");
+        };
+        assert_eq!(condition, AlertCondition::UpdateAvailable);
+        assert_eq!(subject.key, "definition:c1");
+        assert_eq!(subject.image.as_deref(), Some("reg:5000/web:1"));
+        assert_eq!(
+            message,
+            "the registry has a newer reg:5000/web:1 for web (sha256:0123456789ab); redeploy to run it"
+        );
+        assert!(matches!(
+            on_update("c1", "web", "reg:5000/web:1", Some("sha256:x"), false),
+            Finding::Clear { .. }
+        ));
+        assert!(matches!(
+            on_update("c1", "web", "reg:5000/web:1", None, true),
+            Finding::Clear { .. }
+        ));
     }
 
     #[test]

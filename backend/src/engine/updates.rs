@@ -1,0 +1,153 @@
+//! Image updates in the background: when a registry's stored tags change (its refresh, or a push its hook
+//! announced), every definition of those repositories is told to subscribers (its `latestDigest` and
+//! `updateAvailable` are read again) and judged for `UPDATE_AVAILABLE` alerts; a replica that starts running
+//! judges its definition again (a redeploy clears the alert). One bus subscriber; each change reads only the
+//! definitions it concerns.
+
+use crate::bus::Event;
+use crate::service::ServiceError;
+use crate::service::alerts::AlertService;
+use crate::service::alerts::detect::{self, Finding};
+use crate::service::containers::{self, ContainerService};
+use crate::service::registries::RegistryService;
+use berth_shared::AlertCondition;
+use std::time::{Duration, Instant};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::task::JoinHandle;
+
+/// How long the watcher trusts its reading of whether an UPDATE_AVAILABLE rule exists.
+const RULES_FRESH: Duration = Duration::from_secs(5);
+
+/// Starts the watcher.
+pub fn spawn(
+    registries: RegistryService,
+    containers: ContainerService,
+    alerts: AlertService,
+    bus: crate::bus::Bus,
+) -> JoinHandle<()> {
+    let mut events = bus.subscribe();
+    tokio::spawn(async move {
+        let mut watcher = Watcher {
+            registries,
+            containers,
+            alerts,
+            rules: None,
+        };
+        loop {
+            let event = match events.recv().await {
+                Ok(e) => e,
+                Err(RecvError::Lagged(n)) => {
+                    tracing::warn!(
+                        missed = n,
+                        "the image update watcher fell behind the event bus"
+                    );
+                    continue;
+                }
+                Err(RecvError::Closed) => return,
+            };
+            let outcome = match event.as_ref() {
+                Event::RegistryTags {
+                    registry_id,
+                    repositories,
+                } => watcher.tags_changed(registry_id, repositories).await,
+                Event::ContainerStatus {
+                    container_id,
+                    status,
+                    ..
+                } if status == berth_shared::InstanceStatus::Running.as_str() => {
+                    watcher.replica_running(container_id).await
+                }
+                _ => continue,
+            };
+            if let Err(e) = outcome {
+                tracing::warn!(error = %e, "judging image updates failed");
+            }
+        }
+    })
+}
+
+struct Watcher {
+    registries: RegistryService,
+    containers: ContainerService,
+    alerts: AlertService,
+    /// Whether an enabled UPDATE_AVAILABLE rule exists, and when that was read.
+    rules: Option<(bool, Instant)>,
+}
+
+impl Watcher {
+    /// Whether an enabled UPDATE_AVAILABLE rule exists; read again when `fresh` (rare events) or when the last
+    /// reading is older than [`RULES_FRESH`] (every replica start asks).
+    async fn alerting(&mut self, fresh: bool) -> Result<bool, ServiceError> {
+        if !fresh
+            && let Some((any, at)) = self.rules
+            && at.elapsed() < RULES_FRESH
+        {
+            return Ok(any);
+        }
+        let any = self
+            .alerts
+            .rules()
+            .await?
+            .iter()
+            .any(|r| r.enabled && r.condition == AlertCondition::UpdateAvailable);
+        self.rules = Some((any, Instant::now()));
+        Ok(any)
+    }
+
+    async fn tags_changed(
+        &mut self,
+        registry_id: &str,
+        repositories: &[String],
+    ) -> Result<(), ServiceError> {
+        let mut names = Vec::new();
+        for repository in repositories {
+            names.extend(
+                self.registries
+                    .repository_names(registry_id, repository)
+                    .await?,
+            );
+        }
+        let definitions = self.containers.with_repository(&names).await?;
+        let alerting = self.alerting(true).await?;
+        let mut findings = Vec::new();
+        for (id, name, image) in definitions {
+            self.containers
+                .announce_changed(&id, format!("the registry's {image} changed"));
+            if alerting {
+                findings.push(self.judge(&id, &name, &image).await?);
+            }
+        }
+        self.alerts.apply(findings).await
+    }
+
+    async fn replica_running(&mut self, container_id: &str) -> Result<(), ServiceError> {
+        if !self.alerting(false).await? {
+            return Ok(());
+        }
+        let Some(c) = self.containers.get(container_id).await? else {
+            return Ok(());
+        };
+        let finding = self.judge(&c.id, &c.name, &c.image).await?;
+        self.alerts.apply(vec![finding]).await
+    }
+
+    /// Whether the definition's replicas run the registry's current image of its tag.
+    async fn judge(&self, id: &str, name: &str, image: &str) -> Result<Finding, ServiceError> {
+        let latest = self
+            .registries
+            .latest_digests(&[image.to_owned()])
+            .await?
+            .remove(image);
+        let instances = self.containers.instances(id).await?;
+        let available = latest
+            .as_deref()
+            .is_some_and(|l| containers::update_available(l, &instances));
+        Ok(detect::on_update(
+            id,
+            name,
+            image,
+            latest.as_deref(),
+            available,
+        ))
+    }
+}
