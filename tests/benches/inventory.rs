@@ -400,11 +400,11 @@ async fn rate_once(target: &Target, server_pid: Option<u32>) -> Result<(f64, Opt
     Ok((n as f64 / RATE_WINDOW.as_secs_f64(), per))
 }
 
-/// The Docker CLI's `docker events` on one engine: (docker id, action, timeNano) of `die` and `start` events of
-/// this benchmark's containers.
+/// The Docker CLI's `docker events` on one engine: (docker id, action, timeNano, when this process read the line)
+/// of `die` and `start` events of this benchmark's containers.
 fn follow_events(
     engine: &EngineHandle,
-    tx: mpsc::UnboundedSender<(String, String, i64)>,
+    tx: mpsc::UnboundedSender<(String, String, i64, SystemTime)>,
 ) -> Result<tokio::process::Child> {
     let mut cmd = engine.docker_command();
     cmd.args([
@@ -427,11 +427,13 @@ fn follow_events(
     tokio::spawn(async move {
         let mut lines = BufReader::new(stdout).lines();
         while let Ok(Some(line)) = lines.next_line().await {
+            let read_at = SystemTime::now();
             if let Ok(v) = serde_json::from_str::<Value>(&line) {
                 let _ = tx.send((
                     s(&v["id"]),
                     s(&v["Action"]),
                     v["timeNano"].as_i64().unwrap_or(0),
+                    read_at,
                 ));
             }
         }
@@ -710,6 +712,8 @@ struct Report {
     latencies: Vec<Latency>,
     rates: Vec<Rate>,
     events: Vec<Duration>,
+    /// The same events as the `docker events` CLI read them (the engine's own delivery to a client).
+    cli_events: Vec<Duration>,
     event_misses: Vec<String>,
     browser: Browser,
     rss_loaded: (u64, u64),
@@ -1011,7 +1015,7 @@ async fn measure_with(
     rss_phases.push(("after (a) 8 clients", memory_of(pid)?.0));
 
     // (b) Docker event → dockerContainerChanges at a subscriber.
-    let (events, event_misses) = event_latency(env, p, &setup).await?;
+    let (events, cli_events, event_misses) = event_latency(env, p, &setup).await?;
     rss_phases.push(("after (b)", memory_of(pid)?.0));
 
     // (c) the browser.
@@ -1043,6 +1047,7 @@ async fn measure_with(
         latencies,
         rates,
         events,
+        cli_events,
         event_misses,
         browser,
         rss_loaded,
@@ -1072,7 +1077,7 @@ async fn event_latency(
     env: &TestEnv,
     p: &BerthProcess,
     setup: &Setup,
-) -> Result<(Vec<Duration>, Vec<String>)> {
+) -> Result<(Vec<Duration>, Vec<Duration>, Vec<String>)> {
     let (event_tx, mut event_rx) = mpsc::unbounded_channel();
     let mut followers = Vec::new();
     for engine in &env.hosts {
@@ -1151,19 +1156,22 @@ async fn event_latency(
     {}
     while event_rx.try_recv().is_ok() {}
     let mut out = Vec::new();
+    let mut cli = Vec::new();
+    // (Berth's latency, the CLI's, engine, action) of every measured event, for the slowest ones' report.
+    let mut detail: Vec<(Duration, Duration, usize, &str)> = Vec::new();
     let mut misses: Vec<String> = Vec::new();
     let mut in_a_row = 0;
     'ops: for (n, r) in order.into_iter().enumerate() {
         for (verb, action, state) in [("kill", "die", "exited"), ("start", "start", "running")] {
             env.hosts[r.engine].docker_ok(&[verb, &r.docker_id]).await?;
             let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-            let nanos = loop {
-                let (id, a, nanos) = tokio::time::timeout_at(deadline, event_rx.recv())
+            let (nanos, cli_at) = loop {
+                let (id, a, nanos, read_at) = tokio::time::timeout_at(deadline, event_rx.recv())
                     .await
                     .with_context(|| format!("the engine's {action} event of {}", r.docker_id))?
                     .context("docker events ended")?;
                 if id == r.docker_id && a == action {
-                    break nanos;
+                    break (nanos, read_at);
                 }
             };
             let mut seen = Vec::new();
@@ -1185,7 +1193,11 @@ async fn event_latency(
             match at {
                 Some(at) => {
                     in_a_row = 0;
-                    out.push(at.duration_since(event).unwrap_or_default());
+                    let berth = at.duration_since(event).unwrap_or_default();
+                    let by_cli = cli_at.duration_since(event).unwrap_or_default();
+                    out.push(berth);
+                    cli.push(by_cli);
+                    detail.push((berth, by_cli, r.engine, action));
                 }
                 None => {
                     let miss = format!(
@@ -1215,7 +1227,22 @@ async fn event_latency(
         fmt_duration(percentile(&out, 100.0)),
         out.len()
     );
-    Ok((out, misses))
+    eprintln!(
+        "bench inventory: the same events read by `docker events`: p50 {} p99 {} max {}",
+        fmt_duration(percentile(&cli, 50.0)),
+        fmt_duration(percentile(&cli, 99.0)),
+        fmt_duration(percentile(&cli, 100.0)),
+    );
+    detail.sort_by_key(|d| std::cmp::Reverse(d.0));
+    for (berth, by_cli, engine, action) in detail.iter().take(5) {
+        eprintln!(
+            "bench inventory: slow event: {action} on h{}: subscriber {} after the engine, `docker events` {}",
+            engine + 1,
+            fmt_duration(*berth),
+            fmt_duration(*by_cli)
+        );
+    }
+    Ok((out, cli, misses))
 }
 
 /// A Chrome DevTools command through chromedriver (`goog/cdp/execute`).
@@ -1684,12 +1711,17 @@ measurements: {:?}; after: {:?}.\n\n",
     out.push_str(&format!(
         "\n| (b) Docker event → `dockerContainerChanges` at a subscriber | events | p50 | p99 | max | goal | p99 / goal |\n\
 |---|---:|---:|---:|---:|---|---:|\n\
-| `docker kill` (die) and `docker start` (start) of real containers, 3 engines in turn | {} | {} | {} | {} | p99 ≤ 50 ms | {:.2} |\n",
+| `docker kill` (die) and `docker start` (start) of real containers, 3 engines in turn | {} | {} | {} | {} | p99 ≤ 50 ms | {:.2} |\n\
+| for comparison: the same events read by the Docker CLI (`docker events`, the engine's own delivery to a client) | {} | {} | {} | {} | — | — |\n",
         r.events.len(),
         fmt_duration(percentile(&r.events, 50.0)),
         fmt_duration(p99),
         fmt_duration(percentile(&r.events, 100.0)),
         p99.as_secs_f64() / 0.050,
+        r.cli_events.len(),
+        fmt_duration(percentile(&r.cli_events, 50.0)),
+        fmt_duration(percentile(&r.cli_events, 99.0)),
+        fmt_duration(percentile(&r.cli_events, 100.0)),
     ));
     if !r.event_misses.is_empty() {
         out.push_str(&format!(
