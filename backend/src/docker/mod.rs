@@ -29,6 +29,7 @@ use bollard::query_parameters::{
 };
 use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
+use hyper_util::client::legacy::connect::HttpConnector;
 use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
@@ -192,48 +193,36 @@ pub struct PullCredentials {
 #[derive(Clone, Debug)]
 pub struct Engine {
     docker: Docker,
-    /// The TLS files of a TLS connection, removed when the last clone of the engine goes.
-    _tls: Option<std::sync::Arc<TlsDir>>,
-}
-
-/// A private folder (0700) holding the PEM files of one TLS connection. bollard reads the client
-/// certificate and key from their paths at every TLS handshake (not once at connect), so the files must
-/// live as long as the connection; the folder is deleted on drop.
-#[derive(Debug)]
-struct TlsDir(std::path::PathBuf);
-
-impl Drop for TlsDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 impl Engine {
-    /// Connects and negotiates the API version. TLS files are written to a private folder (in memory under
-    /// /dev/shm where there is one) for as long as the connection is used, then removed.
+    /// Connects and negotiates the API version. Over TCP (plain or TLS) requests share kept-alive connections
+    /// (see [`pooled`]); the TLS client certificate, key and CA are read from memory, never written to disk.
     pub async fn connect(
         endpoint: &HostEndpoint,
         tls: Option<&TlsPems>,
     ) -> Result<Engine, DockerError> {
         let secs = CALL_TIMEOUT.as_secs();
-        let (docker, tls_dir) = match (endpoint, tls) {
-            (HostEndpoint::Unix(path), _) => (
+        let docker = match (endpoint, tls) {
+            (HostEndpoint::Unix(path), _) => {
                 Docker::connect_with_socket(path, secs, bollard::API_DEFAULT_VERSION)
-                    .map_err(classify)?,
-                None,
-            ),
-            (HostEndpoint::Tcp { .. }, None) => (
-                Docker::connect_with_http(
-                    &endpoint.to_string(),
-                    secs,
-                    bollard::API_DEFAULT_VERSION,
-                )
-                .map_err(classify)?,
-                None,
-            ),
+                    .map_err(classify)?
+            }
+            (HostEndpoint::Tcp { .. }, None) => {
+                let mut http = HttpConnector::new();
+                http.set_nodelay(true);
+                let addr = format!(
+                    "http://{}",
+                    endpoint.to_string().trim_start_matches("tcp://")
+                );
+                pooled(http, addr, secs).map_err(classify)?
+            }
             (HostEndpoint::Tcp { .. }, Some(pems)) => {
-                let (docker, dir) = connect_tls(&endpoint.to_string(), pems, secs)?;
-                (docker, Some(std::sync::Arc::new(dir)))
+                let addr = format!(
+                    "https://{}",
+                    endpoint.to_string().trim_start_matches("tcp://")
+                );
+                pooled(tls_connector(pems)?, addr, secs).map_err(classify)?
             }
         };
         let docker = match tokio::time::timeout(CALL_TIMEOUT, docker.negotiate_version()).await {
@@ -241,10 +230,7 @@ impl Engine {
             Err(_) => return Err(DockerError::Timeout(CALL_TIMEOUT)),
         };
         let docker = docker.with_request_modifier(url_safe_registry_auth);
-        Ok(Engine {
-            docker,
-            _tls: tls_dir,
-        })
+        Ok(Engine { docker })
     }
 
     pub async fn ping(&self) -> Result<(), DockerError> {
@@ -460,30 +446,70 @@ fn url_safe_registry_auth(mut req: bollard::BollardRequest) -> bollard::BollardR
     req
 }
 
-fn connect_tls(addr: &str, pems: &TlsPems, secs: u64) -> Result<(Docker, TlsDir), DockerError> {
-    let shm = std::path::Path::new("/dev/shm");
-    let base = if shm.is_dir() {
-        shm.to_path_buf()
-    } else {
-        std::env::temp_dir()
-    };
-    // Dropped (the folder deleted) on every error below.
-    let dir = TlsDir(base.join(format!("berth-tls-{}", uuid::Uuid::new_v4())));
-    let docker = {
-        let dir = &dir.0;
-        crate::private_fs::create_dir(dir)?;
-        let (ca, cert, key) = (
-            dir.join("ca.pem"),
-            dir.join("cert.pem"),
-            dir.join("key.pem"),
-        );
-        crate::private_fs::write_new(&ca, &pems.ca)?;
-        crate::private_fs::write_new(&cert, &pems.cert)?;
-        crate::private_fs::write_new(&key, &pems.key)?;
-        Docker::connect_with_ssl(addr, &key, &cert, &ca, secs, bollard::API_DEFAULT_VERSION)
-            .map_err(|e| DockerError::Tls(error_chain(&e)))?
-    };
-    Ok((docker, dir))
+/// How long an idle kept-alive connection to an engine stays open.
+const IDLE_CONNECTION: Duration = Duration::from_secs(30);
+
+/// bollard's own TCP and TLS clients open a new connection for every request (`pool_max_idle_per_host(0)`): over
+/// TLS each call then pays a full handshake with the client certificate, about 50 ms on a busy 2-core machine,
+/// which was the slowest part of an event's way to a subscriber (a `start` is followed by an inspect). This
+/// client keeps idle connections for reuse and sends without Nagle's delay.
+fn pooled<C>(connector: C, addr: String, secs: u64) -> Result<Docker, bollard::errors::Error>
+where
+    C: hyper_util::client::legacy::connect::Connect + Clone + Send + Sync + 'static,
+{
+    let client = std::sync::Arc::new(
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .pool_idle_timeout(IDLE_CONNECTION)
+            .build(connector),
+    );
+    Docker::connect_with_custom_transport(
+        move |request: bollard::BollardRequest| {
+            let client = client.clone();
+            async move {
+                client
+                    .request(request)
+                    .await
+                    .map_err(bollard::errors::Error::from)
+            }
+        },
+        Some(addr),
+        secs,
+        bollard::API_DEFAULT_VERSION,
+    )
+}
+
+/// An HTTPS connector presenting the host's client certificate and trusting only its CA, both from memory.
+fn tls_connector(
+    pems: &TlsPems,
+) -> Result<hyper_rustls::HttpsConnector<HttpConnector>, DockerError> {
+    use rustls_pki_types::pem::PemObject as _;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let bad = |what: &str, e: &dyn std::fmt::Display| DockerError::Tls(format!("{what}: {e}"));
+    let mut roots = rustls::RootCertStore::empty();
+    for ca in CertificateDer::pem_slice_iter(pems.ca.as_bytes()) {
+        let ca = ca.map_err(|e| bad("the CA certificate is not PEM", &e))?;
+        roots
+            .add(ca)
+            .map_err(|e| bad("the CA certificate cannot be used", &e))?;
+    }
+    if roots.is_empty() {
+        return Err(DockerError::Tls(
+            "the CA certificate PEM holds no certificate".into(),
+        ));
+    }
+    let chain = CertificateDer::pem_slice_iter(pems.cert.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad("the client certificate is not PEM", &e))?;
+    let key = PrivateKeyDer::from_pem_slice(pems.key.as_bytes())
+        .map_err(|e| bad("the client key is not PEM", &e))?;
+    let config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_client_auth_cert(chain, key)
+        .map_err(|e| bad("the client certificate and key do not go together", &e))?;
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    Ok(hyper_rustls::HttpsConnector::from((http, config)))
 }
 
 #[cfg(test)]
