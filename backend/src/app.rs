@@ -127,6 +127,7 @@ impl RunningApp {
             query_schema: build_query_schema(services.clone()),
             services,
             ws_init_timeout: Config::ws_init_timeout(),
+            metrics_token: config.metrics_token.clone(),
         };
         let app = router(state, sessions, &config.static_dir);
         let listener = tokio::net::TcpListener::bind(config.listen)

@@ -17,6 +17,8 @@ pub struct Config {
     pub admin_password: Option<String>,
     /// Folder holding the built single-page app (Trunk's output).
     pub static_dir: PathBuf,
+    /// The bearer token `GET /metrics` asks for; `None`: metrics are off (404).
+    pub metrics_token: Option<String>,
 }
 
 impl Config {

@@ -9,6 +9,7 @@ pub mod docker;
 pub mod engine;
 pub mod graphql;
 pub mod http;
+pub mod metrics;
 pub mod notify;
 pub mod private_fs;
 pub mod registry;

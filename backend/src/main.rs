@@ -44,6 +44,10 @@ struct ServeArgs {
     /// Folder with the built web app (Trunk's output).
     #[arg(long, env = "BERTH_STATIC_DIR", default_value = "./dist")]
     static_dir: PathBuf,
+    /// Serve Prometheus metrics at GET /metrics to requests with `Authorization: Bearer <this token>`; unset:
+    /// /metrics answers 404.
+    #[arg(long, env = "BERTH_METRICS_TOKEN", hide_env_values = true)]
+    metrics_token: Option<String>,
 }
 
 #[tokio::main]
@@ -62,6 +66,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         database_url: args.database_url,
         admin_password: args.admin_password,
         static_dir: args.static_dir,
+        metrics_token: args.metrics_token.filter(|t| !t.trim().is_empty()),
     };
     let app = RunningApp::start(config).await?;
     match &app.bootstrap {

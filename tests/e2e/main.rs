@@ -27,6 +27,7 @@ mod inventory;
 mod inventory_browser;
 mod logs;
 mod logs_browser;
+mod metrics;
 mod postgres;
 mod registries;
 mod replication;
@@ -173,6 +174,7 @@ fn all_tests() -> Vec<(&'static str, TestFn)> {
         alerts::unplaceable_replica_is_an_alert,
         alerts::host_load_and_reminders,
         updates::push_hook_marks_updates,
+        metrics::prometheus_metrics_pass_promtool,
         roles::every_mutation_checks_the_role,
         roles::users_last_admin_and_audit,
         roles::hardening_and_no_secrets_anywhere,

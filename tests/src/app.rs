@@ -84,6 +84,7 @@ async fn start_app(data_dir: &Path, database_url: Option<String>) -> Result<Test
         database_url: database_url.clone(),
         admin_password: Some(ADMIN_PASSWORD.into()),
         static_dir,
+        metrics_token: None,
     };
     let app = RunningApp::start(config)
         .await

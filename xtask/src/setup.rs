@@ -22,6 +22,8 @@ const TEST_PACKAGES: &[(&str, &str)] = &[
     ("/usr/lib/postgresql/*/bin/initdb", "postgresql"),
     // The SMTP server the email alert test sends to.
     ("/usr/bin/aiosmtpd", "python3-aiosmtpd"),
+    // `promtool check metrics` checks Berth's /metrics output.
+    ("/usr/bin/promtool", "prometheus"),
 ];
 
 const TRUNK_VERSION: &str = "0.22.1";

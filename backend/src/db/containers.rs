@@ -808,3 +808,32 @@ pub async fn with_repository(
         .all(db)
         .await
 }
+
+/// Instances by status: (status word, count); one aggregate over `container_instances`.
+pub async fn instance_status_counts(db: &DatabaseConnection) -> Result<Vec<(String, i64)>, DbErr> {
+    container_instance::Entity::find()
+        .select_only()
+        .column(container_instance::Column::Status)
+        .column_as(container_instance::Column::Id.count(), "n")
+        .group_by(container_instance::Column::Status)
+        .into_tuple()
+        .all(db)
+        .await
+}
+
+/// The replicas of the definitions asked to run, summed.
+pub async fn desired_replicas(db: &DatabaseConnection) -> Result<i64, DbErr> {
+    let sum: Option<Option<i64>> = container::Entity::find()
+        .select_only()
+        .column_as(
+            Expr::col(container::Column::Replicas)
+                .sum()
+                .cast_as("BIGINT"),
+            "n",
+        )
+        .filter(container::Column::DesiredState.eq("RUNNING"))
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(sum.flatten().unwrap_or(0))
+}

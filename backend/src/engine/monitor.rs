@@ -578,6 +578,12 @@ async fn handle<'a>(
     if !cursor.is_new(&event) {
         return Ok(());
     }
+    if let Some(now) = chrono::Utc::now().timestamp_nanos_opt() {
+        let lag = u64::try_from(now.saturating_sub(event.time_nanos)).unwrap_or(0);
+        crate::metrics::METRICS
+            .docker_event_lag
+            .observe(std::time::Duration::from_nanos(lag));
+    }
     if event.kind == "container" {
         let docker_id = event.id.clone();
         let action = event.action.clone();

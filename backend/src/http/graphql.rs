@@ -143,15 +143,31 @@ pub async fn post(
                 .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
                 .map(|c| c.0.ip()),
         ));
-    let schema = if match &mut request {
+    let queries_only = match &mut request {
         BatchRequest::Single(r) => plain_query(r),
         BatchRequest::Batch(list) => list.iter_mut().all(plain_query),
-    } {
+    };
+    let schema = if queries_only {
         &state.query_schema
     } else {
         &state.schema
     };
-    GraphQLResponse::from(schema.execute_batch(request).await).into_response()
+    let started = std::time::Instant::now();
+    let response = schema.execute_batch(request).await;
+    observe(queries_only, started);
+    GraphQLResponse::from(response).into_response()
+}
+
+/// Counts a request's time in the GraphQL duration histogram: queries apart from everything else (a request with
+/// a mutation, or one the full schema had to check).
+fn observe(queries_only: bool, started: std::time::Instant) {
+    let m = &crate::metrics::METRICS;
+    let histogram = if queries_only {
+        &m.graphql_queries
+    } else {
+        &m.graphql_mutations
+    };
+    histogram.observe(started.elapsed());
 }
 
 /// Whether `request` is only a query and within the document limits, so that it may run on the schema without
@@ -239,7 +255,10 @@ pub async fn get_or_upgrade(
     } else {
         &state.schema
     };
-    GraphQLResponse::from(schema.execute(request).await).into_response()
+    let started = std::time::Instant::now();
+    let response = schema.execute(request).await;
+    observe(true, started);
+    GraphQLResponse::from(response).into_response()
 }
 
 /// A WebSocket upgrade is accepted only from a page of our own origin (or from a client that sends no Origin,
@@ -500,10 +519,11 @@ impl Executor for CappedSubscriptions {
             let response = async_graphql::Response::from_errors(vec![error]);
             return futures::stream::once(async move { response }).boxed();
         }
+        let counted = crate::metrics::OpenSubscription::start();
         self.schema
             .execute_stream_with_session_data(request, session_data.unwrap_or_default())
             .map(move |response| {
-                let _held = &place;
+                let _held = (&place, &counted);
                 response
             })
             .boxed()

@@ -37,6 +37,8 @@ pub struct AppState {
     /// [`crate::graphql::build_query_schema`]).
     pub query_schema: BerthSchema,
     pub ws_init_timeout: Duration,
+    /// The bearer token `GET /metrics` asks for; `None`: metrics are off.
+    pub metrics_token: Option<String>,
 }
 
 /// Builds the router: API routes with sessions, then the SPA as fallback.
@@ -54,6 +56,7 @@ pub fn router<S: SessionStore + Clone>(state: AppState, sessions: S, static_dir:
         .route("/graphiql", get(graphql::graphiql))
         .route("/schema.graphql", get(graphql::sdl))
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
         .route("/api/terminal", get(terminal::upgrade))
         .route("/api/logs", get(logs::download))
         .route("/hooks/registry/{id}", post(hooks::registry))
@@ -134,6 +137,53 @@ async fn session_store_failures(request: Request, next: Next) -> Response {
 }
 
 /// `GET /healthz`: 200 when the database answers, 503 otherwise, with a JSON body naming each part.
+/// `GET /metrics`: Prometheus text format, to `Authorization: Bearer <BERTH_METRICS_TOKEN>` only; 404 while no token
+/// is configured, 401 for another or none.
+async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    let Some(token) = &state.metrics_token else {
+        return (
+            StatusCode::NOT_FOUND,
+            "metrics are off: start Berth with BERTH_METRICS_TOKEN (or --metrics-token) and scrape with \
+             Authorization: Bearer <token>\n",
+        )
+            .into_response();
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if !same_secret(given.trim().as_bytes(), token.as_bytes()) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            "send Authorization: Bearer <BERTH_METRICS_TOKEN>\n",
+        )
+            .into_response();
+    }
+    match state.services.metrics().await {
+        Ok(text) => (
+            StatusCode::OK,
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("the metrics could not be read: {e}\n"),
+        )
+            .into_response(),
+    }
+}
+
+/// Compares two secrets in time that depends only on their lengths.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     match state.services.database_health().await {
         Ok(()) => (

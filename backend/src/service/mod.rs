@@ -147,6 +147,29 @@ impl Services {
         )
     }
 
+    /// The Prometheus exposition for `GET /metrics`: hosts and instances by status and the replica totals read
+    /// now (two aggregate queries and the host list), then the process's counters and histograms.
+    pub async fn metrics(&self) -> Result<String, ServiceError> {
+        let mut hosts: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
+        for h in self.hosts.list().await? {
+            *hosts.entry(h.status.as_str().to_owned()).or_default() += 1;
+        }
+        let instances = crate::db::containers::instance_status_counts(&self.db).await?;
+        let running = instances
+            .iter()
+            .filter(|(s, _)| s == berth_shared::InstanceStatus::Running.as_str())
+            .map(|(_, n)| *n)
+            .sum();
+        let gauges = crate::metrics::Gauges {
+            hosts: hosts.into_iter().collect(),
+            instances,
+            desired_replicas: crate::db::containers::desired_replicas(&self.db).await?,
+            running_replicas: running,
+            leader: true,
+        };
+        Ok(crate::metrics::render(&gauges))
+    }
+
     /// Whether the database answers and takes a write, within [`HEALTH_PROBE_TIMEOUT`]; for `/healthz`.
     pub async fn database_health(&self) -> Result<(), ServiceError> {
         match tokio::time::timeout(HEALTH_PROBE_TIMEOUT, crate::db::probe(&self.db)).await {

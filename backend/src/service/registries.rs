@@ -946,6 +946,13 @@ impl RegistryService {
                 self.settings.deadline.as_secs()
             )),
         };
+        let metrics = &crate::metrics::METRICS;
+        metrics.registry_refreshes.observe(started.elapsed());
+        if outcome.is_err() {
+            metrics
+                .registry_refresh_failures
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         // A registry removed meanwhile: nothing to record.
         match q::by_id(&self.db, &id).await {
             Ok(Some(_)) => {}

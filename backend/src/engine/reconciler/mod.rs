@@ -264,10 +264,14 @@ pub fn spawn(
             let worker = workers
                 .entry(container_id.clone())
                 .or_insert_with(|| Worker::start(shared.clone(), container_id.clone()));
+            let queued = &crate::metrics::METRICS.reconcile_queued;
+            queued.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             if let Err(mpsc::error::SendError(job)) = worker.jobs.send(job) {
                 // The worker ended (it never does on purpose): start a fresh one.
                 let fresh = Worker::start(shared.clone(), container_id.clone());
-                let _ = fresh.jobs.send(job);
+                if fresh.jobs.send(job).is_err() {
+                    queued.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                }
                 workers.insert(container_id, fresh);
             }
         }

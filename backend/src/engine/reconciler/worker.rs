@@ -39,6 +39,13 @@ impl Drop for Worker {
 }
 
 /// Waits until `at` (now when it has passed), or for ever when there is nothing to wait for.
+/// A job handed to this worker by the dispatcher starts (or is folded into another).
+fn dequeued() {
+    crate::metrics::METRICS
+        .reconcile_queued
+        .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+}
+
 async fn until(at: Option<DateTime<Utc>>) {
     match at {
         Some(at) => {
@@ -58,10 +65,16 @@ impl Worker {
             let mut wake: Option<DateTime<Utc>> = None;
             loop {
                 let job = match pending.pop_front() {
-                    Some(j) => j,
+                    Some(j) => {
+                        dequeued();
+                        j
+                    }
                     None if open => tokio::select! {
                         next = rx.recv() => match next {
-                            Some(j) => j,
+                            Some(j) => {
+                                dequeued();
+                                j
+                            }
                             None => return,
                         },
                         () = until(wake), if wake.is_some() => Job::Converge,
@@ -90,6 +103,7 @@ impl Worker {
                                 ..
                             })) = pending.pop_front()
                             {
+                                dequeued();
                                 target = replicas;
                                 replies.push(reply);
                             }
@@ -120,6 +134,7 @@ impl Worker {
                     (done, converged)
                 });
                 tokio::pin!(work);
+                let started = std::time::Instant::now();
                 let (result, converged) = loop {
                     tokio::select! {
                         result = &mut work => break result,
@@ -141,6 +156,9 @@ impl Worker {
                         },
                     }
                 };
+                crate::metrics::METRICS
+                    .reconcile_jobs
+                    .observe(started.elapsed());
                 if let Err(e) = result {
                     tracing::error!(container = %container_id, error = %e, "reconciling failed");
                 }
