@@ -42,6 +42,14 @@ commands:
   bench terminal
           run the terminal benchmark (release build, real engine h1, as root): keystroke → echo round trips
           through Berth's terminal WebSocket on loopback; writes the table into BENCHMARKS.md
+  bench alerts
+          run the alerts benchmark (release build, real engines, an HTTP receiver, as root): Docker die →
+          webhook request, and a burst of 1,000 kills delivered without loss; writes the tables into
+          BENCHMARKS.md
+  bench updates
+          run the image update benchmark (release build, real engines, docker-registry, as root): a push
+          under a running definition's tag → the new digest at a subscriber through the registry's push
+          hook; writes the table into BENCHMARKS.md
 ";
 
 fn main() {
@@ -237,6 +245,7 @@ const BENCHMARKS: &[&str] = &[
     "stats",
     "terminal",
     "alerts",
+    "updates",
 ];
 
 fn bench(root: &Path, rest: &[String]) -> Result<()> {
@@ -263,7 +272,7 @@ fn bench(root: &Path, rest: &[String]) -> Result<()> {
     // one: a release build of it.
     if matches!(
         which.as_str(),
-        "converge" | "inventory" | "stats" | "alerts"
+        "converge" | "inventory" | "stats" | "alerts" | "updates"
     ) {
         sh(cargo().args([
             "build",

@@ -83,6 +83,9 @@ pub struct ContainerInstance {
     /// The last probe's output.
     #[serde(default)]
     pub health_output: Option<String>,
+    /// The registry digest of the image its Docker container was created from.
+    #[serde(default)]
+    pub image_digest: Option<String>,
     #[serde(default)]
     pub host: Option<HostRef>,
 }
@@ -147,6 +150,12 @@ pub struct Container {
     pub status: InstanceStatus,
     /// An active instance was created from an older version of the definition.
     pub changed_since_start: bool,
+    /// The registry's current digest of the image's tag (from Berth's index of a configured registry).
+    #[serde(default)]
+    pub latest_digest: Option<String>,
+    /// An active replica runs another digest than `latest_digest`.
+    #[serde(default)]
+    pub update_available: bool,
 }
 
 impl Container {
@@ -224,7 +233,7 @@ const HOST_REF: &str = "host { id name endpoint }";
 fn instance_fields() -> String {
     format!(
         "id replica dockerId status exitCode error startedAt finishedAt definitionVersion attempts nextAttemptAt \
-         health healthOutput {HOST_REF}"
+         health healthOutput imageDigest {HOST_REF}"
     )
 }
 
@@ -233,7 +242,7 @@ pub(crate) fn container_fields() -> String {
         "id name image command entrypoint env {{ name value }} \
          ports {{ containerPort hostPort hostIp protocol }} resources {{ cpus memoryBytes cpuShares }} \
          restartPolicy replicas mounts {{ containerPath readOnly disk {{ id name kind {HOST_REF} }} }} desiredState version \
-         createdAt updatedAt {HOST_REF} status changedSinceStart \
+         createdAt updatedAt {HOST_REF} status changedSinceStart latestDigest updateAvailable \
          healthCheck {{ test intervalSecs timeoutSecs retries startPeriodSecs }} replaceUnhealthyAfterSecs \
          instances {{ {} }}",
         instance_fields()

@@ -918,6 +918,9 @@ pub struct Registry {
     pub last_error: Option<String>,
     pub repository_count: i64,
     pub tag_count: i64,
+    /// A push-hook secret is set: the registry tells Berth of every push.
+    #[serde(default)]
+    pub has_hook: bool,
 }
 
 /// A registry's settings, for `addRegistry` and `updateRegistry`. `password: None` is omitted (on update the
@@ -971,7 +974,7 @@ pub struct RepositoryPage {
 }
 
 const REGISTRY_FIELDS: &str = "id name url kind namespace username hasPassword insecure refreshIntervalSeconds \
-     status lastRefreshedAt lastError repositoryCount tagCount";
+     status lastRefreshedAt lastError repositoryCount tagCount hasHook";
 const TAG_FIELDS: &str = "name reference digest sizeBytes architectures createdAt";
 
 #[derive(Deserialize)]
@@ -1109,6 +1112,28 @@ pub async fn refresh_registry(id: &str) -> Result<Registry, ApiError> {
         ),
         json!({ "id": id }),
         "refreshRegistry",
+    )
+    .await
+}
+
+/// A new push-hook secret for a registry (shown once; an earlier one stops working).
+pub async fn create_registry_hook_secret(id: &str) -> Result<String, ApiError> {
+    execute_field::<String>(
+        "mutation CreateRegistryHookSecret($id: ID!) { createRegistryHookSecret(registryId: $id) }",
+        json!({ "id": id }),
+        "createRegistryHookSecret",
+    )
+    .await
+}
+
+/// Turns a registry's push hook off.
+pub async fn remove_registry_hook_secret(id: &str) -> Result<Registry, ApiError> {
+    execute_field::<Registry>(
+        &format!(
+            "mutation RemoveRegistryHookSecret($id: ID!) {{ removeRegistryHookSecret(registryId: $id) {{ {REGISTRY_FIELDS} }} }}"
+        ),
+        json!({ "id": id }),
+        "removeRegistryHookSecret",
     )
     .await
 }

@@ -39,4 +39,5 @@ pub mod table_tools;
 pub mod terminal;
 pub mod time;
 pub mod toast;
+pub mod update_marker;
 pub mod virtual_table;

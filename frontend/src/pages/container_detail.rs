@@ -19,7 +19,7 @@ use crate::{
         container_stats::ContainerStats,
         container_status::{ContainerStatusBadge, HealthBadge},
         empty_state::EmptyState,
-        format::{short_image_id, truncate},
+        format::{short_digest, short_image_id, truncate},
         host_status::HostStatusBadge,
         icons::{Icon, IconKind},
         live::{LiveIndicator, LiveState},
@@ -28,6 +28,7 @@ use crate::{
         table_tools::ActionsHeader,
         terminal::{TerminalDialog, TerminalTarget},
         time::{Countdown, Timestamp, clock},
+        update_marker::UpdateMarker,
     },
 };
 
@@ -227,6 +228,7 @@ fn ContainerDetail(id: String) -> impl IntoView {
                                 class="container-status"
                             />
                             <ChangedMarker container=container on_changed=on_changed />
+                            <UpdateMarker container=container />
                         </div>
                         <p class="page-description host-meta">
                             <span class="mono" title=move || container.with(|c| c.image.clone())>
@@ -303,6 +305,20 @@ fn Definition(container: Signal<Container>) -> impl IntoView {
             </div>
             <dl class="cap-grid def-grid">
                 {item("image", "Image", text(|c| Some(c.image.clone())).into_any())}
+                {item(
+                    "latest-digest",
+                    "Registry digest",
+                    text(|c| {
+                        c.latest_digest.as_deref().map(|d| {
+                            if c.update_available {
+                                format!("{} (newer than what runs)", short_digest(d))
+                            } else {
+                                short_digest(d)
+                            }
+                        })
+                    })
+                    .into_any(),
+                )}
                 {item("command", "Command", text(|c| args_text(&c.command)).into_any())}
                 {item("entrypoint", "Entrypoint", text(|c| args_text(&c.entrypoint)).into_any())}
                 {item("ports", "Ports", view! { <PortLinks container=container /> }.into_any())}
@@ -600,11 +616,19 @@ fn InstanceRow(
         .into_any(),
         (None, _) => ().into_any(),
     };
+    let digest = instance.image_digest.clone().map(|digest| {
+        view! {
+            <span class="instance-digest mono muted" title=format!("Runs the image {digest}")>
+                {short_digest(&digest)}
+            </span>
+        }
+    });
     let docker_id = match instance.docker_id.clone() {
         Some(docker_id) => view! {
             <code class="docker-id" title=docker_id.clone()>
                 {short_image_id(&docker_id)}
             </code>
+            {digest}
         }
         .into_any(),
         None => dash(),

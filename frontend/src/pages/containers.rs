@@ -46,6 +46,7 @@ use crate::{
         stats_trend::{TrendCell, Trends},
         table_tools::{ActionsHeader, NoMatchRow, SearchField},
         time::Timestamp,
+        update_marker::UpdateMarker,
         virtual_table::VirtualTable,
     },
 };
@@ -716,6 +717,7 @@ fn ContainerRow(
                     {name}
                 </a>
                 <ChangedMarker container=container on_changed=on_changed compact=true />
+                <UpdateMarker container=container />
             </td>
             <td class="container-image">
                 <span class="mono" title=image>

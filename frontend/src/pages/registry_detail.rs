@@ -194,6 +194,7 @@ fn RegistryDetail(id: String) -> impl IntoView {
             view! {
                 <BackLink />
                 <RegistryHeader registry=registry live=live state=state progress=progress reload=reload />
+                <PushHookCard registry=registry state=state />
                 <nav class="subtabs" role="tablist" aria-label="Registry sections">
                     <a
                         id="subtab-images"
@@ -216,6 +217,175 @@ fn RegistryDetail(id: String) -> impl IntoView {
             }
             .into_any()
         }
+    }
+}
+
+/// The push hook: off (pushes are seen at the next refresh) or on (the registry tells Berth of each push). A new
+/// secret is shown once, with the registry configuration that uses it.
+#[component]
+fn PushHookCard(registry: Memo<Registry>, state: RwSignal<Loaded>) -> impl IntoView {
+    let toasts = use_toasts();
+    let refused = needs_title(Role::Admin);
+    let allowed = refused.is_none();
+    let busy = RwSignal::new(false);
+    let secret = RwSignal::new(None::<String>);
+    let copied = RwSignal::new(None::<Result<(), String>>);
+    let snippet_ref = NodeRef::<html::Pre>::new();
+    let set_hook = move |on: bool| {
+        state.update(|state| {
+            if let Loaded::Found(r) = state {
+                r.has_hook = on;
+            }
+        });
+    };
+    let create = move |_| {
+        if busy.get_untracked() {
+            return;
+        }
+        busy.set(true);
+        let id = registry.with_untracked(|r| r.id.clone());
+        spawn_local(async move {
+            match api::create_registry_hook_secret(&id).await {
+                Ok(new_secret) => {
+                    secret.set(Some(new_secret));
+                    copied.set(None);
+                    set_hook(true);
+                }
+                Err(error) => toasts.error(format!(
+                    "Could not create a hook secret: {}",
+                    sentence(&error.message)
+                )),
+            }
+            let _ = busy.try_set(false);
+        });
+    };
+    let remove = move |_| {
+        if busy.get_untracked() {
+            return;
+        }
+        busy.set(true);
+        let id = registry.with_untracked(|r| r.id.clone());
+        spawn_local(async move {
+            match api::remove_registry_hook_secret(&id).await {
+                Ok(_) => {
+                    secret.set(None);
+                    set_hook(false);
+                    toasts.success("Push hook turned off: pushes are seen at the next refresh.");
+                }
+                Err(error) => toasts.error(format!(
+                    "Could not turn the push hook off: {}",
+                    sentence(&error.message)
+                )),
+            }
+            let _ = busy.try_set(false);
+        });
+    };
+    let endpoint = move || {
+        let origin = web_sys::window()
+            .and_then(|w| w.location().origin().ok())
+            .unwrap_or_default();
+        format!(
+            "{origin}/hooks/registry/{}",
+            registry.with(|r| r.id.clone())
+        )
+    };
+    let snippet = move |secret: &str| {
+        format!(
+            "notifications:\n  endpoints:\n    - name: berth\n      url: {}\n      headers:\n        Authorization: [\"Bearer {secret}\"]\n      timeout: 2s\n      threshold: 5\n      backoff: 5s\n",
+            endpoint()
+        )
+    };
+    let copy = move |_| {
+        let Some(text) = secret.get_untracked().map(|s| snippet(&s)) else {
+            return;
+        };
+        let element = snippet_ref.get_untracked().map(web_sys::Element::from);
+        spawn_local(async move {
+            copied.set(Some(copy_text(&text, element).await));
+        });
+    };
+    view! {
+        <section class="card push-hook-card" aria-labelledby="push-hook-title">
+            <div class="cap-head">
+                <h2 id="push-hook-title" class="card-title">"Push notifications"</h2>
+                {move || {
+                    if registry.with(|r| r.has_hook) {
+                        view! { <span class="tag tag-update push-hook-state">"On"</span> }.into_any()
+                    } else {
+                        view! { <span class="tag push-hook-state">"Off"</span> }.into_any()
+                    }
+                }}
+            </div>
+            <p class="muted">
+                {move || {
+                    if registry.with(|r| r.has_hook) {
+                        "The registry tells Berth of every push: the repository is read again at once, and containers running an older image of a tag show an update."
+                    } else {
+                        "Pushes are seen at the next refresh. With a hook secret in the registry's notifications, Berth reads a pushed repository again the moment the registry accepts it."
+                    }
+                }}
+            </p>
+            {move || {
+                secret
+                    .get()
+                    .map(|s| {
+                        view! {
+                            <div class="secret-box" role="status" aria-live="polite">
+                                <p>
+                                    "Add this to the registry's configuration (Docker's registry: "
+                                    <code>"notifications.endpoints"</code>
+                                    "), then restart it. "
+                                    <strong>"The secret will not be shown again."</strong>
+                                </p>
+                                <pre id="push-hook-snippet" class="hook-snippet mono" node_ref=snippet_ref>
+                                    {snippet(&s)}
+                                </pre>
+                                <div class="secret-actions">
+                                    <button id="push-hook-copy" type="button" class="btn btn-secondary btn-sm" on:click=copy>
+                                        {move || match copied.get() {
+                                            Some(Ok(())) => view! { <Icon kind=IconKind::Check /> <span>"Copied"</span> }.into_any(),
+                                            _ => view! { <Icon kind=IconKind::Copy /> <span>"Copy"</span> }.into_any(),
+                                        }}
+                                    </button>
+                                    <button type="button" class="btn btn-ghost btn-sm" on:click=move |_| secret.set(None)>
+                                        "I have saved it"
+                                    </button>
+                                </div>
+                                {move || match copied.get() {
+                                    Some(Err(message)) => Some(view! { <p class="field-error">{message}</p> }),
+                                    _ => None,
+                                }}
+                            </div>
+                        }
+                    })
+            }}
+            <div class="card-actions">
+                <button
+                    id="push-hook-create"
+                    type="button"
+                    class="btn btn-secondary btn-sm"
+                    title=refused
+                    disabled=move || !allowed || busy.get()
+                    on:click=create
+                >
+                    <Icon kind=IconKind::Key />
+                    <span>
+                        {move || if registry.with(|r| r.has_hook) { "New secret" } else { "Create hook secret" }}
+                    </span>
+                </button>
+                <Show when=move || registry.with(|r| r.has_hook)>
+                    <button
+                        id="push-hook-remove"
+                        type="button"
+                        class="btn btn-ghost btn-sm"
+                        disabled=move || !allowed || busy.get()
+                        on:click=remove
+                    >
+                        "Turn off"
+                    </button>
+                </Show>
+            </div>
+        </section>
     }
 }
 
