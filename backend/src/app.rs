@@ -36,6 +36,38 @@ pub struct RunningApp {
     load_watch: JoinHandle<()>,
     update_watch: JoinHandle<()>,
     auditor: JoinHandle<()>,
+    /// Held while the server runs on a SQLite file: a second server on it is refused.
+    _database_lock: Option<std::fs::File>,
+}
+
+/// Takes `<database file>.lock` for a SQLite database (`None` for PostgreSQL and in-memory databases); refused
+/// with a message naming the file when another process holds it.
+fn lock_database(url: &str) -> anyhow::Result<Option<std::fs::File>> {
+    let Some(rest) = url.strip_prefix("sqlite:") else {
+        return Ok(None);
+    };
+    let path = rest.trim_start_matches("//");
+    let path = path.split('?').next().unwrap_or_default();
+    if path.is_empty() || path.contains(":memory:") {
+        return Ok(None);
+    }
+    let lock_path = format!("{path}.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("cannot open the lock file {lock_path}"))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another Berth process uses the database {path} (it holds {lock_path}): stop it first, or give this \
+             server its own data folder; several servers on one database need PostgreSQL (DATABASE_URL)"
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(anyhow::anyhow!("cannot lock {lock_path}: {e}"))
+        }
+    }
 }
 
 impl RunningApp {
@@ -49,6 +81,7 @@ impl RunningApp {
             )
         })?;
         let url = config.database_url();
+        let database_lock = lock_database(&url)?;
         let db = crate::db::connect(&url)
             .await
             .with_context(|| format!("cannot open the database {}", redact(&url)))?;
@@ -169,6 +202,7 @@ impl RunningApp {
             alert_deliverer,
             load_watch,
             update_watch,
+            _database_lock: database_lock,
         })
     }
 

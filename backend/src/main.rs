@@ -25,6 +25,35 @@ struct Cli {
 enum Command {
     /// Run the server (GraphQL API, subscriptions, web app).
     Serve(ServeArgs),
+    /// Copy the SQLite database into a new file, consistently, while the server may run (PostgreSQL: use
+    /// pg_dump). The secret key is not in it: keep BERTH_SECRET_KEY or <data folder>/secret.key with it.
+    Backup(BackupArgs),
+    /// Make a backup the database of a data folder that has none (then start `berth serve` on it with the same
+    /// secret key).
+    Restore(RestoreArgs),
+}
+
+#[derive(clap::Args)]
+struct BackupArgs {
+    /// The new file to write (never overwritten).
+    #[arg(long)]
+    to: PathBuf,
+    /// The data folder whose database is copied.
+    #[arg(long, env = "BERTH_DATA_DIR", default_value = "./data")]
+    data_dir: PathBuf,
+    /// Database URL (default: SQLite in the data folder).
+    #[arg(long, env = "DATABASE_URL")]
+    database_url: Option<String>,
+}
+
+#[derive(clap::Args)]
+struct RestoreArgs {
+    /// The backup file.
+    #[arg(long)]
+    from: PathBuf,
+    /// The data folder to restore into; it must not have a database.
+    #[arg(long, env = "BERTH_DATA_DIR", default_value = "./data")]
+    data_dir: PathBuf,
 }
 
 #[derive(clap::Args)]
@@ -56,7 +85,60 @@ async fn main() -> anyhow::Result<()> {
     berth::telemetry::init();
     match cli.command {
         Command::Serve(args) => serve(args).await,
+        Command::Backup(args) => backup(args).await,
+        Command::Restore(args) => restore(args).await,
     }
+}
+
+fn describe(summary: &berth::service::backup::Summary) -> String {
+    let plural = |n: i64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    format!(
+        "{} ({} bytes): {}, {}, {}, {}",
+        summary.file.display(),
+        summary.bytes,
+        plural(summary.users, "user", "users"),
+        plural(summary.hosts, "host", "hosts"),
+        plural(summary.registries, "registry", "registries"),
+        plural(summary.definitions, "definition", "definitions"),
+    )
+}
+
+async fn backup(args: BackupArgs) -> anyhow::Result<()> {
+    let config = Config {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        data_dir: args.data_dir,
+        database_url: args.database_url,
+        admin_password: None,
+        static_dir: PathBuf::new(),
+        metrics_token: None,
+    };
+    let summary = berth::service::backup::backup(&config.database_url(), &args.to).await?;
+    println!("Backed up to {}.", describe(&summary));
+    println!(
+        "The secret key is not in the backup: keep BERTH_SECRET_KEY or {} with it, or the stored secrets \
+         (registry passwords, TLS keys, alert channels) cannot be opened after a restore.",
+        config.data_dir.join("secret.key").display()
+    );
+    Ok(())
+}
+
+async fn restore(args: RestoreArgs) -> anyhow::Result<()> {
+    let summary = berth::service::backup::restore(&args.from, &args.data_dir).await?;
+    println!("Restored {}.", describe(&summary));
+    match summary.secrets_open {
+        Some(true) => println!("The stored secrets open with this key."),
+        Some(false) => println!(
+            "The stored secrets do NOT open with this key: put the secret key of the backed-up installation at \
+             {} (or set BERTH_SECRET_KEY) before `berth serve`.",
+            args.data_dir.join("secret.key").display()
+        ),
+        None => println!(
+            "No secret key at hand to check ({} or BERTH_SECRET_KEY): give `berth serve` the key of the \
+             backed-up installation, or its stored secrets cannot be opened.",
+            args.data_dir.join("secret.key").display()
+        ),
+    }
+    Ok(())
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {

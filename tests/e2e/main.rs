@@ -11,6 +11,7 @@ mod adoption;
 mod alerts;
 mod alerts_browser;
 mod auth;
+mod backup;
 mod browser;
 mod containers;
 mod containers_browser;
@@ -175,6 +176,7 @@ fn all_tests() -> Vec<(&'static str, TestFn)> {
         alerts::host_load_and_reminders,
         updates::push_hook_marks_updates,
         metrics::prometheus_metrics_pass_promtool,
+        backup::backup_restore_and_one_server_per_file,
         roles::every_mutation_checks_the_role,
         roles::users_last_admin_and_audit,
         roles::hardening_and_no_secrets_anywhere,

@@ -3,6 +3,7 @@
 pub mod adoption;
 pub mod alerts;
 pub mod audit;
+pub mod backup;
 pub mod containers;
 pub mod entities;
 pub mod fault;

@@ -6,6 +6,7 @@ pub mod alerts;
 pub mod audit;
 pub mod auth;
 pub mod authz;
+pub mod backup;
 pub mod containers;
 pub mod disks;
 pub mod error;
