@@ -305,7 +305,7 @@ fn PushHookCard(registry: Memo<Registry>, state: RwSignal<Loaded>) -> impl IntoV
         });
     };
     view! {
-        <section class="card push-hook-card" aria-labelledby="push-hook-title">
+        <section class="card cap-panel push-hook-card" aria-labelledby="push-hook-title">
             <div class="cap-head">
                 <h2 id="push-hook-title" class="card-title">"Push notifications"</h2>
                 {move || {
