@@ -194,13 +194,15 @@ pub struct Container {
     /// The hosts of a whole page, read at once; `None` = each read on demand.
     #[graphql(skip)]
     hosts: Option<PageHosts>,
-    /// The registry digests of a whole page's images, read at once; `None` = read on demand.
+    /// The registry's current digest of the image: filled from the page's one lookup, or read once on demand and
+    /// then shared by `latestDigest` and `updateAvailable` and by every subscriber of a status snapshot (whose
+    /// converted container they all share).
     #[graphql(skip)]
-    latest: Option<PageLatest>,
+    latest: LatestDigest,
 }
 
-/// The registry index's current digest of each image of a page of containers (image as written → digest).
-type PageLatest = Arc<std::collections::HashMap<String, String>>;
+/// The registry index's current digest of a container's image, read at most once.
+type LatestDigest = Arc<tokio::sync::OnceCell<Option<String>>>;
 
 /// The hosts named by a page of containers and their instances, read in one query.
 type PageHosts = Arc<std::collections::HashMap<String, crate::service::hosts::Host>>;
@@ -226,14 +228,19 @@ impl Container {
 
     /// The registry's current digest of this definition's image, from the page's batch when there is one.
     async fn latest_of(&self, ctx: &Context<'_>) -> ApiResult<Option<String>> {
-        if let Some(latest) = &self.latest {
-            return Ok(latest.get(&self.image).cloned());
-        }
-        Ok(services(ctx)?
-            .registries
-            .latest_digests(std::slice::from_ref(&self.image))
-            .await?
-            .remove(&self.image))
+        let latest = self
+            .latest
+            .get_or_try_init(|| async {
+                Ok::<_, ApiError>(
+                    services(ctx)?
+                        .registries
+                        .latest_digests(std::slice::from_ref(&self.image))
+                        .await?
+                        .remove(&self.image),
+                )
+            })
+            .await?;
+        Ok(latest.clone())
     }
 
     async fn instance_list(&self, ctx: &Context<'_>) -> ApiResult<Arc<Vec<svc::Instance>>> {
@@ -296,7 +303,7 @@ impl From<svc::Container> for Container {
             host_id: c.host_id,
             preloaded: None,
             hosts: None,
-            latest: None,
+            latest: LatestDigest::default(),
         }
     }
 }
@@ -660,15 +667,13 @@ impl ContainerQuery {
         let hosts: PageHosts = Arc::new(services(ctx)?.hosts.get_many(&host_ids).await?);
         // The registry digests of the page's images in one lookup, when the page asks for them.
         let node = ctx.look_ahead().field("edges").field("node");
-        let latest: Option<PageLatest> =
+        let latest: Option<std::collections::HashMap<String, String>> =
             if node.field("latestDigest").exists() || node.field("updateAvailable").exists() {
                 let mut images: Vec<String> =
                     page.items.iter().map(|(c, _, _)| c.image.clone()).collect();
                 images.sort_unstable();
                 images.dedup();
-                Some(Arc::new(
-                    services(ctx)?.registries.latest_digests(&images).await?,
-                ))
+                Some(services(ctx)?.registries.latest_digests(&images).await?)
             } else {
                 None
             };
@@ -680,7 +685,12 @@ impl ContainerQuery {
                     .encode(),
                 node: Container {
                     hosts: Some(hosts.clone()),
-                    latest: latest.clone(),
+                    latest: match &latest {
+                        Some(digests) => Arc::new(tokio::sync::OnceCell::new_with(Some(
+                            digests.get(&c.image).cloned(),
+                        ))),
+                        None => LatestDigest::default(),
+                    },
                     ..Container::with_instances(c, instances)
                 },
             })
