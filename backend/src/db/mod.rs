@@ -67,9 +67,39 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
             // row. Room for a whole page lets the thread run through it and the reader take it at once.
             .row_buffer_size(ROW_CHANNEL)
     });
+    // SQLite ends a transaction by itself when a statement fails with a full disk (or out of memory, or an I/O
+    // error). sqlx's count of open transactions on that connection then stays at one: the rollback it sends
+    // when the transaction is dropped fails ("no transaction is active"). Back in the pool, the next
+    // transaction on it becomes a savepoint, and a failure inside that rolls back to the savepoint and leaves
+    // a real transaction open for good: every later write on that connection answered "done" and was never
+    // committed (seen on a disk filled and freed again). A connection that comes back still counting a
+    // transaction is closed instead.
+    options.map_sqlx_sqlite_pool_opts(|pool| pool.after_release(release_only_outside_transactions));
     let db = Database::connect(options).await?;
     Migrator::up(&db, None).await?;
     Ok(db)
+}
+
+/// The pool's check on a SQLite connection coming back: keep it only outside any transaction. A dropped
+/// transaction's rollback may still be queued, so a connection that counts one gets a round trip first.
+fn release_only_outside_transactions(
+    conn: &mut sea_orm::sqlx::SqliteConnection,
+    _meta: sea_orm::sqlx::pool::PoolConnectionMetadata,
+) -> futures::future::BoxFuture<'_, Result<bool, sea_orm::sqlx::Error>> {
+    use sea_orm::sqlx::Connection as _;
+    Box::pin(async move {
+        if !conn.is_in_transaction() {
+            return Ok(true);
+        }
+        conn.ping().await?;
+        if conn.is_in_transaction() {
+            tracing::warn!(
+                "closing a SQLite connection whose transaction SQLite ended by itself after an error"
+            );
+            return Ok(false);
+        }
+        Ok(true)
+    })
 }
 
 /// How long a write waits for the one before it in this process (SQLite), like the busy timeout.
@@ -191,4 +221,65 @@ pub async fn probe(db: &DatabaseConnection) -> Result<(), DbErr> {
         .exec_without_returning(&txn)
         .await?;
     txn.commit().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::{ColumnTrait as _, ConnectionTrait as _, PaginatorTrait as _, QueryFilter as _};
+
+    /// A transaction that SQLite ended by itself (as it does on a full disk) must not leave its connection
+    /// swallowing later writes: every write that answered "done" is there for a second connection.
+    #[tokio::test]
+    async fn a_transaction_sqlite_ended_loses_no_later_write() {
+        let dir = std::env::temp_dir().join(format!(
+            "berth-db-test-{}-{}",
+            std::process::id(),
+            chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.join("berth.db").display());
+        let db = connect(&url).await.unwrap();
+
+        // SQLite ends the transaction behind sqlx's back (a full disk does the same).
+        let txn = begin_write(&db).await.unwrap();
+        txn.execute_unprepared("ROLLBACK").await.unwrap();
+        drop(txn);
+
+        for i in 0..12 {
+            // A transaction whose statement fails (here a duplicate key), then a plain write.
+            let txn = begin_write(&db).await.unwrap();
+            let failed = txn
+                .execute_unprepared(
+                    "INSERT INTO settings (key, value) VALUES ('x', '1'), ('x', '2')",
+                )
+                .await;
+            assert!(failed.is_err(), "the duplicate key must fail");
+            drop(txn);
+            setting::Entity::insert(
+                setting::Model {
+                    key: format!("k{i}"),
+                    value: "v".to_owned(),
+                }
+                .into_active_model(),
+            )
+            .exec_without_returning(&db)
+            .await
+            .unwrap();
+        }
+
+        let other = connect(&url).await.unwrap();
+        let seen = setting::Entity::find()
+            .filter(setting::Column::Key.like("k%"))
+            .count(&other)
+            .await
+            .unwrap();
+        assert_eq!(
+            seen, 12,
+            "writes that answered done but a second connection cannot see"
+        );
+        drop(other);
+        drop(db);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
