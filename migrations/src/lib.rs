@@ -17,6 +17,7 @@ mod m20261204_000012_container_hosts;
 mod m20261204_000013_alerts;
 mod m20261204_000014_alert_thresholds;
 mod m20261204_000015_image_updates;
+mod m20261204_000016_rollouts;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000013_alerts::Migration),
             Box::new(m20261204_000014_alert_thresholds::Migration),
             Box::new(m20261204_000015_image_updates::Migration),
+            Box::new(m20261204_000016_rollouts::Migration),
         ]
     }
 }

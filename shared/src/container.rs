@@ -326,6 +326,38 @@ wire_enum!(
 );
 
 wire_enum!(
+    /// Where a rolling update of a container's replicas stands.
+    RolloutState, "unknown rollout state", {
+        Rolling => "ROLLING", "Rolling out";
+        Succeeded => "SUCCEEDED", "Rolled out";
+        RolledBack => "ROLLED_BACK", "Rolled back";
+        Failed => "FAILED", "Rollout failed";
+    }
+);
+
+/// Replicas a rolling update replaces at a time: 1 to 100.
+pub fn validate_max_parallel(n: i64) -> Result<i64, String> {
+    if (1..=100).contains(&n) {
+        Ok(n)
+    } else {
+        Err(format!(
+            "replace between 1 and 100 replicas at a time (got {n})"
+        ))
+    }
+}
+
+/// Seconds a new replica without a health check must keep running before the next is replaced: 0 to 3600.
+pub fn validate_min_healthy_secs(n: i64) -> Result<i64, String> {
+    if (0..=3600).contains(&n) {
+        Ok(n)
+    } else {
+        Err(format!(
+            "a replica must run between 0 and 3600 s before the next is replaced (got {n})"
+        ))
+    }
+}
+
+wire_enum!(
     /// What backs a disk.
     DiskKind, "unknown disk kind", {
         Volume => "VOLUME", "Docker volume";

@@ -34,6 +34,7 @@ mod registries;
 mod replication;
 mod replication_browser;
 mod roles;
+mod rollouts;
 mod stats;
 mod stats_browser;
 mod terminal;
@@ -175,6 +176,7 @@ fn all_tests() -> Vec<(&'static str, TestFn)> {
         alerts::unplaceable_replica_is_an_alert,
         alerts::host_load_and_reminders,
         updates::push_hook_marks_updates,
+        rollouts::roll_out_roll_back_and_pin,
         metrics::prometheus_metrics_pass_promtool,
         backup::backup_restore_and_one_server_per_file,
         roles::every_mutation_checks_the_role,

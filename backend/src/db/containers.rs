@@ -1,6 +1,6 @@
 //! Queries on `containers`, `container_instances`, `disks` and the installation id in `settings`.
 
-use super::entities::{container, container_instance, setting};
+use super::entities::{container, container_instance, container_revision, setting};
 use super::keyset::{self, SeekKey};
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, Func, JoinType, LikeExpr, OnConflict, Query};
 use sea_orm::{
@@ -11,6 +11,7 @@ use sea_orm::{
 
 pub use container::Model as ContainerRow;
 pub use container_instance::Model as InstanceRow;
+pub use container_revision::Model as RevisionRow;
 
 const INSTALLATION_KEY: &str = "installation_id";
 
@@ -131,6 +132,11 @@ pub async fn update_if_version(
     let mut model = row.into_active_model().reset_all();
     model.status_summary = ActiveValue::NotSet;
     model.adopted_docker_id = ActiveValue::NotSet;
+    // The rollout is the reconciler's.
+    model.rollout_state = ActiveValue::NotSet;
+    model.rollout_reason = ActiveValue::NotSet;
+    model.rollout_from = ActiveValue::NotSet;
+    model.rollout_to = ActiveValue::NotSet;
     let txn = super::begin_write(db).await?;
     let res = container::Entity::update_many()
         .set(model)
@@ -349,6 +355,10 @@ pub async fn delete(db: &DatabaseConnection, id: &str) -> Result<bool, DbErr> {
         .await?;
     container_instance::Entity::delete_many()
         .filter(container_instance::Column::ContainerId.eq(id))
+        .exec(&txn)
+        .await?;
+    container_revision::Entity::delete_many()
+        .filter(container_revision::Column::ContainerId.eq(id))
         .exec(&txn)
         .await?;
     txn.commit().await?;
@@ -836,4 +846,74 @@ pub async fn desired_replicas(db: &DatabaseConnection) -> Result<i64, DbErr> {
         .one(db)
         .await?;
     Ok(sum.flatten().unwrap_or(0))
+}
+
+/// The rollout columns of a definition: state, reason, from and to revision (all `None` clears them).
+pub async fn set_rollout(
+    db: &DatabaseConnection,
+    id: &str,
+    rollout: Option<(String, Option<String>, i32, i32)>,
+) -> Result<(), DbErr> {
+    let (state, reason, from, to) = match rollout {
+        Some((s, r, f, t)) => (Some(s), r, Some(f), Some(t)),
+        None => (None, None, None, None),
+    };
+    let txn = super::begin_write(db).await?;
+    container::Entity::update_many()
+        .col_expr(container::Column::RolloutState, Expr::value(state))
+        .col_expr(container::Column::RolloutReason, Expr::value(reason))
+        .col_expr(container::Column::RolloutFrom, Expr::value(from))
+        .col_expr(container::Column::RolloutTo, Expr::value(to))
+        .filter(container::Column::Id.eq(id))
+        .exec(&txn)
+        .await?;
+    txn.commit().await
+}
+
+/// A container's revisions, newest first (at most `limit`).
+pub async fn revisions(
+    db: &DatabaseConnection,
+    container_id: &str,
+    limit: u64,
+) -> Result<Vec<RevisionRow>, DbErr> {
+    container_revision::Entity::find()
+        .filter(container_revision::Column::ContainerId.eq(container_id))
+        .order_by_desc(container_revision::Column::Number)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
+/// One revision of a container by its number.
+pub async fn revision(
+    db: &DatabaseConnection,
+    container_id: &str,
+    number: i32,
+) -> Result<Option<RevisionRow>, DbErr> {
+    container_revision::Entity::find()
+        .filter(container_revision::Column::ContainerId.eq(container_id))
+        .filter(container_revision::Column::Number.eq(number))
+        .one(db)
+        .await
+}
+
+/// Records a revision numbered one past the container's highest (under the write lock, so two never get the
+/// same number); returns it.
+pub async fn insert_revision(
+    db: &DatabaseConnection,
+    mut row: RevisionRow,
+) -> Result<RevisionRow, DbErr> {
+    let txn = super::begin_write(db).await?;
+    let highest = container_revision::Entity::find()
+        .filter(container_revision::Column::ContainerId.eq(row.container_id.as_str()))
+        .order_by_desc(container_revision::Column::Number)
+        .one(&txn)
+        .await?
+        .map_or(0, |r| r.number);
+    row.number = highest + 1;
+    container_revision::Entity::insert(row.clone().into_active_model())
+        .exec_without_returning(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(row)
 }

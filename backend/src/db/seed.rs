@@ -210,6 +210,7 @@ fn definition(
                 health_output: None,
                 unhealthy_since: None,
                 image_digest: None,
+                revision: None,
             }
         })
         .collect();
@@ -235,6 +236,12 @@ fn definition(
         adopted_docker_id: None,
         health_check: None,
         replace_unhealthy_after_secs: None,
+        rollout_state: None,
+        rollout_reason: None,
+        rollout_from: None,
+        rollout_to: None,
+        max_parallel: 1,
+        min_healthy_secs: 5,
         version: 1,
         created_at: created,
         updated_at: created,

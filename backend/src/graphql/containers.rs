@@ -32,6 +32,59 @@ pub enum InstanceStatus {
     Unhealthy,
 }
 
+/// Where a rolling update stands.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "berth_shared::RolloutState")]
+pub enum RolloutState {
+    /// Replicas are being replaced, one batch at a time.
+    Rolling,
+    /// Every replica runs the new revision.
+    Succeeded,
+    /// A new replica failed its health gate: the replicas went (or are going) back to the revision before.
+    RolledBack,
+    /// Rolling back failed too; the reason says where it stopped.
+    Failed,
+}
+
+/// A rolling update of a container's replicas: in progress, or how the last one ended.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct Rollout {
+    pub state: RolloutState,
+    /// Why it was rolled back or failed.
+    pub reason: Option<String>,
+    pub from_revision: i32,
+    pub to_revision: i32,
+}
+
+/// What a container was rolled out with: a definition version and the image digest resolved for it.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct Revision {
+    /// 1, 2, … per container.
+    pub number: i32,
+    /// The definition version it was made from.
+    pub version: i32,
+    /// The image reference at the time.
+    pub image: String,
+    /// The registry digest its replicas run (`sha256:…`); null for an image without one.
+    pub image_digest: Option<String>,
+    pub created_at: DateTime<Utc>,
+    /// Who asked for it; null when Berth made it (a first run).
+    pub created_by: Option<String>,
+}
+
+impl From<svc::Revision> for Revision {
+    fn from(r: svc::Revision) -> Self {
+        Revision {
+            number: r.number,
+            version: r.version,
+            image: r.image,
+            image_digest: r.image_digest,
+            created_at: r.created_at,
+            created_by: r.created_by,
+        }
+    }
+}
+
 /// What the engine's health check says about a running instance.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 #[graphql(remote = "berth_shared::Health")]
@@ -181,6 +234,12 @@ pub struct Container {
     /// A running replica whose health check has said unhealthy for longer than this many seconds is replaced
     /// (with the usual back-off); null = never (Docker itself never restarts an unhealthy container).
     pub replace_unhealthy_after_secs: Option<i32>,
+    /// Replicas a rolling update replaces at a time (default 1).
+    pub max_parallel: i32,
+    /// How long a new replica without a health check must keep running before the next is replaced (default 5).
+    pub min_healthy_secs: i32,
+    /// The rolling update in progress, or how the last one ended; null when it was never rolled.
+    pub rollout: Option<Rollout>,
     pub desired_state: DesiredState,
     /// Optimistic locking: updates name the version they edit.
     pub version: i32,
@@ -296,6 +355,14 @@ impl From<svc::Container> for Container {
             replace_unhealthy_after_secs: c
                 .replace_unhealthy_after_secs
                 .and_then(|v| i32::try_from(v).ok()),
+            max_parallel: c.max_parallel,
+            min_healthy_secs: c.min_healthy_secs,
+            rollout: c.rollout.map(|r| Rollout {
+                state: r.state.into(),
+                reason: r.reason,
+                from_revision: r.from_revision,
+                to_revision: r.to_revision,
+            }),
             desired_state: c.desired_state.into(),
             version: c.version,
             created_at: c.created_at,
@@ -363,6 +430,18 @@ impl Container {
         Ok(svc::update_available(&latest, &instances))
     }
 
+    /// What the container was rolled out with, newest first (the last 50): every run of a new definition
+    /// version or image digest, every redeploy.
+    async fn revisions(&self, ctx: &Context<'_>) -> ApiResult<Vec<Revision>> {
+        Ok(services(ctx)?
+            .containers
+            .revisions(&self.id)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
     /// Whether an active instance was started from an older version of this definition ("apply now" =
     /// `runContainer` again).
     async fn changed_since_start(&self, ctx: &Context<'_>) -> ApiResult<bool> {
@@ -398,6 +477,8 @@ pub struct ContainerInstance {
     /// The registry digest (`sha256:…`) of the image its Docker container was created from; null when unknown
     /// (an image built on the host, or a replica created before Berth recorded digests).
     pub image_digest: Option<String>,
+    /// The container revision its Docker container runs; null for a replica from before Berth kept revisions.
+    pub revision: Option<i32>,
     #[graphql(skip)]
     container_id: String,
     #[graphql(skip)]
@@ -424,6 +505,7 @@ impl From<svc::Instance> for ContainerInstance {
             health: i.health.map(Into::into),
             health_output: i.health_output,
             image_digest: i.image_digest,
+            revision: i.revision,
             container_id: i.container_id,
             host_id: i.host_id,
             hosts: None,
@@ -527,6 +609,11 @@ pub struct ContainerInput {
     pub health_check: Option<HealthCheckInput>,
     /// Replace a replica that stays unhealthy longer than this many seconds (at least 1); null = never.
     pub replace_unhealthy_after_secs: Option<i32>,
+    /// Replicas a rolling update replaces at a time (1–100); absent = 1.
+    pub max_parallel: Option<i32>,
+    /// Seconds a new replica without a health check must keep running before the next is replaced (0–3600);
+    /// absent = 5.
+    pub min_healthy_secs: Option<i32>,
 }
 
 impl From<ContainerInput> for ContainerSettings {
@@ -565,6 +652,8 @@ impl From<ContainerInput> for ContainerSettings {
                 .collect(),
             health_check: i.health_check.map(Into::into),
             replace_unhealthy_after_secs: i.replace_unhealthy_after_secs.map(i64::from),
+            max_parallel: i.max_parallel.map(i64::from),
+            min_healthy_secs: i.min_healthy_secs.map(i64::from),
         }
     }
 }
@@ -764,6 +853,43 @@ impl ContainerMutation {
         Ok(services(ctx)?
             .containers
             .run(actor, &id, host_id.map(|h| h.0))
+            .await?
+            .into())
+    }
+
+    /// Pulls the image (unless `pull` is false) on the hosts of the running replicas and rolls them to its
+    /// current digest as a new revision: `maxParallel` at a time, each new replica started beside the old one
+    /// (after it, when a published host port cannot be shared) and healthy (its health check, else running for
+    /// `minHealthySecs`) before the old one goes. A replica that fails stops the rollout and the replaced ones
+    /// go back by themselves (`rollout.state` ROLLED_BACK with the reason). Returns once the rollout started;
+    /// progress is on `containerStatus`. CONFLICT when the container does not run or a rollout is under way.
+    async fn redeploy_container(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        #[graphql(default = true)] pull: bool,
+    ) -> ApiResult<Container> {
+        let actor = require_user(ctx)?;
+        Ok(services(ctx)?
+            .containers
+            .redeploy(actor, &id, pull)
+            .await?
+            .into())
+    }
+
+    /// Rolls the replicas back to an earlier revision of the current definition version, the same way as a
+    /// redeploy. BAD_USER_INPUT on `revision` when there is no such revision, it belongs to another definition
+    /// version, or its image is on no host and cannot be pulled (checked before anything stops).
+    async fn rollback_container(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        revision: i32,
+    ) -> ApiResult<Container> {
+        let actor = require_user(ctx)?;
+        Ok(services(ctx)?
+            .containers
+            .rollback(actor, &id, revision)
             .await?
             .into())
     }

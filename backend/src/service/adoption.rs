@@ -536,6 +536,8 @@ pub fn map_config(
             mounts: Vec::new(),
             health_check: None,
             replace_unhealthy_after_secs: None,
+            max_parallel: None,
+            min_healthy_secs: None,
         },
         mounts,
         unsupported,

@@ -3,14 +3,14 @@
 //! exists once and is handed to the reconciler at start-up: nothing else can change an instance's status.
 
 use crate::bus::{Bus, Event};
-use crate::db::containers::{self as q, ContainerRow, InstanceRow};
+use crate::db::containers::{self as q, ContainerRow, InstanceRow, RevisionRow};
 use crate::service::ServiceError;
 use crate::service::auth::User;
 use crate::service::authz::{self, Action};
 use crate::service::hosts::HostService;
 use berth_shared::{
     DesiredState, Health, HealthCheck, ImageRef, InstanceStatus, PortSpec, Protocol, RestartPolicy,
-    parse_bytes, summary_status, summary_with_health, validate_container_name,
+    RolloutState, parse_bytes, summary_status, summary_with_health, validate_container_name,
     validate_container_path, validate_cpu_shares, validate_cpus, validate_env_name,
     validate_health_check, validate_replace_unhealthy_after, validate_replicas,
 };
@@ -56,6 +56,61 @@ pub struct ContainerSettings {
     /// `None` = the image's own check.
     pub health_check: Option<HealthCheck>,
     pub replace_unhealthy_after_secs: Option<i64>,
+    /// Replicas a rolling update replaces at a time (`None` = 1).
+    pub max_parallel: Option<i64>,
+    /// Seconds a new replica without a health check must run before the next is replaced (`None` = 5).
+    pub min_healthy_secs: Option<i64>,
+}
+
+/// Replicas a rolling update replaces at a time unless the definition says otherwise.
+pub const DEFAULT_MAX_PARALLEL: i32 = 1;
+/// How long a new replica without a health check must run unless the definition says otherwise.
+pub const DEFAULT_MIN_HEALTHY_SECS: i32 = 5;
+
+/// A rolling update of a container's replicas: in progress or how the last one ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rollout {
+    pub state: RolloutState,
+    /// Why it was rolled back or failed.
+    pub reason: Option<String>,
+    pub from_revision: i32,
+    pub to_revision: i32,
+}
+
+impl Rollout {
+    /// The revision the replicas should run now: the new one while rolling or once done, the old one after a
+    /// roll back or a failure.
+    pub fn target(&self) -> i32 {
+        match self.state {
+            RolloutState::Rolling | RolloutState::Succeeded => self.to_revision,
+            RolloutState::RolledBack | RolloutState::Failed => self.from_revision,
+        }
+    }
+}
+
+/// What a container was rolled out with: a definition version and the image digest resolved for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Revision {
+    pub number: i32,
+    pub version: i32,
+    /// The definition's image reference at the time.
+    pub image: String,
+    /// The registry digest (`sha256:…`) the replicas run; `None` for an image without one (built locally).
+    pub image_digest: Option<String>,
+    pub created_at: DateTime<Utc>,
+    /// The user who asked for it; `None` when Berth made it (a first run, an automatic roll back).
+    pub created_by: Option<String>,
+}
+
+impl Revision {
+    /// The reference replicas of this revision are created from: the repository at its digest, so a tag that
+    /// moves never changes what they run; the tag when there is no digest.
+    pub fn pinned_image(&self) -> String {
+        match (&self.image_digest, ImageRef::parse(&self.image)) {
+            (Some(digest), Ok(r)) => format!("{}@{digest}", r.familiar_name()),
+            _ => self.image.clone(),
+        }
+    }
 }
 
 /// A container definition.
@@ -87,6 +142,10 @@ pub struct Container {
     pub health_check: Option<HealthCheck>,
     /// Replace a replica whose check has said unhealthy for longer than this many seconds.
     pub replace_unhealthy_after_secs: Option<i64>,
+    pub max_parallel: i32,
+    pub min_healthy_secs: i32,
+    /// The rolling update in progress or the last one (`None`: never rolled).
+    pub rollout: Option<Rollout>,
 }
 
 /// One replica of a container.
@@ -117,6 +176,8 @@ pub struct Instance {
     /// recorded it at creation; `None` when unknown (an image never pulled from or pushed to a registry, or a
     /// replica created before Berth recorded digests).
     pub image_digest: Option<String>,
+    /// The revision its Docker container runs (`None`: created before Berth kept revisions).
+    pub revision: Option<i32>,
 }
 
 /// Whether an active replica runs another image than `latest`, the registry's current digest of the definition's
@@ -288,6 +349,19 @@ pub enum ReconcileCommand {
         replicas: i32,
         reply: oneshot::Sender<Result<(), ServiceError>>,
     },
+    /// Pull (when asked) and roll the replicas to the image's current digest, a few at a time.
+    Redeploy {
+        container_id: String,
+        pull: bool,
+        by: String,
+        reply: oneshot::Sender<Result<(), ServiceError>>,
+    },
+    /// Roll the replicas back to an earlier revision.
+    Rollback {
+        container_id: String,
+        revision: i32,
+        reply: oneshot::Sender<Result<(), ServiceError>>,
+    },
 }
 
 fn json_err(e: serde_json::Error) -> ServiceError {
@@ -324,7 +398,29 @@ fn to_container(row: ContainerRow) -> Result<Container, ServiceError> {
             .map(|t| serde_json::from_str(&t).map_err(json_err))
             .transpose()?,
         replace_unhealthy_after_secs: row.replace_unhealthy_after_secs,
+        max_parallel: row.max_parallel,
+        min_healthy_secs: row.min_healthy_secs,
+        rollout: match (row.rollout_state, row.rollout_from, row.rollout_to) {
+            (Some(state), Some(from), Some(to)) => state.parse().ok().map(|state| Rollout {
+                state,
+                reason: row.rollout_reason,
+                from_revision: from,
+                to_revision: to,
+            }),
+            _ => None,
+        },
     })
+}
+
+fn to_revision(row: RevisionRow) -> Revision {
+    Revision {
+        number: row.number,
+        version: row.version,
+        image: row.image,
+        image_digest: row.image_digest,
+        created_at: row.created_at,
+        created_by: row.created_by,
+    }
 }
 
 fn to_instance(row: InstanceRow) -> Instance {
@@ -347,6 +443,7 @@ fn to_instance(row: InstanceRow) -> Instance {
         health_output: row.health_output,
         unhealthy_since: row.unhealthy_since,
         image_digest: row.image_digest,
+        revision: row.revision,
     }
 }
 
@@ -370,6 +467,7 @@ fn to_instance_row(i: Instance) -> InstanceRow {
         health_output: i.health_output,
         unhealthy_since: i.unhealthy_since,
         image_digest: i.image_digest,
+        revision: i.revision,
     }
 }
 
@@ -527,6 +625,18 @@ fn validate(settings: &ContainerSettings) -> Result<ValidDefinition, ServiceErro
     }
     validate_replace_unhealthy_after(settings.replace_unhealthy_after_secs)
         .map_err(|e| ServiceError::bad_input(e.field(), e.to_string()))?;
+    let max_parallel = match settings.max_parallel {
+        None => DEFAULT_MAX_PARALLEL,
+        Some(n) => berth_shared::validate_max_parallel(n)
+            .map(|n| i32::try_from(n).unwrap_or(DEFAULT_MAX_PARALLEL))
+            .map_err(|e| ServiceError::bad_input("maxParallel", e))?,
+    };
+    let min_healthy_secs = match settings.min_healthy_secs {
+        None => DEFAULT_MIN_HEALTHY_SECS,
+        Some(n) => berth_shared::validate_min_healthy_secs(n)
+            .map(|n| i32::try_from(n).unwrap_or(DEFAULT_MIN_HEALTHY_SECS))
+            .map_err(|e| ServiceError::bad_input("minHealthySecs", e))?,
+    };
     let mut mounts: Vec<Mount> = Vec::with_capacity(settings.mounts.len());
     for (i, m) in settings.mounts.iter().enumerate() {
         let path = m.container_path.trim();
@@ -568,6 +678,8 @@ fn validate(settings: &ContainerSettings) -> Result<ValidDefinition, ServiceErro
             c
         }),
         replace_unhealthy_after_secs: settings.replace_unhealthy_after_secs,
+        max_parallel,
+        min_healthy_secs,
     })
 }
 
@@ -587,6 +699,8 @@ struct ValidDefinition {
     mounts: Vec<Mount>,
     health_check: Option<HealthCheck>,
     replace_unhealthy_after_secs: Option<i64>,
+    max_parallel: i32,
+    min_healthy_secs: i32,
 }
 
 impl ValidDefinition {
@@ -633,6 +747,12 @@ impl ValidDefinition {
                 .map(|c| serde_json::to_string(c).map_err(json_err))
                 .transpose()?,
             replace_unhealthy_after_secs: self.replace_unhealthy_after_secs,
+            max_parallel: self.max_parallel,
+            min_healthy_secs: self.min_healthy_secs,
+            rollout_state: None,
+            rollout_reason: None,
+            rollout_from: None,
+            rollout_to: None,
             version,
             created_at,
             updated_at: Utc::now(),
@@ -1155,6 +1275,135 @@ impl ContainerService {
         self.require(id).await
     }
 
+    /// Pulls the image (when `pull`) on the hosts of the running replicas and rolls them to its current digest
+    /// as a new revision, `maxParallel` at a time, each healthy before the next; a replica that fails rolls the
+    /// replaced ones back. Answers once the rollout started (or at once when every replica already runs that
+    /// digest); progress is on `containerStatus`.
+    pub async fn redeploy(
+        &self,
+        actor: &User,
+        id: &str,
+        pull: bool,
+    ) -> Result<Container, ServiceError> {
+        authz::require(actor, Action::RunContainers)?;
+        self.require(id).await?;
+        self.ask(|reply| ReconcileCommand::Redeploy {
+            container_id: id.to_owned(),
+            pull,
+            by: actor.username.clone(),
+            reply,
+        })
+        .await?;
+        self.require(id).await
+    }
+
+    /// Rolls the replicas back to an earlier revision, the same way as a redeploy. A revision of another
+    /// definition version, or whose image no host has and no registry gives, is refused before anything stops.
+    pub async fn rollback(
+        &self,
+        actor: &User,
+        id: &str,
+        revision: i32,
+    ) -> Result<Container, ServiceError> {
+        authz::require(actor, Action::RunContainers)?;
+        self.require(id).await?;
+        self.ask(|reply| ReconcileCommand::Rollback {
+            container_id: id.to_owned(),
+            revision,
+            reply,
+        })
+        .await?;
+        self.require(id).await
+    }
+
+    /// The container's revisions, newest first (the last 50).
+    pub async fn revisions(&self, id: &str) -> Result<Vec<Revision>, ServiceError> {
+        Ok(q::revisions(&self.db, id, 50)
+            .await?
+            .into_iter()
+            .map(to_revision)
+            .collect())
+    }
+
+    /// One revision by number.
+    pub async fn revision(&self, id: &str, number: i32) -> Result<Option<Revision>, ServiceError> {
+        Ok(q::revision(&self.db, id, number).await?.map(to_revision))
+    }
+
+    /// The newest revision.
+    pub async fn latest_revision(&self, id: &str) -> Result<Option<Revision>, ServiceError> {
+        Ok(q::revisions(&self.db, id, 1)
+            .await?
+            .into_iter()
+            .next()
+            .map(to_revision))
+    }
+
+    /// Records a new revision (numbered after the newest); used by the reconciler.
+    pub async fn record_revision(
+        &self,
+        container: &Container,
+        image_digest: Option<String>,
+        by: Option<String>,
+    ) -> Result<Revision, ServiceError> {
+        let row = q::insert_revision(
+            &self.db,
+            RevisionRow {
+                id: uuid::Uuid::new_v4().to_string(),
+                container_id: container.id.clone(),
+                number: 0,
+                version: container.version,
+                image: container.image.clone(),
+                image_digest,
+                created_at: Utc::now(),
+                created_by: by,
+            },
+        )
+        .await?;
+        Ok(to_revision(row))
+    }
+
+    /// Records where a rollout stands and tells subscribers (`None` clears it); used by the reconciler.
+    pub async fn set_rollout(
+        &self,
+        container_id: &str,
+        rollout: Option<&Rollout>,
+    ) -> Result<(), ServiceError> {
+        q::set_rollout(
+            &self.db,
+            container_id,
+            rollout.map(|r| {
+                (
+                    r.state.as_str().to_owned(),
+                    r.reason.clone(),
+                    r.from_revision,
+                    r.to_revision,
+                )
+            }),
+        )
+        .await?;
+        let message = rollout.map(|r| match (&r.reason, r.state) {
+            (Some(reason), _) => format!(
+                "rollout {} → {}: {}: {reason}",
+                r.from_revision,
+                r.to_revision,
+                r.state.label().to_lowercase()
+            ),
+            (None, _) => format!(
+                "rollout {} → {}: {}",
+                r.from_revision,
+                r.to_revision,
+                r.state.label().to_lowercase()
+            ),
+        });
+        self.bus.publish(Event::ContainerChanged {
+            container_id: container_id.to_owned(),
+            at: Utc::now(),
+            message,
+        });
+        Ok(())
+    }
+
     /// Records a new replica count (the version moves on); used by the reconciler while it scales.
     pub async fn set_replicas(&self, id: &str, replicas: i32) -> Result<(), ServiceError> {
         q::set_replicas(&self.db, id, replicas, Utc::now(), &summarize).await?;
@@ -1331,6 +1580,7 @@ mod tests {
             health_output: None,
             unhealthy_since: None,
             image_digest: digest.map(str::to_owned),
+            revision: None,
         };
         let latest = "sha256:new";
         assert!(!update_available(latest, &[]));
@@ -1378,6 +1628,8 @@ mod tests {
             mounts: Vec::new(),
             health_check: None,
             replace_unhealthy_after_secs: None,
+            max_parallel: None,
+            min_healthy_secs: None,
         }
     }
 
@@ -1464,6 +1716,7 @@ mod tests {
             health_output: None,
             unhealthy_since: None,
             image_digest: None,
+            revision: None,
         }
     }
 

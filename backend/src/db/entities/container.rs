@@ -44,6 +44,17 @@ pub struct Model {
     pub replace_unhealthy_after_secs: Option<i64>,
     pub version: i32,
     pub created_at: ChronoDateTimeUtc,
+    /// The rollout in progress or last finished (`berth_shared::RolloutState` wire name); written only by the
+    /// reconciler, kept by edits.
+    pub rollout_state: Option<String>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub rollout_reason: Option<String>,
+    pub rollout_from: Option<i32>,
+    pub rollout_to: Option<i32>,
+    /// Replicas replaced at a time by a rolling update.
+    pub max_parallel: i32,
+    /// How long a new replica without a health check must run before the next is replaced.
+    pub min_healthy_secs: i32,
     pub updated_at: ChronoDateTimeUtc,
 }
 

@@ -32,6 +32,8 @@ pub struct Model {
     pub unhealthy_since: Option<ChronoDateTimeUtc>,
     /// The registry digest of the image its Docker container was created from.
     pub image_digest: Option<String>,
+    /// The container revision (`container_revisions.number`) its Docker container runs.
+    pub revision: Option<i32>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

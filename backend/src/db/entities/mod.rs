@@ -9,6 +9,7 @@ pub mod api_token;
 pub mod audit_entry;
 pub mod container;
 pub mod container_instance;
+pub mod container_revision;
 pub mod container_stat;
 pub mod disk;
 pub mod docker_container;

@@ -4,6 +4,7 @@
 
 use super::decide::{self, Action, Desired};
 use super::placement::{Scope, new_instance};
+use super::rolling;
 use super::{Job, Shared, docker_message, reach_of};
 use crate::docker::{DockerError, RunState};
 use crate::service::ServiceError;
@@ -52,6 +53,14 @@ impl Shared {
                 Utc::now(),
             );
             if plan.actions.is_empty() {
+                // Settled: a rollout under way (or one a crash cut short) goes on.
+                let replicas = i32::try_from(container.replicas).unwrap_or(1);
+                if matches!(
+                    rolling::next_step(container.rollout.as_ref(), &instances, replicas, 1),
+                    rolling::Step::Replace(_) | rolling::Step::Done
+                ) {
+                    self.roll(container_id).await;
+                }
                 return Ok(plan.wake_at);
             }
             if pass == MAX_PASSES {
@@ -355,7 +364,16 @@ pub(super) fn spawn_sweep(shared: &Arc<Shared>, jobs: mpsc::UnboundedSender<(Str
                 for (c, instances, mark) in page.items {
                     let plan =
                         decide::plan(&desired_of(&c), &instances, &|h| reach_of(&reach, h), now);
-                    if !plan.actions.is_empty() || plan.wake_at.is_some() {
+                    let rolling = matches!(
+                        rolling::next_step(
+                            c.rollout.as_ref(),
+                            &instances,
+                            i32::try_from(c.replicas).unwrap_or(1),
+                            1
+                        ),
+                        rolling::Step::Replace(_) | rolling::Step::Done
+                    );
+                    if !plan.actions.is_empty() || plan.wake_at.is_some() || rolling {
                         queued += 1;
                         let _ = jobs.send((c.id, Job::Converge));
                     }

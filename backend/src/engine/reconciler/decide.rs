@@ -453,6 +453,7 @@ mod tests {
             health_output: None,
             unhealthy_since: None,
             image_digest: None,
+            revision: None,
         }
     }
 

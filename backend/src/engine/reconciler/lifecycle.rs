@@ -46,6 +46,17 @@ impl Shared {
                 replicas,
                 reply,
             } => self.scale(&container_id, replicas, vec![reply]).await,
+            ReconcileCommand::Redeploy {
+                container_id,
+                pull,
+                by,
+                reply,
+            } => self.redeploy(&container_id, pull, by, reply).await,
+            ReconcileCommand::Rollback {
+                container_id,
+                revision,
+                reply,
+            } => self.rollback(&container_id, revision, reply).await,
         }
     }
 

@@ -9,13 +9,16 @@
 //! order by one task; containers do not wait for each other), `decide` (the decisions, pure functions with
 //! table-driven tests), `observe` (engine events and host listings into instance records), `converge` (carries
 //! out the decided actions; the periodic sweep), `placement` (hosts for replicas; create and start) and
-//! `lifecycle` (run, stop, restart, kill, delete, scale requests).
+//! `lifecycle` (run, stop, restart, kill, delete, scale requests), `rolling` (the rolling update's decisions,
+//! pure) and `rollout` (redeploy, roll back, and replacing replicas a few at a time behind a health gate).
 
 mod converge;
 mod decide;
 mod lifecycle;
 mod observe;
 mod placement;
+mod rolling;
+mod rollout;
 mod worker;
 
 use crate::docker::{ContainerState, DockerError, EngineEvent};
@@ -285,7 +288,9 @@ fn command_target(cmd: &ReconcileCommand) -> &str {
         | ReconcileCommand::Restart { container_id, .. }
         | ReconcileCommand::Kill { container_id, .. }
         | ReconcileCommand::Delete { container_id, .. }
-        | ReconcileCommand::Scale { container_id, .. } => container_id,
+        | ReconcileCommand::Scale { container_id, .. }
+        | ReconcileCommand::Redeploy { container_id, .. }
+        | ReconcileCommand::Rollback { container_id, .. } => container_id,
     }
 }
 

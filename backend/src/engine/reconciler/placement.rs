@@ -2,6 +2,7 @@
 //! pinned or disk's host), instance records written PENDING before any engine work, then pull, create and
 //! start; failures end FAILED with the engine's reason (the converge step gives them a back-off).
 
+use super::rollout::LABEL_REVISION;
 use super::worker::CANCEL_PULL;
 use super::{
     LABEL_CONTAINER, LABEL_INSTANCE, LABEL_MANAGED, LABEL_OWNER, LABEL_REPLICA, Shared,
@@ -10,7 +11,7 @@ use super::{
 use crate::docker::{ContainerSpec, DockerError};
 use crate::engine::scheduler::{self, Candidate, Demand};
 use crate::service::ServiceError;
-use crate::service::containers::{Container, Instance};
+use crate::service::containers::{Container, Instance, Revision};
 use crate::service::hosts::Host;
 use berth_shared::{DesiredState, HostStatus, InstanceStatus};
 use chrono::Utc;
@@ -53,6 +54,7 @@ pub(super) fn new_instance(
         health_output: None,
         unhealthy_since: None,
         image_digest: None,
+        revision: None,
     }
 }
 
@@ -292,6 +294,7 @@ impl Shared {
                             health_output: None,
                             unhealthy_since: None,
                             image_digest: None,
+                            revision: None,
                             ..e
                         },
                         Some(previous),
@@ -439,18 +442,26 @@ impl Shared {
                 return Ok(());
             }
         };
-        let cached = self
-            .hosts
-            .images(&host_id)
-            .await?
-            .iter()
-            .any(|i| i.reference == container.image);
+        // Replicas of a definition that was rolled out run its revision's digest, never whatever the tag
+        // names now; the first run of a definition version runs the tag and records the revision.
+        let revision = self.revision_to_run(container).await?;
+        let pinned = revision.as_ref().map(Revision::pinned_image);
+        let cached = match &pinned {
+            Some(image) => engine.image_digest(image).await.is_ok(),
+            None => self
+                .hosts
+                .images(&host_id)
+                .await?
+                .iter()
+                .any(|i| i.reference == container.image),
+        };
+        let wanted_image = pinned.clone().unwrap_or_else(|| container.image.clone());
         let mut instance = instance;
         if !cached {
             instance = self
                 .set_status(instance, InstanceStatus::Pulling, None)
                 .await?;
-            let pulled = self.pull(&host_id, &container.image).await;
+            let pulled = self.pull(&host_id, &wanted_image).await;
             if let Ok(false) = pulled {
                 tracing::info!(container = %container.name, image = %container.image, "pull cancelled: the container is being stopped");
                 return Ok(());
@@ -463,7 +474,7 @@ impl Shared {
                 self.set_status(
                     instance,
                     InstanceStatus::Failed,
-                    Some(format!("pulling {} failed: {message}", container.image)),
+                    Some(format!("pulling {wanted_image} failed: {message}")),
                 )
                 .await?;
                 return Ok(());
@@ -489,7 +500,12 @@ impl Shared {
                 .await?;
             return Ok(());
         }
-        let spec = self.spec(container, &instance, binds);
+        let mut spec = self.spec(container, &instance, binds);
+        if let (Some(image), Some(r)) = (&pinned, &revision) {
+            spec.image = image.clone();
+            spec.labels
+                .insert(LABEL_REVISION.to_owned(), r.number.to_string());
+        }
         let created = match engine.create_container(&spec).await {
             // The name is taken: a Docker container of this very instance (the name carries its id) left by
             // an attempt a crash cut short. Replace it, so that the replica never runs twice.
@@ -512,13 +528,28 @@ impl Shared {
         };
         instance.docker_id = Some(docker_id.clone());
         // The digest it runs, for update detection: unknown rather than failed when the engine cannot say.
-        instance.image_digest = match engine.image_digest(&container.image).await {
-            Ok(digest) => digest,
-            Err(e) => {
-                tracing::debug!(image = %container.image, error = %e, "reading the image's digest failed");
-                None
-            }
+        let digest = match revision.as_ref().and_then(|r| r.image_digest.clone()) {
+            Some(d) => Some(d),
+            None => match engine.image_digest(&container.image).await {
+                Ok(digest) => digest,
+                Err(e) => {
+                    tracing::debug!(image = %container.image, error = %e, "reading the image's digest failed");
+                    None
+                }
+            },
         };
+        let revision = match revision {
+            Some(r) => Some(r),
+            None => match self.first_revision(container, digest.clone()).await {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    tracing::warn!(container = %container.name, error = %e, "recording the revision failed");
+                    None
+                }
+            },
+        };
+        instance.image_digest = digest;
+        instance.revision = revision.map(|r| r.number);
         let previous = instance.status;
         instance = self.save(instance, previous, None).await?;
         match engine.start_container(&docker_id).await {
@@ -534,6 +565,37 @@ impl Shared {
             }
         }
         Ok(())
+    }
+
+    /// The revision new replicas of `container` run: the rollout's target, else the newest revision, as long
+    /// as it was made from the current definition version (an edited definition's next run makes a new one).
+    async fn revision_to_run(
+        &self,
+        container: &Container,
+    ) -> Result<Option<Revision>, ServiceError> {
+        let revision = match &container.rollout {
+            Some(r) => self.containers.revision(&container.id, r.target()).await?,
+            None => self.containers.latest_revision(&container.id).await?,
+        };
+        Ok(revision.filter(|r| r.version == container.version))
+    }
+
+    /// The revision of a run of a definition version without one: the newest when it matches (replicas
+    /// placed one after another share it), else a new one.
+    async fn first_revision(
+        &self,
+        container: &Container,
+        digest: Option<String>,
+    ) -> Result<Revision, ServiceError> {
+        if let Some(latest) = self.containers.latest_revision(&container.id).await?
+            && latest.version == container.version
+            && latest.image_digest == digest
+        {
+            return Ok(latest);
+        }
+        self.containers
+            .record_revision(container, digest, None)
+            .await
     }
 
     /// Before the first replacement of an adopted container starts: stops (10 s grace) and removes the Docker

@@ -1,0 +1,317 @@
+//! Rolling updates against real engines and a real registry: three replicas spread over the hosts roll to a
+//! new image pushed under the same tag one at a time (a sampler reading the engines every 100 ms never sees
+//! fewer than two running), an image that breaks at start is rolled back by itself with the reason, and a roll
+//! back to the first revision runs its digest although the tag now names another image. Bad revisions are
+//! refused before anything stops.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, Result, ensure};
+use berth_tests::TestEnv;
+use berth_tests::app::{TestApp, data};
+use berth_tests::containers::{container_action, create_container, wait_container_status};
+use berth_tests::engine::EngineHandle;
+use berth_tests::process::{Probe, poll};
+use serde_json::{Value, json};
+
+const ROLLOUT_FIELDS: &str = "query C($id: ID!) { container(id: $id) { id status \
+     rollout { state reason fromRevision toRevision } \
+     revisions { number version image imageDigest createdBy } \
+     instances { id replica status imageDigest revision dockerId } } }";
+
+/// The shell loop the replicas run: it refuses to start in an image that carries `/broken`, and ends at once on
+/// SIGTERM (so a replaced replica goes without waiting for the stop timeout).
+const COMMAND: &str = "[ -e /broken ] && { echo broken image >&2; exit 3; }; \
+     trap 'exit 0' TERM; while true; do sleep 1; done";
+
+async fn gql(app: &TestApp, query: &str, variables: Value) -> Result<Value> {
+    let body = app.graphql(query, variables.clone()).await?;
+    Ok(data(&body)
+        .with_context(|| format!("{query} with {variables}"))?
+        .clone())
+}
+
+async fn state(app: &TestApp, id: &str) -> Result<Value> {
+    Ok(gql(app, ROLLOUT_FIELDS, json!({ "id": id })).await?["container"].clone())
+}
+
+async fn wait_rollout(app: &TestApp, id: &str, want: &str, timeout: Duration) -> Result<Value> {
+    poll(
+        &format!("rollout {want}"),
+        timeout,
+        Duration::from_millis(100),
+        || async {
+            let c = state(app, id).await?;
+            let settled = c["rollout"]["state"] == want
+                && c["status"] == "RUNNING"
+                && c["instances"]
+                    .as_array()
+                    .is_some_and(|l| l.iter().all(|i| i["status"] == "RUNNING"));
+            Ok(if settled {
+                Probe::Ready(c)
+            } else {
+                Probe::NotYet(c.to_string())
+            })
+        },
+    )
+    .await
+}
+
+/// Builds an image on `engine` from `base` with `file` written into it and pushes it as `reference`; returns
+/// nothing (the digest is read from Berth).
+async fn push_variant(
+    engine: &EngineHandle,
+    base: &str,
+    reference: &str,
+    file: &str,
+) -> Result<()> {
+    let marker = format!("rollout-build-{}", file.trim_start_matches('/'));
+    let _ = engine.docker(&["rm", "-f", &marker]).await;
+    engine.docker_ok(&["pull", base]).await?;
+    engine
+        .docker_ok(&[
+            "run",
+            "--name",
+            &marker,
+            base,
+            "sh",
+            "-c",
+            &format!("echo x > {file}"),
+        ])
+        .await?;
+    engine.docker_ok(&["commit", &marker, reference]).await?;
+    engine.docker_ok(&["push", reference]).await?;
+    let _ = engine.docker(&["rm", "-f", &marker]).await;
+    Ok(())
+}
+
+/// Counts, every 100 ms until `stop`, the running Docker containers of a Berth container on every engine;
+/// returns the lowest and highest counts and how many samples were taken.
+async fn sample_running(
+    engines: &[EngineHandle],
+    container_id: &str,
+    stop: &AtomicBool,
+) -> Result<(usize, usize, usize)> {
+    let filter = format!("label=berth.container={container_id}");
+    let args = [
+        "ps",
+        "-q",
+        "--filter",
+        &filter,
+        "--filter",
+        "status=running",
+    ];
+    let (mut low, mut high, mut samples) = (usize::MAX, 0, 0);
+    while !stop.load(Ordering::Acquire) {
+        let next = tokio::time::Instant::now() + Duration::from_millis(100);
+        let counts = futures::future::join_all(engines.iter().map(|e| e.docker_ok(&args))).await;
+        let mut running = 0;
+        for c in counts {
+            running += c?.lines().filter(|l| !l.trim().is_empty()).count();
+        }
+        low = low.min(running);
+        high = high.max(running);
+        samples += 1;
+        tokio::time::sleep_until(next).await;
+    }
+    Ok((low, high, samples))
+}
+
+/// `redeployContainer(id)` (pulling); the container with its rollout.
+async fn redeploy(app: &TestApp, id: &str) -> Result<Value> {
+    Ok(gql(
+        app,
+        "mutation R($id: ID!) { redeployContainer(id: $id) { id rollout { state reason fromRevision toRevision } } }",
+        json!({ "id": id }),
+    )
+    .await?["redeployContainer"]
+        .clone())
+}
+
+fn digests(c: &Value) -> Vec<String> {
+    c["instances"]
+        .as_array()
+        .map(|l| {
+            l.iter()
+                .map(|i| i["imageDigest"].as_str().unwrap_or("none").to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn revisions_of(c: &Value) -> Vec<i64> {
+    c["instances"]
+        .as_array()
+        .map(|l| {
+            l.iter()
+                .map(|i| i["revision"].as_i64().unwrap_or(-1))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub async fn roll_out_roll_back_and_pin(env: &TestEnv) -> Result<()> {
+    let (app, _token, _hosts) = crate::containers::berth_with_hosts(env).await?;
+    let h1 = env.host("h1")?;
+    let base = env.registry.reference("tools/busybox:1.35");
+    let reference = env
+        .registry
+        .reference(&format!("rollout/app-{}:1", std::process::id()));
+    let outcome = async {
+        push_variant(h1, &base, &reference, "/v1").await?;
+        let c = create_container(
+            &app,
+            json!({
+                "name": "rolling",
+                "image": reference,
+                "command": ["sh", "-c", COMMAND],
+                "replicas": 3,
+                "maxParallel": 1,
+                "minHealthySecs": 1,
+            }),
+        )
+        .await?;
+        let id = c["id"].as_str().unwrap_or_default().to_owned();
+        let pace = gql(
+            &app,
+            "query C($id: ID!) { container(id: $id) { maxParallel minHealthySecs } }",
+            json!({ "id": id }),
+        )
+        .await?;
+        ensure!(
+            pace["container"]["maxParallel"] == 1 && pace["container"]["minHealthySecs"] == 1,
+            "the pace as given: {pace}"
+        );
+        container_action(&app, "runContainer", &id, None).await?;
+        wait_container_status(&app, &id, "RUNNING", Duration::from_secs(90)).await?;
+        let first = state(&app, &id).await?;
+        let v1 = digests(&first);
+        ensure!(
+            v1.len() == 3 && v1.iter().all(|d| d.starts_with("sha256:") && *d == v1[0]),
+            "three replicas on one digest: {first}"
+        );
+        ensure!(revisions_of(&first) == vec![1, 1, 1], "revision 1 everywhere: {first}");
+        ensure!(first["rollout"].is_null(), "never rolled: {first}");
+
+        // Nothing new: a redeploy changes nothing.
+        let same = redeploy(&app, &id).await?;
+        ensure!(
+            same["id"] == id.as_str() && same["rollout"].is_null(),
+            "nothing to roll: {same}"
+        );
+
+        // Bad revisions are refused before anything stops.
+        let bad = app
+            .graphql(
+                "mutation R($id: ID!) { rollbackContainer(id: $id, revision: 99) { id } }",
+                json!({ "id": id }),
+            )
+            .await?;
+        ensure!(
+            bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+                && bad["errors"][0]["extensions"]["field"] == "revision"
+                && bad["errors"][0]["message"].as_str().is_some_and(|m| m.contains("no revision 99")),
+            "rollback to a revision that does not exist: {bad}"
+        );
+
+        let stop = AtomicBool::new(false);
+        let sampler = sample_running(&env.hosts, &id, &stop);
+        let rolled = async {
+            // A new image under the same tag, rolled out one replica at a time.
+            push_variant(h1, &base, &reference, "/v2").await?;
+            let started = redeploy(&app, &id).await?;
+            ensure!(
+                started["rollout"]["state"] == "ROLLING"
+                    && started["rollout"]["fromRevision"] == 1
+                    && started["rollout"]["toRevision"] == 2,
+                "the redeploy answers with the rollout under way: {started}"
+            );
+            let second = wait_rollout(&app, &id, "SUCCEEDED", Duration::from_secs(120)).await?;
+            let v2 = digests(&second);
+            ensure!(
+                v2.len() == 3 && v2.iter().all(|d| *d == v2[0]) && v2[0] != v1[0],
+                "every replica on the new digest: {second}"
+            );
+            ensure!(revisions_of(&second) == vec![2, 2, 2], "revision 2 everywhere: {second}");
+            ensure!(
+                second["revisions"][0]["number"] == 2
+                    && second["revisions"][0]["createdBy"] == "admin"
+                    && second["revisions"][0]["imageDigest"] == v2[0].as_str(),
+                "revision 2 recorded with who asked: {second}"
+            );
+
+            // An image that breaks at start: the first new replica fails its gate, nothing else is touched.
+            push_variant(h1, &base, &reference, "/broken").await?;
+            redeploy(&app, &id).await?;
+            let third = wait_rollout(&app, &id, "ROLLED_BACK", Duration::from_secs(120)).await?;
+            ensure!(
+                third["rollout"]["reason"]
+                    .as_str()
+                    .is_some_and(|r| r.contains("exited with code 3")),
+                "rolled back with the reason: {third}"
+            );
+            ensure!(
+                digests(&third) == v2 && revisions_of(&third) == vec![2, 2, 2],
+                "all replicas still on revision 2: {third}"
+            );
+
+            // Back to revision 1: its digest, although the tag names the broken image now.
+            let back = app
+                .graphql(
+                    "mutation R($id: ID!) { rollbackContainer(id: $id, revision: 1) { rollout { state toRevision } } }",
+                    json!({ "id": id }),
+                )
+                .await?;
+            ensure!(
+                data(&back)?["rollbackContainer"]["rollout"]["state"] == "ROLLING",
+                "{back}"
+            );
+            let fourth = wait_rollout(&app, &id, "SUCCEEDED", Duration::from_secs(120)).await?;
+            ensure!(
+                digests(&fourth) == v1 && revisions_of(&fourth) == vec![1, 1, 1],
+                "every replica back on the first digest: {fourth}"
+            );
+            Ok::<_, anyhow::Error>(())
+        };
+        let (sampled, rolled) = futures::join!(sampler, async {
+            let r = rolled.await;
+            stop.store(true, Ordering::Release);
+            r
+        });
+        rolled?;
+        let sampled = sampled.context("the sampler")?;
+        let (low, high, samples) = sampled;
+        eprintln!("rollouts: {samples} samples, {low} to {high} replicas running");
+        ensure!(samples >= 20, "the sampler ran ({samples} samples)");
+        ensure!(
+            low >= 2,
+            "at least 2 of 3 replicas ran at every sample (lowest {low})"
+        );
+        ensure!(high <= 4, "never more than one extra replica (highest {high})");
+        // The engines run exactly the three replicas, on the first digest.
+        let filter = format!("label=berth.container={id}");
+        let mut images = Vec::new();
+        for e in &env.hosts {
+            let ids = e.docker_ok(&["ps", "-aq", "--filter", &filter]).await?;
+            for docker_id in ids.lines().filter(|l| !l.trim().is_empty()) {
+                let image = e
+                    .docker_ok(&["inspect", "--format", "{{.Config.Image}}", docker_id.trim()])
+                    .await?;
+                images.push(image.trim().to_owned());
+            }
+        }
+        ensure!(
+            images.len() == 3 && images.iter().all(|i| i.ends_with(&v1[0])),
+            "three Docker containers, pinned to the first digest: {images:?}"
+        );
+        Ok(())
+    }
+    .await;
+    for file in ["v1", "v2", "broken"] {
+        let _ = h1
+            .docker(&["rm", "-f", &format!("rollout-build-{file}")])
+            .await;
+    }
+    app.finish(outcome).await
+}
