@@ -2,16 +2,18 @@
 //! new image pushed under the same tag one at a time (a sampler reading the engines every 100 ms never sees
 //! fewer than two running), an image that breaks at start is rolled back by itself with the reason, and a roll
 //! back to the first revision runs its digest although the tag now names another image. Bad revisions are
-//! refused before anything stops.
+//! refused before anything stops. A Berth SIGKILLed in the middle of a rollout finishes it after its restart,
+//! with exactly the desired replicas and none twice.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 use berth_tests::TestEnv;
-use berth_tests::app::{TestApp, data};
+use berth_tests::app::{ADMIN_PASSWORD, ADMIN_USERNAME, BerthProcess, TestApp, data};
 use berth_tests::containers::{container_action, create_container, wait_container_status};
 use berth_tests::engine::EngineHandle;
+use berth_tests::hosts::{add_host, engine_input};
 use berth_tests::process::{Probe, poll};
 use serde_json::{Value, json};
 
@@ -314,4 +316,153 @@ pub async fn roll_out_roll_back_and_pin(env: &TestEnv) -> Result<()> {
             .await;
     }
     app.finish(outcome).await
+}
+
+async fn start_berth(data_dir: &std::path::Path) -> Result<BerthProcess> {
+    let p = berth_tests::app::spawn_berth_process_with_env(data_dir, &[]).await?;
+    p.app.login_as(ADMIN_USERNAME, ADMIN_PASSWORD).await?;
+    Ok(p)
+}
+
+pub async fn rollout_survives_sigkill(env: &TestEnv) -> Result<()> {
+    let data_dir = env.new_app_dir()?;
+    let h2 = env.host("h2")?;
+    let base = env.registry.reference("tools/busybox:1.35");
+    let reference = env
+        .registry
+        .reference(&format!("rollout/crash-{}:1", std::process::id()));
+    let mut p = start_berth(&data_dir).await?;
+    let created = std::sync::Mutex::new(None::<String>);
+    let outcome = async {
+        let host = add_host(&p.app, engine_input("h2", h2)).await?;
+        let host_id = host["id"].as_str().unwrap_or_default().to_owned();
+        push_variant(h2, &base, &reference, "/c1").await?;
+        let c = create_container(
+            &p.app,
+            json!({
+                "name": "crashing",
+                "image": reference,
+                "command": ["sh", "-c", COMMAND],
+                "replicas": 3,
+                "hostId": host_id,
+                "minHealthySecs": 2,
+            }),
+        )
+        .await?;
+        let id = c["id"].as_str().unwrap_or_default().to_owned();
+        if let Ok(mut slot) = created.lock() {
+            *slot = Some(id.clone());
+        }
+        container_action(&p.app, "runContainer", &id, None).await?;
+        wait_container_status(&p.app, &id, "RUNNING", Duration::from_secs(90)).await?;
+        push_variant(h2, &base, &reference, "/c2").await?;
+
+        let stop = AtomicBool::new(false);
+        let sampler = sample_running(std::slice::from_ref(h2), &id, &stop);
+        let crashed = async {
+            redeploy(&p.app, &id).await?;
+            // One replica replaced, the next one proving itself: kill Berth there.
+            poll(
+                "the first replica replaced",
+                Duration::from_secs(60),
+                Duration::from_millis(50),
+                || async {
+                    let c = state(&p.app, &id).await?;
+                    let on_new = revisions_of(&c).iter().filter(|r| **r == 2).count();
+                    Ok(if on_new == 1 {
+                        Probe::Ready(())
+                    } else {
+                        Probe::NotYet(c.to_string())
+                    })
+                },
+            )
+            .await?;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            p.process.kill().await?;
+            p = start_berth(&data_dir).await?;
+            let done = wait_rollout(&p.app, &id, "SUCCEEDED", Duration::from_secs(120)).await?;
+            ensure!(
+                revisions_of(&done) == vec![2, 2, 2],
+                "every replica on revision 2 after the restart: {done}"
+            );
+            // Exactly three Docker containers are left, all running the new revision's digest.
+            let filter = format!("label=berth.container={id}");
+            let digest = digests(&done)[0].clone();
+            poll(
+                "exactly the three replicas on the engine",
+                Duration::from_secs(30),
+                Duration::from_millis(200),
+                || async {
+                    let all = h2.docker_ok(&["ps", "-aq", "--filter", &filter]).await?;
+                    let ids: Vec<&str> = all.lines().filter(|l| !l.trim().is_empty()).collect();
+                    let mut images = Vec::new();
+                    for docker_id in &ids {
+                        images.push(
+                            h2.docker_ok(&[
+                                "inspect",
+                                "--format",
+                                "{{.State.Status}} {{.Config.Image}}",
+                                docker_id,
+                            ])
+                            .await?
+                            .trim()
+                            .to_owned(),
+                        );
+                    }
+                    let right = images.len() == 3
+                        && images
+                            .iter()
+                            .all(|i| i.starts_with("running ") && i.ends_with(&digest));
+                    Ok(if right {
+                        Probe::Ready(())
+                    } else {
+                        Probe::NotYet(format!("{images:?}"))
+                    })
+                },
+            )
+            .await?;
+            Ok::<_, anyhow::Error>(())
+        };
+        let (sampled, crashed) = futures::join!(sampler, async {
+            let r = crashed.await;
+            stop.store(true, Ordering::Release);
+            r
+        });
+        crashed?;
+        let (low, high, samples) = sampled.context("the sampler")?;
+        eprintln!("rollouts (SIGKILL): {samples} samples, {low} to {high} replicas running");
+        ensure!(
+            low >= 2,
+            "at least 2 of 3 replicas ran at every sample (lowest {low})"
+        );
+        ensure!(
+            high <= 4,
+            "never more than one extra replica (highest {high})"
+        );
+        Ok(())
+    }
+    .await;
+    for file in ["c1", "c2"] {
+        let _ = h2
+            .docker(&["rm", "-f", &format!("rollout-build-{file}")])
+            .await;
+    }
+    let _ = p.process.kill().await;
+    // The killed server's replicas stay on the engine: they go with the test.
+    let leftover = created.lock().ok().and_then(|slot| slot.clone());
+    if let Some(id) = leftover
+        && let Ok(all) = h2
+            .docker_ok(&[
+                "ps",
+                "-aq",
+                "--filter",
+                &format!("label=berth.container={id}"),
+            ])
+            .await
+    {
+        for docker_id in all.lines().filter(|l| !l.trim().is_empty()) {
+            let _ = h2.docker(&["rm", "-f", docker_id.trim()]).await;
+        }
+    }
+    outcome
 }

@@ -682,16 +682,27 @@ impl HostService {
         drop(cache);
         let total = latest.1.max(latest.0);
         publish(PullPhase::Finished, Some(total), Some(total), None);
-        self.images(host_id)
-            .await?
-            .into_iter()
-            .find(|i| i.reference == full)
-            .map(Some)
-            .ok_or_else(|| {
-                ServiceError::Unexpected(anyhow::anyhow!(
-                    "{full} was pulled but the engine does not list it"
-                ))
-            })
+        let images = self.images(host_id).await?;
+        if let Some(found) = images.iter().find(|i| i.reference == full) {
+            return Ok(Some(found.clone()));
+        }
+        // Pulled by digest (a replica pinned to its revision): the engine lists it under a tag of the same
+        // image, or under none at all.
+        if let Some(digest) = image.digest() {
+            let tagged = images
+                .into_iter()
+                .find(|i| i.digest.as_deref() == Some(digest));
+            return Ok(Some(tagged.unwrap_or_else(|| HostImage {
+                reference: full.clone(),
+                image_id: String::new(),
+                digest: Some(digest.to_owned()),
+                size_bytes: 0,
+                pulled_at: Some(Utc::now()),
+            })));
+        }
+        Err(ServiceError::Unexpected(anyhow::anyhow!(
+            "{full} was pulled but the engine does not list it"
+        )))
     }
 
     /// Removes an image from a host's cache.

@@ -5,6 +5,7 @@ use std::cmp::Ordering;
 
 use berth_shared::{
     DesiredState, DiskKind, Health, HealthCheck, InstanceStatus, Protocol, RestartPolicy,
+    RolloutState,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -86,8 +87,46 @@ pub struct ContainerInstance {
     /// The registry digest of the image its Docker container was created from.
     #[serde(default)]
     pub image_digest: Option<String>,
+    /// The container revision it runs (`None` for a replica from before revisions were kept).
+    #[serde(default)]
+    pub revision: Option<i64>,
     #[serde(default)]
     pub host: Option<HostRef>,
+}
+
+/// A rolling update: in progress, or how the last one ended.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Rollout {
+    pub state: RolloutState,
+    #[serde(default)]
+    pub reason: Option<String>,
+    pub from_revision: i64,
+    pub to_revision: i64,
+}
+
+impl Rollout {
+    /// The revision the replicas should run now.
+    pub fn target(&self) -> i64 {
+        match self.state {
+            RolloutState::Rolling | RolloutState::Succeeded => self.to_revision,
+            RolloutState::RolledBack | RolloutState::Failed => self.from_revision,
+        }
+    }
+}
+
+/// What a container was rolled out with.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Revision {
+    pub number: i64,
+    pub version: i64,
+    pub image: String,
+    #[serde(default)]
+    pub image_digest: Option<String>,
+    pub created_at: String,
+    #[serde(default)]
+    pub created_by: Option<String>,
 }
 
 /// The disk a mount names: enough to show it and to send it back.
@@ -156,6 +195,23 @@ pub struct Container {
     /// An active replica runs another digest than `latest_digest`.
     #[serde(default)]
     pub update_available: bool,
+    /// The rolling update in progress or the last one.
+    #[serde(default)]
+    pub rollout: Option<Rollout>,
+    /// Replicas a rolling update replaces at a time.
+    #[serde(default = "one")]
+    pub max_parallel: i64,
+    /// Seconds a new replica without a health check must run before the next is replaced.
+    #[serde(default = "five")]
+    pub min_healthy_secs: i64,
+}
+
+fn one() -> i64 {
+    1
+}
+
+fn five() -> i64 {
+    5
 }
 
 impl Container {
@@ -226,6 +282,11 @@ pub struct ContainerInput {
     pub mounts: Vec<MountInput>,
     pub health_check: Option<HealthCheck>,
     pub replace_unhealthy_after_secs: Option<i64>,
+    /// Kept from the definition being edited (absent = the server's default).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_parallel: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_healthy_secs: Option<i64>,
 }
 
 const HOST_REF: &str = "host { id name endpoint }";
@@ -233,7 +294,7 @@ const HOST_REF: &str = "host { id name endpoint }";
 fn instance_fields() -> String {
     format!(
         "id replica dockerId status exitCode error startedAt finishedAt definitionVersion attempts nextAttemptAt \
-         health healthOutput imageDigest {HOST_REF}"
+         health healthOutput imageDigest revision {HOST_REF}"
     )
 }
 
@@ -244,6 +305,7 @@ pub(crate) fn container_fields() -> String {
          restartPolicy replicas mounts {{ containerPath readOnly disk {{ id name kind {HOST_REF} }} }} desiredState version \
          createdAt updatedAt {HOST_REF} status changedSinceStart latestDigest updateAvailable \
          healthCheck {{ test intervalSecs timeoutSecs retries startPeriodSecs }} replaceUnhealthyAfterSecs \
+         rollout {{ state reason fromRevision toRevision }} maxParallel minHealthySecs \
          instances {{ {} }}",
         instance_fields()
     )
@@ -471,6 +533,50 @@ pub async fn scale_container(id: &str, replicas: i64) -> Result<Container, ApiEr
         json!({ "id": id, "replicas": replicas }),
     )
     .await
+}
+
+/// Pulls the image and rolls the running replicas to its current digest, a few at a time behind a health gate;
+/// answers once the rollout started (progress on [`watch_container_status`]).
+pub async fn redeploy_container(id: &str) -> Result<Container, ApiError> {
+    container_mutation(
+        "redeployContainer",
+        "($id: ID!)",
+        "id: $id, pull: true",
+        json!({ "id": id }),
+    )
+    .await
+}
+
+/// Rolls the replicas back to an earlier revision of the current definition version.
+pub async fn rollback_container(id: &str, revision: i64) -> Result<Container, ApiError> {
+    container_mutation(
+        "rollbackContainer",
+        "($id: ID!, $revision: Int!)",
+        "id: $id, revision: $revision",
+        json!({ "id": id, "revision": revision }),
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+struct RevisionsData {
+    container: Option<RevisionList>,
+}
+
+#[derive(Deserialize)]
+struct RevisionList {
+    revisions: Vec<Revision>,
+}
+
+/// The container's revisions, newest first.
+pub async fn container_revisions(id: &str) -> Result<Vec<Revision>, ApiError> {
+    let data: RevisionsData = execute(
+        "query ContainerRevisions($id: ID!) { container(id: $id) { \
+         revisions { number version image imageDigest createdAt createdBy } } }",
+        json!({ "id": id }),
+    )
+    .await?;
+    Ok(data.container.map(|c| c.revisions).unwrap_or_default())
 }
 
 /// The lifecycle mutations that take only the container's id.

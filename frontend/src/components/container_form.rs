@@ -391,6 +391,8 @@ pub fn ContainerDialog(
     let was_active = container.as_ref().is_some_and(Container::is_active);
     // Kept as they are on edit (the dialog has no field for them).
     let cpu_shares = container.as_ref().and_then(|c| c.resources.cpu_shares);
+    let max_parallel = container.as_ref().map(|c| c.max_parallel);
+    let min_healthy_secs = container.as_ref().map(|c| c.min_healthy_secs);
     let version = RwSignal::new(container.as_ref().map_or(0, |c| c.version));
     let title = match &container {
         Some(container) => format!("Edit container “{}”", container.name),
@@ -626,6 +628,8 @@ pub fn ContainerDialog(
             mounts,
             health_check,
             replace_unhealthy_after_secs,
+            max_parallel,
+            min_healthy_secs,
         };
         saving.set(true);
         let container_id = container_id.clone();

@@ -13,6 +13,7 @@ pub mod container_health;
 pub mod container_info;
 pub mod container_logs;
 pub mod container_mounts;
+pub mod container_revisions;
 pub mod container_scale;
 pub mod container_stats;
 pub mod container_status;

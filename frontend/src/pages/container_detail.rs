@@ -15,6 +15,7 @@ use crate::{
         container_actions::{ChangedMarker, ContainerActions, ContainerModals, Modals},
         container_info::{HostLinks, PortLinks, limits_text, short_image},
         container_logs::ContainerLogs,
+        container_revisions::Revisions,
         container_scale::ScaleControl,
         container_stats::ContainerStats,
         container_status::{ContainerStatusBadge, HealthBadge},
@@ -255,6 +256,7 @@ fn ContainerDetail(id: String) -> impl IntoView {
                 </header>
                 <Definition container=container />
                 <Instances container=container hosts=host_list on_changed=on_changed />
+                <Revisions container=container on_changed=on_changed />
                 <ContainerModals modals=modals hosts=host_list on_saved=on_changed on_deleted=on_deleted />
             }
             .into_any()
