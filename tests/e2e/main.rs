@@ -35,6 +35,7 @@ mod replication;
 mod replication_browser;
 mod roles;
 mod rollouts;
+mod rollouts_browser;
 mod stats;
 mod stats_browser;
 mod terminal;
@@ -188,6 +189,7 @@ fn all_tests() -> Vec<(&'static str, TestFn)> {
         browser::hosts_add_and_pull,
         browser::storage_registries,
         containers_browser::containers_run_logs_stop,
+        rollouts_browser::redeploy_and_roll_back_from_the_page,
         logs_browser::search_stderr_and_download,
         inventory_browser::all_view_lists_filters_scrolls_and_adopts,
         replication_browser::scale_in_table_and_mount_a_disk,

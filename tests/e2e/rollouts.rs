@@ -62,7 +62,7 @@ async fn wait_rollout(app: &TestApp, id: &str, want: &str, timeout: Duration) ->
 
 /// Builds an image on `engine` from `base` with `file` written into it and pushes it as `reference`; returns
 /// nothing (the digest is read from Berth).
-async fn push_variant(
+pub(crate) async fn push_variant(
     engine: &EngineHandle,
     base: &str,
     reference: &str,
