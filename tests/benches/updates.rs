@@ -207,7 +207,7 @@ Command: `{COMMAND}` (runs `cargo bench -p berth-tests --bench updates`: release
 | `docker push` of a new image under the same tag (built on h2), the definition running on h1 | {} | {} | {} | {} | p99 ≤ 1 s | {:.3} |\n\n\
 - Latency = the WebSocket message carrying the pushed digest (its receive time, read before parsing) − the moment `docker push` returned (the registry had accepted the manifest); a message that arrived before the CLI returned counts as 0. One push before them is not counted (the server registers a subscription asynchronously).\n\
 - `docker push` itself took p50 {} (the image's layers are already in the registry; only the new layer and the manifest go).\n\
-- Without the hook, a push is seen at the registry's next refresh (its interval); the rolling update of issue 17 is not built yet, so it has no row.\n",
+- Without the hook, a push is seen at the registry's next refresh (its interval). Rolling the replicas to the pushed image has its own table (`cargo xtask bench rollouts`).\n",
         chrono::Utc::now().format("%Y-%m-%d"),
         cores(),
         latencies.len(),

@@ -11,7 +11,9 @@ use std::time::Duration;
 use anyhow::{Context, Result, ensure};
 use berth_tests::TestEnv;
 use berth_tests::app::{ADMIN_PASSWORD, ADMIN_USERNAME, BerthProcess, TestApp, data};
-use berth_tests::containers::{container_action, create_container, wait_container_status};
+use berth_tests::containers::{
+    container_action, create_container, sample_running, wait_container_status,
+};
 use berth_tests::engine::EngineHandle;
 use berth_tests::hosts::{add_host, engine_input};
 use berth_tests::process::{Probe, poll};
@@ -86,38 +88,6 @@ pub(crate) async fn push_variant(
     engine.docker_ok(&["push", reference]).await?;
     let _ = engine.docker(&["rm", "-f", &marker]).await;
     Ok(())
-}
-
-/// Counts, every 100 ms until `stop`, the running Docker containers of a Berth container on every engine;
-/// returns the lowest and highest counts and how many samples were taken.
-async fn sample_running(
-    engines: &[EngineHandle],
-    container_id: &str,
-    stop: &AtomicBool,
-) -> Result<(usize, usize, usize)> {
-    let filter = format!("label=berth.container={container_id}");
-    let args = [
-        "ps",
-        "-q",
-        "--filter",
-        &filter,
-        "--filter",
-        "status=running",
-    ];
-    let (mut low, mut high, mut samples) = (usize::MAX, 0, 0);
-    while !stop.load(Ordering::Acquire) {
-        let next = tokio::time::Instant::now() + Duration::from_millis(100);
-        let counts = futures::future::join_all(engines.iter().map(|e| e.docker_ok(&args))).await;
-        let mut running = 0;
-        for c in counts {
-            running += c?.lines().filter(|l| !l.trim().is_empty()).count();
-        }
-        low = low.min(running);
-        high = high.max(running);
-        samples += 1;
-        tokio::time::sleep_until(next).await;
-    }
-    Ok((low, high, samples))
 }
 
 /// `redeployContainer(id)` (pulling); the container with its rollout.
@@ -218,7 +188,8 @@ pub async fn roll_out_roll_back_and_pin(env: &TestEnv) -> Result<()> {
         );
 
         let stop = AtomicBool::new(false);
-        let sampler = sample_running(&env.hosts, &id, &stop);
+        let filter = format!("label=berth.container={id}");
+        let sampler = sample_running(&env.hosts, &filter, &stop);
         let rolled = async {
             // A new image under the same tag, rolled out one replica at a time.
             push_variant(h1, &base, &reference, "/v2").await?;
@@ -358,7 +329,8 @@ pub async fn rollout_survives_sigkill(env: &TestEnv) -> Result<()> {
         push_variant(h2, &base, &reference, "/c2").await?;
 
         let stop = AtomicBool::new(false);
-        let sampler = sample_running(std::slice::from_ref(h2), &id, &stop);
+        let label = format!("label=berth.container={id}");
+        let sampler = sample_running(std::slice::from_ref(h2), &label, &stop);
         let crashed = async {
             redeploy(&p.app, &id).await?;
             // One replica replaced, the next one proving itself: kill Berth there.

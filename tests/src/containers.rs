@@ -141,3 +141,28 @@ pub fn first_instance(container: &Value) -> Result<&Value> {
         .get(0)
         .with_context(|| format!("container has no instance: {container}"))
 }
+
+/// Samples, every 100 ms until `stop`, how many Docker containers matching `filter` (a `docker ps --filter`
+/// value, e.g. `label=berth.container=ID`) run on all `engines` together; returns the lowest and highest counts
+/// and how many samples were taken.
+pub async fn sample_running(
+    engines: &[crate::engine::EngineHandle],
+    filter: &str,
+    stop: &std::sync::atomic::AtomicBool,
+) -> Result<(usize, usize, usize)> {
+    let args = ["ps", "-q", "--filter", filter, "--filter", "status=running"];
+    let (mut low, mut high, mut samples) = (usize::MAX, 0, 0);
+    while !stop.load(std::sync::atomic::Ordering::Acquire) {
+        let next = tokio::time::Instant::now() + Duration::from_millis(100);
+        let counts = futures::future::join_all(engines.iter().map(|e| e.docker_ok(&args))).await;
+        let mut running = 0;
+        for c in counts {
+            running += c?.lines().filter(|l| !l.trim().is_empty()).count();
+        }
+        low = low.min(running);
+        high = high.max(running);
+        samples += 1;
+        tokio::time::sleep_until(next).await;
+    }
+    Ok((low, high, samples))
+}

@@ -50,6 +50,10 @@ commands:
           run the image update benchmark (release build, real engines, docker-registry, as root): a push
           under a running definition's tag → the new digest at a subscriber through the registry's push
           hook; writes the table into BENCHMARKS.md
+  bench rollouts
+          run the rolling update benchmark (release build, real engines, as root): 10 replicas rolled to
+          a new image one and three at a time, against stopping and starting them all; writes the table
+          into BENCHMARKS.md
 ";
 
 fn main() {
@@ -246,6 +250,7 @@ const BENCHMARKS: &[&str] = &[
     "terminal",
     "alerts",
     "updates",
+    "rollouts",
 ];
 
 fn bench(root: &Path, rest: &[String]) -> Result<()> {
@@ -272,7 +277,7 @@ fn bench(root: &Path, rest: &[String]) -> Result<()> {
     // one: a release build of it.
     if matches!(
         which.as_str(),
-        "converge" | "inventory" | "stats" | "alerts" | "updates"
+        "converge" | "inventory" | "stats" | "alerts" | "updates" | "rollouts"
     ) {
         sh(cargo().args([
             "build",
