@@ -18,6 +18,7 @@ mod m20261204_000013_alerts;
 mod m20261204_000014_alert_thresholds;
 mod m20261204_000015_image_updates;
 mod m20261204_000016_rollouts;
+mod m20261204_000017_deploy_hooks;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000014_alert_thresholds::Migration),
             Box::new(m20261204_000015_image_updates::Migration),
             Box::new(m20261204_000016_rollouts::Migration),
+            Box::new(m20261204_000017_deploy_hooks::Migration),
         ]
     }
 }

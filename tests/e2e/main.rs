@@ -179,6 +179,7 @@ fn all_tests() -> Vec<(&'static str, TestFn)> {
         updates::push_hook_marks_updates,
         rollouts::roll_out_roll_back_and_pin,
         rollouts::rollout_survives_sigkill,
+        rollouts::deploy_hook_rolls_out,
         metrics::prometheus_metrics_pass_promtool,
         backup::backup_restore_and_one_server_per_file,
         roles::every_mutation_checks_the_role,

@@ -3,7 +3,8 @@
 //! fewer than two running), an image that breaks at start is rolled back by itself with the reason, and a roll
 //! back to the first revision runs its digest although the tag now names another image. Bad revisions are
 //! refused before anything stops. A Berth SIGKILLed in the middle of a rollout finishes it after its restart,
-//! with exactly the desired replicas and none twice.
+//! with exactly the desired replicas and none twice. A deploy hook's URL rolls the container out; a wrong or revoked
+//! token answers 404 and changes nothing.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -437,4 +438,101 @@ pub async fn rollout_survives_sigkill(env: &TestEnv) -> Result<()> {
         }
     }
     outcome
+}
+
+pub async fn deploy_hook_rolls_out(env: &TestEnv) -> Result<()> {
+    let (app, _token, hosts) = crate::containers::berth_with_hosts(env).await?;
+    let h1 = env.host("h1")?;
+    let base = env.registry.reference("tools/busybox:1.35");
+    let reference = env
+        .registry
+        .reference(&format!("rollout/hook-{}:1", std::process::id()));
+    let outcome = async {
+        push_variant(h1, &base, &reference, "/d1").await?;
+        let c = create_container(
+            &app,
+            json!({ "name": "hooked-deploy", "image": reference, "command": ["sh", "-c", COMMAND],
+                    "hostId": hosts[0], "minHealthySecs": 1 }),
+        )
+        .await?;
+        let id = c["id"].as_str().unwrap_or_default().to_owned();
+        container_action(&app, "runContainer", &id, None).await?;
+        wait_container_status(&app, &id, "RUNNING", Duration::from_secs(90)).await?;
+        let token = gql(
+            &app,
+            "mutation H($id: ID!) { createDeployHook(containerId: $id) }",
+            json!({ "id": id }),
+        )
+        .await?["createDeployHook"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        ensure!(token.len() >= 32, "a long token: {token:?}");
+        let has = gql(&app, "query C($id: ID!) { container(id: $id) { hasDeployHook } }", json!({ "id": id })).await?;
+        ensure!(has["container"]["hasDeployHook"] == true, "{has}");
+        push_variant(h1, &base, &reference, "/d2").await?;
+        let client = reqwest::Client::new();
+
+        // A wrong token: 404, nothing pulled or rolled.
+        let wrong = client
+            .post(app.url(&format!("/hooks/deploy/{token}x")))
+            .send()
+            .await?;
+        ensure!(wrong.status() == 404, "a wrong token: {}", wrong.status());
+        let after_wrong = state(&app, &id).await?;
+        ensure!(
+            after_wrong["rollout"].is_null() && after_wrong["revisions"].as_array().map(Vec::len) == Some(1),
+            "nothing happened: {after_wrong}"
+        );
+
+        // The right one: a pull and a rollout, answered 202.
+        let right = client
+            .post(app.url(&format!("/hooks/deploy/{token}")))
+            .send()
+            .await?;
+        let status = right.status();
+        let body: Value = right.json().await?;
+        ensure!(
+            status == 202 && body["rollout"]["state"] == "ROLLING" && body["rollout"]["toRevision"] == 2,
+            "the hook starts a rollout: {status} {body}"
+        );
+        let done = wait_rollout(&app, &id, "SUCCEEDED", Duration::from_secs(90)).await?;
+        ensure!(
+            revisions_of(&done) == vec![2] && done["revisions"][0]["createdBy"] == "deploy hook",
+            "rolled to revision 2 by the hook: {done}"
+        );
+        let audit = gql(
+            &app,
+            "{ auditLog(filter: { action: \"deployHook\" }) { edges { node { user target result } } } }",
+            json!({}),
+        )
+        .await?;
+        ensure!(
+            audit["auditLog"]["edges"][0]["node"]["target"] == "hooked-deploy"
+                && audit["auditLog"]["edges"][0]["node"]["result"] == "ok",
+            "the call is audited: {audit}"
+        );
+
+        // Revoked: the same URL answers 404.
+        let revoked = gql(
+            &app,
+            "mutation R($id: ID!) { revokeDeployHook(containerId: $id) { hasDeployHook } }",
+            json!({ "id": id }),
+        )
+        .await?;
+        ensure!(revoked["revokeDeployHook"]["hasDeployHook"] == false, "{revoked}");
+        let gone = client
+            .post(app.url(&format!("/hooks/deploy/{token}")))
+            .send()
+            .await?;
+        ensure!(gone.status() == 404, "a revoked token: {}", gone.status());
+        Ok(())
+    }
+    .await;
+    for file in ["d1", "d2"] {
+        let _ = h1
+            .docker(&["rm", "-f", &format!("rollout-build-{file}")])
+            .await;
+    }
+    app.finish(outcome).await
 }

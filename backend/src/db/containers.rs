@@ -137,6 +137,7 @@ pub async fn update_if_version(
     model.rollout_reason = ActiveValue::NotSet;
     model.rollout_from = ActiveValue::NotSet;
     model.rollout_to = ActiveValue::NotSet;
+    model.deploy_hook_hash = ActiveValue::NotSet;
     let txn = super::begin_write(db).await?;
     let res = container::Entity::update_many()
         .set(model)
@@ -868,6 +869,34 @@ pub async fn set_rollout(
         .exec(&txn)
         .await?;
     txn.commit().await
+}
+
+/// Sets (or with `None` clears) the hash of a definition's deploy-hook token; `false` when there is no such
+/// definition.
+pub async fn set_deploy_hook_hash(
+    db: &DatabaseConnection,
+    id: &str,
+    hash: Option<String>,
+) -> Result<bool, DbErr> {
+    let txn = super::begin_write(db).await?;
+    let res = container::Entity::update_many()
+        .col_expr(container::Column::DeployHookHash, Expr::value(hash))
+        .filter(container::Column::Id.eq(id))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// The definition whose deploy-hook token hashes to `hash` (index `ix_containers_deploy_hook`).
+pub async fn by_deploy_hook_hash(
+    db: &DatabaseConnection,
+    hash: &str,
+) -> Result<Option<ContainerRow>, DbErr> {
+    container::Entity::find()
+        .filter(container::Column::DeployHookHash.eq(hash))
+        .one(db)
+        .await
 }
 
 /// A container's revisions, newest first (at most `limit`).

@@ -242,6 +242,7 @@ fn definition(
         rollout_to: None,
         max_parallel: 1,
         min_healthy_secs: 5,
+        deploy_hook_hash: None,
         version: 1,
         created_at: created,
         updated_at: created,

@@ -240,6 +240,8 @@ pub struct Container {
     pub min_healthy_secs: i32,
     /// The rolling update in progress, or how the last one ended; null when it was never rolled.
     pub rollout: Option<Rollout>,
+    /// Whether a deploy hook is set (`createDeployHook`).
+    pub has_deploy_hook: bool,
     pub desired_state: DesiredState,
     /// Optimistic locking: updates name the version they edit.
     pub version: i32,
@@ -357,6 +359,7 @@ impl From<svc::Container> for Container {
                 .and_then(|v| i32::try_from(v).ok()),
             max_parallel: c.max_parallel,
             min_healthy_secs: c.min_healthy_secs,
+            has_deploy_hook: c.has_deploy_hook,
             rollout: c.rollout.map(|r| Rollout {
                 state: r.state.into(),
                 reason: r.reason,
@@ -873,6 +876,31 @@ impl ContainerMutation {
         Ok(services(ctx)?
             .containers
             .redeploy(actor, &id, pull)
+            .await?
+            .into())
+    }
+
+    /// Creates (or replaces) the container's deploy hook and returns its token, shown only this once: a CI job
+    /// POSTs to `/hooks/deploy/<token>` (no other credentials) for a pull and rolling update, like
+    /// `redeployContainer`. A wrong token answers 404 and does nothing; every call is audited.
+    async fn create_deploy_hook(&self, ctx: &Context<'_>, container_id: ID) -> ApiResult<String> {
+        let actor = require_user(ctx)?;
+        Ok(services(ctx)?
+            .containers
+            .create_deploy_hook(actor, &container_id)
+            .await?)
+    }
+
+    /// Revokes the container's deploy hook: its URL answers 404 from now on.
+    async fn revoke_deploy_hook(
+        &self,
+        ctx: &Context<'_>,
+        container_id: ID,
+    ) -> ApiResult<Container> {
+        let actor = require_user(ctx)?;
+        Ok(services(ctx)?
+            .containers
+            .revoke_deploy_hook(actor, &container_id)
             .await?
             .into())
     }

@@ -60,6 +60,7 @@ pub fn router<S: SessionStore + Clone>(state: AppState, sessions: S, static_dir:
         .route("/api/terminal", get(terminal::upgrade))
         .route("/api/logs", get(logs::download))
         .route("/hooks/registry/{id}", post(hooks::registry))
+        .route("/hooks/deploy/{token}", post(hooks::deploy))
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
         .layer(session_layer)
         .layer(axum::middleware::from_fn(session_store_failures))

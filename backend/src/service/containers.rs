@@ -146,6 +146,8 @@ pub struct Container {
     pub min_healthy_secs: i32,
     /// The rolling update in progress or the last one (`None`: never rolled).
     pub rollout: Option<Rollout>,
+    /// Whether a deploy hook is set (`POST /hooks/deploy/{token}`).
+    pub has_deploy_hook: bool,
 }
 
 /// One replica of a container.
@@ -400,6 +402,7 @@ fn to_container(row: ContainerRow) -> Result<Container, ServiceError> {
         replace_unhealthy_after_secs: row.replace_unhealthy_after_secs,
         max_parallel: row.max_parallel,
         min_healthy_secs: row.min_healthy_secs,
+        has_deploy_hook: row.deploy_hook_hash.is_some(),
         rollout: match (row.rollout_state, row.rollout_from, row.rollout_to) {
             (Some(state), Some(from), Some(to)) => state.parse().ok().map(|state| Rollout {
                 state,
@@ -410,6 +413,12 @@ fn to_container(row: ContainerRow) -> Result<Container, ServiceError> {
             _ => None,
         },
     })
+}
+
+/// How a deploy-hook token is kept: its SHA-256 in hex (tokens are 256 random bits, so no salt or stretching).
+fn deploy_hook_hash(token: &str) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(token.as_bytes()))
 }
 
 fn to_revision(row: RevisionRow) -> Revision {
@@ -753,6 +762,7 @@ impl ValidDefinition {
             rollout_reason: None,
             rollout_from: None,
             rollout_to: None,
+            deploy_hook_hash: None,
             version,
             created_at,
             updated_at: Utc::now(),
@@ -1314,6 +1324,46 @@ impl ContainerService {
         })
         .await?;
         self.require(id).await
+    }
+
+    /// Creates (or replaces) the container's deploy hook: answers the token, shown once; only its hash is kept.
+    /// `POST /hooks/deploy/{token}` then redeploys the container with a pull.
+    pub async fn create_deploy_hook(&self, actor: &User, id: &str) -> Result<String, ServiceError> {
+        authz::require(actor, Action::RunContainers)?;
+        self.require(id).await?;
+        let token = crate::service::auth::new_secret();
+        q::set_deploy_hook_hash(&self.db, id, Some(deploy_hook_hash(&token))).await?;
+        Ok(token)
+    }
+
+    /// Revokes the container's deploy hook (its URL answers 404 from now on).
+    pub async fn revoke_deploy_hook(
+        &self,
+        actor: &User,
+        id: &str,
+    ) -> Result<Container, ServiceError> {
+        authz::require(actor, Action::RunContainers)?;
+        self.require(id).await?;
+        q::set_deploy_hook_hash(&self.db, id, None).await?;
+        self.require(id).await
+    }
+
+    /// A deploy hook was called with `token`: the container it belongs to is redeployed with a pull (as Berth,
+    /// recorded as "deploy hook" on the revision). `Ok(None)` when no container has that token.
+    pub async fn deploy_hook(&self, token: &str) -> Result<Option<Container>, ServiceError> {
+        let Some(row) = q::by_deploy_hook_hash(&self.db, &deploy_hook_hash(token.trim())).await?
+        else {
+            return Ok(None);
+        };
+        let id = row.id.clone();
+        self.ask(|reply| ReconcileCommand::Redeploy {
+            container_id: id.clone(),
+            pull: true,
+            by: "deploy hook".to_owned(),
+            reply,
+        })
+        .await?;
+        self.require(&id).await.map(Some)
     }
 
     /// The container's revisions, newest first (the last 50).

@@ -55,6 +55,8 @@ pub struct Model {
     pub max_parallel: i32,
     /// How long a new replica without a health check must run before the next is replaced.
     pub min_healthy_secs: i32,
+    /// SHA-256 (hex) of the deploy-hook token; written only by `set_deploy_hook_hash`, kept by edits.
+    pub deploy_hook_hash: Option<String>,
     pub updated_at: ChronoDateTimeUtc,
 }
 
