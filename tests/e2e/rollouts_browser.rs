@@ -1,6 +1,7 @@
 //! The container page's Revisions section in headless Chromium: with the registry indexed by Berth, a new image
 //! pushed under the running tag shows the Update tag; Redeploy rolls the replicas to it (the rollout's badge
-//! goes live to "Rolled out" and revision 2 appears), and "Roll back" on revision 1 returns them to its digest.
+//! goes live to "Rolled out" and revision 2 appears), "Roll back" on revision 1 returns them to its digest, and
+//! "Create deploy hook" shows the hook's URL once.
 
 use std::time::Duration;
 
@@ -168,5 +169,25 @@ async fn journey(client: &Client, app: &TestApp, env: &TestEnv) -> Result<()> {
     );
     show_revisions(client).await?;
     screenshot(client, "container-rolled-back.png").await?;
+
+    // A deploy hook: its URL shown once.
+    click(client, "#deploy-hook-create", PAGE).await?;
+    wait_for_text_containing(client, "#deploy-hook-snippet", "/hooks/deploy/berth_", PAGE).await?;
+    wait_for_text_containing(client, "#deploy-hook .deploy-hook-state", "On", PAGE).await?;
+    client
+        .execute(
+            "document.querySelector('#deploy-hook').scrollIntoView({block: 'center'})",
+            vec![],
+        )
+        .await
+        .context("scrolling to the deploy hook")?;
+    screenshot(client, "container-deploy-hook.png").await?;
+    let has = app
+        .graphql(
+            "query C($id: ID!) { container(id: $id) { hasDeployHook } }",
+            json!({ "id": id }),
+        )
+        .await?;
+    ensure!(data(&has)?["container"]["hasDeployHook"] == true, "{has}");
     Ok(())
 }

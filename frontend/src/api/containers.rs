@@ -198,6 +198,9 @@ pub struct Container {
     /// The rolling update in progress or the last one.
     #[serde(default)]
     pub rollout: Option<Rollout>,
+    /// Whether a deploy hook is set.
+    #[serde(default)]
+    pub has_deploy_hook: bool,
     /// Replicas a rolling update replaces at a time.
     #[serde(default = "one")]
     pub max_parallel: i64,
@@ -305,7 +308,7 @@ pub(crate) fn container_fields() -> String {
          restartPolicy replicas mounts {{ containerPath readOnly disk {{ id name kind {HOST_REF} }} }} desiredState version \
          createdAt updatedAt {HOST_REF} status changedSinceStart latestDigest updateAvailable \
          healthCheck {{ test intervalSecs timeoutSecs retries startPeriodSecs }} replaceUnhealthyAfterSecs \
-         rollout {{ state reason fromRevision toRevision }} maxParallel minHealthySecs \
+         rollout {{ state reason fromRevision toRevision }} maxParallel minHealthySecs hasDeployHook \
          instances {{ {} }}",
         instance_fields()
     )
@@ -554,6 +557,27 @@ pub async fn rollback_container(id: &str, revision: i64) -> Result<Container, Ap
         "($id: ID!, $revision: Int!)",
         "id: $id, revision: $revision",
         json!({ "id": id, "revision": revision }),
+    )
+    .await
+}
+
+/// Creates (or replaces) the container's deploy hook; answers its token, which is shown only this once.
+pub async fn create_deploy_hook(id: &str) -> Result<String, ApiError> {
+    execute_field(
+        "mutation CreateDeployHook($id: ID!) { createDeployHook(containerId: $id) }",
+        json!({ "id": id }),
+        "createDeployHook",
+    )
+    .await
+}
+
+/// Revokes the container's deploy hook.
+pub async fn revoke_deploy_hook(id: &str) -> Result<Container, ApiError> {
+    container_mutation(
+        "revokeDeployHook",
+        "($id: ID!)",
+        "containerId: $id",
+        json!({ "id": id }),
     )
     .await
 }

@@ -1,12 +1,15 @@
 //! `section#container-revisions` on a container's page: where the last rolling update stands (live, with the
 //! reason of a roll back), the Redeploy button (pull and roll to the image's current digest), and the revisions
-//! with how many replicas run each and a "Roll back" button for the others.
+//! with how many replicas run each and a "Roll back" button for the others; under them the deploy hook (a URL a
+//! CI job POSTs to for the same as Redeploy), its token shown once.
 
 use crate::api::Role;
 use crate::api::containers::{
-    Container, Revision, container_revisions, redeploy_container, rollback_container,
+    Container, Revision, container_revisions, create_deploy_hook, redeploy_container,
+    revoke_deploy_hook, rollback_container,
 };
 use crate::components::badge::{Badge, Tone};
+use crate::components::clipboard::copy_text;
 use crate::components::format::short_digest;
 use crate::components::permission::needs_title;
 use crate::components::time::Timestamp;
@@ -259,6 +262,143 @@ pub fn Revisions(
                     </Show>
                 </table>
             </div>
+            <DeployHook container=container on_changed=on_changed />
         </section>
+    }
+}
+
+/// `#deploy-hook`: on or off, a new token's URL shown once (with a `curl` line to copy), revoke.
+#[component]
+fn DeployHook(container: Signal<Container>, on_changed: Callback<Container>) -> impl IntoView {
+    let toasts = use_toasts();
+    let refused = needs_title(Role::Operator);
+    let allowed = refused.is_none();
+    let busy = RwSignal::new(false);
+    let token = RwSignal::new(None::<String>);
+    let copied = RwSignal::new(None::<Result<(), String>>);
+    // Set by a create or revoke here until the container's own record says so.
+    let set_here = RwSignal::new(None::<bool>);
+    let has = move || {
+        set_here
+            .get()
+            .unwrap_or_else(|| container.with(|c| c.has_deploy_hook))
+    };
+    let url = move |token: &str| {
+        let origin = web_sys::window()
+            .and_then(|w| w.location().origin().ok())
+            .unwrap_or_default();
+        format!("{origin}/hooks/deploy/{token}")
+    };
+    let create = move |_| {
+        if busy.get_untracked() {
+            return;
+        }
+        busy.set(true);
+        let id = container.with_untracked(|c| c.id.clone());
+        spawn_local(async move {
+            match create_deploy_hook(&id).await {
+                Ok(new_token) => {
+                    token.set(Some(new_token));
+                    copied.set(None);
+                    set_here.set(Some(true));
+                }
+                Err(error) => {
+                    toasts.error(format!("Could not create a deploy hook: {}", error.message))
+                }
+            }
+            busy.try_set(false);
+        });
+    };
+    let revoke = move |_| {
+        if busy.get_untracked() {
+            return;
+        }
+        busy.set(true);
+        let id = container.with_untracked(|c| c.id.clone());
+        spawn_local(async move {
+            match revoke_deploy_hook(&id).await {
+                Ok(c) => {
+                    token.set(None);
+                    set_here.set(Some(false));
+                    toasts.success("Deploy hook revoked: its URL answers 404 from now on.");
+                    on_changed.run(c);
+                }
+                Err(error) => toasts.error(format!(
+                    "Could not revoke the deploy hook: {}",
+                    error.message
+                )),
+            }
+            busy.try_set(false);
+        });
+    };
+    let copy = move |_| {
+        let Some(text) = token
+            .get_untracked()
+            .map(|t| format!("curl -fsS -X POST {}", url(&t)))
+        else {
+            return;
+        };
+        spawn_local(async move {
+            copied.set(Some(copy_text(&text, None).await));
+        });
+    };
+    view! {
+        <div id="deploy-hook" class="card cap-panel deploy-hook-card">
+            <div class="cap-head">
+                <h3 class="card-title">"Deploy hook"</h3>
+                {move || if has() {
+                    view! { <span class="tag tag-update deploy-hook-state">"On"</span> }.into_any()
+                } else {
+                    view! { <span class="tag deploy-hook-state">"Off"</span> }.into_any()
+                }}
+            </div>
+            <p class="muted">
+                "A URL a CI job POSTs to after pushing the image: Berth pulls it and rolls the replicas out, like Redeploy. Anyone with the URL can do that; a revoked or wrong one answers 404."
+            </p>
+            {move || token.get().map(|t| {
+                let line = format!("curl -fsS -X POST {}", url(&t));
+                view! {
+                    <div class="secret-box" role="status" aria-live="polite">
+                        <p><strong>"The URL will not be shown again."</strong></p>
+                        <pre id="deploy-hook-snippet" class="hook-snippet mono">{line}</pre>
+                        <div class="secret-actions">
+                            <button type="button" class="btn btn-secondary btn-sm" on:click=copy>
+                                {move || if matches!(copied.get(), Some(Ok(()))) { "Copied" } else { "Copy" }}
+                            </button>
+                            <button type="button" class="btn btn-ghost btn-sm" on:click=move |_| token.set(None)>
+                                "I have saved it"
+                            </button>
+                        </div>
+                        {move || match copied.get() {
+                            Some(Err(message)) => Some(view! { <p class="field-error">{message}</p> }),
+                            _ => None,
+                        }}
+                    </div>
+                }
+            })}
+            <div class="card-actions">
+                <button
+                    id="deploy-hook-create"
+                    type="button"
+                    class="btn btn-secondary btn-sm"
+                    title=refused
+                    disabled=move || !allowed || busy.get()
+                    on:click=create
+                >
+                    {move || if has() { "New URL" } else { "Create deploy hook" }}
+                </button>
+                <Show when=has>
+                    <button
+                        id="deploy-hook-revoke"
+                        type="button"
+                        class="btn btn-ghost btn-sm"
+                        disabled=move || !allowed || busy.get()
+                        on:click=revoke
+                    >
+                        "Revoke"
+                    </button>
+                </Show>
+            </div>
+        </div>
     }
 }
