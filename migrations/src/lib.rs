@@ -19,6 +19,7 @@ mod m20261204_000014_alert_thresholds;
 mod m20261204_000015_image_updates;
 mod m20261204_000016_rollouts;
 mod m20261204_000017_deploy_hooks;
+mod m20261204_000018_update_policy;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000015_image_updates::Migration),
             Box::new(m20261204_000016_rollouts::Migration),
             Box::new(m20261204_000017_deploy_hooks::Migration),
+            Box::new(m20261204_000018_update_policy::Migration),
         ]
     }
 }

@@ -335,6 +335,15 @@ wire_enum!(
     }
 );
 
+wire_enum!(
+    /// What Berth does when the registry has a newer image for a definition's tag.
+    UpdatePolicy, "unknown update policy", {
+        Off => "OFF", "Off";
+        Notify => "NOTIFY", "Notify";
+        Auto => "AUTO", "Roll out automatically";
+    }
+);
+
 /// Replicas a rolling update replaces at a time: 1 to 100.
 pub fn validate_max_parallel(n: i64) -> Result<i64, String> {
     if (1..=100).contains(&n) {

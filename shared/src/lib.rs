@@ -25,10 +25,10 @@ pub use alerts::{
 pub use bytes::{ByteSizeError, format_bytes, parse_bytes};
 pub use container::{
     ContainerFieldError, DesiredState, DiskKind, Health, InstanceStatus, RestartPolicy,
-    RolloutState, UnknownValue, normalize_host_path, parse_cpus, suggest_container_name,
-    summary_status, summary_with_health, validate_container_name, validate_container_path,
-    validate_cpu_shares, validate_cpus, validate_host_path, validate_max_parallel,
-    validate_min_healthy_secs, validate_replicas,
+    RolloutState, UnknownValue, UpdatePolicy, normalize_host_path, parse_cpus,
+    suggest_container_name, summary_status, summary_with_health, validate_container_name,
+    validate_container_path, validate_cpu_shares, validate_cpus, validate_host_path,
+    validate_max_parallel, validate_min_healthy_secs, validate_replicas,
 };
 pub use endpoint::{EndpointError, HostEndpoint};
 pub use env::{ENV_NAME_MAX, EnvNameError, validate_env_name};

@@ -180,6 +180,7 @@ fn all_tests() -> Vec<(&'static str, TestFn)> {
         rollouts::roll_out_roll_back_and_pin,
         rollouts::rollout_survives_sigkill,
         rollouts::deploy_hook_rolls_out,
+        rollouts::auto_policy_rolls_out_new_images,
         metrics::prometheus_metrics_pass_promtool,
         backup::backup_restore_and_one_server_per_file,
         roles::every_mutation_checks_the_role,

@@ -4,7 +4,8 @@
 //! back to the first revision runs its digest although the tag now names another image. Bad revisions are
 //! refused before anything stops. A Berth SIGKILLed in the middle of a rollout finishes it after its restart,
 //! with exactly the desired replicas and none twice. A deploy hook's URL rolls the container out; a wrong or revoked
-//! token answers 404 and changes nothing.
+//! token answers 404 and changes nothing. Update policy AUTO rolls a definition out when the registry's index sees a
+//! new image of its tag; OFF shows no update.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -530,6 +531,81 @@ pub async fn deploy_hook_rolls_out(env: &TestEnv) -> Result<()> {
     }
     .await;
     for file in ["d1", "d2"] {
+        let _ = h1
+            .docker(&["rm", "-f", &format!("rollout-build-{file}")])
+            .await;
+    }
+    app.finish(outcome).await
+}
+
+pub async fn auto_policy_rolls_out_new_images(env: &TestEnv) -> Result<()> {
+    let (app, _token, hosts) = crate::containers::berth_with_hosts(env).await?;
+    let h1 = env.host("h1")?;
+    let base = env.registry.reference("tools/busybox:1.35");
+    let repository = format!("rollout/auto-{}", std::process::id());
+    let reference = env.registry.reference(&format!("{repository}:1"));
+    let outcome = async {
+        push_variant(h1, &base, &reference, "/a1").await?;
+        let registry = gql(
+            &app,
+            "mutation A($i: RegistryInput!) { addRegistry(input: $i) { id } }",
+            json!({ "i": { "name": "open", "url": env.registry.url, "insecure": true, "refreshIntervalSeconds": 0 } }),
+        )
+        .await?;
+        let registry_id = registry["addRegistry"]["id"].as_str().unwrap_or_default().to_owned();
+        let mut ids = Vec::new();
+        for (name, policy) in [("auto-rolled", "AUTO"), ("never-told", "OFF")] {
+            let c = create_container(
+                &app,
+                json!({ "name": name, "image": reference, "command": ["sh", "-c", COMMAND],
+                        "hostId": hosts[0], "minHealthySecs": 1, "updatePolicy": policy }),
+            )
+            .await?;
+            let id = c["id"].as_str().unwrap_or_default().to_owned();
+            container_action(&app, "runContainer", &id, None).await?;
+            wait_container_status(&app, &id, "RUNNING", Duration::from_secs(90)).await?;
+            ids.push(id);
+        }
+        let policies = gql(
+            &app,
+            "query C($a: ID!, $b: ID!) { a: container(id: $a) { updatePolicy } b: container(id: $b) { updatePolicy } }",
+            json!({ "a": ids[0], "b": ids[1] }),
+        )
+        .await?;
+        ensure!(
+            policies["a"]["updatePolicy"] == "AUTO" && policies["b"]["updatePolicy"] == "OFF",
+            "{policies}"
+        );
+
+        push_variant(h1, &base, &reference, "/a2").await?;
+        gql(
+            &app,
+            "mutation R($id: ID!) { refreshRegistry(id: $id) { id } }",
+            json!({ "id": registry_id }),
+        )
+        .await?;
+        let rolled = wait_rollout(&app, &ids[0], "SUCCEEDED", Duration::from_secs(90)).await?;
+        ensure!(
+            revisions_of(&rolled) == vec![2] && rolled["revisions"][0]["createdBy"] == "berth",
+            "AUTO rolled out by itself: {rolled}"
+        );
+        let off = gql(
+            &app,
+            "query C($id: ID!) { container(id: $id) { updateAvailable latestDigest rollout { state } instances { revision } } }",
+            json!({ "id": ids[1] }),
+        )
+        .await?;
+        ensure!(
+            off["container"]["latestDigest"].is_string()
+                && off["container"]["updateAvailable"] == false
+                && off["container"]["rollout"].is_null()
+                && off["container"]["instances"][0]["revision"] == 1,
+            "OFF: no update shown, nothing rolled: {off}"
+        );
+        Ok(())
+    }
+    .await;
+    for file in ["a1", "a2"] {
         let _ = h1
             .docker(&["rm", "-f", &format!("rollout-build-{file}")])
             .await;

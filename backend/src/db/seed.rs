@@ -243,6 +243,7 @@ fn definition(
         max_parallel: 1,
         min_healthy_secs: 5,
         deploy_hook_hash: None,
+        update_policy: "NOTIFY".to_owned(),
         version: 1,
         created_at: created,
         updated_at: created,

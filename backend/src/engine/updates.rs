@@ -10,7 +10,7 @@ use crate::service::alerts::AlertService;
 use crate::service::alerts::detect::{self, Finding};
 use crate::service::containers::{self, ContainerService};
 use crate::service::registries::RegistryService;
-use berth_shared::AlertCondition;
+use berth_shared::{AlertCondition, RolloutState, UpdatePolicy};
 use std::time::{Duration, Instant};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::task::JoinHandle;
@@ -113,8 +113,14 @@ impl Watcher {
         for (id, name, image) in definitions {
             self.containers
                 .announce_changed(&id, format!("the registry's {image} changed"));
+            let Some(c) = self.containers.get(&id).await? else {
+                continue;
+            };
+            if c.update_policy == UpdatePolicy::Auto {
+                self.roll_out_if_new(&c).await?;
+            }
             if alerting {
-                findings.push(self.judge(&id, &name, &image).await?);
+                findings.push(self.judge(&id, &name, &image, c.update_policy).await?);
             }
         }
         self.alerts.apply(findings).await
@@ -127,21 +133,70 @@ impl Watcher {
         let Some(c) = self.containers.get(container_id).await? else {
             return Ok(());
         };
-        let finding = self.judge(&c.id, &c.name, &c.image).await?;
+        let finding = self
+            .judge(&c.id, &c.name, &c.image, c.update_policy)
+            .await?;
         self.alerts.apply(vec![finding]).await
     }
 
+    /// AUTO: a running definition whose replicas run another digest than the registry's current one for the tag
+    /// is redeployed (in the background; the reconciler refuses it while another rollout runs). A digest whose
+    /// rollout already ended rolled back or failed is not tried again by itself.
+    async fn roll_out_if_new(&self, c: &containers::Container) -> Result<(), ServiceError> {
+        let Some(latest) = self
+            .registries
+            .latest_digests(std::slice::from_ref(&c.image))
+            .await?
+            .remove(&c.image)
+        else {
+            return Ok(());
+        };
+        let instances = self.containers.instances(&c.id).await?;
+        if !containers::update_available(&latest, &instances) {
+            return Ok(());
+        }
+        if let Some(r) = &c.rollout
+            && matches!(r.state, RolloutState::RolledBack | RolloutState::Failed)
+            && let Some(bad) = self.containers.revision(&c.id, r.to_revision).await?
+            && bad.image_digest.as_deref() == Some(latest.as_str())
+        {
+            tracing::info!(container = %c.name, digest = %latest, "not rolling out again a digest that was rolled back");
+            return Ok(());
+        }
+        tracing::info!(container = %c.name, digest = %latest, "update policy AUTO: rolling out the new image");
+        let containers = self.containers.clone();
+        let id = c.id.clone();
+        let name = c.name.clone();
+        tokio::spawn(async move {
+            if let Err(e) = containers
+                .redeploy(&crate::service::authz::system(), &id, true)
+                .await
+            {
+                tracing::warn!(container = %name, error = %e, "an automatic rollout did not start");
+            }
+        });
+        Ok(())
+    }
+
     /// Whether the definition's replicas run the registry's current image of its tag.
-    async fn judge(&self, id: &str, name: &str, image: &str) -> Result<Finding, ServiceError> {
+    /// A definition whose policy is OFF never has one.
+    async fn judge(
+        &self,
+        id: &str,
+        name: &str,
+        image: &str,
+        policy: UpdatePolicy,
+    ) -> Result<Finding, ServiceError> {
         let latest = self
             .registries
             .latest_digests(&[image.to_owned()])
             .await?
             .remove(image);
         let instances = self.containers.instances(id).await?;
-        let available = latest
-            .as_deref()
-            .is_some_and(|l| containers::update_available(l, &instances));
+        let available = policy != UpdatePolicy::Off
+            && latest
+                .as_deref()
+                .is_some_and(|l| containers::update_available(l, &instances));
         Ok(detect::on_update(
             id,
             name,

@@ -46,6 +46,18 @@ pub enum RolloutState {
     Failed,
 }
 
+/// What Berth does when the registry has a newer image for a definition's tag.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "berth_shared::UpdatePolicy")]
+pub enum UpdatePolicy {
+    /// Nothing: `updateAvailable` stays false and no UPDATE_AVAILABLE alert opens.
+    Off,
+    /// `updateAvailable` (the Update tag) and, when a rule asks for it, an UPDATE_AVAILABLE alert.
+    Notify,
+    /// As NOTIFY, and a rolling update to the new digest starts by itself when the registry's index sees it.
+    Auto,
+}
+
 /// A rolling update of a container's replicas: in progress, or how the last one ended.
 #[derive(SimpleObject, Clone, Debug)]
 pub struct Rollout {
@@ -242,6 +254,7 @@ pub struct Container {
     pub rollout: Option<Rollout>,
     /// Whether a deploy hook is set (`createDeployHook`).
     pub has_deploy_hook: bool,
+    pub update_policy: UpdatePolicy,
     pub desired_state: DesiredState,
     /// Optimistic locking: updates name the version they edit.
     pub version: i32,
@@ -360,6 +373,7 @@ impl From<svc::Container> for Container {
             max_parallel: c.max_parallel,
             min_healthy_secs: c.min_healthy_secs,
             has_deploy_hook: c.has_deploy_hook,
+            update_policy: c.update_policy.into(),
             rollout: c.rollout.map(|r| Rollout {
                 state: r.state.into(),
                 reason: r.reason,
@@ -426,6 +440,9 @@ impl Container {
     /// Whether an active replica runs another image than the registry's current one for this tag
     /// (`latestDigest` against each replica's `imageDigest`); false while either is unknown.
     async fn update_available(&self, ctx: &Context<'_>) -> ApiResult<bool> {
+        if self.update_policy == UpdatePolicy::Off {
+            return Ok(false);
+        }
         let Some(latest) = self.latest_of(ctx).await? else {
             return Ok(false);
         };
@@ -617,6 +634,8 @@ pub struct ContainerInput {
     /// Seconds a new replica without a health check must keep running before the next is replaced (0–3600);
     /// absent = 5.
     pub min_healthy_secs: Option<i32>,
+    /// Absent = NOTIFY.
+    pub update_policy: Option<UpdatePolicy>,
 }
 
 impl From<ContainerInput> for ContainerSettings {
@@ -657,6 +676,7 @@ impl From<ContainerInput> for ContainerSettings {
             replace_unhealthy_after_secs: i.replace_unhealthy_after_secs.map(i64::from),
             max_parallel: i.max_parallel.map(i64::from),
             min_healthy_secs: i.min_healthy_secs.map(i64::from),
+            update_policy: i.update_policy.map(Into::into),
         }
     }
 }

@@ -538,6 +538,7 @@ pub fn map_config(
             replace_unhealthy_after_secs: None,
             max_parallel: None,
             min_healthy_secs: None,
+            update_policy: None,
         },
         mounts,
         unsupported,

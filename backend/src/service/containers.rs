@@ -10,9 +10,9 @@ use crate::service::authz::{self, Action};
 use crate::service::hosts::HostService;
 use berth_shared::{
     DesiredState, Health, HealthCheck, ImageRef, InstanceStatus, PortSpec, Protocol, RestartPolicy,
-    RolloutState, parse_bytes, summary_status, summary_with_health, validate_container_name,
-    validate_container_path, validate_cpu_shares, validate_cpus, validate_env_name,
-    validate_health_check, validate_replace_unhealthy_after, validate_replicas,
+    RolloutState, UpdatePolicy, parse_bytes, summary_status, summary_with_health,
+    validate_container_name, validate_container_path, validate_cpu_shares, validate_cpus,
+    validate_env_name, validate_health_check, validate_replace_unhealthy_after, validate_replicas,
 };
 use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
@@ -60,6 +60,8 @@ pub struct ContainerSettings {
     pub max_parallel: Option<i64>,
     /// Seconds a new replica without a health check must run before the next is replaced (`None` = 5).
     pub min_healthy_secs: Option<i64>,
+    /// `None` = NOTIFY.
+    pub update_policy: Option<UpdatePolicy>,
 }
 
 /// Replicas a rolling update replaces at a time unless the definition says otherwise.
@@ -148,6 +150,8 @@ pub struct Container {
     pub rollout: Option<Rollout>,
     /// Whether a deploy hook is set (`POST /hooks/deploy/{token}`).
     pub has_deploy_hook: bool,
+    /// OFF: no update is shown or raised; NOTIFY: shown and raised; AUTO: also rolled out when it appears.
+    pub update_policy: UpdatePolicy,
 }
 
 /// One replica of a container.
@@ -403,6 +407,7 @@ fn to_container(row: ContainerRow) -> Result<Container, ServiceError> {
         max_parallel: row.max_parallel,
         min_healthy_secs: row.min_healthy_secs,
         has_deploy_hook: row.deploy_hook_hash.is_some(),
+        update_policy: row.update_policy.parse().unwrap_or(UpdatePolicy::Notify),
         rollout: match (row.rollout_state, row.rollout_from, row.rollout_to) {
             (Some(state), Some(from), Some(to)) => state.parse().ok().map(|state| Rollout {
                 state,
@@ -689,6 +694,7 @@ fn validate(settings: &ContainerSettings) -> Result<ValidDefinition, ServiceErro
         replace_unhealthy_after_secs: settings.replace_unhealthy_after_secs,
         max_parallel,
         min_healthy_secs,
+        update_policy: settings.update_policy.unwrap_or(UpdatePolicy::Notify),
     })
 }
 
@@ -710,6 +716,7 @@ struct ValidDefinition {
     replace_unhealthy_after_secs: Option<i64>,
     max_parallel: i32,
     min_healthy_secs: i32,
+    update_policy: UpdatePolicy,
 }
 
 impl ValidDefinition {
@@ -763,6 +770,7 @@ impl ValidDefinition {
             rollout_from: None,
             rollout_to: None,
             deploy_hook_hash: None,
+            update_policy: self.update_policy.as_str().to_owned(),
             version,
             created_at,
             updated_at: Utc::now(),
@@ -1680,6 +1688,7 @@ mod tests {
             replace_unhealthy_after_secs: None,
             max_parallel: None,
             min_healthy_secs: None,
+            update_policy: None,
         }
     }
 

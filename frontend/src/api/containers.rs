@@ -5,7 +5,7 @@ use std::cmp::Ordering;
 
 use berth_shared::{
     DesiredState, DiskKind, Health, HealthCheck, InstanceStatus, Protocol, RestartPolicy,
-    RolloutState,
+    RolloutState, UpdatePolicy,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -201,12 +201,19 @@ pub struct Container {
     /// Whether a deploy hook is set.
     #[serde(default)]
     pub has_deploy_hook: bool,
+    /// What happens when the registry has a newer image of the tag.
+    #[serde(default = "notify")]
+    pub update_policy: UpdatePolicy,
     /// Replicas a rolling update replaces at a time.
     #[serde(default = "one")]
     pub max_parallel: i64,
     /// Seconds a new replica without a health check must run before the next is replaced.
     #[serde(default = "five")]
     pub min_healthy_secs: i64,
+}
+
+fn notify() -> UpdatePolicy {
+    UpdatePolicy::Notify
 }
 
 fn one() -> i64 {
@@ -290,6 +297,8 @@ pub struct ContainerInput {
     pub max_parallel: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub min_healthy_secs: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub update_policy: Option<UpdatePolicy>,
 }
 
 const HOST_REF: &str = "host { id name endpoint }";
@@ -308,7 +317,7 @@ pub(crate) fn container_fields() -> String {
          restartPolicy replicas mounts {{ containerPath readOnly disk {{ id name kind {HOST_REF} }} }} desiredState version \
          createdAt updatedAt {HOST_REF} status changedSinceStart latestDigest updateAvailable \
          healthCheck {{ test intervalSecs timeoutSecs retries startPeriodSecs }} replaceUnhealthyAfterSecs \
-         rollout {{ state reason fromRevision toRevision }} maxParallel minHealthySecs hasDeployHook \
+         rollout {{ state reason fromRevision toRevision }} maxParallel minHealthySecs hasDeployHook updatePolicy \
          instances {{ {} }}",
         instance_fields()
     )

@@ -9,8 +9,8 @@
 use std::collections::{BTreeMap, HashSet};
 
 use berth_shared::{
-    ImageRef, PortSpec, format_bytes, parse_bytes, parse_cpus, suggest_container_name,
-    validate_container_name, validate_env_name, validate_replicas,
+    ImageRef, PortSpec, UpdatePolicy, format_bytes, parse_bytes, parse_cpus,
+    suggest_container_name, validate_container_name, validate_env_name, validate_replicas,
 };
 use leptos::{ev::SubmitEvent, html, prelude::*, task::spawn_local};
 use wasm_bindgen::JsCast;
@@ -43,8 +43,9 @@ const MEMORY: &str = "resources.memory";
 const RESTART: &str = "restartPolicy";
 const HOST: &str = "hostId";
 const REPLICAS: &str = "replicas";
-const FIELDS: [&str; 9] = [
-    NAME, IMAGE, COMMAND, ENTRYPOINT, CPUS, MEMORY, RESTART, HOST, REPLICAS,
+const UPDATES: &str = "updatePolicy";
+const FIELDS: [&str; 10] = [
+    NAME, IMAGE, COMMAND, ENTRYPOINT, CPUS, MEMORY, RESTART, HOST, REPLICAS, UPDATES,
 ];
 /// Docker refuses memory limits under 6 MiB; the server says so too.
 const MIN_MEMORY: u64 = 6 * 1024 * 1024;
@@ -245,6 +246,7 @@ struct Values {
     cpus: RwSignal<String>,
     memory: RwSignal<String>,
     restart: RwSignal<RestartPolicy>,
+    updates: RwSignal<UpdatePolicy>,
     host_id: RwSignal<String>,
     replicas: RwSignal<String>,
     env: RwSignal<Vec<EnvRow>>,
@@ -266,6 +268,7 @@ impl Values {
             cpus: RwSignal::new(String::new()),
             memory: RwSignal::new(String::new()),
             restart: RwSignal::new(RestartPolicy::No),
+            updates: RwSignal::new(UpdatePolicy::Notify),
             host_id: RwSignal::new(String::new()),
             replicas: RwSignal::new("1".to_owned()),
             env: RwSignal::new(Vec::new()),
@@ -339,6 +342,7 @@ impl Values {
                 .unwrap_or_default(),
         );
         self.restart.set(container.restart_policy);
+        self.updates.set(container.update_policy);
         self.host_id.set(
             container
                 .host
@@ -630,6 +634,7 @@ pub fn ContainerDialog(
             replace_unhealthy_after_secs,
             max_parallel,
             min_healthy_secs,
+            update_policy: Some(values.updates.get_untracked()),
         };
         saving.set(true);
         let container_id = container_id.clone();
@@ -1056,6 +1061,32 @@ pub fn ContainerDialog(
                     hint=Signal::derive(replicas_hint)
                     on_edit=Callback::new(move |()| edited_field(REPLICAS))
                 />
+            </div>
+            <div class="field-pair">
+                <SelectField
+                    id="container-updates"
+                    label="New images"
+                    field=UPDATES
+                    error=Signal::derive(move || field_error(UPDATES))
+                    hint=Signal::derive(move || match values.updates.get() {
+                        UpdatePolicy::Off => "Berth does not say when the registry has a newer image of the tag.".to_owned(),
+                        UpdatePolicy::Notify => "An Update tag (and an alert, when a rule asks) when the registry has a newer image.".to_owned(),
+                        UpdatePolicy::Auto => "A newer image in the registry is rolled out by itself, replica by replica.".to_owned(),
+                    })
+                    on_change=Callback::new(move |value: String| {
+                        if let Ok(policy) = value.parse() {
+                            values.updates.set(policy);
+                        }
+                        edited_field(UPDATES);
+                    })
+                >
+                    {enum_options(
+                        UpdatePolicy::ALL,
+                        UpdatePolicy::as_str,
+                        UpdatePolicy::label,
+                        values.updates.into(),
+                    )}
+                </SelectField>
             </div>
         </FormDialog>
     }

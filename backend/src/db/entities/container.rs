@@ -57,6 +57,8 @@ pub struct Model {
     pub min_healthy_secs: i32,
     /// SHA-256 (hex) of the deploy-hook token; written only by `set_deploy_hook_hash`, kept by edits.
     pub deploy_hook_hash: Option<String>,
+    /// `berth_shared::UpdatePolicy` wire name.
+    pub update_policy: String,
     pub updated_at: ChronoDateTimeUtc,
 }
 
