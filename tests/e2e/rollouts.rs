@@ -1,11 +1,11 @@
 //! Rolling updates against real engines and a real registry: three replicas spread over the hosts roll to a
 //! new image pushed under the same tag one at a time (a sampler reading the engines every 100 ms never sees
-//! fewer than two running), an image that breaks at start is rolled back by itself with the reason, and a roll
-//! back to the first revision runs its digest although the tag now names another image. Bad revisions are
-//! refused before anything stops. A Berth SIGKILLed in the middle of a rollout finishes it after its restart,
-//! with exactly the desired replicas and none twice. A deploy hook's URL rolls the container out; a wrong or revoked
-//! token answers 404 and changes nothing. Update policy AUTO rolls a definition out when the registry's index sees a
-//! new image of its tag; OFF shows no update.
+//! fewer than two running); an image that breaks at start is rolled back by itself with the reason; a roll back
+//! to the first revision runs its digest although the tag now names another image; "apply now" of an edit rolls
+//! in place on that digest; bad revisions are refused before anything stops. A Berth SIGKILLed in the middle of
+//! a rollout finishes it after its restart, with exactly the desired replicas and none twice. A deploy hook's
+//! URL rolls the container out; a wrong or revoked token answers 404 and changes nothing. Update policy AUTO
+//! rolls a definition out when the registry's index sees a new image of its tag; OFF shows no update.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -246,6 +246,41 @@ pub async fn roll_out_roll_back_and_pin(env: &TestEnv) -> Result<()> {
             ensure!(
                 digests(&fourth) == v1 && revisions_of(&fourth) == vec![1, 1, 1],
                 "every replica back on the first digest: {fourth}"
+            );
+
+            // "Apply now" of an edit rolls in place too, and keeps the digest (the tag names the broken image).
+            let edited = gql(
+                &app,
+                "mutation U($id: ID!, $i: ContainerInput!) { updateContainer(id: $id, version: 1, input: $i) { version changedSinceStart } }",
+                json!({ "id": id, "i": { "name": "rolling", "image": reference, "command": ["sh", "-c", COMMAND],
+                                         "replicas": 3, "maxParallel": 1, "minHealthySecs": 1,
+                                         "env": [{ "name": "EDITED", "value": "yes" }] } }),
+            )
+            .await?;
+            ensure!(
+                edited["updateContainer"]["version"] == 2 && edited["updateContainer"]["changedSinceStart"] == true,
+                "{edited}"
+            );
+            container_action(&app, "runContainer", &id, None).await?;
+            let fifth = poll(
+                "the edit rolled out",
+                Duration::from_secs(120),
+                Duration::from_millis(100),
+                || async {
+                    let c = state(&app, &id).await?;
+                    Ok(if c["rollout"]["toRevision"] == 4 && c["rollout"]["state"] == "SUCCEEDED" {
+                        Probe::Ready(c)
+                    } else {
+                        Probe::NotYet(c.to_string())
+                    })
+                },
+            )
+            .await?;
+            ensure!(
+                digests(&fifth) == v1
+                    && revisions_of(&fifth) == vec![4, 4, 4]
+                    && fifth["revisions"][0]["version"] == 2,
+                "the edit applied on the same digest: {fifth}"
             );
             Ok::<_, anyhow::Error>(())
         };

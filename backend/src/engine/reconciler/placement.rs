@@ -151,6 +151,21 @@ impl Shared {
         host_override: Option<String>,
         reply: oneshot::Sender<Result<(), ServiceError>>,
     ) {
+        // An edited definition that runs everywhere it should is rolled in place, behind the health gate.
+        if host_override.is_none() {
+            match self.begin_apply(container_id).await {
+                Ok(true) => {
+                    let _ = reply.send(Ok(()));
+                    self.roll(container_id).await;
+                    return;
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    let _ = reply.send(Err(e));
+                    return;
+                }
+            }
+        }
         let scope = Scope {
             reset_attempts: true,
             ..Scope::default()

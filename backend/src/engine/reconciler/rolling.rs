@@ -2,8 +2,8 @@
 //! has proved itself (its health check, else running steadily for the minimum time). `rollout` carries them out.
 
 use crate::docker::RunState;
-use crate::service::containers::{Instance, Rollout};
-use berth_shared::{InstanceStatus, RolloutState};
+use crate::service::containers::{Container, Instance, Rollout};
+use berth_shared::{DesiredState, InstanceStatus, RolloutState};
 use chrono::{DateTime, Utc};
 
 /// What to do next in a rollout, from the replicas as recorded.
@@ -60,6 +60,30 @@ pub fn next_step(
     }
     let n = usize::try_from(max_parallel.max(1)).unwrap_or(1);
     Step::Replace(behind.iter().take(n).map(|i| i.id.clone()).collect())
+}
+
+/// Whether running an edited definition again ("apply now") can roll its replicas in place, each new one
+/// healthy before its old one goes: it runs with every replica RUNNING, some from an older version, no
+/// rollout under way, and nothing that needs placing again (a replica off its pinned host, an adopted
+/// container to remove first, disks, which two copies of a replica must not share).
+pub fn apply_in_place(c: &Container, instances: &[Instance]) -> bool {
+    let replicas = usize::try_from(c.replicas).unwrap_or(0);
+    c.desired_state == DesiredState::Running
+        && c.adopted_docker_id.is_none()
+        && c.mounts.is_empty()
+        && !c
+            .rollout
+            .as_ref()
+            .is_some_and(|r| r.state == RolloutState::Rolling)
+        && instances.len() == replicas
+        && instances.iter().all(|i| {
+            i.status == InstanceStatus::Running
+                && i.host_id.is_some()
+                && c.host_id
+                    .as_ref()
+                    .is_none_or(|h| i.host_id.as_ref() == Some(h))
+        })
+        && instances.iter().any(|i| i.definition_version < c.version)
 }
 
 /// What one look at a new replica says.
@@ -270,6 +294,90 @@ mod tests {
                 "{name}"
             );
         }
+    }
+
+    fn definition(version: i32, replicas: i64) -> Container {
+        Container {
+            id: "c".into(),
+            name: "web".into(),
+            image: "docker.io/library/nginx:1".into(),
+            command: None,
+            entrypoint: None,
+            env: Vec::new(),
+            ports: Vec::new(),
+            cpus: None,
+            memory_bytes: None,
+            cpu_shares: None,
+            restart_policy: berth_shared::RestartPolicy::No,
+            host_id: None,
+            replicas,
+            mounts: Vec::new(),
+            desired_state: DesiredState::Running,
+            version,
+            created_at: DateTime::from_timestamp(0, 0).unwrap_or_default(),
+            updated_at: DateTime::from_timestamp(0, 0).unwrap_or_default(),
+            adopted_docker_id: None,
+            health_check: None,
+            replace_unhealthy_after_secs: None,
+            max_parallel: 1,
+            min_healthy_secs: 5,
+            rollout: None,
+            has_deploy_hook: false,
+            update_policy: berth_shared::UpdatePolicy::Notify,
+        }
+    }
+
+    #[test]
+    fn apply_in_place_table() {
+        use InstanceStatus::{Pending, Running};
+        let two = |status| vec![inst(0, Some(1), Running), inst(1, Some(1), status)];
+        let edited = definition(2, 2);
+        assert!(
+            apply_in_place(&edited, &two(Running)),
+            "edited, all running"
+        );
+        assert!(
+            !apply_in_place(&definition(1, 2), &two(Running)),
+            "nothing changed"
+        );
+        assert!(
+            !apply_in_place(&edited, &two(Pending)),
+            "a replica on its way"
+        );
+        assert!(
+            !apply_in_place(&definition(2, 3), &two(Running)),
+            "a replica missing"
+        );
+        let mut stopped = definition(2, 2);
+        stopped.desired_state = DesiredState::Stopped;
+        assert!(!apply_in_place(&stopped, &two(Running)), "asked to stop");
+        let mut pinned = definition(2, 2);
+        pinned.host_id = Some("elsewhere".into());
+        assert!(
+            !apply_in_place(&pinned, &two(Running)),
+            "pinned to another host"
+        );
+        pinned.host_id = Some("h".into());
+        assert!(
+            apply_in_place(&pinned, &two(Running)),
+            "pinned where they run"
+        );
+        let mut disks = definition(2, 2);
+        disks.mounts.push(crate::service::containers::Mount {
+            disk_id: "d".into(),
+            container_path: "/data".into(),
+            read_only: false,
+        });
+        assert!(
+            !apply_in_place(&disks, &two(Running)),
+            "disks are not shared by two copies"
+        );
+        let mut rolling = definition(2, 2);
+        rolling.rollout = Some(rollout(RolloutState::Rolling));
+        assert!(
+            !apply_in_place(&rolling, &two(Running)),
+            "a rollout under way"
+        );
     }
 
     #[test]

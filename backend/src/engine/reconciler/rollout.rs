@@ -34,7 +34,7 @@ impl Shared {
         by: String,
         reply: oneshot::Sender<Result<(), ServiceError>>,
     ) {
-        let started = self.begin_redeploy(container_id, pull, by).await;
+        let started = self.begin_redeploy(container_id, pull, Some(by)).await;
         let roll = matches!(started, Ok(true));
         let _ = reply.send(started.map(|_| ()));
         if roll {
@@ -110,11 +110,24 @@ impl Shared {
         self.containers.record_revision(c, digest, None).await
     }
 
+    /// "Apply now" on a running, edited definition: `Ok(true)` when a rollout to the new version started,
+    /// `Ok(false)` when it cannot be rolled in place (see [`rolling::apply_in_place`]) and is placed again instead.
+    pub(super) async fn begin_apply(&self, container_id: &str) -> Result<bool, ServiceError> {
+        let Some(c) = self.containers.get(container_id).await? else {
+            return Ok(false);
+        };
+        let instances = self.containers.instances(container_id).await?;
+        if !rolling::apply_in_place(&c, &instances) {
+            return Ok(false);
+        }
+        self.begin_redeploy(container_id, false, None).await
+    }
+
     async fn begin_redeploy(
         &self,
         container_id: &str,
         pull: bool,
-        by: String,
+        by: Option<String>,
     ) -> Result<bool, ServiceError> {
         let (c, active) = self.rollable(container_id).await?;
         let mut hosts: Vec<String> = active.iter().filter_map(|i| i.host_id.clone()).collect();
@@ -139,19 +152,39 @@ impl Shared {
                 }
             }
         }
-        let first = hosts.first().cloned().unwrap_or_default();
-        let (_, engine) = self.hosts.engine(&first).await?;
-        let digest = engine
-            .image_digest(&docker_image_name(&c.image))
-            .await
-            .map_err(|e| {
-                ServiceError::Unavailable(format!(
-                    "reading the digest of {} failed: {}",
-                    c.image,
-                    docker_message(&e)
-                ))
-            })?;
         let from = self.current_revision(&c, &active).await?;
+        // "Apply now" changes the definition, not the image: with the same reference, the replicas keep
+        // the digest they run (the tag may name another image since, even one that was rolled back).
+        let kept = (!pull && from.image == c.image)
+            .then(|| from.image_digest.clone())
+            .flatten();
+        let digest = match kept {
+            Some(d) => Some(d),
+            None => {
+                if !pull {
+                    // Not refreshed, but fetched where it is missing (an edit may name another image).
+                    for host in &hosts {
+                        if let Err(reason) =
+                            self.have_image(host, &docker_image_name(&c.image)).await
+                        {
+                            return Err(ServiceError::Unavailable(reason));
+                        }
+                    }
+                }
+                let first = hosts.first().cloned().unwrap_or_default();
+                let (_, engine) = self.hosts.engine(&first).await?;
+                engine
+                    .image_digest(&docker_image_name(&c.image))
+                    .await
+                    .map_err(|e| {
+                        ServiceError::Unavailable(format!(
+                            "reading the digest of {} failed: {}",
+                            c.image,
+                            docker_message(&e)
+                        ))
+                    })?
+            }
+        };
         let current = digest.is_some()
             && from.image_digest == digest
             && from.version == c.version
@@ -160,10 +193,7 @@ impl Shared {
             tracing::info!(container = %c.name, revision = from.number, "redeploy: every replica already runs this digest");
             return Ok(false);
         }
-        let to = self
-            .containers
-            .record_revision(&c, digest, Some(by))
-            .await?;
+        let to = self.containers.record_revision(&c, digest, by).await?;
         tracing::info!(container = %c.name, from = from.number, to = to.number, digest = ?to.image_digest, "rolling out");
         self.containers
             .set_rollout(
