@@ -174,7 +174,9 @@ async fn journey(
     )
     .await?;
 
-    // Both hand-made containers are listed, on their hosts, unmanaged and running.
+    // Both hand-made containers are listed, on their hosts, unmanaged and running (searched for: the shared
+    // engines hold whatever the other tests left, which may fill the first screen).
+    search(client, "inv-ui-", &[JOB, WEB]).await?;
     for (name, host) in [(WEB, "h1"), (JOB, "h2")] {
         let css = row(name);
         wait_for(

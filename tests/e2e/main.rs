@@ -177,6 +177,7 @@ fn all_tests() -> Vec<(&'static str, TestFn)> {
         alerts::unplaceable_replica_is_an_alert,
         alerts::host_load_and_reminders,
         updates::push_hook_marks_updates,
+        updates::unlisted_registry_is_checked,
         rollouts::roll_out_roll_back_and_pin,
         rollouts::rollout_survives_sigkill,
         rollouts::deploy_hook_rolls_out,

@@ -323,7 +323,10 @@ pub async fn roll_out_roll_back_and_pin(env: &TestEnv) -> Result<()> {
             .docker(&["rm", "-f", &format!("rollout-build-{file}")])
             .await;
     }
-    app.finish(outcome).await
+    // After the server stopped: it would replace what goes while it runs.
+    let finished = app.finish(outcome).await;
+    berth_tests::containers::remove_replicas_named(&env.hosts, "rolling").await;
+    finished
 }
 
 async fn start_berth(data_dir: &std::path::Path) -> Result<BerthProcess> {
@@ -570,7 +573,10 @@ pub async fn deploy_hook_rolls_out(env: &TestEnv) -> Result<()> {
             .docker(&["rm", "-f", &format!("rollout-build-{file}")])
             .await;
     }
-    app.finish(outcome).await
+    // After the server stopped: it would replace what goes while it runs.
+    let finished = app.finish(outcome).await;
+    berth_tests::containers::remove_replicas_named(&env.hosts, "hooked-deploy").await;
+    finished
 }
 
 pub async fn auto_policy_rolls_out_new_images(env: &TestEnv) -> Result<()> {
@@ -645,5 +651,9 @@ pub async fn auto_policy_rolls_out_new_images(env: &TestEnv) -> Result<()> {
             .docker(&["rm", "-f", &format!("rollout-build-{file}")])
             .await;
     }
-    app.finish(outcome).await
+    // After the server stopped: it would replace what goes while it runs.
+    let finished = app.finish(outcome).await;
+    berth_tests::containers::remove_replicas_named(&env.hosts, "auto-rolled").await;
+    berth_tests::containers::remove_replicas_named(&env.hosts, "never-told").await;
+    finished
 }

@@ -38,7 +38,10 @@ pub async fn redeploy_and_roll_back_from_the_page(env: &TestEnv) -> Result<()> {
                 .await;
         }
     }
-    app.finish(outcome).await
+    // After the server stopped: it would replace what goes while it runs.
+    let finished = app.finish(outcome).await;
+    berth_tests::containers::remove_replicas_named(&env.hosts, "rolling-ui").await;
+    finished
 }
 
 async fn revisions(app: &TestApp, id: &str) -> Result<Vec<i64>> {
@@ -147,6 +150,13 @@ async fn journey(client: &Client, app: &TestApp, env: &TestEnv) -> Result<()> {
         revisions(app, &id).await? == vec![2, 2],
         "both replicas on revision 2"
     );
+    // Each instance row says which revision it runs.
+    wait_for(
+        client,
+        r#"tr.instance-row .instance-digest[data-revision="2"]"#,
+        PAGE,
+    )
+    .await?;
     show_revisions(client).await?;
     screenshot(client, "container-revisions.png").await?;
 
@@ -167,6 +177,12 @@ async fn journey(client: &Client, app: &TestApp, env: &TestEnv) -> Result<()> {
         revisions(app, &id).await? == vec![1, 1],
         "both replicas back on revision 1"
     );
+    wait_for(
+        client,
+        r#"tr.instance-row .instance-digest[data-revision="1"]"#,
+        PAGE,
+    )
+    .await?;
     show_revisions(client).await?;
     screenshot(client, "container-rolled-back.png").await?;
 

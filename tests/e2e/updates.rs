@@ -139,7 +139,7 @@ pub async fn push_hook_marks_updates(env: &TestEnv) -> Result<()> {
             wait_container_status(&app, &id, "RUNNING", Duration::from_secs(60)).await?;
             // The push reached Berth through the hook (no refresh was asked for): the digest the replica runs is the
             // registry's, and nothing is newer.
-            let first = wait_update(&app, &id, "the first digest known", Duration::from_secs(10), |c| {
+            let first = wait_update(&app, &id, "the first digest known", Duration::from_secs(30), |c| {
                 c["latestDigest"].is_string()
             })
             .await?;
@@ -222,4 +222,57 @@ pub async fn push_hook_marks_updates(env: &TestEnv) -> Result<()> {
         let _ = h2_engine.docker(&["rm", "-f", marker]).await;
     }
     app.finish(outcome).await
+}
+
+/// An image on a registry Berth does not list is checked by manifest HEAD in the background
+/// (`BERTH_UPDATE_CHECK_SECS`, 1 s here): its digest becomes `latestDigest`, and a push under the same tag makes
+/// `updateAvailable` true without the registry being added to Berth.
+pub async fn unlisted_registry_is_checked(env: &TestEnv) -> Result<()> {
+    let data_dir = env.new_app_dir()?;
+    let mut p = berth_tests::app::spawn_berth_process_with_env(
+        &data_dir,
+        &[("BERTH_UPDATE_CHECK_SECS", "1")],
+    )
+    .await?;
+    let h1 = env.host("h1")?;
+    let base = env.registry.reference("tools/busybox:1.35");
+    let reference = env
+        .registry
+        .reference(&format!("unlisted/app-{}:1", std::process::id()));
+    let outcome = async {
+        p.app
+            .login_as(berth_tests::app::ADMIN_USERNAME, berth_tests::app::ADMIN_PASSWORD)
+            .await?;
+        let host = berth_tests::hosts::add_host(&p.app, berth_tests::hosts::engine_input("h1", h1)).await?;
+        push_new_image(h1, &base, &reference, "unlisted-v1").await?;
+        let c = create_container(
+            &p.app,
+            json!({ "name": "unlisted", "image": reference, "command": ["sleep", "100000"], "hostId": host["id"] }),
+        )
+        .await?;
+        let id = c["id"].as_str().unwrap_or_default().to_owned();
+        container_action(&p.app, "runContainer", &id, None).await?;
+        wait_container_status(&p.app, &id, "RUNNING", Duration::from_secs(60)).await?;
+        let first = wait_update(&p.app, &id, "the digest read by HEAD", Duration::from_secs(30), |c| {
+            c["latestDigest"].is_string() && c["latestDigest"] == c["instances"][0]["imageDigest"]
+        })
+        .await?;
+        ensure!(first["updateAvailable"] == false, "{first}");
+        push_new_image(h1, &base, &reference, "unlisted-v2").await?;
+        let pushed = Instant::now();
+        let second = wait_update(&p.app, &id, "the push seen by HEAD", Duration::from_secs(30), |c| {
+            c["latestDigest"].is_string() && c["latestDigest"] != first["latestDigest"]
+        })
+        .await?;
+        eprintln!("updates: an unlisted registry's push seen after {:?}", pushed.elapsed());
+        ensure!(second["updateAvailable"] == true, "{second}");
+        Ok(())
+    }
+    .await;
+    for marker in ["unlisted-v1", "unlisted-v2"] {
+        let _ = h1.docker(&["rm", "-f", marker]).await;
+    }
+    let _ = p.process.kill().await;
+    berth_tests::containers::remove_replicas_named(&env.hosts, "unlisted").await;
+    outcome
 }

@@ -166,3 +166,17 @@ pub async fn sample_running(
     }
     Ok((low, high, samples))
 }
+
+/// Removes (forced) every Docker container Berth made for the definition named `name` (`NAME-REPLICA-…`) from
+/// `engines`: tests that leave replicas running would otherwise crowd the shared engines' listings for the tests
+/// after them.
+pub async fn remove_replicas_named(engines: &[crate::engine::EngineHandle], name: &str) {
+    let filter = format!("name=^/{name}-[0-9]+-");
+    for e in engines {
+        if let Ok(ids) = e.docker_ok(&["ps", "-aq", "--filter", &filter]).await {
+            for id in ids.lines().map(str::trim).filter(|l| !l.is_empty()) {
+                let _ = e.docker(&["rm", "-f", id]).await;
+            }
+        }
+    }
+}

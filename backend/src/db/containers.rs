@@ -820,6 +820,18 @@ pub async fn with_repository(
         .await
 }
 
+/// The distinct image references of the definitions (an ordered scan of `ix_containers_image`).
+pub async fn distinct_images(db: &DatabaseConnection) -> Result<Vec<String>, DbErr> {
+    container::Entity::find()
+        .select_only()
+        .column(container::Column::Image)
+        .distinct()
+        .order_by_asc(container::Column::Image)
+        .into_tuple()
+        .all(db)
+        .await
+}
+
 /// Instances by status: (status word, count); one aggregate over `container_instances`.
 pub async fn instance_status_counts(db: &DatabaseConnection) -> Result<Vec<(String, i64)>, DbErr> {
     container_instance::Entity::find()

@@ -2,7 +2,9 @@
 //! announced), every definition of those repositories is told to subscribers (its `latestDigest` and
 //! `updateAvailable` are read again) and judged for `UPDATE_AVAILABLE` alerts; a replica that starts running
 //! judges its definition again (a redeploy clears the alert). One bus subscriber; each change reads only the
-//! definitions it concerns.
+//! definitions it concerns. Images of registries Berth does not list (Docker Hub without an account in Berth,
+//! say) are checked in the background every `BERTH_UPDATE_CHECK_SECS` by one manifest HEAD each, one at a time;
+//! a digest that changed is handled like a changed tag. Definitions with update policy AUTO are redeployed.
 
 use crate::bus::Event;
 use crate::service::ServiceError;
@@ -19,6 +21,20 @@ use tokio::task::JoinHandle;
 const RULES_FRESH: Duration = Duration::from_secs(5);
 
 /// Starts the watcher.
+/// How often images of registries Berth does not list are checked by manifest HEAD: `BERTH_UPDATE_CHECK_SECS`
+/// (default 3600 s, at least 1 s).
+fn unlisted_interval() -> Duration {
+    let secs = std::env::var("BERTH_UPDATE_CHECK_SECS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(3600)
+        .max(1);
+    Duration::from_secs(secs)
+}
+
+/// The first background check of unlisted images runs this soon after start-up.
+const UNLISTED_FIRST: Duration = Duration::from_secs(5);
+
 pub fn spawn(
     registries: RegistryService,
     containers: ContainerService,
@@ -27,6 +43,36 @@ pub fn spawn(
 ) -> JoinHandle<()> {
     let mut events = bus.subscribe();
     tokio::spawn(async move {
+        let (changed_tx, mut changed_rx) = tokio::sync::mpsc::unbounded_channel::<Vec<String>>();
+        let checker = {
+            let registries = registries.clone();
+            let containers = containers.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(UNLISTED_FIRST).await;
+                let every = unlisted_interval();
+                loop {
+                    let started = Instant::now();
+                    let checked = async {
+                        let images = containers.distinct_images().await?;
+                        registries.check_unlisted(&images).await
+                    }
+                    .await;
+                    match checked {
+                        Ok(changed) if !changed.is_empty() => {
+                            if changed_tx.send(changed).is_err() {
+                                return;
+                            }
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            tracing::warn!(error = %e, "checking images of unlisted registries failed")
+                        }
+                    }
+                    tokio::time::sleep(every.saturating_sub(started.elapsed())).await;
+                }
+            })
+        };
+        let _checker = AbortOnDrop(checker);
         let mut watcher = Watcher {
             registries,
             containers,
@@ -34,7 +80,18 @@ pub fn spawn(
             rules: None,
         };
         loop {
-            let event = match events.recv().await {
+            let event = tokio::select! {
+                changed = changed_rx.recv() => {
+                    if let Some(images) = changed
+                        && let Err(e) = watcher.unlisted_changed(&images).await
+                    {
+                        tracing::warn!(error = %e, "judging image updates failed");
+                    }
+                    continue;
+                }
+                event = events.recv() => event,
+            };
+            let event = match event {
                 Ok(e) => e,
                 Err(RecvError::Lagged(n)) => {
                     tracing::warn!(
@@ -64,6 +121,15 @@ pub fn spawn(
             }
         }
     })
+}
+
+/// Stops the background check with the watcher.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 struct Watcher {
@@ -108,6 +174,39 @@ impl Watcher {
             );
         }
         let definitions = self.containers.with_repository(&names).await?;
+        self.definitions_changed(definitions).await
+    }
+
+    /// The background check found a new digest for these images of registries Berth does not list.
+    async fn unlisted_changed(&mut self, images: &[String]) -> Result<(), ServiceError> {
+        let mut names = Vec::new();
+        for image in images {
+            if let Ok(r) = berth_shared::ImageRef::parse(image) {
+                names.push(r.repository());
+                if r.is_docker_hub() {
+                    names.push(r.path().to_owned());
+                    names.push(r.familiar_name());
+                }
+            }
+        }
+        names.sort_unstable();
+        names.dedup();
+        let definitions = self
+            .containers
+            .with_repository(&names)
+            .await?
+            .into_iter()
+            .filter(|(_, _, image)| images.contains(image))
+            .collect();
+        self.definitions_changed(definitions).await
+    }
+
+    /// Tells subscribers, rolls out AUTO definitions and judges alerts for definitions whose image's current
+    /// digest may have changed: (id, name, image).
+    async fn definitions_changed(
+        &mut self,
+        definitions: Vec<(String, String, String)>,
+    ) -> Result<(), ServiceError> {
         let alerting = self.alerting(true).await?;
         let mut findings = Vec::new();
         for (id, name, image) in definitions {

@@ -1126,6 +1126,11 @@ impl ContainerService {
         Ok(q::with_repository(&self.db, names).await?)
     }
 
+    /// Every image reference the definitions name, once each (for the background update checks).
+    pub async fn distinct_images(&self) -> Result<Vec<String>, ServiceError> {
+        Ok(q::distinct_images(&self.db).await?)
+    }
+
     /// Tells subscribers something derived from a definition changed (an image update became available or
     /// went away): they read it again.
     pub fn announce_changed(&self, container_id: &str, message: String) {

@@ -247,6 +247,42 @@ pub struct RegistryService {
     running: Running,
     /// One client per registry with the settings it was made for.
     clients: Arc<Mutex<HashMap<String, (ClientFingerprint, RegistryClient)>>>,
+    /// Tags of registries Berth does not list, read by manifest HEAD in the background.
+    unlisted: Arc<Mutex<Unlisted>>,
+}
+
+/// What the background checks of images on registries Berth does not list know: each image's digest as last
+/// read, and one anonymous client per registry domain.
+#[derive(Default)]
+struct Unlisted {
+    digests: HashMap<String, String>,
+    clients: HashMap<String, RegistryClient>,
+}
+
+/// The pause between two manifest HEADs of the background check (Docker Hub counts requests per address).
+const UNLISTED_PAUSE: Duration = Duration::from_millis(200);
+
+/// Where an unlisted registry answers: Docker Hub's registry for `docker.io`; plain HTTP for a loopback
+/// address (as the Docker engine allows by default); HTTPS otherwise.
+fn unlisted_url(domain: &str) -> String {
+    if domain == "docker.io" {
+        return "https://registry-1.docker.io".to_owned();
+    }
+    let host = domain
+        .rsplit_once(':')
+        .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()))
+        .map_or(domain, |(host, _)| host)
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    let loopback = host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if loopback {
+        format!("http://{domain}")
+    } else {
+        format!("https://{domain}")
+    }
 }
 
 /// The stored settings a registry client depends on.
@@ -425,6 +461,7 @@ impl RegistryService {
             settings,
             running: Arc::default(),
             clients: Arc::default(),
+            unlisted: Arc::default(),
         }
     }
 
@@ -743,6 +780,22 @@ impl RegistryService {
                 by_domain.entry(d).or_default().push(row.id.clone());
             }
         }
+        // Images of registries Berth does not list: what the background check last read (never a request
+        // to a registry from here).
+        let mut out = HashMap::new();
+        {
+            let unlisted = self
+                .unlisted
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for (image, domain, _, _) in &wanted {
+                if !by_domain.contains_key(domain)
+                    && let Some(d) = unlisted.digests.get(image)
+                {
+                    out.insert(image.clone(), d.clone());
+                }
+            }
+        }
         wanted.retain(|(_, domain, _, _)| by_domain.contains_key(domain));
         let mut ids: Vec<String> = wanted
             .iter()
@@ -757,7 +810,6 @@ impl RegistryService {
         tags.sort_unstable();
         tags.dedup();
         let rows = q::tags_among(&self.db, &ids, &repositories, &tags).await?;
-        let mut out = HashMap::new();
         for (image, domain, path, tag) in wanted {
             let registries = by_domain.get(&domain).cloned().unwrap_or_default();
             if let Some(digest) = rows
@@ -771,6 +823,77 @@ impl RegistryService {
             }
         }
         Ok(out)
+    }
+
+    /// Reads, by manifest HEAD, the current digest of every image in `images` whose registry Berth does not
+    /// list (anonymously, one request at a time with a pause between them); returns the images whose digest
+    /// changed since the last check (not those seen for the first time). A registry that fails keeps what was
+    /// known.
+    pub async fn check_unlisted(&self, images: &[String]) -> Result<Vec<String>, ServiceError> {
+        let registries = q::all(&self.db).await?;
+        let listed: std::collections::HashSet<String> = registries
+            .iter()
+            .filter_map(|row| domain_of(RegistryKind::parse(&row.kind), &row.url))
+            .collect();
+        let mut changed = Vec::new();
+        let mut first = true;
+        for image in images {
+            let Ok(r) = berth_shared::ImageRef::parse(image) else {
+                continue;
+            };
+            let domain = r.domain().to_ascii_lowercase();
+            if r.digest().is_some() || listed.contains(&domain) {
+                continue;
+            }
+            if !first {
+                tokio::time::sleep(UNLISTED_PAUSE).await;
+            }
+            first = false;
+            let client = {
+                let mut unlisted = self
+                    .unlisted
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                match unlisted.clients.get(&domain) {
+                    Some(c) => c.clone(),
+                    None => {
+                        let client = RegistryClient::new(registry::Settings {
+                            url: unlisted_url(&domain),
+                            kind: registry::Kind::V2,
+                            namespace: None,
+                            username: None,
+                            password: None,
+                            insecure: false,
+                            concurrency: 1,
+                            page_size: self.settings.page_size,
+                            request_timeout: self.settings.request_timeout,
+                            listing_budget: self.settings.listing_budget,
+                        })
+                        .map_err(|e| ServiceError::Unavailable(e.to_string()))?;
+                        unlisted.clients.insert(domain.clone(), client.clone());
+                        client
+                    }
+                }
+            };
+            let tag = r.tag().unwrap_or("latest");
+            match client.head_digest(r.path(), tag).await {
+                Ok(Some(digest)) if digest.starts_with("sha256:") => {
+                    let mut unlisted = self
+                        .unlisted
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    let before = unlisted.digests.insert(image.clone(), digest.clone());
+                    if before.is_some_and(|b| b != digest) {
+                        changed.push(image.clone());
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::debug!(%image, error = %e, "checking an image of an unlisted registry failed");
+                }
+            }
+        }
+        Ok(changed)
     }
 
     /// How definitions may write a repository of a registry, for finding them: `127.0.0.1:5000/tools/busybox`;

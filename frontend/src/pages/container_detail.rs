@@ -618,13 +618,30 @@ fn InstanceRow(
         .into_any(),
         (None, _) => ().into_any(),
     };
-    let digest = instance.image_digest.clone().map(|digest| {
-        view! {
-            <span class="instance-digest mono muted" title=format!("Runs the image {digest}")>
-                {short_digest(&digest)}
-            </span>
+    // Which revision (and image digest) the replica runs.
+    let revision = instance.revision;
+    let digest = match (instance.image_digest.clone(), revision) {
+        (None, None) => None,
+        (digest, revision) => {
+            let title = match (&digest, revision) {
+                (Some(d), Some(r)) => format!("Runs revision {r}, the image {d}"),
+                (Some(d), None) => format!("Runs the image {d}"),
+                (None, Some(r)) => format!("Runs revision {r}"),
+                (None, None) => String::new(),
+            };
+            let text = match (&digest, revision) {
+                (Some(d), Some(r)) => format!("rev {r} · {}", short_digest(d)),
+                (Some(d), None) => short_digest(d),
+                (None, Some(r)) => format!("rev {r}"),
+                (None, None) => String::new(),
+            };
+            Some(view! {
+                <span class="instance-digest mono muted" data-revision=revision title=title>
+                    {text}
+                </span>
+            })
         }
-    });
+    };
     let docker_id = match instance.docker_id.clone() {
         Some(docker_id) => view! {
             <code class="docker-id" title=docker_id.clone()>
