@@ -134,6 +134,7 @@ impl RunningApp {
         let update_watch = crate::engine::updates::spawn(
             services.registries.clone(),
             services.containers.clone(),
+            services.inventory.clone(),
             services.alerts.clone(),
             services.bus.clone(),
         );

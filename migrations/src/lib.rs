@@ -20,6 +20,7 @@ mod m20261204_000015_image_updates;
 mod m20261204_000016_rollouts;
 mod m20261204_000017_deploy_hooks;
 mod m20261204_000018_update_policy;
+mod m20261204_000019_update_window;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000016_rollouts::Migration),
             Box::new(m20261204_000017_deploy_hooks::Migration),
             Box::new(m20261204_000018_update_policy::Migration),
+            Box::new(m20261204_000019_update_window::Migration),
         ]
     }
 }

@@ -344,6 +344,80 @@ wire_enum!(
     }
 );
 
+/// The daily hours, in UTC, within which update policy AUTO may roll out a new image: `HH:MM-HH:MM`, from the
+/// start minute up to (not including) the end minute; an end before the start runs past midnight
+/// (`22:00-04:00`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UpdateWindow {
+    /// Minutes after midnight UTC.
+    pub start: u16,
+    pub end: u16,
+}
+
+impl UpdateWindow {
+    /// Parses `HH:MM-HH:MM` (spaces around the dash allowed); the message says how to write it.
+    pub fn parse(text: &str) -> Result<UpdateWindow, String> {
+        const HOW: &str = "write the window as HH:MM-HH:MM in UTC, e.g. 02:00-05:00";
+        let (a, b) = text
+            .trim()
+            .split_once('-')
+            .ok_or_else(|| format!("{HOW} (no dash)"))?;
+        let minute = |t: &str| -> Result<u16, String> {
+            let t = t.trim();
+            let (h, m) = t
+                .split_once(':')
+                .ok_or_else(|| format!("{HOW} ({t:?} is not HH:MM)"))?;
+            let digits = |x: &str| x.len() == 2 && x.bytes().all(|b| b.is_ascii_digit());
+            if !digits(h) || !digits(m) {
+                return Err(format!("{HOW} ({t:?} is not HH:MM)"));
+            }
+            let (h, m): (u16, u16) = (h.parse().unwrap_or(99), m.parse().unwrap_or(99));
+            if h > 23 || m > 59 {
+                return Err(format!("{t} is no time of day (00:00 to 23:59)"));
+            }
+            Ok(h * 60 + m)
+        };
+        let (start, end) = (minute(a)?, minute(b)?);
+        if start == end {
+            return Err(
+                "the window starts and ends at the same minute: leave it empty for any time".into(),
+            );
+        }
+        Ok(UpdateWindow { start, end })
+    }
+
+    /// Whether `minute` (after midnight UTC) is inside the window.
+    pub fn contains(&self, minute: u16) -> bool {
+        if self.start < self.end {
+            (self.start..self.end).contains(&minute)
+        } else {
+            minute >= self.start || minute < self.end
+        }
+    }
+
+    /// Minutes from `minute` (after midnight UTC) until the window next opens; 0 inside it.
+    pub fn minutes_until_open(&self, minute: u16) -> u16 {
+        if self.contains(minute) {
+            0
+        } else {
+            (self.start + 24 * 60 - minute) % (24 * 60)
+        }
+    }
+}
+
+impl core::fmt::Display for UpdateWindow {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "{:02}:{:02}-{:02}:{:02}",
+            self.start / 60,
+            self.start % 60,
+            self.end / 60,
+            self.end % 60
+        )
+    }
+}
+
 /// Replicas a rolling update replaces at a time: 1 to 100.
 pub fn validate_max_parallel(n: i64) -> Result<i64, String> {
     if (1..=100).contains(&n) {
@@ -489,6 +563,38 @@ pub fn summary_status(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn update_windows_parse_and_wrap_past_midnight() {
+        let w = UpdateWindow::parse(" 02:00 - 05:30 ").unwrap();
+        assert_eq!((w.start, w.end), (120, 330));
+        assert_eq!(w.to_string(), "02:00-05:30");
+        assert!(!w.contains(119) && w.contains(120) && w.contains(329) && !w.contains(330));
+        assert_eq!(w.minutes_until_open(60), 60);
+        assert_eq!(w.minutes_until_open(200), 0);
+        assert_eq!(w.minutes_until_open(400), 24 * 60 - 280);
+        let night = UpdateWindow::parse("22:00-04:00").unwrap();
+        assert!(night.contains(23 * 60) && night.contains(0) && night.contains(239));
+        assert!(!night.contains(240) && !night.contains(12 * 60));
+        assert_eq!(night.minutes_until_open(21 * 60), 60);
+        for bad in [
+            "",
+            "02:00",
+            "2:00-05:00",
+            "02:00-24:00",
+            "02:60-03:00",
+            "03:00-03:00",
+            "ab:cd-01:00",
+        ] {
+            assert!(UpdateWindow::parse(bad).is_err(), "{bad:?} passed");
+        }
+        assert!(
+            UpdateWindow::parse("02:00")
+                .unwrap_err()
+                .contains("HH:MM-HH:MM")
+        );
+    }
+
     use super::*;
 
     #[test]

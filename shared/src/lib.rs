@@ -25,7 +25,7 @@ pub use alerts::{
 pub use bytes::{ByteSizeError, format_bytes, parse_bytes};
 pub use container::{
     ContainerFieldError, DesiredState, DiskKind, Health, InstanceStatus, RestartPolicy,
-    RolloutState, UnknownValue, UpdatePolicy, normalize_host_path, parse_cpus,
+    RolloutState, UnknownValue, UpdatePolicy, UpdateWindow, normalize_host_path, parse_cpus,
     suggest_container_name, summary_status, summary_with_health, validate_container_name,
     validate_container_path, validate_cpu_shares, validate_cpus, validate_host_path,
     validate_max_parallel, validate_min_healthy_secs, validate_replicas,

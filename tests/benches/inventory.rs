@@ -263,13 +263,18 @@ fn definitions_case(label: &str, filter: Value, after: Option<&str>) -> Case {
 }
 
 fn inventory_case(label: &str, filter: Value, after: Option<&str>) -> Case {
+    inventory_case_with(label, filter, after, "")
+}
+
+/// An inventory page asking `extra` fields besides the web app's usual ones.
+fn inventory_case_with(label: &str, filter: Value, after: Option<&str>, extra: &str) -> Case {
     Case {
         label: label.to_owned(),
         body: json!({
             "query": format!(
                 "query DockerContainers($filter: DockerContainerFilter, $sort: DockerContainerSort, $first: Int, \
                  $after: String) {{ dockerContainers(filter: $filter, sort: $sort, first: $first, after: $after) {{ \
-                 edges {{ node {{ {DOCKER_FIELDS} }} }} pageInfo {{ hasNextPage endCursor }} totalCount }} }}"
+                 edges {{ node {{ {DOCKER_FIELDS} {extra} }} }} pageInfo {{ hasNextPage endCursor }} totalCount }} }}"
             ),
             "variables": { "filter": filter, "sort": { "by": "NAME", "direction": "ASC" }, "first": 50, "after": after },
         }),
@@ -908,6 +913,12 @@ async fn measure_with(
             "`dockerContainers`, search matching nothing",
             json!({ "search": "no-such-thing" }),
             None,
+        ),
+        inventory_case_with(
+            "`dockerContainers(first: 50)` with `imageDigest latestDigest updateAvailable`",
+            Value::Null,
+            None,
+            "imageDigest latestDigest updateAvailable",
         ),
     ];
     let mut latencies = Vec::new();

@@ -182,6 +182,7 @@ fn all_tests() -> Vec<(&'static str, TestFn)> {
         rollouts::rollout_survives_sigkill,
         rollouts::deploy_hook_rolls_out,
         rollouts::auto_policy_rolls_out_new_images,
+        rollouts::rollback_to_a_gone_image_is_refused,
         metrics::prometheus_metrics_pass_promtool,
         backup::backup_restore_and_one_server_per_file,
         roles::every_mutation_checks_the_role,

@@ -594,14 +594,37 @@ pub async fn auto_policy_rolls_out_new_images(env: &TestEnv) -> Result<()> {
         )
         .await?;
         let registry_id = registry["addRegistry"]["id"].as_str().unwrap_or_default().to_owned();
-        let mut ids = Vec::new();
-        for (name, policy) in [("auto-rolled", "AUTO"), ("never-told", "OFF")] {
-            let c = create_container(
-                &app,
-                json!({ "name": name, "image": reference, "command": ["sh", "-c", COMMAND],
-                        "hostId": hosts[0], "minHealthySecs": 1, "updatePolicy": policy }),
+        // A window that is shut now (it opens in three hours, UTC), one that is open, and one written wrong.
+        let now = {
+            use chrono::Timelike;
+            let t = chrono::Utc::now();
+            i64::from(t.hour() * 60 + t.minute())
+        };
+        let hhmm = |m: i64| format!("{:02}:{:02}", m.rem_euclid(1440) / 60, m.rem_euclid(1440) % 60);
+        let shut = format!("{}-{}", hhmm(now + 180), hhmm(now + 240));
+        let open = format!("{}-{}", hhmm(now - 60), hhmm(now + 120));
+        let input = |name: &str, policy: &str, window: Option<&str>| {
+            json!({ "name": name, "image": reference, "command": ["sh", "-c", COMMAND],
+                    "hostId": hosts[0], "minHealthySecs": 1, "updatePolicy": policy, "updateWindow": window })
+        };
+        let wrong = app
+            .graphql(
+                "mutation C($i: ContainerInput!) { createContainer(input: $i) { id } }",
+                json!({ "i": input("auto-wrong", "AUTO", Some("2:00-25:00")) }),
             )
             .await?;
+        ensure!(
+            berth_tests::app::error_code(&wrong) == Some("BAD_INPUT")
+                && wrong.pointer("/errors/0/extensions/field") == Some(&json!("updateWindow")),
+            "a window written wrong is refused on its field: {wrong}"
+        );
+        let mut ids = Vec::new();
+        for (name, policy, window) in [
+            ("auto-rolled", "AUTO", None),
+            ("never-told", "OFF", None),
+            ("auto-waits", "AUTO", Some(shut.as_str())),
+        ] {
+            let c = create_container(&app, input(name, policy, window)).await?;
             let id = c["id"].as_str().unwrap_or_default().to_owned();
             container_action(&app, "runContainer", &id, None).await?;
             wait_container_status(&app, &id, "RUNNING", Duration::from_secs(90)).await?;
@@ -630,6 +653,32 @@ pub async fn auto_policy_rolls_out_new_images(env: &TestEnv) -> Result<()> {
             revisions_of(&rolled) == vec![2] && rolled["revisions"][0]["createdBy"] == "berth",
             "AUTO rolled out by itself: {rolled}"
         );
+        // Judged in the same pass as the one that rolled: outside its window it waits, the update shown.
+        let waits = gql(
+            &app,
+            "query C($id: ID!) { container(id: $id) { version updateWindow updateAvailable rollout { state } instances { revision } } }",
+            json!({ "id": ids[2] }),
+        )
+        .await?;
+        ensure!(
+            waits["container"]["updateWindow"] == json!(shut)
+                && waits["container"]["updateAvailable"] == true
+                && waits["container"]["rollout"].is_null()
+                && waits["container"]["instances"][0]["revision"] == 1,
+            "AUTO outside its window waits: {waits}"
+        );
+        // Its window edited to one open now: rolled out at once.
+        gql(
+            &app,
+            "mutation U($id: ID!, $v: Int!, $i: ContainerInput!) { updateContainer(id: $id, version: $v, input: $i) { id } }",
+            json!({ "id": ids[2], "v": waits["container"]["version"], "i": input("auto-waits", "AUTO", Some(&open)) }),
+        )
+        .await?;
+        let opened = wait_rollout(&app, &ids[2], "SUCCEEDED", Duration::from_secs(90)).await?;
+        ensure!(
+            revisions_of(&opened) == vec![2] && opened["revisions"][0]["createdBy"] == "berth",
+            "AUTO rolled out when its window opened: {opened}"
+        );
         let off = gql(
             &app,
             "query C($id: ID!) { container(id: $id) { updateAvailable latestDigest rollout { state } instances { revision } } }",
@@ -655,5 +704,92 @@ pub async fn auto_policy_rolls_out_new_images(env: &TestEnv) -> Result<()> {
     let finished = app.finish(outcome).await;
     berth_tests::containers::remove_replicas_named(&env.hosts, "auto-rolled").await;
     berth_tests::containers::remove_replicas_named(&env.hosts, "never-told").await;
+    berth_tests::containers::remove_replicas_named(&env.hosts, "auto-waits").await;
+    finished
+}
+
+/// A rollback to a revision whose image is gone from the registry (its manifest deleted) and from every host is
+/// refused before anything stops: BAD_USER_INPUT on `revision`, saying why, and the replica keeps running.
+pub async fn rollback_to_a_gone_image_is_refused(env: &TestEnv) -> Result<()> {
+    let (app, _token, hosts) = crate::containers::berth_with_hosts(env).await?;
+    let h1 = env.host("h1")?;
+    let base = env.registry.reference("tools/busybox:1.35");
+    let repository = format!("rollout/gone-{}", std::process::id());
+    let reference = env.registry.reference(&format!("{repository}:1"));
+    let outcome = async {
+        push_variant(h1, &base, &reference, "/g1").await?;
+        let c = create_container(
+            &app,
+            json!({ "name": "gone-back", "image": reference, "command": ["sh", "-c", COMMAND],
+                    "hostId": hosts[0], "minHealthySecs": 1 }),
+        )
+        .await?;
+        let id = c["id"].as_str().unwrap_or_default().to_owned();
+        container_action(&app, "runContainer", &id, None).await?;
+        wait_container_status(&app, &id, "RUNNING", Duration::from_secs(90)).await?;
+        let first = digests(&state(&app, &id).await?);
+        push_variant(h1, &base, &reference, "/g2").await?;
+        redeploy(&app, &id).await?;
+        let second = wait_rollout(&app, &id, "SUCCEEDED", Duration::from_secs(90)).await?;
+        ensure!(revisions_of(&second) == vec![2], "{second}");
+        let running_before = second["instances"][0]["dockerId"].clone();
+
+        // Revision 1's image: its manifest deleted from the registry, its image removed from every engine.
+        let gone = first.first().cloned().unwrap_or_default();
+        let deleted = reqwest::Client::new()
+            .delete(format!(
+                "{}/v2/{repository}/manifests/{gone}",
+                env.registry.url
+            ))
+            .send()
+            .await?;
+        ensure!(
+            deleted.status().as_u16() == 202,
+            "manifest delete: {}",
+            deleted.status()
+        );
+        let by_digest = format!("{}/{repository}@{gone}", env.registry.host_port);
+        for engine in &env.hosts {
+            if let Ok(image_id) = engine
+                .docker_ok(&["image", "inspect", "--format", "{{.Id}}", &by_digest])
+                .await
+            {
+                engine.docker_ok(&["rmi", "-f", image_id.trim()]).await?;
+            }
+        }
+
+        let refused = app
+            .graphql(
+                "mutation R($id: ID!) { rollbackContainer(id: $id, revision: 1) { id } }",
+                json!({ "id": id }),
+            )
+            .await?;
+        ensure!(
+            refused["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+                && refused["errors"][0]["extensions"]["field"] == "revision"
+                && refused["errors"][0]["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("cannot be had")),
+            "a rollback to an image that is gone everywhere: {refused}"
+        );
+        let after = state(&app, &id).await?;
+        ensure!(
+            after["rollout"]["state"] == "SUCCEEDED"
+                && after["rollout"]["toRevision"] == 2
+                && revisions_of(&after) == vec![2]
+                && after["instances"][0]["dockerId"] == running_before
+                && after["instances"][0]["status"] == "RUNNING",
+            "nothing stopped or changed: {after}"
+        );
+        Ok(())
+    }
+    .await;
+    for file in ["g1", "g2"] {
+        let _ = h1
+            .docker(&["rm", "-f", &format!("rollout-build-{file}")])
+            .await;
+    }
+    let finished = app.finish(outcome).await;
+    berth_tests::containers::remove_replicas_named(&env.hosts, "gone-back").await;
     finished
 }

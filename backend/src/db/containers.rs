@@ -821,6 +821,18 @@ pub async fn with_repository(
 }
 
 /// The distinct image references of the definitions (an ordered scan of `ix_containers_image`).
+/// Ids of the definitions with update policy AUTO and a daily window.
+pub async fn auto_with_window(db: &DatabaseConnection) -> Result<Vec<String>, DbErr> {
+    container::Entity::find()
+        .select_only()
+        .column(container::Column::Id)
+        .filter(container::Column::UpdatePolicy.eq("AUTO"))
+        .filter(container::Column::UpdateWindow.is_not_null())
+        .into_tuple()
+        .all(db)
+        .await
+}
+
 pub async fn distinct_images(db: &DatabaseConnection) -> Result<Vec<String>, DbErr> {
     container::Entity::find()
         .select_only()

@@ -125,6 +125,23 @@ pub async fn images(db: &DatabaseConnection, host_id: &str) -> Result<Vec<HostIm
         .await
 }
 
+/// The cached images of `host_ids` whose image id is among `image_ids`, in one query (a page of the inventory
+/// asks for the registry digests of the images its containers run).
+pub async fn images_by_id(
+    db: &DatabaseConnection,
+    host_ids: &[String],
+    image_ids: &[String],
+) -> Result<Vec<HostImageRow>, DbErr> {
+    if host_ids.is_empty() || image_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    host_image::Entity::find()
+        .filter(host_image::Column::HostId.is_in(host_ids.iter().cloned()))
+        .filter(host_image::Column::ImageId.is_in(image_ids.iter().cloned()))
+        .all(db)
+        .await
+}
+
 /// Makes the cache of a host equal to `rows`, keeping `pulled_at` of references that stay.
 pub async fn replace_images(
     db: &DatabaseConnection,

@@ -6,7 +6,8 @@ use super::keyset;
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend,
-    DbErr, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QuerySelect, Value,
+    DbErr, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    Value,
 };
 
 pub use docker_container::Model as InventoryRow;
@@ -362,6 +363,19 @@ pub async fn running_unmanaged(
         out.extend(rows);
     }
     Ok(out)
+}
+
+/// The images, as written, of the containers Berth did not create (each once, sorted).
+pub async fn unmanaged_images(db: &DatabaseConnection) -> Result<Vec<String>, DbErr> {
+    docker_container::Entity::find()
+        .select_only()
+        .column(Column::Image)
+        .filter(Column::InstanceId.is_null())
+        .distinct()
+        .order_by_asc(Column::Image)
+        .into_tuple()
+        .all(db)
+        .await
 }
 
 /// The instance id of each of `ids` that is one of Berth's replicas, read in chunks: (inventory id, instance id).

@@ -244,6 +244,7 @@ fn definition(
         min_healthy_secs: 5,
         deploy_hook_hash: None,
         update_policy: "NOTIFY".to_owned(),
+        update_window: None,
         version: 1,
         created_at: created,
         updated_at: created,

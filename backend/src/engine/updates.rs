@@ -3,19 +3,30 @@
 //! `updateAvailable` are read again) and judged for `UPDATE_AVAILABLE` alerts; a replica that starts running
 //! judges its definition again (a redeploy clears the alert). One bus subscriber; each change reads only the
 //! definitions it concerns. Images of registries Berth does not list (Docker Hub without an account in Berth,
-//! say) are checked in the background every `BERTH_UPDATE_CHECK_SECS` by one manifest HEAD each, one at a time;
-//! a digest that changed is handled like a changed tag. Definitions with update policy AUTO are redeployed.
+//! say) are checked in the background every `BERTH_UPDATE_CHECK_SECS` by one manifest HEAD each, one at a time
+//! (the definitions' images and those of the other containers on the hosts, each once; a registry that cannot be
+//! reached is skipped for the rest of the round); a digest that changed is handled like a changed tag.
+//! Definitions with update policy AUTO are redeployed: at once, or when their daily window opens (checked every
+//! minute, and when the definition is edited).
 
 use crate::bus::Event;
 use crate::service::ServiceError;
 use crate::service::alerts::AlertService;
 use crate::service::alerts::detect::{self, Finding};
 use crate::service::containers::{self, ContainerService};
+use crate::service::inventory::InventoryService;
 use crate::service::registries::RegistryService;
 use berth_shared::{AlertCondition, RolloutState, UpdatePolicy};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::task::JoinHandle;
+
+/// How often definitions whose AUTO rollouts wait for a daily window are looked at.
+const WINDOW_CHECK: Duration = Duration::from_secs(60);
+
+/// How long an automatic rollout of a digest is not asked again (it runs, or the reconciler refused it).
+const STARTED_FRESH: Duration = Duration::from_secs(600);
 
 /// How long the watcher trusts its reading of whether an UPDATE_AVAILABLE rule exists.
 const RULES_FRESH: Duration = Duration::from_secs(5);
@@ -38,6 +49,7 @@ const UNLISTED_FIRST: Duration = Duration::from_secs(5);
 pub fn spawn(
     registries: RegistryService,
     containers: ContainerService,
+    inventory: InventoryService,
     alerts: AlertService,
     bus: crate::bus::Bus,
 ) -> JoinHandle<()> {
@@ -53,7 +65,11 @@ pub fn spawn(
                 loop {
                     let started = Instant::now();
                     let checked = async {
-                        let images = containers.distinct_images().await?;
+                        // The definitions' images, then those of other containers on the hosts.
+                        let mut images = containers.distinct_images().await?;
+                        images.extend(inventory.unmanaged_images().await?);
+                        let mut seen = std::collections::HashSet::new();
+                        images.retain(|i| seen.insert(i.clone()));
                         registries.check_unlisted(&images).await
                     }
                     .await;
@@ -78,9 +94,18 @@ pub fn spawn(
             containers,
             alerts,
             rules: None,
+            started: HashMap::new(),
         };
+        let mut windows = tokio::time::interval(WINDOW_CHECK);
+        windows.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let event = tokio::select! {
+                _ = windows.tick() => {
+                    if let Err(e) = watcher.windows_open().await {
+                        tracing::warn!(error = %e, "rolling out images waiting for their window failed");
+                    }
+                    continue;
+                }
                 changed = changed_rx.recv() => {
                     if let Some(images) = changed
                         && let Err(e) = watcher.unlisted_changed(&images).await
@@ -114,6 +139,11 @@ pub fn spawn(
                 } if status == berth_shared::InstanceStatus::Running.as_str() => {
                     watcher.replica_running(container_id).await
                 }
+                Event::ContainerChanged {
+                    container_id,
+                    message: Some(m),
+                    ..
+                } if m == containers::EDITED => watcher.edited(container_id).await,
                 _ => continue,
             };
             if let Err(e) = outcome {
@@ -138,6 +168,8 @@ struct Watcher {
     alerts: AlertService,
     /// Whether an enabled UPDATE_AVAILABLE rule exists, and when that was read.
     rules: Option<(bool, Instant)>,
+    /// Automatic rollouts asked for: container id → (digest, when).
+    started: HashMap<String, (String, Instant)>,
 }
 
 impl Watcher {
@@ -225,6 +257,33 @@ impl Watcher {
         self.alerts.apply(findings).await
     }
 
+    /// Every minute: AUTO definitions whose window is open roll out an image that waited for it.
+    async fn windows_open(&mut self) -> Result<(), ServiceError> {
+        self.started
+            .retain(|_, (_, at)| at.elapsed() < STARTED_FRESH);
+        let now = minute_of_day(chrono::Utc::now());
+        for id in self.containers.auto_with_window().await? {
+            let Some(c) = self.containers.get(&id).await? else {
+                continue;
+            };
+            if c.update_window.is_some_and(|w| w.contains(now)) {
+                self.roll_out_if_new(&c).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// An edited AUTO definition (its window or policy may have changed) rolls out an image that waited.
+    async fn edited(&mut self, container_id: &str) -> Result<(), ServiceError> {
+        let Some(c) = self.containers.get(container_id).await? else {
+            return Ok(());
+        };
+        if c.update_policy == UpdatePolicy::Auto {
+            self.roll_out_if_new(&c).await?;
+        }
+        Ok(())
+    }
+
     async fn replica_running(&mut self, container_id: &str) -> Result<(), ServiceError> {
         if !self.alerting(false).await? {
             return Ok(());
@@ -239,9 +298,16 @@ impl Watcher {
     }
 
     /// AUTO: a running definition whose replicas run another digest than the registry's current one for the tag
-    /// is redeployed (in the background; the reconciler refuses it while another rollout runs). A digest whose
-    /// rollout already ended rolled back or failed is not tried again by itself.
-    async fn roll_out_if_new(&self, c: &containers::Container) -> Result<(), ServiceError> {
+    /// is redeployed (in the background; the reconciler refuses it while another rollout runs), inside its daily
+    /// window if it has one. A digest whose rollout already ended rolled back or failed is not tried again by
+    /// itself, nor one asked for in the last ten minutes.
+    async fn roll_out_if_new(&mut self, c: &containers::Container) -> Result<(), ServiceError> {
+        if let Some(w) = c.update_window
+            && !w.contains(minute_of_day(chrono::Utc::now()))
+        {
+            tracing::debug!(container = %c.name, window = %w, "an automatic rollout waits for its window");
+            return Ok(());
+        }
         let Some(latest) = self
             .registries
             .latest_digests(std::slice::from_ref(&c.image))
@@ -262,6 +328,15 @@ impl Watcher {
             tracing::info!(container = %c.name, digest = %latest, "not rolling out again a digest that was rolled back");
             return Ok(());
         }
+        if self
+            .started
+            .get(&c.id)
+            .is_some_and(|(d, at)| *d == latest && at.elapsed() < STARTED_FRESH)
+        {
+            return Ok(());
+        }
+        self.started
+            .insert(c.id.clone(), (latest.clone(), Instant::now()));
         tracing::info!(container = %c.name, digest = %latest, "update policy AUTO: rolling out the new image");
         let containers = self.containers.clone();
         let id = c.id.clone();
@@ -304,4 +379,10 @@ impl Watcher {
             available,
         ))
     }
+}
+
+/// Minutes after midnight UTC of `at`.
+fn minute_of_day(at: chrono::DateTime<chrono::Utc>) -> u16 {
+    use chrono::Timelike;
+    u16::try_from(at.hour() * 60 + at.minute()).unwrap_or(0)
 }

@@ -255,6 +255,9 @@ pub struct Container {
     /// Whether a deploy hook is set (`createDeployHook`).
     pub has_deploy_hook: bool,
     pub update_policy: UpdatePolicy,
+    /// The daily window, `HH:MM-HH:MM` in UTC, within which AUTO rolls out a new image (an image that appears
+    /// outside it waits for it to open); null = any time.
+    pub update_window: Option<String>,
     pub desired_state: DesiredState,
     /// Optimistic locking: updates name the version they edit.
     pub version: i32,
@@ -374,6 +377,7 @@ impl From<svc::Container> for Container {
             min_healthy_secs: c.min_healthy_secs,
             has_deploy_hook: c.has_deploy_hook,
             update_policy: c.update_policy.into(),
+            update_window: c.update_window.map(|w| w.to_string()),
             rollout: c.rollout.map(|r| Rollout {
                 state: r.state.into(),
                 reason: r.reason,
@@ -636,6 +640,9 @@ pub struct ContainerInput {
     pub min_healthy_secs: Option<i32>,
     /// Absent = NOTIFY.
     pub update_policy: Option<UpdatePolicy>,
+    /// `HH:MM-HH:MM` in UTC (an end before the start runs past midnight) within which AUTO rolls out; absent,
+    /// null or empty = any time.
+    pub update_window: Option<String>,
 }
 
 impl From<ContainerInput> for ContainerSettings {
@@ -677,6 +684,7 @@ impl From<ContainerInput> for ContainerSettings {
             max_parallel: i.max_parallel.map(i64::from),
             min_healthy_secs: i.min_healthy_secs.map(i64::from),
             update_policy: i.update_policy.map(Into::into),
+            update_window: i.update_window,
         }
     }
 }

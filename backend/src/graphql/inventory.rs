@@ -72,6 +72,35 @@ pub struct DockerContainer {
     pub container_id: Option<String>,
     #[graphql(skip)]
     pub instance_id: Option<String>,
+    /// The registry digest it runs and the registry's current one for its image: filled from the page's one
+    /// lookup, or read once on demand and shared by the fields that need them.
+    #[graphql(skip)]
+    pub digests: Digests,
+}
+
+/// (the digest a container runs, the registry's current digest of its image), read at most once.
+pub type Digests = Arc<tokio::sync::OnceCell<(Option<String>, Option<String>)>>;
+
+impl DockerContainer {
+    async fn digests_of(&self, ctx: &Context<'_>) -> ApiResult<(Option<String>, Option<String>)> {
+        let got = self
+            .digests
+            .get_or_try_init(|| async {
+                let s = services(ctx)?;
+                let Some(c) = s.inventory.get(&self.id).await? else {
+                    return Ok::<_, ApiError>((None, None));
+                };
+                let running = s.inventory.image_digests(&[&c]).await?.remove(&c.id);
+                let latest = s
+                    .registries
+                    .latest_digests(std::slice::from_ref(&c.image))
+                    .await?
+                    .remove(&c.image);
+                Ok((running, latest))
+            })
+            .await?;
+        Ok(got.clone())
+    }
 }
 
 impl From<&svc::DockerContainer> for DockerContainer {
@@ -116,6 +145,7 @@ impl From<&svc::DockerContainer> for DockerContainer {
             last_seen_at: c.last_seen_at,
             container_id: c.container_id.clone(),
             instance_id: c.instance_id.clone(),
+            digests: Digests::default(),
         }
     }
 }
@@ -154,6 +184,27 @@ impl DockerContainer {
     ) -> ApiResult<Vec<super::stats::StatsSample>> {
         let key = crate::service::stats::sample_key(&self.id, self.instance_id.as_deref());
         super::stats::history(ctx, key, since).await
+    }
+
+    /// The registry digest (`sha256:…`) of the image it runs, from its host's record of the image; null when
+    /// the image was built on the host and never pushed or pulled, or the host's images were not read yet.
+    async fn image_digest(&self, ctx: &Context<'_>) -> ApiResult<Option<String>> {
+        Ok(self.digests_of(ctx).await?.0)
+    }
+
+    /// The registry's current digest of its image's tag: from Berth's index when the registry is configured,
+    /// else from the background check of other registries (`BERTH_UPDATE_CHECK_SECS`); null when unknown or
+    /// the image is pinned by digest.
+    async fn latest_digest(&self, ctx: &Context<'_>) -> ApiResult<Option<String>> {
+        Ok(self.digests_of(ctx).await?.1)
+    }
+
+    /// Whether the registry has another image under its tag than the one it runs (`imageDigest` against
+    /// `latestDigest`); false while either is unknown.
+    async fn update_available(&self, ctx: &Context<'_>) -> ApiResult<bool> {
+        Ok(
+            matches!(self.digests_of(ctx).await?, (Some(running), Some(latest)) if running != latest),
+        )
     }
 
     /// The replica of Berth's definition this container is.
@@ -276,6 +327,22 @@ pub async fn connection(
         .inventory
         .page(filter, by, sort.direction.is_desc(), page_size(first), from)
         .await?;
+    // The digests of the page's containers in two lookups, when the page asks for them.
+    let node = ctx.look_ahead().field("edges").field("node");
+    let digests = if node.field("imageDigest").exists()
+        || node.field("latestDigest").exists()
+        || node.field("updateAvailable").exists()
+    {
+        let s = services(ctx)?;
+        let rows: Vec<&svc::DockerContainer> = page.rows.iter().map(|(_, c)| c).collect();
+        let running = s.inventory.image_digests(&rows).await?;
+        let mut images: Vec<String> = rows.iter().map(|c| c.image.clone()).collect();
+        images.sort_unstable();
+        images.dedup();
+        Some((running, s.registries.latest_digests(&images).await?))
+    } else {
+        None
+    };
     let edges: Vec<DockerContainerEdge> = page
         .rows
         .iter()
@@ -283,9 +350,16 @@ pub async fn connection(
             let (id, values) = place
                 .split_last()
                 .map_or((String::new(), vec![]), |(id, v)| (id.clone(), v.to_vec()));
+            let mut node = DockerContainer::from(c);
+            if let Some((running, latest)) = &digests {
+                node.digests = Arc::new(tokio::sync::OnceCell::new_with(Some((
+                    running.get(&c.id).cloned(),
+                    latest.get(&c.image).cloned(),
+                ))));
+            }
             DockerContainerEdge {
                 cursor: KeysetCursor::new(key, sort.direction, values, id).encode(),
-                node: c.into(),
+                node,
             }
         })
         .collect();

@@ -126,6 +126,19 @@ pub enum RegistryError {
     Unexpected(#[from] anyhow::Error),
 }
 
+impl RegistryError {
+    /// The registry could not be reached at all (refused, timed out, no route): asking it again at once is
+    /// pointless.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(
+            self,
+            RegistryError::ConnectionRefused(_)
+                | RegistryError::Timeout(..)
+                | RegistryError::Unreachable { .. }
+        )
+    }
+}
+
 /// Why Berth stopped following a listing's next-page links.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum StopReason {

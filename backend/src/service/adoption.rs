@@ -539,6 +539,7 @@ pub fn map_config(
             max_parallel: None,
             min_healthy_secs: None,
             update_policy: None,
+            update_window: None,
         },
         mounts,
         unsupported,

@@ -10,7 +10,7 @@ use crate::service::authz::{self, Action};
 use crate::service::hosts::HostService;
 use berth_shared::{
     DesiredState, Health, HealthCheck, ImageRef, InstanceStatus, PortSpec, Protocol, RestartPolicy,
-    RolloutState, UpdatePolicy, parse_bytes, summary_status, summary_with_health,
+    RolloutState, UpdatePolicy, UpdateWindow, parse_bytes, summary_status, summary_with_health,
     validate_container_name, validate_container_path, validate_cpu_shares, validate_cpus,
     validate_env_name, validate_health_check, validate_replace_unhealthy_after, validate_replicas,
 };
@@ -62,7 +62,12 @@ pub struct ContainerSettings {
     pub min_healthy_secs: Option<i64>,
     /// `None` = NOTIFY.
     pub update_policy: Option<UpdatePolicy>,
+    /// `HH:MM-HH:MM` (UTC) within which AUTO rolls out; `None` or empty = any time.
+    pub update_window: Option<String>,
 }
+
+/// The message of the `ContainerChanged` event an edit of a definition publishes.
+pub const EDITED: &str = "definition updated";
 
 /// Replicas a rolling update replaces at a time unless the definition says otherwise.
 pub const DEFAULT_MAX_PARALLEL: i32 = 1;
@@ -152,6 +157,8 @@ pub struct Container {
     pub has_deploy_hook: bool,
     /// OFF: no update is shown or raised; NOTIFY: shown and raised; AUTO: also rolled out when it appears.
     pub update_policy: UpdatePolicy,
+    /// When AUTO may roll out (`None`: any time).
+    pub update_window: Option<UpdateWindow>,
 }
 
 /// One replica of a container.
@@ -408,6 +415,10 @@ fn to_container(row: ContainerRow) -> Result<Container, ServiceError> {
         min_healthy_secs: row.min_healthy_secs,
         has_deploy_hook: row.deploy_hook_hash.is_some(),
         update_policy: row.update_policy.parse().unwrap_or(UpdatePolicy::Notify),
+        update_window: row
+            .update_window
+            .as_deref()
+            .and_then(|w| UpdateWindow::parse(w).ok()),
         rollout: match (row.rollout_state, row.rollout_from, row.rollout_to) {
             (Some(state), Some(from), Some(to)) => state.parse().ok().map(|state| Rollout {
                 state,
@@ -651,6 +662,12 @@ fn validate(settings: &ContainerSettings) -> Result<ValidDefinition, ServiceErro
             .map(|n| i32::try_from(n).unwrap_or(DEFAULT_MIN_HEALTHY_SECS))
             .map_err(|e| ServiceError::bad_input("minHealthySecs", e))?,
     };
+    let update_window = match settings.update_window.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(w) => {
+            Some(UpdateWindow::parse(w).map_err(|e| ServiceError::bad_input("updateWindow", e))?)
+        }
+    };
     let mut mounts: Vec<Mount> = Vec::with_capacity(settings.mounts.len());
     for (i, m) in settings.mounts.iter().enumerate() {
         let path = m.container_path.trim();
@@ -695,6 +712,7 @@ fn validate(settings: &ContainerSettings) -> Result<ValidDefinition, ServiceErro
         max_parallel,
         min_healthy_secs,
         update_policy: settings.update_policy.unwrap_or(UpdatePolicy::Notify),
+        update_window,
     })
 }
 
@@ -717,6 +735,7 @@ struct ValidDefinition {
     max_parallel: i32,
     min_healthy_secs: i32,
     update_policy: UpdatePolicy,
+    update_window: Option<UpdateWindow>,
 }
 
 impl ValidDefinition {
@@ -771,6 +790,7 @@ impl ValidDefinition {
             rollout_to: None,
             deploy_hook_hash: None,
             update_policy: self.update_policy.as_str().to_owned(),
+            update_window: self.update_window.map(|w| w.to_string()),
             version,
             created_at,
             updated_at: Utc::now(),
@@ -1127,6 +1147,11 @@ impl ContainerService {
     }
 
     /// Every image reference the definitions name, once each (for the background update checks).
+    /// The definitions with update policy AUTO limited to a daily window (ids).
+    pub async fn auto_with_window(&self) -> Result<Vec<String>, ServiceError> {
+        Ok(q::auto_with_window(&self.db).await?)
+    }
+
     pub async fn distinct_images(&self) -> Result<Vec<String>, ServiceError> {
         Ok(q::distinct_images(&self.db).await?)
     }
@@ -1231,7 +1256,7 @@ impl ContainerService {
             return Err(stale());
         }
         let c = self.require(id).await?;
-        self.changed(&c, "definition updated");
+        self.changed(&c, EDITED);
         Ok(c)
     }
 
@@ -1694,6 +1719,7 @@ mod tests {
             max_parallel: None,
             min_healthy_secs: None,
             update_policy: None,
+            update_window: None,
         }
     }
 

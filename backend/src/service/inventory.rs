@@ -596,6 +596,40 @@ impl InventoryService {
         })
     }
 
+    /// The registry digest (`sha256:…`) of the image each of `containers` runs, from its host's image record
+    /// (one query), keyed by inventory id; containers whose image has none there (built on the host, or its
+    /// host's images not read yet) are left out.
+    pub async fn image_digests(
+        &self,
+        containers: &[&DockerContainer],
+    ) -> Result<HashMap<String, String>, ServiceError> {
+        let mut hosts: Vec<String> = containers.iter().map(|c| c.host_id.clone()).collect();
+        hosts.sort_unstable();
+        hosts.dedup();
+        let mut images: Vec<String> = containers.iter().map(|c| c.image_id.clone()).collect();
+        images.sort_unstable();
+        images.dedup();
+        let rows = host_q::images_by_id(&self.db, &hosts, &images).await?;
+        let mut out = HashMap::new();
+        for c in containers {
+            let theirs: Vec<(&str, &str)> = rows
+                .iter()
+                .filter(|r| r.host_id == c.host_id && r.image_id == c.image_id)
+                .filter_map(|r| Some((r.reference.as_str(), r.digest.as_deref()?)))
+                .collect();
+            if let Some(d) = pick_digest(&c.image, &c.image_id, &theirs) {
+                out.insert(c.id.clone(), d);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The images, as written, of the containers Berth did not create (for the background check of images
+    /// on registries Berth does not list).
+    pub async fn unmanaged_images(&self) -> Result<Vec<String>, ServiceError> {
+        Ok(q::unmanaged_images(&self.db).await?)
+    }
+
     pub async fn get(&self, id: &str) -> Result<Option<DockerContainer>, ServiceError> {
         Ok(q::by_id(&self.db, id).await?.map(to_container))
     }
@@ -711,8 +745,60 @@ pub async fn rename_host(
     Ok(q::rename_host(db, host_id, name).await?)
 }
 
+/// Which of an image's recorded (reference, digest) pairs is the registry digest a container created from
+/// `image` runs: the reference it was created from; else a reference of the same repository (the tag moved on, or
+/// the engine spells it differently); else the untagged record (listed under its id) when the tag moved away.
+fn pick_digest(image: &str, image_id: &str, rows: &[(&str, &str)]) -> Option<String> {
+    let repository = |r: &str| {
+        berth_shared::ImageRef::parse(r)
+            .ok()
+            .map(|r| format!("{}/{}", r.domain().to_ascii_lowercase(), r.path()))
+    };
+    let own = repository(image)?;
+    rows.iter()
+        .find(|(r, _)| *r == image)
+        .or_else(|| {
+            rows.iter()
+                .find(|(r, _)| repository(r).as_ref() == Some(&own))
+        })
+        .or_else(|| rows.iter().find(|(r, _)| *r == image_id))
+        .map(|(_, d)| (*d).to_owned())
+}
+
 #[cfg(test)]
 mod tests {
+    use super::pick_digest;
+
+    #[test]
+    fn the_digest_a_container_runs_is_its_own_repositorys() {
+        let rows = [
+            ("127.0.0.1:5000/web/app:1", "sha256:aaa"),
+            ("nginx:1.27", "sha256:bbb"),
+        ];
+        // The reference it was created from.
+        assert_eq!(
+            pick_digest("nginx:1.27", "sha256:id", &rows).as_deref(),
+            Some("sha256:bbb")
+        );
+        // Docker Hub spelled another way, or another tag of the same repository.
+        assert_eq!(
+            pick_digest("docker.io/library/nginx:1.27", "sha256:id", &rows).as_deref(),
+            Some("sha256:bbb")
+        );
+        assert_eq!(
+            pick_digest("127.0.0.1:5000/web/app:2", "sha256:id", &rows).as_deref(),
+            Some("sha256:aaa")
+        );
+        // The tag moved to a newer image: this one is listed untagged under its id.
+        assert_eq!(
+            pick_digest("busybox:1", "sha256:id", &[("sha256:id", "sha256:ccc")]).as_deref(),
+            Some("sha256:ccc")
+        );
+        // Built here, never pushed: nothing; a name that is no reference: nothing.
+        assert_eq!(pick_digest("mine:dev", "sha256:id", &rows), None);
+        assert_eq!(pick_digest("Not A Ref", "sha256:id", &rows), None);
+    }
+
     use super::*;
 
     fn listed(name: &str, labels: &[(&str, &str)]) -> ListedContainer {

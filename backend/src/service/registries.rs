@@ -837,12 +837,18 @@ impl RegistryService {
             .collect();
         let mut changed = Vec::new();
         let mut first = true;
+        // Registries that did not answer this round: their other images wait for the next one.
+        let mut down = std::collections::HashSet::new();
         for image in images {
+            // A container created from an image id names no registry.
+            if image.starts_with("sha256:") {
+                continue;
+            }
             let Ok(r) = berth_shared::ImageRef::parse(image) else {
                 continue;
             };
             let domain = r.domain().to_ascii_lowercase();
-            if r.digest().is_some() || listed.contains(&domain) {
+            if r.digest().is_some() || listed.contains(&domain) || down.contains(&domain) {
                 continue;
             }
             if !first {
@@ -890,6 +896,9 @@ impl RegistryService {
                 Ok(_) => {}
                 Err(e) => {
                     tracing::debug!(%image, error = %e, "checking an image of an unlisted registry failed");
+                    if e.is_unreachable() {
+                        down.insert(domain);
+                    }
                 }
             }
         }

@@ -204,6 +204,9 @@ pub struct Container {
     /// What happens when the registry has a newer image of the tag.
     #[serde(default = "notify")]
     pub update_policy: UpdatePolicy,
+    /// `HH:MM-HH:MM` (UTC) within which AUTO rolls out; `None` = any time.
+    #[serde(default)]
+    pub update_window: Option<String>,
     /// Replicas a rolling update replaces at a time.
     #[serde(default = "one")]
     pub max_parallel: i64,
@@ -299,6 +302,8 @@ pub struct ContainerInput {
     pub min_healthy_secs: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub update_policy: Option<UpdatePolicy>,
+    /// `HH:MM-HH:MM` (UTC) within which AUTO rolls out; `None` = any time.
+    pub update_window: Option<String>,
 }
 
 const HOST_REF: &str = "host { id name endpoint }";
@@ -317,7 +322,7 @@ pub(crate) fn container_fields() -> String {
          restartPolicy replicas mounts {{ containerPath readOnly disk {{ id name kind {HOST_REF} }} }} desiredState version \
          createdAt updatedAt {HOST_REF} status changedSinceStart latestDigest updateAvailable \
          healthCheck {{ test intervalSecs timeoutSecs retries startPeriodSecs }} replaceUnhealthyAfterSecs \
-         rollout {{ state reason fromRevision toRevision }} maxParallel minHealthySecs hasDeployHook updatePolicy \
+         rollout {{ state reason fromRevision toRevision }} maxParallel minHealthySecs hasDeployHook updatePolicy updateWindow \
          instances {{ {} }}",
         instance_fields()
     )

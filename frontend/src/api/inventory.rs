@@ -77,11 +77,22 @@ pub struct DockerContainer {
     /// False while its host does not answer: the row is the last known state.
     pub current: bool,
     pub last_seen_at: String,
+    /// Whether the registry has another image under its tag than the one it runs; `None` when not asked (live
+    /// deltas do not carry it).
+    #[serde(default)]
+    pub update_available: Option<bool>,
+    #[serde(default)]
+    pub latest_digest: Option<String>,
+    #[serde(default)]
+    pub image_digest: Option<String>,
 }
 
 const DOCKER_CONTAINER_FIELDS: &str = "id hostId hostName dockerId name image imageId command state status health \
      exitCode createdAt startedAt ports { privatePort publicPort ip protocol } composeProject composeService \
      managed container { id name } current lastSeenAt";
+
+/// What pages and single reads add to [`DOCKER_CONTAINER_FIELDS`] (live deltas leave it out: two lookups each).
+const DOCKER_CONTAINER_UPDATE_FIELDS: &str = "imageDigest latestDigest updateAvailable";
 
 /// Docker's container states, in the order the state filter offers them.
 pub const STATES: &[&str] = &[
@@ -218,7 +229,7 @@ pub async fn docker_containers(
         &format!(
             "query DockerContainers($filter: DockerContainerFilter, $sort: DockerContainerSort, $first: Int, \
              $after: String) {{ dockerContainers(filter: $filter, sort: $sort, first: $first, after: $after) {{ \
-             edges {{ node {{ {DOCKER_CONTAINER_FIELDS} }} }} pageInfo {{ hasNextPage endCursor }} totalCount }} }}"
+             edges {{ node {{ {DOCKER_CONTAINER_FIELDS} {DOCKER_CONTAINER_UPDATE_FIELDS} }} }} pageInfo {{ hasNextPage endCursor }} totalCount }} }}"
         ),
         json!({ "filter": filter, "sort": sort, "first": first, "after": after }),
     )
@@ -250,7 +261,7 @@ pub async fn host_docker_containers(
         &format!(
             "query HostDockerContainers($id: ID!, $filter: DockerContainerFilter, $sort: DockerContainerSort, \
              $first: Int, $after: String) {{ host(id: $id) {{ dockerContainers(filter: $filter, sort: $sort, \
-             first: $first, after: $after) {{ edges {{ node {{ {DOCKER_CONTAINER_FIELDS} }} }} \
+             first: $first, after: $after) {{ edges {{ node {{ {DOCKER_CONTAINER_FIELDS} {DOCKER_CONTAINER_UPDATE_FIELDS} }} }} \
              pageInfo {{ hasNextPage endCursor }} totalCount }} }} }}"
         ),
         json!({ "id": host_id, "filter": filter, "sort": sort, "first": first, "after": after }),
@@ -296,7 +307,7 @@ struct DockerContainerData {
 pub async fn docker_container(id: &str) -> Result<Option<DockerContainer>, ApiError> {
     let data: DockerContainerData = execute(
         &format!(
-            "query DockerContainer($id: ID!) {{ dockerContainer(id: $id) {{ {DOCKER_CONTAINER_FIELDS} }} }}"
+            "query DockerContainer($id: ID!) {{ dockerContainer(id: $id) {{ {DOCKER_CONTAINER_FIELDS} {DOCKER_CONTAINER_UPDATE_FIELDS} }} }}"
         ),
         json!({ "id": id }),
     )

@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use berth_shared::{
-    ImageRef, PortSpec, UpdatePolicy, format_bytes, parse_bytes, parse_cpus,
+    ImageRef, PortSpec, UpdatePolicy, UpdateWindow, format_bytes, parse_bytes, parse_cpus,
     suggest_container_name, validate_container_name, validate_env_name, validate_replicas,
 };
 use leptos::{ev::SubmitEvent, html, prelude::*, task::spawn_local};
@@ -44,8 +44,9 @@ const RESTART: &str = "restartPolicy";
 const HOST: &str = "hostId";
 const REPLICAS: &str = "replicas";
 const UPDATES: &str = "updatePolicy";
-const FIELDS: [&str; 10] = [
-    NAME, IMAGE, COMMAND, ENTRYPOINT, CPUS, MEMORY, RESTART, HOST, REPLICAS, UPDATES,
+const WINDOW: &str = "updateWindow";
+const FIELDS: [&str; 11] = [
+    NAME, IMAGE, COMMAND, ENTRYPOINT, CPUS, MEMORY, RESTART, HOST, REPLICAS, UPDATES, WINDOW,
 ];
 /// Docker refuses memory limits under 6 MiB; the server says so too.
 const MIN_MEMORY: u64 = 6 * 1024 * 1024;
@@ -90,6 +91,17 @@ fn check_memory(text: &str) -> Result<Option<u64>, String> {
         Ok(bytes) => Ok(Some(bytes)),
         Err(error) => Err(sentence(&error.to_string())),
     }
+}
+
+/// The daily window of automatic rollouts: empty (any time) or `HH:MM-HH:MM` in UTC, normalised.
+fn check_window(text: &str) -> Result<Option<String>, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    UpdateWindow::parse(text)
+        .map(|w| Some(w.to_string()))
+        .map_err(|error| sentence(&error))
 }
 
 /// The number of replicas: a whole number from 1 to 100.
@@ -247,6 +259,7 @@ struct Values {
     memory: RwSignal<String>,
     restart: RwSignal<RestartPolicy>,
     updates: RwSignal<UpdatePolicy>,
+    window: RwSignal<String>,
     host_id: RwSignal<String>,
     replicas: RwSignal<String>,
     env: RwSignal<Vec<EnvRow>>,
@@ -269,6 +282,7 @@ impl Values {
             memory: RwSignal::new(String::new()),
             restart: RwSignal::new(RestartPolicy::No),
             updates: RwSignal::new(UpdatePolicy::Notify),
+            window: RwSignal::new(String::new()),
             host_id: RwSignal::new(String::new()),
             replicas: RwSignal::new("1".to_owned()),
             env: RwSignal::new(Vec::new()),
@@ -343,6 +357,8 @@ impl Values {
         );
         self.restart.set(container.restart_policy);
         self.updates.set(container.update_policy);
+        self.window
+            .set(container.update_window.clone().unwrap_or_default());
         self.host_id.set(
             container
                 .host
@@ -454,6 +470,9 @@ pub fn ContainerDialog(
             ENTRYPOINT => check_args(&values.entrypoint.get()).err(),
             CPUS => check_cpus(&values.cpus.get()).err(),
             MEMORY => check_memory(&values.memory.get()).err(),
+            WINDOW if values.updates.get() == UpdatePolicy::Auto => {
+                check_window(&values.window.get()).err()
+            }
             REPLICAS => match check_replicas(&values.replicas.get()) {
                 Ok(replicas) => values
                     .mounts
@@ -556,7 +575,17 @@ pub fn ContainerDialog(
         if invalid() {
             return;
         }
-        let (Ok(name), Ok(_), Ok(command), Ok(entrypoint), Ok(cpus), Ok(_), Ok(replicas)) = (
+        let auto = values.updates.get_untracked() == UpdatePolicy::Auto;
+        let (
+            Ok(name),
+            Ok(_),
+            Ok(command),
+            Ok(entrypoint),
+            Ok(cpus),
+            Ok(_),
+            Ok(replicas),
+            Ok(update_window),
+        ) = (
             check_name(&values.name.get_untracked()),
             check_image(&values.image.get_untracked()),
             check_args(&values.command.get_untracked()),
@@ -564,7 +593,11 @@ pub fn ContainerDialog(
             check_cpus(&values.cpus.get_untracked()),
             check_memory(&values.memory.get_untracked()),
             check_replicas(&values.replicas.get_untracked()),
-        ) else {
+            // Kept while hidden (another policy) when it is valid; checked only where it shows.
+            check_window(&values.window.get_untracked())
+                .or_else(|e| if auto { Err(e) } else { Ok(None) }),
+        )
+        else {
             return;
         };
         let Some((health_check, replace_unhealthy_after_secs)) = values.health.input() else {
@@ -635,6 +668,7 @@ pub fn ContainerDialog(
             max_parallel,
             min_healthy_secs,
             update_policy: Some(values.updates.get_untracked()),
+            update_window,
         };
         saving.set(true);
         let container_id = container_id.clone();
@@ -1087,6 +1121,25 @@ pub fn ContainerDialog(
                         values.updates.into(),
                     )}
                 </SelectField>
+                <Show when=move || values.updates.get() == UpdatePolicy::Auto>
+                    <TextField
+                        id="container-update-window"
+                        label="Roll out only between (UTC)"
+                        field=WINDOW
+                        placeholder="any time, or 02:00-05:00"
+                        value=values.window
+                        error=Signal::derive(move || field_error(WINDOW))
+                        hint=Signal::derive(move || {
+                            match check_window(&values.window.get()) {
+                                Ok(Some(w)) => format!(
+                                    "A newer image found outside {w} UTC waits until then."
+                                ),
+                                _ => "Empty: a newer image rolls out as soon as it is seen.".to_owned(),
+                            }
+                        })
+                        on_edit=Callback::new(move |()| edited_field(WINDOW))
+                    />
+                </Show>
             </div>
         </FormDialog>
     }

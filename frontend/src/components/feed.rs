@@ -30,6 +30,10 @@ const RECOUNT_AFTER: Duration = Duration::from_millis(400);
 /// A row with a stable identity.
 pub trait Keyed {
     fn key(&self) -> &str;
+
+    /// Keeps what a newer copy of a row (from a live delta, which carries fewer fields than a page) did not
+    /// bring from the `older` copy it replaces.
+    fn carry_over(&mut self, _older: &Self) {}
 }
 
 /// Fetches one page: after this cursor, this many rows.
@@ -603,7 +607,11 @@ where
     T: Keyed + PartialEq + Send + Sync + 'static,
 {
     let key = item.key().to_owned();
+    let mut item = item;
     if let Some(index) = rows.position(&key) {
+        rows.slots[index]
+            .item
+            .with_untracked(|older| item.carry_over(older));
         let before = index
             .checked_sub(1)
             .and_then(|i| rows.slots.get(i))

@@ -16,6 +16,7 @@ use super::{
     container_logs::{LogPanel, LogSource},
     dialog::{ConfirmDialog, Pending},
     feed::{Delta, Feed, FeedPhase, Keyed, Query},
+    format::short_digest,
     icons::{Icon, IconKind},
     live::LiveState,
     loading::{LoadFailed, LoadingCard},
@@ -47,6 +48,16 @@ const PORTS_SHOWN: usize = 2;
 impl Keyed for DockerContainer {
     fn key(&self) -> &str {
         &self.id
+    }
+
+    /// Live deltas do not carry the image digests (each would cost two lookups per subscriber): a row keeps
+    /// those its page brought while it runs the same image.
+    fn carry_over(&mut self, older: &Self) {
+        if self.update_available.is_none() && self.image_id == older.image_id {
+            self.update_available = older.update_available;
+            self.latest_digest.clone_from(&older.latest_digest);
+            self.image_digest.clone_from(&older.image_digest);
+        }
     }
 }
 
@@ -496,6 +507,14 @@ fn cells(c: &DockerContainer, context: RowContext) -> impl IntoView + use<> {
             <span class="mono" title=c.image.clone()>
                 {short_image(&c.image)}
             </span>
+            {(c.update_available == Some(true)).then(|| {
+                let title = format!(
+                    "The registry has another image for this tag ({}); this container runs {}.",
+                    c.latest_digest.as_deref().map(short_digest).unwrap_or_default(),
+                    c.image_digest.as_deref().map(short_digest).unwrap_or_default(),
+                );
+                view! { <span class="tag tag-update update-marker" title=title>"Update"</span> }
+            })}
         </td>
         <td class="inventory-state-cell">
             <span

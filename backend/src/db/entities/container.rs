@@ -59,6 +59,8 @@ pub struct Model {
     pub deploy_hook_hash: Option<String>,
     /// `berth_shared::UpdatePolicy` wire name.
     pub update_policy: String,
+    /// `berth_shared::UpdateWindow` as written (`HH:MM-HH:MM`, UTC); `None`: any time.
+    pub update_window: Option<String>,
     pub updated_at: ChronoDateTimeUtc,
 }
 

@@ -324,6 +324,7 @@ mod tests {
             rollout: None,
             has_deploy_hook: false,
             update_policy: berth_shared::UpdatePolicy::Notify,
+            update_window: None,
         }
     }
 
