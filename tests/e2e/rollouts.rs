@@ -614,7 +614,7 @@ pub async fn auto_policy_rolls_out_new_images(env: &TestEnv) -> Result<()> {
             )
             .await?;
         ensure!(
-            berth_tests::app::error_code(&wrong) == Some("BAD_INPUT")
+            berth_tests::app::error_code(&wrong) == Some("BAD_USER_INPUT")
                 && wrong.pointer("/errors/0/extensions/field") == Some(&json!("updateWindow")),
             "a window written wrong is refused on its field: {wrong}"
         );

@@ -258,6 +258,47 @@ pub async fn unlisted_registry_is_checked(env: &TestEnv) -> Result<()> {
         })
         .await?;
         ensure!(first["updateAvailable"] == false, "{first}");
+        // A container Berth did not create, from the same image: the inventory judges it the same way.
+        let _ = h1.docker(&["rm", "-f", "unlisted-other"]).await;
+        let docker_id = h1
+            .docker_ok(&["run", "-d", "--name", "unlisted-other", &reference, "sleep", "100000"])
+            .await?;
+        let inventory_id = format!(
+            "{}:{}",
+            host["id"].as_str().unwrap_or_default(),
+            docker_id.trim()
+        );
+        let other = |want_update: bool| {
+            let app = &p.app;
+            let inventory_id = inventory_id.clone();
+            async move {
+                poll(
+                    "the other container's digests",
+                    Duration::from_secs(30),
+                    Duration::from_millis(100),
+                    || async {
+                        let d = gql(
+                            app,
+                            "query D($id: ID!) { dockerContainer(id: $id) { imageDigest latestDigest updateAvailable } }",
+                            json!({ "id": inventory_id }),
+                        )
+                        .await?["dockerContainer"]
+                            .clone();
+                        Ok(if d["updateAvailable"] == want_update && d["imageDigest"].is_string() {
+                            Probe::Ready(d)
+                        } else {
+                            Probe::NotYet(d.to_string())
+                        })
+                    },
+                )
+                .await
+            }
+        };
+        let before = other(false).await?;
+        ensure!(
+            before["imageDigest"] == first["latestDigest"] && before["latestDigest"] == first["latestDigest"],
+            "the other container runs the tag's digest: {before}"
+        );
         push_new_image(h1, &base, &reference, "unlisted-v2").await?;
         let pushed = Instant::now();
         let second = wait_update(&p.app, &id, "the push seen by HEAD", Duration::from_secs(30), |c| {
@@ -266,10 +307,15 @@ pub async fn unlisted_registry_is_checked(env: &TestEnv) -> Result<()> {
         .await?;
         eprintln!("updates: an unlisted registry's push seen after {:?}", pushed.elapsed());
         ensure!(second["updateAvailable"] == true, "{second}");
+        let after = other(true).await?;
+        ensure!(
+            after["imageDigest"] == first["latestDigest"] && after["latestDigest"] == second["latestDigest"],
+            "the other container has an update too: {after}"
+        );
         Ok(())
     }
     .await;
-    for marker in ["unlisted-v1", "unlisted-v2"] {
+    for marker in ["unlisted-v1", "unlisted-v2", "unlisted-other"] {
         let _ = h1.docker(&["rm", "-f", marker]).await;
     }
     let _ = p.process.kill().await;

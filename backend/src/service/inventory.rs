@@ -747,7 +747,8 @@ pub async fn rename_host(
 
 /// Which of an image's recorded (reference, digest) pairs is the registry digest a container created from
 /// `image` runs: the reference it was created from; else a reference of the same repository (the tag moved on, or
-/// the engine spells it differently); else the untagged record (listed under its id) when the tag moved away.
+/// the engine spells it differently); else the untagged record (listed under its id, which the image cache writes
+/// as a reference, `docker.io/library/sha256:…`) when the tag moved away.
 fn pick_digest(image: &str, image_id: &str, rows: &[(&str, &str)]) -> Option<String> {
     let repository = |r: &str| {
         berth_shared::ImageRef::parse(r)
@@ -761,7 +762,13 @@ fn pick_digest(image: &str, image_id: &str, rows: &[(&str, &str)]) -> Option<Str
             rows.iter()
                 .find(|(r, _)| repository(r).as_ref() == Some(&own))
         })
-        .or_else(|| rows.iter().find(|(r, _)| *r == image_id))
+        .or_else(|| {
+            rows.iter().find(|(r, _)| {
+                *r == image_id
+                    || r.strip_suffix(image_id)
+                        .is_some_and(|head| head.is_empty() || head.ends_with('/'))
+            })
+        })
         .map(|(_, d)| (*d).to_owned())
 }
 
@@ -792,6 +799,15 @@ mod tests {
         // The tag moved to a newer image: this one is listed untagged under its id.
         assert_eq!(
             pick_digest("busybox:1", "sha256:id", &[("sha256:id", "sha256:ccc")]).as_deref(),
+            Some("sha256:ccc")
+        );
+        assert_eq!(
+            pick_digest(
+                "busybox:1",
+                "sha256:id",
+                &[("docker.io/library/sha256:id", "sha256:ccc")]
+            )
+            .as_deref(),
             Some("sha256:ccc")
         );
         // Built here, never pushed: nothing; a name that is no reference: nothing.
