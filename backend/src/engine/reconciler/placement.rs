@@ -328,8 +328,11 @@ impl Shared {
         Ok((container, placements))
     }
 
-    /// Scales to `replicas`: records the count, stops and removes replicas above it (highest index first) and,
-    /// when the container should run, starts the missing ones. Every caller in `replies` gets the outcome.
+    /// Scales to `replicas`: records the count, stops and removes replicas above it (marked STOPPING first, then
+    /// stopped together: one grace period however many go) and, when the container should run, starts the
+    /// missing ones. Every caller in `replies` gets the outcome; a scale-down answers once its surplus is marked
+    /// (a replica that does not stop when asked takes the whole grace period), and what fails after that is
+    /// logged and left to the convergence.
     pub(super) async fn scale(
         &self,
         container_id: &str,
@@ -357,13 +360,23 @@ impl Shared {
                     self.writer.save(i, Some(previous), None).await?;
                 }
             }
+            let mut marked = Vec::with_capacity(surplus.len());
             for i in surplus {
-                self.retire(i).await?;
+                marked.push(
+                    if i.docker_id.is_some()
+                        && i.status.is_active()
+                        && i.status != InstanceStatus::Stopping
+                    {
+                        self.set_status(i, InstanceStatus::Stopping, None).await?
+                    } else {
+                        i
+                    },
+                );
             }
-            Ok::<_, ServiceError>(after)
+            Ok::<_, ServiceError>((after, marked))
         }
         .await;
-        let after = match outcome {
+        let (after, surplus) = match outcome {
             Ok(c) => c,
             Err(e) => {
                 for r in replies {
@@ -372,6 +385,19 @@ impl Shared {
                 return;
             }
         };
+        let mut replies = replies;
+        if !surplus.is_empty() {
+            for r in replies.drain(..) {
+                let _ = r.send(Ok(()));
+            }
+            let retired =
+                futures::future::join_all(surplus.into_iter().map(|i| self.retire(i))).await;
+            for r in retired {
+                if let Err(e) = r {
+                    tracing::warn!(container = %after.name, error = %e, "retiring a scaled-down replica failed");
+                }
+            }
+        }
         if after.desired_state != DesiredState::Running {
             for r in replies {
                 let _ = r.send(Ok(()));
@@ -390,6 +416,7 @@ impl Shared {
                 }
             }
             Err(e) => {
+                tracing::warn!(container = %after.name, error = %e, "placing replicas after a scale failed");
                 for r in replies {
                     let _ = r.send(Err(e.duplicate()));
                 }
