@@ -7,6 +7,8 @@
 
 mod setup;
 
+mod wasm_size;
+
 use anyhow::{Context as _, Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -128,6 +130,7 @@ fn build_spa(release: bool) -> Result<()> {
     // Trunk runs cargo with --offline: make sure every crate is in the local registry first.
     sh(cargo().args(["fetch", "--locked"]))?;
     sh(&mut cmd)?;
+    wasm_size::strip_names(Path::new("dist"))?;
     precompress(Path::new("dist"))
 }
 
