@@ -1,6 +1,10 @@
-//! Starting and stopping a whole Berth server: database, bootstrap admin, background tasks and HTTP listener.
+//! Starting and stopping a whole Berth server: database, bootstrap admin, the leader's work (for good on SQLite,
+//! while it holds the lease on PostgreSQL), the other background tasks and the HTTP listener.
 
 use crate::bus::Bus;
+use crate::cluster::Fence;
+use crate::cluster::commands::{Forwarder, Route, TermChannels, Waiters};
+use crate::cluster::lease::LeaseSettings;
 use crate::config::Config;
 use crate::db::session_store::DbSessionStore;
 use crate::engine::monitor::{self, MonitorSettings};
@@ -10,12 +14,13 @@ use crate::http::{AppState, router};
 use crate::secrets::SecretBox;
 use crate::service::Services;
 use crate::service::auth::Bootstrap;
+use crate::service::containers::InstanceWriter;
 use crate::service::hosts::HostSettings;
 use anyhow::Context as _;
 use axum::serve::ListenerExt as _;
 use std::net::SocketAddr;
 use std::time::Duration;
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 /// A server that is running; [`RunningApp::shutdown`] stops it gracefully.
@@ -26,16 +31,12 @@ pub struct RunningApp {
     pub bootstrap: Bootstrap,
     stop: oneshot::Sender<()>,
     server: JoinHandle<std::io::Result<()>>,
-    sweeper: JoinHandle<()>,
-    monitors: JoinHandle<()>,
-    reconciler: JoinHandle<()>,
-    refresher: JoinHandle<()>,
-    sampler: JoinHandle<()>,
-    alert_evaluator: JoinHandle<()>,
-    alert_deliverer: JoinHandle<()>,
-    load_watch: JoinHandle<()>,
-    update_watch: JoinHandle<()>,
-    auditor: JoinHandle<()>,
+    /// Session sweeper, command router, and with several servers the lease loop, the relay and the leader's
+    /// supervisor (which owns the leader's work).
+    tasks: Vec<JoinHandle<()>>,
+    /// The leader's work when it runs for good (SQLite).
+    sole_term: Option<Term>,
+    services: Services,
     /// Held while the server runs on a SQLite file: a second server on it is refused.
     _database_lock: Option<std::fs::File>,
 }
@@ -70,9 +71,128 @@ fn lock_database(url: &str) -> anyhow::Result<Option<std::fs::File>> {
     }
 }
 
+/// The work that must run once, on the leader only, for one term of leadership: host monitors, the reconciler,
+/// the registry refresher, sampling, alerting, update checks, the engine auditor and (with several servers) the
+/// executor of the followers' commands. Started when the term starts; every task is aborted when it ends.
+struct Term {
+    token: u64,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for Term {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// What a term is started from.
+#[derive(Clone)]
+struct Leading {
+    services: Services,
+    writer: std::sync::Arc<InstanceWriter>,
+    owner: String,
+    route: Route,
+    /// Wakes the executor when a follower stored a command (several servers only).
+    arrived: Option<std::sync::Arc<tokio::sync::Notify>>,
+}
+
+impl Leading {
+    fn start(&self, token: u64) -> Term {
+        let services = &self.services;
+        let fence = Fence::new(token, services.lease.clone());
+        let (reconciler_handle, reconciler_inputs) = reconciler::channel();
+        let (reconcile_tx, reconcile_rx) = mpsc::unbounded_channel();
+        let (monitor_tx, monitor_rx) = mpsc::unbounded_channel();
+        let channels = TermChannels {
+            reconcile: reconcile_tx,
+            monitors: monitor_tx,
+        };
+        let mut tasks = vec![
+            reconciler::spawn(
+                fence.clone(),
+                services.containers.clone(),
+                services.hosts.clone(),
+                self.writer.fenced(fence),
+                self.owner.clone(),
+                ReconcilerSettings::from_env(),
+                reconcile_rx,
+                reconciler_inputs,
+            ),
+            monitor::spawn(
+                services.hosts.clone(),
+                services.inventory.clone(),
+                MonitorSettings::from_env(),
+                reconciler_handle,
+                monitor_rx,
+            ),
+            crate::engine::refresher::spawn(services.registries.clone()),
+            crate::engine::sampler::spawn(services.stats.clone()),
+            crate::service::audit::spawn_engine_auditor(
+                services.audit.clone(),
+                services.bus.clone(),
+            ),
+            crate::engine::updates::spawn(
+                services.registries.clone(),
+                services.containers.clone(),
+                services.inventory.clone(),
+                services.alerts.clone(),
+                services.bus.clone(),
+            ),
+            crate::engine::alerting::spawn_load_watch(
+                services.alerts.clone(),
+                services.stats.clone(),
+            ),
+        ];
+        let (alert_evaluator, alert_deliverer) = crate::engine::alerting::spawn(
+            services.alerts.clone(),
+            services.hosts.clone(),
+            services.registries.clone(),
+            services.inventory.clone(),
+            services.bus.clone(),
+        );
+        tasks.push(alert_evaluator);
+        tasks.push(alert_deliverer);
+        if let Some(arrived) = &self.arrived {
+            tasks.push(crate::cluster::commands::spawn_executor(
+                services.cluster.clone(),
+                token,
+                channels.clone(),
+                arrived.clone(),
+            ));
+        }
+        self.route.set(Some(channels));
+        Term { token, tasks }
+    }
+
+    /// Follows the lease: starts a term's work when this server leads, aborts it when it no longer does.
+    async fn follow(self, mut terms: crate::cluster::lease::Terms) {
+        let mut current: Option<Term> = None;
+        loop {
+            let wanted = *terms.borrow_and_update();
+            if current.as_ref().map(|t| t.token) != wanted {
+                if let Some(term) = current.take() {
+                    self.route.set(None);
+                    drop(term);
+                    tracing::info!("the leader's work stopped on this server");
+                }
+                if let Some(token) = wanted {
+                    current = Some(self.start(token));
+                    tracing::info!(term = token, "the leader's work started on this server");
+                }
+            }
+            if terms.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
 impl RunningApp {
     /// Connects and migrates the database, creates the admin user on first start, binds the listener and
-    /// serves in the background.
+    /// serves in the background. With PostgreSQL the server takes part in the leader election; on SQLite it
+    /// leads from the start.
     pub async fn start(config: Config) -> anyhow::Result<RunningApp> {
         std::fs::create_dir_all(&config.data_dir).with_context(|| {
             format!(
@@ -87,7 +207,9 @@ impl RunningApp {
             .with_context(|| format!("cannot open the database {}", redact(&url)))?;
         let secrets = SecretBox::load(&config.data_dir)
             .map_err(|e| anyhow::anyhow!("loading the secret key: {e}"))?;
-        let (services, background) = Services::new(db.clone(), secrets, Bus::new());
+        let bus = Bus::new();
+        let (services, background) = Services::new(db.clone(), secrets, bus.clone());
+        let shared_database = services.cluster.shared_database();
         let bootstrap = services
             .auth
             .bootstrap_admin(config.admin_password.as_deref())
@@ -108,67 +230,76 @@ impl RunningApp {
         if repaired > 0 {
             tracing::info!(repaired, "container summary statuses recomputed");
         }
-        let (reconciler_handle, reconciler_inputs) = reconciler::channel();
-        let reconciler = reconciler::spawn(
-            services.containers.clone(),
-            services.hosts.clone(),
-            background.instance_writer,
+
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let addr = listener.local_addr()?;
+        services.alerts.set_own_port(addr.port());
+
+        let route = Route::default();
+        let waiters = Waiters::default();
+        let arrived = std::sync::Arc::new(tokio::sync::Notify::new());
+        let leading = Leading {
+            services: services.clone(),
+            writer: std::sync::Arc::new(background.instance_writer),
             owner,
-            ReconcilerSettings::from_env(),
+            route: route.clone(),
+            arrived: shared_database.then(|| arrived.clone()),
+        };
+        let forwarder = shared_database.then(|| Forwarder {
+            cluster: services.cluster.clone(),
+            waiters: waiters.clone(),
+        });
+        let mut tasks = vec![crate::cluster::commands::spawn_router(
+            route,
+            forwarder,
             background.reconcile_commands,
-            reconciler_inputs,
-        );
-        let monitors = monitor::spawn(
-            services.hosts.clone(),
-            services.inventory.clone(),
-            MonitorSettings::from_env(),
-            reconciler_handle,
             background.monitor_commands,
-        );
-        let refresher = crate::engine::refresher::spawn(services.registries.clone());
-        let sampler = crate::engine::sampler::spawn(services.stats.clone());
-        let auditor = crate::service::audit::spawn_engine_auditor(
-            services.audit.clone(),
-            services.bus.clone(),
-        );
-        let update_watch = crate::engine::updates::spawn(
-            services.registries.clone(),
-            services.containers.clone(),
-            services.inventory.clone(),
-            services.alerts.clone(),
-            services.bus.clone(),
-        );
-        let load_watch = crate::engine::alerting::spawn_load_watch(
-            services.alerts.clone(),
-            services.stats.clone(),
-        );
-        let (alert_evaluator, alert_deliverer) = crate::engine::alerting::spawn(
-            services.alerts.clone(),
-            services.hosts.clone(),
-            services.registries.clone(),
-            services.inventory.clone(),
-            services.bus.clone(),
-        );
+        )];
+        let mut sole_term = None;
+        if shared_database {
+            let me = services.server_id.clone();
+            if let Some(events) = bus.relay() {
+                tasks.push(crate::cluster::relay::spawn_sender(
+                    services.cluster.clone(),
+                    me.clone(),
+                    events,
+                ));
+            }
+            tasks.push(crate::cluster::relay::spawn_listener(
+                services.cluster.clone(),
+                me.clone(),
+                bus.clone(),
+                arrived,
+                waiters,
+            ));
+            let (lease_task, terms) = crate::cluster::lease::spawn(
+                services.cluster.clone(),
+                me,
+                addr.to_string(),
+                LeaseSettings::from_env(),
+                services.lease.clone(),
+            );
+            tasks.push(lease_task);
+            tasks.push(tokio::spawn(leading.follow(terms)));
+        } else {
+            sole_term = Some(leading.start(1));
+        }
         if std::env::var("BERTH_REGISTER_LOCAL_HOST").map_or(true, |v| v != "0") {
             register_local_host(&services).await;
         }
 
         let sessions = DbSessionStore::new(db);
-        let sweeper = tokio::spawn(sweep_sessions(sessions.clone()));
-        let own_alerts = services.alerts.clone();
+        tasks.push(tokio::spawn(sweep_sessions(sessions.clone())));
         let state = AppState {
             schema: build_schema(services.clone()),
             query_schema: build_query_schema(services.clone()),
-            services,
+            services: services.clone(),
             ws_init_timeout: Config::ws_init_timeout(),
             metrics_token: config.metrics_token.clone(),
         };
         let app = router(state, sessions, &config.static_dir);
-        let listener = tokio::net::TcpListener::bind(config.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", config.listen))?;
-        let addr = listener.local_addr()?;
-        own_alerts.set_own_port(addr.port());
         // Live updates are small frames: without TCP_NODELAY a second frame sent right after a first waits
         // for the client's (delayed, up to 40 ms) acknowledgement.
         let listener = listener.tap_io(|tcp| {
@@ -187,39 +318,38 @@ impl RunningApp {
             })
             .await
         });
-        tracing::info!(%addr, "Berth is listening");
+        tracing::info!(%addr, server = %services.server_id, "Berth is listening");
         Ok(RunningApp {
             addr,
             bootstrap,
             stop,
             server,
-            sweeper,
-            monitors,
-            reconciler,
-            refresher,
-            sampler,
-            auditor,
-            alert_evaluator,
-            alert_deliverer,
-            load_watch,
-            update_watch,
+            tasks,
+            sole_term,
+            services,
             _database_lock: database_lock,
         })
     }
 
-    /// Stops accepting connections, lets requests in flight finish, and waits for the server to end.
-    pub async fn shutdown(self) -> anyhow::Result<()> {
+    /// Stops accepting connections, lets requests in flight finish, and waits for the server to end. A leader
+    /// gives its lease up, so that another server takes over at once.
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
         let _ = self.stop.send(());
-        self.sweeper.abort();
-        self.monitors.abort();
-        self.reconciler.abort();
-        self.auditor.abort();
-        self.refresher.abort();
-        self.sampler.abort();
-        self.alert_evaluator.abort();
-        self.load_watch.abort();
-        self.update_watch.abort();
-        self.alert_deliverer.abort();
+        for t in &self.tasks {
+            t.abort();
+        }
+        self.sole_term.take();
+        if self.services.cluster.shared_database() && self.services.lease.token() != 0 {
+            self.services.lease.lost();
+            if let Err(e) = self
+                .services
+                .cluster
+                .release_lease(&self.services.server_id)
+                .await
+            {
+                tracing::warn!(error = %e, "giving up the leader lease failed (it runs out by itself)");
+            }
+        }
         self.server.await.context("server task")??;
         Ok(())
     }

@@ -1,13 +1,15 @@
-//! The in-process event bus that subscriptions read: a tokio broadcast channel behind a small type, so that a
-//! PostgreSQL LISTEN/NOTIFY fan-out can replace it when several replicas run.
+//! The in-process event bus that subscriptions read: a tokio broadcast channel behind a small type. With several
+//! servers on one PostgreSQL, what is published here is also handed to `cluster::relay`, which sends it to the
+//! other servers and publishes theirs here with [`Bus::publish_relayed`].
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, Utc};
-use tokio::sync::broadcast;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{broadcast, mpsc};
 
 /// A change somebody may be subscribed to. Carries ids, not objects: subscribers read fresh state.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Event {
     HostStatus {
         host_id: String,
@@ -41,6 +43,7 @@ pub enum Event {
         at: DateTime<Utc>,
         message: Option<String>,
         /// The container and its instances right after the change (absent when it came from elsewhere).
+        #[serde(skip)]
         snapshot: Option<std::sync::Arc<crate::service::containers::StatusSnapshot>>,
     },
     /// A container definition was created, edited, deleted or asked to run or stop.
@@ -88,7 +91,7 @@ pub enum Event {
     },
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RefreshPhase {
     Started,
     Progress,
@@ -96,7 +99,7 @@ pub enum RefreshPhase {
     Failed,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PullPhase {
     Started,
     Progress,
@@ -109,6 +112,8 @@ pub enum PullPhase {
 #[derive(Clone)]
 pub struct Bus {
     tx: broadcast::Sender<Arc<Event>>,
+    /// Where this server's own events also go when other servers share the database.
+    relay: Arc<OnceLock<mpsc::UnboundedSender<Arc<Event>>>>,
 }
 
 impl Default for Bus {
@@ -120,12 +125,30 @@ impl Default for Bus {
 impl Bus {
     pub fn new() -> Self {
         let (tx, _) = broadcast::channel(4096);
-        Self { tx }
+        Self {
+            tx,
+            relay: Arc::new(OnceLock::new()),
+        }
     }
 
-    /// Publishes to every current subscriber (none is fine).
+    /// Publishes to every current subscriber (none is fine), and to the other servers when relayed.
     pub fn publish(&self, event: Event) {
+        let event = Arc::new(event);
+        if let Some(relay) = self.relay.get() {
+            let _ = relay.send(event.clone());
+        }
+        let _ = self.tx.send(event);
+    }
+
+    /// Publishes an event another server published (to this server's subscribers only).
+    pub fn publish_relayed(&self, event: Event) {
         let _ = self.tx.send(Arc::new(event));
+    }
+
+    /// From now on every event published here is also sent to the receiver returned (once; `None` after).
+    pub fn relay(&self) -> Option<mpsc::UnboundedReceiver<Arc<Event>>> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.relay.set(tx).ok().map(|()| rx)
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {

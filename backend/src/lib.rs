@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod bus;
+pub mod cluster;
 pub mod config;
 pub mod db;
 pub mod docker;

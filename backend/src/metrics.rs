@@ -91,6 +91,18 @@ pub struct Metrics {
     pub subscriptions_started: AtomicU64,
     /// Subscriptions open now.
     pub subscriptions_open: AtomicI64,
+    /// Engine actions refused because this server's leadership had ended.
+    pub fenced_actions: AtomicU64,
+    /// Terms this server has led.
+    pub leader_terms: AtomicU64,
+    /// Events this server received from the other servers.
+    pub relayed_events: AtomicU64,
+}
+
+impl Metrics {
+    pub fn fenced_action(&self) {
+        self.fenced_actions.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 /// The process's metrics.
@@ -104,6 +116,9 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| Metrics {
     graphql_mutations: Histogram::new(FAST),
     subscriptions_started: AtomicU64::new(0),
     subscriptions_open: AtomicI64::new(0),
+    fenced_actions: AtomicU64::new(0),
+    leader_terms: AtomicU64::new(0),
+    relayed_events: AtomicU64::new(0),
 });
 
 /// Counts an open subscription until dropped.
@@ -190,6 +205,39 @@ pub fn render(g: &Gauges) -> String {
         "1 when this server runs the work that must run once (monitors, reconciler, refresher, alert delivery).",
     );
     let _ = writeln!(out, "berth_leader {}", i32::from(g.leader));
+    family(
+        &mut out,
+        "berth_leader_terms_total",
+        "counter",
+        "Times this server became the leader.",
+    );
+    let _ = writeln!(
+        out,
+        "berth_leader_terms_total {}",
+        m.leader_terms.load(Ordering::Relaxed)
+    );
+    family(
+        &mut out,
+        "berth_fenced_actions_total",
+        "counter",
+        "Engine actions this server refused because its leadership had ended.",
+    );
+    let _ = writeln!(
+        out,
+        "berth_fenced_actions_total {}",
+        m.fenced_actions.load(Ordering::Relaxed)
+    );
+    family(
+        &mut out,
+        "berth_relayed_events_total",
+        "counter",
+        "Events received from the other servers on the same database.",
+    );
+    let _ = writeln!(
+        out,
+        "berth_relayed_events_total {}",
+        m.relayed_events.load(Ordering::Relaxed)
+    );
     family(
         &mut out,
         "berth_reconcile_queue_depth",

@@ -21,6 +21,7 @@ mod m20261204_000016_rollouts;
 mod m20261204_000017_deploy_hooks;
 mod m20261204_000018_update_policy;
 mod m20261204_000019_update_window;
+mod m20261204_000020_cluster;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000017_deploy_hooks::Migration),
             Box::new(m20261204_000018_update_policy::Migration),
             Box::new(m20261204_000019_update_window::Migration),
+            Box::new(m20261204_000020_cluster::Migration),
         ]
     }
 }

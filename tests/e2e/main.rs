@@ -13,6 +13,7 @@ mod alerts_browser;
 mod auth;
 mod backup;
 mod browser;
+mod cluster;
 mod containers;
 mod containers_browser;
 mod containers_paging;
@@ -185,6 +186,7 @@ fn all_tests() -> Vec<(&'static str, TestFn)> {
         rollouts::rollback_to_a_gone_image_is_refused,
         metrics::prometheus_metrics_pass_promtool,
         backup::backup_restore_and_one_server_per_file,
+        cluster::three_servers_share_the_work_and_fail_over,
         roles::every_mutation_checks_the_role,
         roles::users_last_admin_and_audit,
         roles::hardening_and_no_secrets_anywhere,

@@ -4,6 +4,7 @@ pub mod adoption;
 pub mod alerts;
 pub mod audit;
 pub mod backup;
+pub mod cluster;
 pub mod containers;
 pub mod entities;
 pub mod fault;
@@ -34,6 +35,8 @@ pub use sea_orm::DbErr;
 pub const PG_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 /// The same for SQLite, where waiting only ever means other requests hold every connection.
 pub const SQLITE_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// PostgreSQL's `idle_in_transaction_session_timeout` for Berth's connections (see [`connect`]).
+const PG_IDLE_IN_TRANSACTION: &str = "5s";
 /// The settings row `/healthz` writes to prove the database takes writes.
 const HEARTBEAT_KEY: &str = "health.heartbeat";
 
@@ -75,9 +78,50 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     // committed (seen on a disk filled and freed again). A connection that comes back still counting a
     // transaction is closed instead.
     options.map_sqlx_sqlite_pool_opts(|pool| pool.after_release(release_only_outside_transactions));
+    // PostgreSQL: a transaction left open by a server that was paused or cut off would hold its row locks until
+    // that server came back, and the server leading after it would wait on them. Berth's transactions never
+    // wait on anything outside the database, so one idle for 5 s is ended by PostgreSQL (its locks freed).
+    options.map_sqlx_postgres_opts(|o| {
+        o.options([(
+            "idle_in_transaction_session_timeout",
+            PG_IDLE_IN_TRANSACTION,
+        )])
+    });
     let db = Database::connect(options).await?;
-    Migrator::up(&db, None).await?;
+    if sqlite {
+        Migrator::up(&db, None).await?;
+    } else {
+        migrate_alone(&db).await?;
+    }
     Ok(db)
+}
+
+/// The advisory lock key servers on one PostgreSQL take while they migrate.
+const MIGRATION_LOCK: i64 = 0x6265_7274_686d_6967;
+
+/// Migrates PostgreSQL under an advisory lock, so that servers started together migrate one after another
+/// (the later ones then find nothing to do). The lock is held by one pooled connection, the migrations run on
+/// others.
+async fn migrate_alone(db: &DatabaseConnection) -> Result<(), DbErr> {
+    use sea_orm::sqlx;
+    let sqlx_err = |e: sqlx::Error| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e.into()));
+    let mut holder = db
+        .get_postgres_connection_pool()
+        .acquire()
+        .await
+        .map_err(sqlx_err)?;
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut *holder)
+        .await
+        .map_err(sqlx_err)?;
+    let migrated = Migrator::up(db, None).await;
+    let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut *holder)
+        .await;
+    migrated?;
+    unlocked.map_err(sqlx_err).map(|_| ())
 }
 
 /// The pool's check on a SQLite connection coming back: keep it only outside any transaction. A dropped

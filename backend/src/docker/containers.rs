@@ -150,6 +150,7 @@ impl Engine {
 
     /// Creates a container (not started) and returns its id.
     pub async fn create_container(&self, spec: &ContainerSpec) -> Result<String, DockerError> {
+        self.may_act()?;
         let mut bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
         for port in &spec.ports {
             bindings
@@ -195,11 +196,13 @@ impl Engine {
     }
 
     pub async fn start_container(&self, id: &str) -> Result<(), DockerError> {
+        self.may_act()?;
         timed_for(LIFECYCLE_TIMEOUT, self.long().start_container(id, None)).await
     }
 
     /// Stops gracefully: SIGTERM, then SIGKILL after `grace`.
     pub async fn stop_container(&self, id: &str, grace: Duration) -> Result<(), DockerError> {
+        self.may_act()?;
         let t = i32::try_from(grace.as_secs()).unwrap_or(i32::MAX);
         let wait = grace + LIFECYCLE_TIMEOUT;
         let options = StopContainerOptionsBuilder::new().t(t).build();
@@ -214,6 +217,7 @@ impl Engine {
     }
 
     pub async fn restart_container(&self, id: &str, grace: Duration) -> Result<(), DockerError> {
+        self.may_act()?;
         let t = i32::try_from(grace.as_secs()).unwrap_or(i32::MAX);
         let wait = grace + LIFECYCLE_TIMEOUT;
         let options = RestartContainerOptionsBuilder::new().t(t).build();
@@ -228,6 +232,7 @@ impl Engine {
     }
 
     pub async fn kill_container(&self, id: &str) -> Result<(), DockerError> {
+        self.may_act()?;
         let options = KillContainerOptionsBuilder::new().signal("SIGKILL").build();
         timed_for(
             LIFECYCLE_TIMEOUT,
@@ -238,6 +243,7 @@ impl Engine {
 
     /// Removes a container, running or not.
     pub async fn remove_container(&self, id: &str) -> Result<(), DockerError> {
+        self.may_act()?;
         let options = RemoveContainerOptionsBuilder::new().force(true).build();
         timed_for(
             LIFECYCLE_TIMEOUT,
@@ -248,6 +254,7 @@ impl Engine {
 
     /// Removes a named volume.
     pub async fn remove_volume(&self, name: &str) -> Result<(), DockerError> {
+        self.may_act()?;
         timed_for(
             LIFECYCLE_TIMEOUT,
             self.long()

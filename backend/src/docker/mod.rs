@@ -51,6 +51,9 @@ pub enum DockerError {
     Conflict(String),
     #[error("the Docker engine answered {status}: {message}")]
     Api { status: u16, message: String },
+    /// The leadership this engine was fenced with has ended (another server acts now).
+    #[error("{0}")]
+    Fenced(String),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -193,6 +196,8 @@ pub struct PullCredentials {
 #[derive(Clone, Debug)]
 pub struct Engine {
     docker: Docker,
+    /// Set on the engines the leader's work uses: its actions are refused once the leadership has ended.
+    fence: Option<crate::cluster::Fence>,
 }
 
 impl Engine {
@@ -230,7 +235,28 @@ impl Engine {
             Err(_) => return Err(DockerError::Timeout(CALL_TIMEOUT)),
         };
         let docker = docker.with_request_modifier(url_safe_registry_auth);
-        Ok(Engine { docker })
+        Ok(Engine {
+            docker,
+            fence: None,
+        })
+    }
+
+    /// This engine for the leader's work of one term: every action (create, start, stop, restart, kill, remove,
+    /// pull) first checks that the term still holds its lease, and is refused with [`DockerError::Fenced`]
+    /// otherwise. Reads are never refused.
+    pub fn fenced(&self, fence: &crate::cluster::Fence) -> Engine {
+        Engine {
+            docker: self.docker.clone(),
+            fence: Some(fence.clone()),
+        }
+    }
+
+    /// Ok unless this engine is fenced and its term has ended.
+    fn may_act(&self) -> Result<(), DockerError> {
+        match &self.fence {
+            Some(f) => f.check().map_err(DockerError::Fenced),
+            None => Ok(()),
+        }
     }
 
     pub async fn ping(&self) -> Result<(), DockerError> {
@@ -354,10 +380,23 @@ impl Engine {
             ..Default::default()
         });
         let mut layers: HashMap<String, (i64, i64)> = HashMap::new();
-        self.docker
-            .create_image(Some(options), None, creds)
+        let refused = self.may_act().err();
+        let pulling = if refused.is_some() {
+            None
+        } else {
+            Some(self.docker.create_image(Some(options), None, creds))
+        };
+        futures::stream::iter(refused.map(Err))
+            .chain(
+                futures::stream::iter(pulling)
+                    .flatten()
+                    .map(|r| r.map_err(classify)),
+            )
             .map(move |item| {
-                let info = item.map_err(classify)?;
+                let info = match item {
+                    Ok(info) => info,
+                    Err(e) => return Err(e),
+                };
                 if let Some(err) = info.error_detail.and_then(|d| d.message) {
                     return Err(DockerError::Api {
                         status: 500,
@@ -398,6 +437,7 @@ impl Engine {
     }
 
     pub async fn remove_image(&self, reference: &str) -> Result<(), DockerError> {
+        self.may_act()?;
         timed(self.docker.remove_image(
             reference,
             Some(RemoveImageOptionsBuilder::new().build()),

@@ -185,15 +185,23 @@ fn same_secret(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// `GET /healthz`: whether the database answers and takes a write, with this server's id and whether it leads
+/// (with several servers on one PostgreSQL exactly one does; a single server always does).
 async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
+    let server = state.services.server_id.clone();
+    let leader = state.services.lease.leading();
     match state.services.database_health().await {
         Ok(()) => (
             StatusCode::OK,
-            axum::Json(serde_json::json!({"status": "ok", "database": "ok"})),
+            axum::Json(serde_json::json!({
+                "status": "ok", "database": "ok", "server": server, "leader": leader
+            })),
         ),
         Err(e) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(serde_json::json!({"status": "degraded", "database": e.to_string()})),
+            axum::Json(serde_json::json!({
+                "status": "degraded", "database": e.to_string(), "server": server, "leader": leader
+            })),
         ),
     }
 }

@@ -401,9 +401,17 @@ impl AuthService {
                 (p.clone(), Bootstrap::CreatedWithGeneratedPassword(p))
             }
         };
-        self.create_user(BOOTSTRAP_ADMIN, &password, Role::Admin)
-            .await?;
-        Ok(outcome)
+        match self
+            .create_user(BOOTSTRAP_ADMIN, &password, Role::Admin)
+            .await
+        {
+            Ok(_) => Ok(outcome),
+            // Servers started together on one PostgreSQL: another one created the admin first.
+            Err(e) => match users::by_username(&self.db, BOOTSTRAP_ADMIN).await? {
+                Some(_) => Ok(Bootstrap::Existing),
+                None => Err(e),
+            },
+        }
     }
 
     pub async fn create_user(

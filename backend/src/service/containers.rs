@@ -806,10 +806,13 @@ pub struct ContainerService {
     reconciler: mpsc::UnboundedSender<ReconcileCommand>,
 }
 
-/// The only writer of instance rows (status, placement, Docker id). Created once, owned by the reconciler.
+/// The only writer of instance rows (status, placement, Docker id). Created once; each term of leadership hands
+/// the reconciler a copy fenced with that term ([`InstanceWriter::fenced`]), which refuses to write once the term's
+/// lease has ended, so a server that stopped leading never overwrites what the new leader recorded.
 pub struct InstanceWriter {
     db: DatabaseConnection,
     bus: Bus,
+    fence: Option<crate::cluster::Fence>,
 }
 
 impl ContainerService {
@@ -827,6 +830,7 @@ impl ContainerService {
         let writer = InstanceWriter {
             db: db.clone(),
             bus: bus.clone(),
+            fence: None,
         };
         (
             Self {
@@ -1592,6 +1596,22 @@ impl ContainerService {
 }
 
 impl InstanceWriter {
+    /// The writer for one term of leadership.
+    pub fn fenced(&self, fence: crate::cluster::Fence) -> InstanceWriter {
+        InstanceWriter {
+            db: self.db.clone(),
+            bus: self.bus.clone(),
+            fence: Some(fence),
+        }
+    }
+
+    fn may_write(&self) -> Result<(), ServiceError> {
+        match &self.fence {
+            Some(f) => f.check().map_err(ServiceError::Unavailable),
+            None => Ok(()),
+        }
+    }
+
     /// Saves an instance and publishes `containerStatus` when its status changed (or when `message` says
     /// something new, e.g. a health check result).
     pub async fn save(
@@ -1600,6 +1620,7 @@ impl InstanceWriter {
         previous: Option<InstanceStatus>,
         message: Option<String>,
     ) -> Result<Instance, ServiceError> {
+        self.may_write()?;
         instance.updated_at = Utc::now();
         if instance.status != InstanceStatus::Running {
             // Health is known only while it runs (the last probe's output stays, to say why it went).
@@ -1638,6 +1659,7 @@ impl InstanceWriter {
 
     /// Forgets an instance; its definition's summary is recomputed in the same transaction.
     pub async fn delete(&self, instance_id: &str) -> Result<(), ServiceError> {
+        self.may_write()?;
         q::delete_instance(&self.db, instance_id, &summarize).await?;
         Ok(())
     }

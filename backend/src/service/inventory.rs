@@ -43,7 +43,7 @@ const STOP_GRACE: Duration = Duration::from_secs(10);
 const INSPECTS_IN_FLIGHT: usize = 8;
 
 /// One Docker container as the inventory knows it.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DockerContainer {
     pub id: String,
     pub host_id: String,
@@ -78,7 +78,7 @@ impl DockerContainer {
 }
 
 /// One change of the inventory: `before` absent = added, `after` absent = removed.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct InventoryChange {
     pub before: Option<Arc<DockerContainer>>,
     pub after: Option<Arc<DockerContainer>>,

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth;
 pub mod authz;
 pub mod backup;
+pub mod cluster;
 pub mod containers;
 pub mod disks;
 pub mod error;
@@ -64,7 +65,12 @@ pub struct Services {
     pub audit: audit::AuditService,
     pub passthrough: passthrough::PassthroughService,
     pub alerts: alerts::AlertService,
+    pub cluster: cluster::ClusterService,
     pub bus: Bus,
+    /// This server's id among the servers on one database (new at every start).
+    pub server_id: String,
+    /// Whether this server leads now (on SQLite it always does).
+    pub lease: std::sync::Arc<crate::cluster::LeaseState>,
     db: DatabaseConnection,
 }
 
@@ -135,7 +141,15 @@ impl Services {
             audit: audit::AuditService::new(db.clone(), bus.clone()),
             passthrough: passthrough::PassthroughService::new(hosts_for_passthrough),
             alerts,
+            cluster: cluster::ClusterService::new(db.clone()),
             bus,
+            server_id: uuid::Uuid::new_v4().to_string(),
+            lease: match db.get_database_backend() {
+                sea_orm::DbBackend::Postgres => {
+                    std::sync::Arc::new(crate::cluster::LeaseState::new())
+                }
+                _ => crate::cluster::LeaseState::sole_leader(),
+            },
             db,
         };
         (
@@ -166,7 +180,7 @@ impl Services {
             instances,
             desired_replicas: crate::db::containers::desired_replicas(&self.db).await?,
             running_replicas: running,
-            leader: true,
+            leader: self.lease.leading(),
         };
         Ok(crate::metrics::render(&gauges))
     }

@@ -147,7 +147,7 @@ impl Shared {
         let (Some(host_id), Some(docker_id)) = (&instance.host_id, &instance.docker_id) else {
             return Ok(());
         };
-        let Ok((_, engine)) = self.hosts.engine(host_id).await else {
+        let Ok(engine) = self.engine(host_id).await else {
             return Ok(());
         };
         let after = container.replace_unhealthy_after_secs.unwrap_or(0);
@@ -189,7 +189,7 @@ impl Shared {
         else {
             return Ok(());
         };
-        let Ok((_, engine)) = self.hosts.engine(&host_id).await else {
+        let Ok(engine) = self.engine(&host_id).await else {
             // The host does not answer right now: the next look decides again.
             return Ok(());
         };

@@ -129,8 +129,8 @@ impl Shared {
                 .await?;
             return Ok(());
         };
-        let engine = match self.hosts.engine(&host_id).await {
-            Ok((_, e)) => e,
+        let engine = match self.engine(&host_id).await {
+            Ok(e) => e,
             Err(e) => {
                 self.set_status(
                     instance,
@@ -213,7 +213,7 @@ impl Shared {
                 continue;
             };
             let outcome = async {
-                let (_, engine) = self.hosts.engine(&host_id).await?;
+                let engine = self.engine(&host_id).await?;
                 let i = self
                     .set_status(i.clone(), InstanceStatus::Stopping, None)
                     .await?;
@@ -282,7 +282,7 @@ impl Shared {
                 let Some(host) = self.hosts.get(host_id).await? else {
                     continue;
                 };
-                let (_, engine) = self.hosts.engine(host_id).await.map_err(|e| {
+                let engine = self.engine(host_id).await.map_err(|e| {
                     ServiceError::Unavailable(format!(
                         "cannot remove the Docker container of {} on {}: {e}; try again when the host answers",
                         container.name, host.name

@@ -152,6 +152,8 @@ enum Job {
 }
 
 struct Shared {
+    /// This term's permission to act: checked by every engine action and instance write.
+    fence: crate::cluster::Fence,
     containers: ContainerService,
     hosts: HostService,
     writer: InstanceWriter,
@@ -165,8 +167,10 @@ struct Shared {
 /// each connect already reconciles the containers with replicas on that host).
 const FIRST_SWEEP_AFTER: Duration = Duration::from_secs(2);
 
-/// Starts the reconciler.
+/// Starts the reconciler for one term of leadership (`fence`).
+#[allow(clippy::too_many_arguments)]
 pub fn spawn(
+    fence: crate::cluster::Fence,
     containers: ContainerService,
     hosts: HostService,
     writer: InstanceWriter,
@@ -177,9 +181,10 @@ pub fn spawn(
 ) -> JoinHandle<()> {
     let (jobs_tx, mut jobs_rx) = mpsc::unbounded_channel::<(String, Job)>();
     let shared = Arc::new(Shared {
+        writer: writer.fenced(fence.clone()),
+        fence,
         containers,
         hosts,
-        writer,
         owner,
         settings,
         syncing: Mutex::new(HashSet::new()),
@@ -381,6 +386,12 @@ impl Shared {
         instance.status = status;
         instance.error = error;
         self.save(instance, previous, None).await
+    }
+
+    /// A host's engine for this term's actions (refused once the term's lease has ended).
+    async fn engine(&self, host_id: &str) -> Result<crate::docker::Engine, ServiceError> {
+        let (_, engine) = self.hosts.engine(host_id).await?;
+        Ok(engine.fenced(&self.fence))
     }
 
     /// How each host can be reached now, for the decisions (one read of the hosts).

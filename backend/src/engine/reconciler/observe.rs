@@ -82,7 +82,7 @@ async fn list_and_queue(
     host_id: &str,
     jobs: &mpsc::UnboundedSender<(String, Job)>,
 ) -> Result<(), ServiceError> {
-    let (_, engine) = shared.hosts.engine(host_id).await?;
+    let engine = shared.engine(host_id).await?;
     let listed_at = Utc::now();
     let observed = engine
         .containers_labelled(LABEL_OWNER, &shared.owner)
@@ -206,7 +206,7 @@ impl Shared {
     /// The health of a running Docker container and its last probe's output, as the engine reports it now
     /// (NONE when it runs no check); `None` when it cannot be read.
     async fn probe(&self, host_id: &str, docker_id: &str) -> Option<(Health, Option<String>)> {
-        let (_, engine) = self.hosts.engine(host_id).await.ok()?;
+        let engine = self.engine(host_id).await.ok()?;
         let state = engine.inspect_container(docker_id).await.ok()?;
         let health = match state.health.as_deref() {
             None => Health::None,
@@ -278,7 +278,7 @@ impl Shared {
         // replica above the count, an attempt a crash cut short) and goes now, not at the next sync.
         for stray in observed.iter().filter(|o| !claimed.contains(&o.id)) {
             tracing::warn!(container = %container.name, docker_id = %stray.id, "removing a stray Docker container");
-            if let Ok((_, engine)) = self.hosts.engine(host_id).await {
+            if let Ok(engine) = self.engine(host_id).await {
                 let _ = engine.remove_container(&stray.id).await;
             }
         }

@@ -82,6 +82,7 @@ impl Shared {
             }
             std::future::pending::<()>().await;
         };
+        self.fence.check().map_err(ServiceError::Unavailable)?;
         let pulled = self
             .hosts
             .pull_image_until(&crate::service::authz::system(), host_id, image, until)
@@ -429,7 +430,7 @@ impl Shared {
         if let (Some(host_id), Some(docker_id)) = (&instance.host_id, &instance.docker_id)
             && let Some(host) = self.hosts.get(host_id).await?
             && matches!(host.status, HostStatus::Up | HostStatus::Maintenance)
-            && let Ok((_, engine)) = self.hosts.engine(host_id).await
+            && let Ok(engine) = self.engine(host_id).await
         {
             if instance.status.is_active() {
                 let _ = engine
@@ -464,8 +465,8 @@ impl Shared {
                 None => false,
             };
         if let Some((old_host, old_id)) = old.filter(|_| old_host_up) {
-            match self.hosts.engine(&old_host).await {
-                Ok((_, engine)) => match engine.remove_container(&old_id).await {
+            match self.engine(&old_host).await {
+                Ok(engine) => match engine.remove_container(&old_id).await {
                     Ok(()) | Err(DockerError::NotFound(_)) => {}
                     Err(e) => {
                         tracing::warn!(docker_id = %old_id, error = %e, "removing the previous Docker container failed")
@@ -476,8 +477,8 @@ impl Shared {
                 }
             }
         }
-        let engine = match self.hosts.engine(&host_id).await {
-            Ok((_, engine)) => engine,
+        let engine = match self.engine(&host_id).await {
+            Ok(engine) => engine,
             Err(e) => {
                 self.set_status(instance, InstanceStatus::Failed, Some(e.to_string()))
                     .await?;
@@ -655,10 +656,8 @@ impl Shared {
         let engine = if host == replica_host {
             replica_engine.clone()
         } else {
-            self.hosts
-                .engine(host)
+            self.engine(host)
                 .await
-                .map(|(_, e)| e)
                 .map_err(|e| format!("cannot reach the host of the adopted container: {e}"))?
         };
         let short: String = docker_id.chars().take(12).collect();

@@ -172,7 +172,7 @@ impl Shared {
                     }
                 }
                 let first = hosts.first().cloned().unwrap_or_default();
-                let (_, engine) = self.hosts.engine(&first).await?;
+                let engine = self.engine(&first).await?;
                 engine
                     .image_digest(&docker_image_name(&c.image))
                     .await
@@ -261,11 +261,7 @@ impl Shared {
 
     /// The image is on the host, or pulled now; `Err` says why it cannot be had.
     async fn have_image(&self, host_id: &str, image: &str) -> Result<(), String> {
-        let (_, engine) = self
-            .hosts
-            .engine(host_id)
-            .await
-            .map_err(|e| e.to_string())?;
+        let engine = self.engine(host_id).await.map_err(|e| e.to_string())?;
         if engine.image_digest(image).await.is_ok() {
             return Ok(());
         }
@@ -392,11 +388,7 @@ impl Shared {
         let (Some(host_id), Some(old_id)) = (old.host_id.clone(), old.docker_id.clone()) else {
             return Err(format!("replica {} has no Docker container", old.replica));
         };
-        let (_, engine) = self
-            .hosts
-            .engine(&host_id)
-            .await
-            .map_err(|e| e.to_string())?;
+        let engine = self.engine(&host_id).await.map_err(|e| e.to_string())?;
         let image = revision.pinned_image();
         self.have_image(&host_id, &image).await?;
         let binds = self.containers.binds(c).await.map_err(|e| e.to_string())?;

@@ -176,7 +176,7 @@ pub struct Attempt {
 }
 
 /// Why an alert changed, for `alertChanges`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum AlertChange {
     Opened,
     Acknowledged,
