@@ -94,6 +94,7 @@ struct Leading {
     writer: std::sync::Arc<InstanceWriter>,
     owner: String,
     route: Route,
+    settings: crate::config::Settings,
     /// Wakes the executor when a follower stored a command (several servers only).
     arrived: Option<std::sync::Arc<tokio::sync::Notify>>,
 }
@@ -116,14 +117,14 @@ impl Leading {
                 services.hosts.clone(),
                 self.writer.fenced(fence),
                 self.owner.clone(),
-                ReconcilerSettings::from_env(),
+                ReconcilerSettings::from(&self.settings),
                 reconcile_rx,
                 reconciler_inputs,
             ),
             monitor::spawn(
                 services.hosts.clone(),
                 services.inventory.clone(),
-                MonitorSettings::from_env(),
+                MonitorSettings::from(&self.settings),
                 reconciler_handle,
                 monitor_rx,
             ),
@@ -139,6 +140,7 @@ impl Leading {
                 services.inventory.clone(),
                 services.alerts.clone(),
                 services.bus.clone(),
+                self.settings.update_check,
             ),
             crate::engine::alerting::spawn_load_watch(
                 services.alerts.clone(),
@@ -205,10 +207,11 @@ impl RunningApp {
         let db = crate::db::connect(&url)
             .await
             .with_context(|| format!("cannot open the database {}", redact(&url)))?;
-        let secrets = SecretBox::load(&config.data_dir)
+        let settings = config.settings.clone();
+        let secrets = SecretBox::load(&config.data_dir, settings.secret_key.as_deref())
             .map_err(|e| anyhow::anyhow!("loading the secret key: {e}"))?;
         let bus = Bus::new();
-        let (services, background) = Services::new(db.clone(), secrets, bus.clone());
+        let (services, background) = Services::new(db.clone(), secrets, bus.clone(), &settings);
         let shared_database = services.cluster.shared_database();
         let bootstrap = services
             .auth
@@ -245,6 +248,7 @@ impl RunningApp {
             writer: std::sync::Arc::new(background.instance_writer),
             owner,
             route: route.clone(),
+            settings: settings.clone(),
             arrived: shared_database.then(|| arrived.clone()),
         };
         let forwarder = shared_database.then(|| Forwarder {
@@ -278,7 +282,7 @@ impl RunningApp {
                 services.cluster.clone(),
                 me,
                 addr.to_string(),
-                LeaseSettings::from_env(),
+                LeaseSettings::with_lease(settings.lease),
                 services.lease.clone(),
             );
             tasks.push(lease_task);
@@ -286,8 +290,8 @@ impl RunningApp {
         } else {
             sole_term = Some(leading.start(1));
         }
-        if std::env::var("BERTH_REGISTER_LOCAL_HOST").map_or(true, |v| v != "0") {
-            register_local_host(&services).await;
+        if settings.register_local_host {
+            register_local_host(&services, settings.docker_host.as_deref()).await;
         }
 
         let sessions = DbSessionStore::new(db);
@@ -296,7 +300,7 @@ impl RunningApp {
             schema: build_schema(services.clone()),
             query_schema: build_query_schema(services.clone()),
             services: services.clone(),
-            ws_init_timeout: Config::ws_init_timeout(),
+            ws_init_timeout: settings.ws_init_timeout,
             metrics_token: config.metrics_token.clone(),
         };
         let app = router(state, sessions, &config.static_dir);
@@ -368,13 +372,13 @@ async fn sweep_sessions(store: DbSessionStore) {
 
 /// On the first start (no hosts yet), registers the local engine as host `local` when it answers: the one in
 /// `DOCKER_HOST`, else `/var/run/docker.sock`.
-async fn register_local_host(services: &Services) {
+async fn register_local_host(services: &Services, docker_host: Option<&str>) {
     match services.hosts.list().await {
         Ok(list) if list.is_empty() => {}
         _ => return,
     }
-    let endpoint = match std::env::var("DOCKER_HOST") {
-        Ok(h) if !h.trim().is_empty() => h,
+    let endpoint = match docker_host {
+        Some(h) if !h.trim().is_empty() => h.to_owned(),
         _ if std::path::Path::new("/var/run/docker.sock").exists() => {
             "unix:///var/run/docker.sock".to_owned()
         }

@@ -24,7 +24,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the server (GraphQL API, subscriptions, web app).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Copy the SQLite database into a new file, consistently, while the server may run (PostgreSQL: use
     /// pg_dump). The secret key is not in it: keep BERTH_SECRET_KEY or <data folder>/secret.key with it.
     Backup(BackupArgs),
@@ -54,6 +54,10 @@ struct RestoreArgs {
     /// The data folder to restore into; it must not have a database.
     #[arg(long, env = "BERTH_DATA_DIR", default_value = "./data")]
     data_dir: PathBuf,
+    /// The secret key the server will use (default: `secret.key` in the data folder), to check it opens the
+    /// stored secrets.
+    #[arg(long, env = "BERTH_SECRET_KEY", hide_env_values = true)]
+    secret_key: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -77,6 +81,8 @@ struct ServeArgs {
     /// /metrics answers 404.
     #[arg(long, env = "BERTH_METRICS_TOKEN", hide_env_values = true)]
     metrics_token: Option<String>,
+    #[command(flatten)]
+    settings: berth::config::Settings,
 }
 
 #[tokio::main]
@@ -84,7 +90,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     berth::telemetry::init();
     match cli.command {
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => serve(*args).await,
         Command::Backup(args) => backup(args).await,
         Command::Restore(args) => restore(args).await,
     }
@@ -111,6 +117,7 @@ async fn backup(args: BackupArgs) -> anyhow::Result<()> {
         admin_password: None,
         static_dir: PathBuf::new(),
         metrics_token: None,
+        settings: berth::config::Settings::default(),
     };
     let summary = berth::service::backup::backup(&config.database_url(), &args.to).await?;
     println!("Backed up to {}.", describe(&summary));
@@ -123,7 +130,9 @@ async fn backup(args: BackupArgs) -> anyhow::Result<()> {
 }
 
 async fn restore(args: RestoreArgs) -> anyhow::Result<()> {
-    let summary = berth::service::backup::restore(&args.from, &args.data_dir).await?;
+    let summary =
+        berth::service::backup::restore(&args.from, &args.data_dir, args.secret_key.as_deref())
+            .await?;
     println!("Restored {}.", describe(&summary));
     match summary.secrets_open {
         Some(true) => println!("The stored secrets open with this key."),
@@ -149,6 +158,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         admin_password: args.admin_password,
         static_dir: args.static_dir,
         metrics_token: args.metrics_token.filter(|t| !t.trim().is_empty()),
+        settings: args.settings,
     };
     let app = RunningApp::start(config).await?;
     match &app.bootstrap {

@@ -655,7 +655,9 @@ async fn measure(target: &Target, skopeo: &Path, dir: &Path) -> Result<(Vec<Row>
     let peak = peak_memory_kib();
     let ratio = |a: &Row, b: &Row| a.median().as_secs_f64() / b.median().as_secs_f64().max(1e-9);
     // What the in-process Berth used (the environment's `BERTH_REGISTRY_*` or the defaults).
-    let settings = berth::service::registries::RefreshSettings::from_env();
+    let settings = berth::service::registries::RefreshSettings::from(
+        &berth::config::Settings::from_pairs(&[]).map_err(anyhow::Error::msg)?,
+    );
     let (concurrency, page_size) = (settings.concurrency, settings.page_size);
     let notes = format!(
         "- Ratio skopeo / Berth full refresh (medians): **{:.1}×** (goal ≥ 5×). The best any client could reach \

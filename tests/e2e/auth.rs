@@ -436,10 +436,11 @@ pub async fn ws_foreign_origin_is_refused(env: &TestEnv) -> Result<()> {
 
 /// Without `connection_init` the server closes with 4408 after its init timeout.
 pub async fn ws_without_init_is_closed_4408(env: &TestEnv) -> Result<()> {
-    // The backend reads BERTH_WS_INIT_TIMEOUT_SECS; without it, allow 15 s.
-    let configured = std::env::var("BERTH_WS_INIT_TIMEOUT_SECS")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok());
+    // The suite's BERTH_WS_INIT_TIMEOUT_SECS; without it, allow 15 s.
+    let configured = berth_tests::app::suite_settings()
+        .iter()
+        .find(|(var, _)| *var == "BERTH_WS_INIT_TIMEOUT_SECS")
+        .and_then(|(_, v)| v.parse::<u64>().ok());
     let limit = configured.map_or(Duration::from_secs(15), |secs| {
         Duration::from_secs(secs + 5)
     });

@@ -52,7 +52,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use berth_tests::TestEnv;
-use nix::sys::signal::Signal;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 
@@ -274,11 +273,6 @@ enum Outcome {
     Interrupted,
 }
 
-/// The server reads how long a WebSocket client may wait before `connection_init` from this variable.
-const WS_INIT_TIMEOUT_VAR: &str = "BERTH_WS_INIT_TIMEOUT_SECS";
-/// The value the tests run with unless the caller set one (the server's default is 10 s).
-const WS_INIT_TIMEOUT_FOR_TESTS: &str = "3";
-
 fn main() -> ExitCode {
     let selection = Selection::parse();
     let all = all_tests();
@@ -288,9 +282,7 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    if std::env::var_os(WS_INIT_TIMEOUT_VAR).is_none() {
-        return run_again_with_test_settings();
-    }
+    berth_tests::app::use_e2e_settings();
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -318,87 +310,6 @@ fn main() -> ExitCode {
         .filter(|(name, _)| selection.matches(name))
         .collect();
     runtime.block_on(run(selected, total))
-}
-
-/// Starts this runner again with the servers' test settings in its environment and waits for it.
-///
-/// A running (multi-threaded) process cannot set environment variables safely, and the workspace
-/// forbids unsafe code; the in-process Berth servers read their settings from the environment.
-fn run_again_with_test_settings() -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("cannot build the tokio runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(async {
-        let exe = match std::env::current_exe() {
-            Ok(exe) => exe,
-            Err(e) => {
-                eprintln!("cannot find the test runner's own executable: {e}");
-                return ExitCode::FAILURE;
-            }
-        };
-        // Listen before the child exists, so no signal falls between the two.
-        let mut terminate = match signal(SignalKind::terminate()) {
-            Ok(stream) => stream,
-            Err(e) => {
-                eprintln!("cannot listen for SIGTERM: {e}");
-                return ExitCode::FAILURE;
-            }
-        };
-        let mut interrupt = match signal(SignalKind::interrupt()) {
-            Ok(stream) => stream,
-            Err(e) => {
-                eprintln!("cannot listen for SIGINT: {e}");
-                return ExitCode::FAILURE;
-            }
-        };
-        // Its own process group: a terminal's Ctrl-C reaches only this process, which forwards it once.
-        let mut child = match tokio::process::Command::new(&exe)
-            .args(std::env::args_os().skip(1))
-            .env(WS_INIT_TIMEOUT_VAR, WS_INIT_TIMEOUT_FOR_TESTS)
-            // Small registry pages, so listings page through `Link` headers.
-            .env("BERTH_REGISTRY_PAGE_SIZE", "7")
-            // Replicas of a host that stops answering move after 5 s instead of 30 s.
-            .env("BERTH_HOST_GRACE_SECS", "5")
-            .process_group(0)
-            .spawn()
-        {
-            Ok(child) => child,
-            Err(e) => {
-                eprintln!("cannot start {}: {e}", exe.display());
-                return ExitCode::FAILURE;
-            }
-        };
-        let Some(pid) = child.id() else {
-            eprintln!("the test runner exited at once");
-            return ExitCode::FAILURE;
-        };
-        // The child tears down on SIGINT/SIGTERM; this process passes them on and keeps waiting.
-        loop {
-            tokio::select! {
-                status = child.wait() => {
-                    return match status {
-                        Ok(status) => match status.code() {
-                            Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
-                            None => ExitCode::from(130),
-                        },
-                        Err(e) => {
-                            eprintln!("waiting for the test runner: {e}");
-                            ExitCode::FAILURE
-                        }
-                    };
-                }
-                Some(()) = interrupt.recv() => berth_tests::process::signal(pid, Signal::SIGINT),
-                Some(()) = terminate.recv() => berth_tests::process::signal(pid, Signal::SIGTERM),
-            }
-        }
-    })
 }
 
 /// Formats an error with its chain of causes, one per line.

@@ -168,12 +168,10 @@ pub async fn lost_host_replicas_move_and_surplus_goes(env: &TestEnv) -> Result<(
             .and_then(|a| a.iter().find(|i| i["host"]["id"] == h2.as_str()).cloned())
             .context("a replica on h2")?;
 
-        let grace = Duration::from_secs(
-            std::env::var("BERTH_HOST_GRACE_SECS")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(30),
-        );
+        // The grace period the servers of this suite run with.
+        let grace = berth::config::Settings::from_pairs(berth_tests::app::suite_settings())
+            .map_err(anyhow::Error::msg)?
+            .host_grace;
         let lost_at = Instant::now();
         env.kill_engine("h2").await?;
         let moved = async {

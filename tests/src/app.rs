@@ -74,6 +74,29 @@ pub async fn spawn_app_with_database(env: &TestEnv, url: &str) -> Result<TestApp
     start_app(&data_dir, Some(url.to_string())).await
 }
 
+/// The settings the end-to-end suite runs its servers with: a short WebSocket init timeout, small registry pages
+/// (listings page through `Link` headers), replicas of a host that stops answering moved after 5 s instead of
+/// 30 s. In-process servers get them in their `Config`, `berth` processes as environment variables (a test's
+/// own variables come after them).
+pub const E2E_SETTINGS: &[(&str, &str)] = &[
+    ("BERTH_WS_INIT_TIMEOUT_SECS", "3"),
+    ("BERTH_REGISTRY_PAGE_SIZE", "7"),
+    ("BERTH_HOST_GRACE_SECS", "5"),
+];
+
+static SUITE_SETTINGS: std::sync::OnceLock<&'static [(&'static str, &'static str)]> =
+    std::sync::OnceLock::new();
+
+/// From now on servers this process starts run with [`E2E_SETTINGS`] (the e2e runner calls it first).
+pub fn use_e2e_settings() {
+    let _ = SUITE_SETTINGS.set(E2E_SETTINGS);
+}
+
+/// The settings of servers this process starts (none but the defaults outside the e2e suite).
+pub fn suite_settings() -> &'static [(&'static str, &'static str)] {
+    SUITE_SETTINGS.get().copied().unwrap_or_default()
+}
+
 async fn start_app(data_dir: &Path, database_url: Option<String>) -> Result<TestApp> {
     let static_dir = static_dir()?;
     std::fs::create_dir_all(data_dir)
@@ -85,6 +108,11 @@ async fn start_app(data_dir: &Path, database_url: Option<String>) -> Result<Test
         admin_password: Some(ADMIN_PASSWORD.into()),
         static_dir,
         metrics_token: None,
+        settings: berth::config::Settings {
+            // Never the machine's own engine: the tests add the hosts they use.
+            register_local_host: false,
+            ..berth::config::Settings::from_pairs(suite_settings()).map_err(anyhow::Error::msg)?
+        },
     };
     let app = RunningApp::start(config)
         .await
@@ -329,6 +357,7 @@ pub async fn spawn_berth_process_with_env(
         .env("BERTH_STATIC_DIR", static_dir()?)
         .env("BERTH_REGISTER_LOCAL_HOST", "0")
         .env_remove("DATABASE_URL")
+        .envs(suite_settings().iter().copied())
         .envs(vars.iter().copied());
     let log = data_dir.join("berth.log");
     let mut process = crate::process::ManagedProcess::spawn("berth", &mut cmd, &log)?;

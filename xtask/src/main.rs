@@ -254,6 +254,7 @@ const BENCHMARKS: &[&str] = &[
     "alerts",
     "updates",
     "rollouts",
+    "cluster",
 ];
 
 fn bench(root: &Path, rest: &[String]) -> Result<()> {
@@ -280,7 +281,7 @@ fn bench(root: &Path, rest: &[String]) -> Result<()> {
     // one: a release build of it.
     if matches!(
         which.as_str(),
-        "converge" | "inventory" | "stats" | "alerts" | "updates" | "rollouts"
+        "converge" | "inventory" | "stats" | "alerts" | "updates" | "rollouts" | "cluster"
     ) {
         sh(cargo().args([
             "build",

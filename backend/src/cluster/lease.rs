@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-/// `BERTH_LEASE_SECS` (default 5 s): how long a lease holds after a renewal; renewals every quarter of that.
+/// `BERTH_LEASE_SECS` (default 5 s, [`crate::config::Settings::lease`]): how long a lease holds after a renewal;
+/// renewals every quarter of that.
 #[derive(Clone, Copy, Debug)]
 pub struct LeaseSettings {
     pub lease: Duration,
@@ -18,15 +19,6 @@ pub struct LeaseSettings {
 }
 
 impl LeaseSettings {
-    pub fn from_env() -> Self {
-        let lease = std::env::var("BERTH_LEASE_SECS")
-            .ok()
-            .and_then(|v| v.parse::<f64>().ok())
-            .filter(|v| v.is_finite() && *v >= 1.0)
-            .unwrap_or(5.0);
-        Self::with_lease(Duration::from_secs_f64(lease))
-    }
-
     pub fn with_lease(lease: Duration) -> Self {
         Self {
             lease,

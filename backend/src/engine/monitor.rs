@@ -53,22 +53,12 @@ struct Deps {
     reconciler: ReconcilerHandle,
 }
 
-impl MonitorSettings {
-    pub fn from_env() -> Self {
-        let ping = std::env::var("BERTH_HOST_PING_SECS")
-            .ok()
-            .and_then(|v| v.parse::<f64>().ok())
-            .filter(|v| *v > 0.0)
-            .unwrap_or(3.0);
-        let resync = std::env::var("BERTH_INVENTORY_RESYNC_SECS")
-            .ok()
-            .and_then(|v| v.parse::<f64>().ok())
-            .filter(|v| *v > 0.0)
-            .unwrap_or(60.0);
+impl From<&crate::config::Settings> for MonitorSettings {
+    fn from(s: &crate::config::Settings) -> Self {
         MonitorSettings {
-            ping_every: Duration::from_secs_f64(ping),
+            ping_every: s.host_ping,
             retry_max: Duration::from_secs(10),
-            resync_every: Duration::from_secs_f64(resync),
+            resync_every: s.inventory_resync,
         }
     }
 }

@@ -31,27 +31,18 @@ const STARTED_FRESH: Duration = Duration::from_secs(600);
 /// How long the watcher trusts its reading of whether an UPDATE_AVAILABLE rule exists.
 const RULES_FRESH: Duration = Duration::from_secs(5);
 
-/// Starts the watcher.
-/// How often images of registries Berth does not list are checked by manifest HEAD: `BERTH_UPDATE_CHECK_SECS`
-/// (default 3600 s, at least 1 s).
-fn unlisted_interval() -> Duration {
-    let secs = std::env::var("BERTH_UPDATE_CHECK_SECS")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or(3600)
-        .max(1);
-    Duration::from_secs(secs)
-}
-
 /// The first background check of unlisted images runs this soon after start-up.
 const UNLISTED_FIRST: Duration = Duration::from_secs(5);
 
+/// Starts the watcher; images of registries Berth does not list are checked by manifest HEAD every
+/// `unlisted_every` (`BERTH_UPDATE_CHECK_SECS`, default 3600 s).
 pub fn spawn(
     registries: RegistryService,
     containers: ContainerService,
     inventory: InventoryService,
     alerts: AlertService,
     bus: crate::bus::Bus,
+    unlisted_every: Duration,
 ) -> JoinHandle<()> {
     let mut events = bus.subscribe();
     tokio::spawn(async move {
@@ -61,7 +52,7 @@ pub fn spawn(
             let containers = containers.clone();
             tokio::spawn(async move {
                 tokio::time::sleep(UNLISTED_FIRST).await;
-                let every = unlisted_interval();
+                let every = unlisted_every;
                 loop {
                     let started = Instant::now();
                     let checked = async {

@@ -34,9 +34,9 @@ impl std::fmt::Debug for SecretBox {
 }
 
 impl SecretBox {
-    /// The key from `BERTH_SECRET_KEY`, else from `<data_dir>/secret.key`, created on first use.
-    pub fn load(data_dir: &Path) -> Result<SecretBox, SecretError> {
-        if let Ok(b64) = std::env::var("BERTH_SECRET_KEY") {
+    /// The key given (`BERTH_SECRET_KEY`), else the one in `<data_dir>/secret.key`, created on first use.
+    pub fn load(data_dir: &Path, given: Option<&str>) -> Result<SecretBox, SecretError> {
+        if let Some(b64) = given {
             return Self::from_base64(b64.trim());
         }
         let path = data_dir.join(KEY_FILE);
@@ -99,7 +99,7 @@ mod tests {
     fn seal_then_open_round_trips_and_tampering_fails() {
         let dir = std::env::temp_dir().join(format!("berth-secret-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
-        let a = SecretBox::load(&dir).unwrap();
+        let a = SecretBox::load(&dir, None).unwrap();
         let sealed = a.seal("p@ss+w/rd=?").unwrap();
         assert!(sealed.starts_with("v1:"));
         assert!(!sealed.contains("p@ss"));
@@ -109,7 +109,7 @@ mod tests {
             "fresh nonce each time"
         );
         // The key file is reused by the next start, and is private.
-        let b = SecretBox::load(&dir).unwrap();
+        let b = SecretBox::load(&dir, None).unwrap();
         assert_eq!(b.open(&sealed).unwrap(), "p@ss+w/rd=?");
         #[cfg(unix)]
         {

@@ -100,7 +100,11 @@ pub async fn backup(database_url: &str, to: &Path) -> Result<Summary, BackupErro
 
 /// Makes the backup `from` the database of `data_dir`, which must not have one; the schema is brought up to date
 /// and the secret key at hand (`BERTH_SECRET_KEY`, or `secret.key` in `data_dir`) is tried on a stored secret.
-pub async fn restore(from: &Path, data_dir: &Path) -> Result<Summary, BackupError> {
+pub async fn restore(
+    from: &Path,
+    data_dir: &Path,
+    secret_key: Option<&str>,
+) -> Result<Summary, BackupError> {
     if !from.is_file() {
         return Err(BackupError::Refused(format!(
             "{} is not a file",
@@ -132,10 +136,12 @@ pub async fn restore(from: &Path, data_dir: &Path) -> Result<Summary, BackupErro
         .await
         .map_err(|e| unexpected(e, "bringing the restored schema up to date"))?;
     let _ = db.close().await;
-    let key_at_hand =
-        std::env::var_os("BERTH_SECRET_KEY").is_some() || data_dir.join("secret.key").is_file();
+    let key_at_hand = secret_key.is_some() || data_dir.join("secret.key").is_file();
     let secrets = if key_at_hand {
-        Some(SecretBox::load(data_dir).map_err(|e| unexpected(e, "reading the secret key"))?)
+        Some(
+            SecretBox::load(data_dir, secret_key)
+                .map_err(|e| unexpected(e, "reading the secret key"))?,
+        )
     } else {
         None
     };

@@ -1792,7 +1792,7 @@ mod tests {
         dir: &std::path::Path,
     ) -> (ContainerService, InstanceWriter) {
         let bus = Bus::new();
-        let secrets = crate::secrets::SecretBox::load(dir).unwrap();
+        let secrets = crate::secrets::SecretBox::load(dir, None).unwrap();
         let (monitors, _) = mpsc::unbounded_channel();
         let hosts = HostService::new(db.clone(), secrets, bus.clone(), monitors);
         let (svc, writer, _) = ContainerService::new(db, bus, hosts);

@@ -76,7 +76,12 @@ pub struct Services {
 
 impl Services {
     /// Services plus what the background tasks need.
-    pub fn new(db: DatabaseConnection, secrets: SecretBox, bus: Bus) -> (Self, Background) {
+    pub fn new(
+        db: DatabaseConnection,
+        secrets: SecretBox,
+        bus: Bus,
+        settings: &crate::config::Settings,
+    ) -> (Self, Background) {
         let (monitor_tx, monitor_rx) = mpsc::unbounded_channel();
         let hosts = hosts::HostService::new(db.clone(), secrets.clone(), bus.clone(), monitor_tx)
             .with_registry_credentials(registries::RegistryCredentials::new(
@@ -110,10 +115,15 @@ impl Services {
             hosts.clone(),
             containers.clone(),
             inventory::InventoryService::new(db.clone(), bus.clone(), hosts.clone()),
-            stats::StatsSettings::from_env(),
+            stats::StatsSettings::from(settings),
         );
-        let alerts =
-            alerts::AlertService::new(db.clone(), secrets.clone(), bus.clone(), hosts.clone());
+        let alerts = alerts::AlertService::new(
+            db.clone(),
+            secrets.clone(),
+            bus.clone(),
+            hosts.clone(),
+            settings.alert_retry_max,
+        );
         let services = Self {
             auth: auth::AuthService::new(db.clone()),
             hosts,
@@ -121,7 +131,7 @@ impl Services {
                 db.clone(),
                 secrets,
                 bus.clone(),
-                registries::RefreshSettings::from_env(),
+                registries::RefreshSettings::from(settings),
             ),
             inventory: inventory::InventoryService::new(
                 db.clone(),

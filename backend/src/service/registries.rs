@@ -156,31 +156,14 @@ impl Default for RefreshSettings {
     }
 }
 
-impl RefreshSettings {
-    pub fn from_env() -> Self {
-        let d = Self::default();
-        let num = |name: &str| {
-            std::env::var(name)
-                .ok()
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .filter(|v| *v > 0)
-        };
+impl From<&crate::config::Settings> for RefreshSettings {
+    fn from(s: &crate::config::Settings) -> Self {
         Self {
-            concurrency: num("BERTH_REGISTRY_CONCURRENCY")
-                .and_then(|v| usize::try_from(v).ok())
-                .unwrap_or(d.concurrency),
-            page_size: num("BERTH_REGISTRY_PAGE_SIZE")
-                .and_then(|v| usize::try_from(v).ok())
-                .unwrap_or(d.page_size),
-            request_timeout: num("BERTH_REGISTRY_REQUEST_TIMEOUT_SECS")
-                .map(Duration::from_secs)
-                .unwrap_or(d.request_timeout),
-            listing_budget: num("BERTH_REGISTRY_LISTING_SECS")
-                .map(Duration::from_secs)
-                .unwrap_or(d.listing_budget),
-            deadline: num("BERTH_REGISTRY_REFRESH_DEADLINE_SECS")
-                .map(Duration::from_secs)
-                .unwrap_or(d.deadline),
+            concurrency: s.registry_concurrency,
+            page_size: s.registry_page_size,
+            request_timeout: s.registry_request_timeout,
+            listing_budget: s.registry_listing_budget,
+            deadline: s.registry_refresh_deadline,
         }
     }
 }

@@ -162,7 +162,7 @@ pub struct HostTotals {
     pub containers: usize,
 }
 
-/// How the background sampling runs (env `BERTH_STATS_INTERVAL_SECS`, default 30 s; `BERTH_STATS_CONCURRENCY`,
+/// How the background sampling runs (`BERTH_STATS_INTERVAL_SECS`, default 30 s; `BERTH_STATS_CONCURRENCY`,
 /// one-shot reads in flight per host, default 4).
 #[derive(Clone, Debug)]
 pub struct StatsSettings {
@@ -170,19 +170,11 @@ pub struct StatsSettings {
     pub per_host: usize,
 }
 
-impl StatsSettings {
-    pub fn from_env() -> Self {
-        let num = |name: &str| {
-            std::env::var(name)
-                .ok()
-                .and_then(|v| v.trim().parse::<f64>().ok())
-                .filter(|v| v.is_finite() && *v > 0.0)
-        };
+impl From<&crate::config::Settings> for StatsSettings {
+    fn from(s: &crate::config::Settings) -> Self {
         Self {
-            interval: Duration::from_secs_f64(
-                num("BERTH_STATS_INTERVAL_SECS").unwrap_or(30.0).max(0.5),
-            ),
-            per_host: num("BERTH_STATS_CONCURRENCY").map_or(4, |n| (n as usize).clamp(1, 64)),
+            interval: s.stats_interval,
+            per_host: s.stats_concurrency,
         }
     }
 }

@@ -55,26 +55,19 @@ pub struct ReconcilerSettings {
     pub backoff_max: Duration,
 }
 
-impl ReconcilerSettings {
-    pub fn from_env() -> Self {
-        let secs = |name: &str, default: f64| {
-            std::env::var(name)
-                .ok()
-                .and_then(|v| v.parse::<f64>().ok())
-                .filter(|v| *v >= 0.0 && v.is_finite())
-                .unwrap_or(default)
-        };
+impl From<&crate::config::Settings> for ReconcilerSettings {
+    fn from(s: &crate::config::Settings) -> Self {
         ReconcilerSettings {
-            sync_every: Duration::from_secs_f64(secs("BERTH_RECONCILE_SECS", 30.0).max(0.5)),
-            stop_grace: Duration::from_secs_f64(secs("BERTH_STOP_TIMEOUT_SECS", 10.0)),
-            host_grace: Duration::from_secs_f64(secs("BERTH_HOST_GRACE_SECS", 30.0)),
+            sync_every: s.reconcile_every,
+            stop_grace: s.stop_grace,
+            host_grace: s.host_grace,
             backoff_first: Duration::from_secs(1),
-            backoff_max: Duration::from_secs_f64(
-                secs("BERTH_REPLACE_BACKOFF_MAX_SECS", 60.0).max(1.0),
-            ),
+            backoff_max: s.replace_backoff_max,
         }
     }
+}
 
+impl ReconcilerSettings {
     /// The wait before replacement number `attempt` (1, 2, …): 1 s, 2 s, 4 s, … up to the cap.
     pub fn backoff(&self, attempt: i32) -> Duration {
         let exp = u32::try_from(attempt.saturating_sub(1))

@@ -367,7 +367,13 @@ pub struct AlertService {
 }
 
 impl AlertService {
-    pub fn new(db: DatabaseConnection, secrets: SecretBox, bus: Bus, hosts: HostService) -> Self {
+    pub fn new(
+        db: DatabaseConnection,
+        secrets: SecretBox,
+        bus: Bus,
+        hosts: HostService,
+        retry_max: std::time::Duration,
+    ) -> Self {
         let notifier = match Notifier::new() {
             Ok(n) => Some(n),
             Err(e) => {
@@ -375,12 +381,6 @@ impl AlertService {
                 None
             }
         };
-        let retry_max = std::env::var("BERTH_ALERT_RETRY_MAX_SECS")
-            .ok()
-            .and_then(|v| v.parse::<u64>().ok())
-            .filter(|v| *v > 0)
-            .map(std::time::Duration::from_secs)
-            .unwrap_or(std::time::Duration::from_secs(60));
         Self {
             db,
             secrets,
