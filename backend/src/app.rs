@@ -275,6 +275,7 @@ impl RunningApp {
                 services.cluster.clone(),
                 me.clone(),
                 bus.clone(),
+                services.containers.clone(),
                 arrived,
                 waiters,
             ));

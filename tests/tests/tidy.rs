@@ -168,3 +168,27 @@ fn only_the_reconciler_writes_instance_status() {
         ],
     );
 }
+
+#[test]
+fn only_the_config_reads_the_environment() {
+    // Every setting is a flag with its variable in `config::Settings`; the parts get typed settings. Allowed: the
+    // PATH handed to a child process, and switches of the unit tests (`BERTH_TEST_…`, `BERTH_UPDATE_SDL`).
+    let mut offenders = Vec::new();
+    for (path, text) in sources() {
+        if !path.starts_with("backend/src/") || path == "backend/src/config.rs" {
+            continue;
+        }
+        for (line, code) in code_lines(&text) {
+            let reads = code.contains("env::var(") || code.contains("env::var_os(");
+            let allowed = ["\"PATH\"", "\"BERTH_TEST_", "\"BERTH_UPDATE_SDL\""];
+            if reads && !allowed.iter().any(|a| code.contains(a)) {
+                offenders.push(format!("{path}:{line}: {}", code.trim()));
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "the environment is read outside config.rs:\n{}",
+        offenders.join("\n")
+    );
+}

@@ -7,6 +7,8 @@
 use super::commands::Waiters;
 use crate::bus::{Bus, Event};
 use crate::service::cluster::ClusterService;
+use crate::service::containers::{ContainerService, StatusSnapshot};
+use futures::StreamExt as _;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, mpsc};
@@ -131,6 +133,45 @@ pub fn spawn_sender(
     })
 }
 
+/// How many relayed status events have their container read at once (in order all the same).
+const SNAPSHOT_READS: usize = 8;
+
+/// A relayed status change with the container and its instances as they are now, read once for every
+/// subscriber of this server (who would otherwise each read them).
+async fn with_snapshot(containers: &ContainerService, event: Event) -> Event {
+    let Event::ContainerStatus {
+        container_id,
+        instance_id,
+        status,
+        previous,
+        at,
+        message,
+        snapshot: None,
+    } = event
+    else {
+        return event;
+    };
+    let snapshot = match containers.get(&container_id).await {
+        Ok(Some(container)) => match containers.instances(&container_id).await {
+            Ok(instances) => Some(Arc::new(StatusSnapshot {
+                container,
+                instances,
+            })),
+            Err(_) => None,
+        },
+        _ => None,
+    };
+    Event::ContainerStatus {
+        container_id,
+        instance_id,
+        status,
+        previous,
+        at,
+        message,
+        snapshot,
+    }
+}
+
 /// The one LISTEN connection: others' events onto `bus`, command arrivals to `commands`, answers to `waiters`.
 /// When the connection is lost (and taken again) every waiter and the command handling look at the database
 /// themselves, as they would have missed a notification.
@@ -138,6 +179,7 @@ pub fn spawn_listener(
     cluster: ClusterService,
     me: String,
     bus: Bus,
+    containers: ContainerService,
     commands: Arc<Notify>,
     waiters: Waiters,
 ) -> JoinHandle<()> {
@@ -157,7 +199,11 @@ pub fn spawn_listener(
                 match listener.next().await {
                     Ok(Some((channel, payload))) => match channel.as_str() {
                         EVENTS => {
-                            for event in unpack(&me, &payload).unwrap_or_default() {
+                            let events = unpack(&me, &payload).unwrap_or_default();
+                            let mut ready = futures::stream::iter(events)
+                                .map(|e| with_snapshot(&containers, e))
+                                .buffered(SNAPSHOT_READS);
+                            while let Some(event) = ready.next().await {
                                 crate::metrics::METRICS
                                     .relayed_events
                                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
