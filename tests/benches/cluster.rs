@@ -23,6 +23,7 @@ use berth_tests::app::{
     ADMIN_PASSWORD, ADMIN_USERNAME, BerthProcess, data, spawn_berth_process_with_env,
 };
 use berth_tests::bench::{cores, fmt_duration, median, percentile, write_section};
+use berth_tests::cluster::{leads, the_leader};
 use berth_tests::hosts::{add_host, engine_input};
 use berth_tests::process::{Probe, poll, signal};
 use berth_tests::ws::GraphqlWs;
@@ -69,40 +70,6 @@ async fn measure(env: &TestEnv) -> Result<String> {
         let _ = p.process.kill().await;
     }
     postgres.finish(outcome).await
-}
-
-async fn leads(p: &BerthProcess) -> Option<bool> {
-    let r = p
-        .app
-        .client
-        .get(p.app.url("/healthz"))
-        .timeout(Duration::from_millis(800))
-        .send()
-        .await
-        .ok()?;
-    let body: Value = r.json().await.ok()?;
-    body["leader"].as_bool()
-}
-
-async fn the_leader(servers: &[BerthProcess], timeout: Duration) -> Result<usize> {
-    poll(
-        "exactly one leader",
-        timeout,
-        Duration::from_millis(50),
-        || async {
-            let mut leaders = Vec::new();
-            for (i, p) in servers.iter().enumerate() {
-                if leads(p).await == Some(true) {
-                    leaders.push(i);
-                }
-            }
-            Ok(match leaders.as_slice() {
-                [one] => Probe::Ready(*one),
-                other => Probe::NotYet(format!("leaders: {other:?}")),
-            })
-        },
-    )
-    .await
 }
 
 async fn gql(p: &BerthProcess, token: &str, query: &str, variables: Value) -> Result<Value> {
@@ -196,7 +163,7 @@ async fn measure_with(
     for dir in &dirs {
         servers.push(spawn_berth_process_with_env(dir, &vars).await?);
     }
-    let leader = the_leader(servers, Duration::from_secs(15)).await?;
+    let leader = the_leader(servers, &[0, 1, 2], Duration::from_secs(15)).await?;
     servers[leader]
         .app
         .login_as(ADMIN_USERNAME, ADMIN_PASSWORD)
@@ -237,7 +204,7 @@ async fn measure_with(
     let mut elections = Vec::new();
     let mut replicas = 1usize;
     for round in 0..ROUNDS {
-        let leader = the_leader(servers, Duration::from_secs(20)).await?;
+        let leader = the_leader(servers, &[0, 1, 2], Duration::from_secs(20)).await?;
         let via = (leader + 1) % servers.len();
         let killed_at = SystemTime::now();
         let started = Instant::now();
@@ -300,7 +267,7 @@ async fn measure_with(
     }
 
     // Subscription latency, leader vs follower.
-    let leader = the_leader(servers, Duration::from_secs(20)).await?;
+    let leader = the_leader(servers, &[0, 1, 2], Duration::from_secs(20)).await?;
     let follower = (leader + 1) % servers.len();
     gql(
         &servers[leader],

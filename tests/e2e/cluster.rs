@@ -12,6 +12,7 @@ use anyhow::{Context, Result, bail, ensure};
 use berth_tests::app::{
     ADMIN_PASSWORD, ADMIN_USERNAME, BerthProcess, data, spawn_berth_process_with_env,
 };
+use berth_tests::cluster::{leads, the_leader};
 use berth_tests::containers::{create_container, subscribe_status, wait_instance_status};
 use berth_tests::hosts::{add_host, engine_input};
 use berth_tests::process::{Probe, poll, signal};
@@ -34,42 +35,6 @@ fn looping() -> Value {
         "-c",
         "trap 'exit 0' TERM; while true; do sleep 1; done"
     ])
-}
-
-/// Whether server `p` says it leads (`None`: it does not answer).
-async fn leads(p: &BerthProcess) -> Option<bool> {
-    let r = p
-        .app
-        .client
-        .get(p.app.url("/healthz"))
-        .timeout(Duration::from_millis(800))
-        .send()
-        .await
-        .ok()?;
-    let body: Value = r.json().await.ok()?;
-    body["leader"].as_bool()
-}
-
-/// Waits until exactly one of the servers in `among` leads; its index in `servers`.
-async fn the_leader(servers: &[BerthProcess], among: &[usize], timeout: Duration) -> Result<usize> {
-    poll(
-        "exactly one leader",
-        timeout,
-        Duration::from_millis(50),
-        || async {
-            let mut leaders = Vec::new();
-            for &i in among {
-                if leads(&servers[i]).await == Some(true) {
-                    leaders.push(i);
-                }
-            }
-            Ok(match leaders.as_slice() {
-                [one] => Probe::Ready(*one),
-                other => Probe::NotYet(format!("leaders: {other:?}")),
-            })
-        },
-    )
-    .await
 }
 
 /// `berth_fenced_actions_total` of a server.

@@ -10,6 +10,7 @@
 pub mod app;
 pub mod bench;
 pub mod browser;
+pub mod cluster;
 pub mod containers;
 pub mod engine;
 pub mod env;
