@@ -44,7 +44,7 @@ pub enum Event {
         message: Option<String>,
         /// The container and its instances right after the change (absent when it came from elsewhere).
         #[serde(skip)]
-        snapshot: Option<std::sync::Arc<crate::service::containers::StatusSnapshot>>,
+        snapshot: Option<std::sync::Arc<crate::model::containers::StatusSnapshot>>,
     },
     /// A container definition was created, edited, deleted or asked to run or stop.
     ContainerChanged {
@@ -61,11 +61,11 @@ pub enum Event {
     },
     /// The fleet inventory changed (containers added, changed or removed on a host), with the rows themselves
     /// so subscribers filter without reading the database.
-    Inventory(Arc<Vec<crate::service::inventory::InventoryChange>>),
+    Inventory(Arc<Vec<crate::model::inventory::InventoryChange>>),
     /// An alert opened, was acknowledged or resolved.
     Alert {
         alert_id: String,
-        change: crate::service::alerts::AlertChange,
+        change: crate::model::alerts::AlertChange,
     },
     /// A user asked Berth to stop, kill, restart or remove a Docker container of the inventory (so its exit is
     /// no alert).

@@ -11,6 +11,7 @@ pub mod engine;
 pub mod graphql;
 pub mod http;
 pub mod metrics;
+pub mod model;
 pub mod notify;
 pub mod private_fs;
 pub mod registry;

@@ -19,7 +19,7 @@ use anyhow::{Context, Result, ensure};
 use berth_tests::app::{
     ADMIN_PASSWORD, ADMIN_USERNAME, BerthProcess, data, spawn_berth_process_with_env,
 };
-use berth_tests::bench::{cores, fmt_duration, percentile, write_section};
+use berth_tests::bench::{cores, fmt_duration, measure_in_env, percentile};
 use berth_tests::hosts::{add_host, engine_input};
 use berth_tests::receiver::Receiver;
 use berth_tests::{EngineHandle, TestEnv};
@@ -36,23 +36,7 @@ const CLI_PARALLEL: usize = 8;
 const LATENCY_GOAL: Duration = Duration::from_millis(500);
 
 fn main() -> ExitCode {
-    berth_tests::bench::run_main("alerts", run())
-}
-
-async fn run() -> Result<()> {
-    let interrupted = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let env = TestEnv::start_until(interrupted).await?;
-    let measured = tokio::select! {
-        result = measure(&env) => result,
-        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
-    };
-    let stopped = env.stop().await;
-    let report = measured?;
-    stopped?;
-    println!("{report}");
-    write_section("alerts", &report)
+    berth_tests::bench::run_main("alerts", measure_in_env("alerts", measure))
 }
 
 fn s(v: &Value) -> String {

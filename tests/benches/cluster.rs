@@ -22,7 +22,7 @@ use anyhow::{Context, Result, bail, ensure};
 use berth_tests::app::{
     ADMIN_PASSWORD, ADMIN_USERNAME, BerthProcess, data, spawn_berth_process_with_env,
 };
-use berth_tests::bench::{cores, fmt_duration, median, percentile, write_section};
+use berth_tests::bench::{cores, fmt_duration, measure_in_env, median, percentile};
 use berth_tests::cluster::{leads, the_leader};
 use berth_tests::hosts::{add_host, engine_input};
 use berth_tests::process::{Probe, poll, signal};
@@ -43,23 +43,7 @@ const FAILOVER_GOAL: Duration = Duration::from_secs(10);
 const FOLLOWER_GOAL_MS: f64 = 50.0;
 
 fn main() -> ExitCode {
-    berth_tests::bench::run_main("cluster", run())
-}
-
-async fn run() -> Result<()> {
-    let interrupted = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let env = TestEnv::start_until(interrupted).await?;
-    let measured = tokio::select! {
-        result = measure(&env) => result,
-        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
-    };
-    let stopped = env.stop().await;
-    let report = measured?;
-    stopped?;
-    println!("{report}");
-    write_section("cluster", &report)
+    berth_tests::bench::run_main("cluster", measure_in_env("cluster", measure))
 }
 
 async fn measure(env: &TestEnv) -> Result<String> {

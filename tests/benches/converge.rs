@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 use berth_tests::app::{ADMIN_PASSWORD, ADMIN_USERNAME, BerthProcess, spawn_berth_process};
-use berth_tests::bench::{cores, fmt_duration, median, write_section};
+use berth_tests::bench::{cores, fmt_duration, measure_in_env, median};
 use berth_tests::containers::{create_container, subscribe_status};
 use berth_tests::hosts::{add_host, engine_input};
 use berth_tests::{TestApp, TestEnv};
@@ -30,23 +30,7 @@ const RM_SAMPLES: usize = 10;
 const BOUND: Duration = Duration::from_secs(30);
 
 fn main() -> ExitCode {
-    berth_tests::bench::run_main("converge", run())
-}
-
-async fn run() -> Result<()> {
-    let interrupted = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let env = TestEnv::start_until(interrupted).await?;
-    let measured = tokio::select! {
-        result = measure(&env) => result,
-        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
-    };
-    let stopped = env.stop().await;
-    let report = measured?;
-    stopped?;
-    println!("{report}");
-    write_section("converge", &report)
+    berth_tests::bench::run_main("converge", measure_in_env("converge", measure))
 }
 
 fn s(v: &Value) -> String {

@@ -29,7 +29,7 @@ use berth_tests::app::{
     ADMIN_PASSWORD, ADMIN_USERNAME, BerthProcess, data, spawn_berth_process_with_env,
 };
 use berth_tests::bench::{cores, fmt_duration, median, percentile, write_section};
-use berth_tests::browser::submit_login;
+use berth_tests::browser::{Cdp, submit_login};
 use berth_tests::containers::{container_action, create_container, wait_container_status};
 use berth_tests::engine::EngineHandle;
 use berth_tests::hosts::{add_host, engine_input};
@@ -1256,33 +1256,6 @@ async fn event_latency(
         );
     }
     Ok((out, cli, misses))
-}
-
-/// A Chrome DevTools command through chromedriver (`goog/cdp/execute`).
-#[derive(Debug)]
-struct Cdp {
-    cmd: &'static str,
-    params: Value,
-}
-
-impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
-    fn endpoint(
-        &self,
-        base_url: &reqwest::Url,
-        session_id: Option<&str>,
-    ) -> Result<reqwest::Url, <reqwest::Url as std::str::FromStr>::Err> {
-        base_url.join(&format!(
-            "session/{}/goog/cdp/execute",
-            session_id.unwrap_or_default()
-        ))
-    }
-
-    fn method_and_body(&self, _url: &reqwest::Url) -> (reqwest::Method, Option<String>) {
-        (
-            reqwest::Method::POST,
-            Some(json!({ "cmd": self.cmd, "params": self.params }).to_string()),
-        )
-    }
 }
 
 /// Runs in every page before its own scripts: every WebSocket message that mentions the watched container id

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
 use berth_tests::app::{ADMIN_PASSWORD, ADMIN_USERNAME, data, http_client};
-use berth_tests::bench::{cores, fmt_duration, median, percentile, write_section};
+use berth_tests::bench::{cores, fmt_duration, measure_in_env, median, percentile};
 use berth_tests::containers::{container_action, create_container, wait_container_status};
 use berth_tests::hosts::{add_host, engine_input};
 use berth_tests::process::{Probe, poll};
@@ -24,23 +24,7 @@ const SEARCH: &str = "query S($id: ID!, $s: String!) { containerLogSearch(instan
      { scanned matched lines { text } } }";
 
 fn main() -> std::process::ExitCode {
-    berth_tests::bench::run_main("logs", run())
-}
-
-async fn run() -> Result<()> {
-    let interrupted = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let env = TestEnv::start_until(interrupted).await?;
-    let measured = tokio::select! {
-        result = measure(&env) => result,
-        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
-    };
-    let stopped = env.stop().await;
-    let report = measured?;
-    stopped?;
-    println!("{report}");
-    write_section("logs", &report)
+    berth_tests::bench::run_main("logs", measure_in_env("logs", measure))
 }
 
 fn mb_per_s(bytes: usize, took: Duration) -> String {

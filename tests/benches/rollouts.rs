@@ -20,7 +20,7 @@ use berth_tests::TestEnv;
 use berth_tests::app::{
     ADMIN_PASSWORD, ADMIN_USERNAME, BerthProcess, data, spawn_berth_process_with_env,
 };
-use berth_tests::bench::{cores, fmt_duration, write_section};
+use berth_tests::bench::{cores, fmt_duration, measure_in_env};
 use berth_tests::containers::sample_running;
 use berth_tests::engine::EngineHandle;
 use berth_tests::hosts::{add_host, engine_input};
@@ -32,23 +32,7 @@ const REPLICAS: usize = 10;
 const LOOP: &str = "trap 'exit 0' TERM; while true; do sleep 1; done";
 
 fn main() -> ExitCode {
-    berth_tests::bench::run_main("rollouts", run())
-}
-
-async fn run() -> Result<()> {
-    let interrupted = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let env = TestEnv::start_until(interrupted).await?;
-    let measured = tokio::select! {
-        result = measure(&env) => result,
-        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
-    };
-    let stopped = env.stop().await;
-    let report = measured?;
-    stopped?;
-    println!("{report}");
-    write_section("rollouts", &report)
+    berth_tests::bench::run_main("rollouts", measure_in_env("rollouts", measure))
 }
 
 async fn gql(p: &BerthProcess, query: &str, variables: Value) -> Result<Value> {

@@ -21,7 +21,7 @@ use anyhow::{Context, Result, ensure};
 use berth_tests::app::{
     ADMIN_PASSWORD, ADMIN_USERNAME, BerthProcess, spawn_berth_process_with_env,
 };
-use berth_tests::bench::{cores, fmt_duration, median, percentile, write_section};
+use berth_tests::bench::{cores, fmt_duration, measure_in_env, median, percentile};
 use berth_tests::containers::{container_action, create_container};
 use berth_tests::hosts::{add_host, engine_input};
 use berth_tests::process::{Probe, poll};
@@ -39,23 +39,7 @@ const WINDOW: Duration = Duration::from_secs(INTERVAL_SECS * 3);
 const LIVE_SAMPLES: usize = 30;
 
 fn main() -> ExitCode {
-    berth_tests::bench::run_main("stats", run())
-}
-
-async fn run() -> Result<()> {
-    let interrupted = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let env = TestEnv::start_until(interrupted).await?;
-    let measured = tokio::select! {
-        result = measure(&env) => result,
-        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
-    };
-    let stopped = env.stop().await;
-    let report = measured?;
-    stopped?;
-    println!("{report}");
-    write_section("stats", &report)
+    berth_tests::bench::run_main("stats", measure_in_env("stats", measure))
 }
 
 /// Clock ticks per second of /proc/<pid>/stat (USER_HZ; 100 on every Linux this runs on).

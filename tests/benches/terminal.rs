@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 use berth_tests::app::{ADMIN_PASSWORD, ADMIN_USERNAME};
-use berth_tests::bench::{cores, fmt_duration, median, percentile, write_section};
+use berth_tests::bench::{cores, fmt_duration, measure_in_env, median, percentile};
 use berth_tests::containers::{container_action, create_container, wait_container_status};
 use berth_tests::hosts::{add_host, engine_input};
 use berth_tests::terminal::{TermEvent, TerminalClient};
@@ -20,23 +20,7 @@ const KEYS: usize = 500;
 const GOAL: Duration = Duration::from_millis(50);
 
 fn main() -> std::process::ExitCode {
-    berth_tests::bench::run_main("terminal", run())
-}
-
-async fn run() -> Result<()> {
-    let interrupted = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let env = TestEnv::start_until(interrupted).await?;
-    let measured = tokio::select! {
-        result = measure(&env) => result,
-        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
-    };
-    let stopped = env.stop().await;
-    let report = measured?;
-    stopped?;
-    println!("{report}");
-    write_section("terminal", &report)
+    berth_tests::bench::run_main("terminal", measure_in_env("terminal", measure))
 }
 
 async fn measure(env: &TestEnv) -> Result<String> {

@@ -17,7 +17,7 @@ use berth_tests::TestEnv;
 use berth_tests::app::{
     ADMIN_PASSWORD, ADMIN_USERNAME, BerthProcess, data, spawn_berth_process_with_env,
 };
-use berth_tests::bench::{cores, fmt_duration, percentile, write_section};
+use berth_tests::bench::{cores, fmt_duration, measure_in_env, percentile};
 use berth_tests::hosts::{add_host, engine_input};
 use berth_tests::process::{Probe, free_port, poll, require_binary};
 use berth_tests::registry::{Notify, spawn_notifying, wait_ready};
@@ -30,23 +30,7 @@ const PUSHES: usize = 40;
 const GOAL: Duration = Duration::from_secs(1);
 
 fn main() -> ExitCode {
-    berth_tests::bench::run_main("updates", run())
-}
-
-async fn run() -> Result<()> {
-    let interrupted = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let env = TestEnv::start_until(interrupted).await?;
-    let measured = tokio::select! {
-        result = measure(&env) => result,
-        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
-    };
-    let stopped = env.stop().await;
-    let report = measured?;
-    stopped?;
-    println!("{report}");
-    write_section("updates", &report)
+    berth_tests::bench::run_main("updates", measure_in_env("updates", measure))
 }
 
 async fn gql(p: &BerthProcess, query: &str, variables: Value) -> Result<Value> {

@@ -94,6 +94,27 @@ where
     }
 }
 
+/// The usual benchmark in the real test environment: starts it, runs `measure` (Ctrl-C interrupts it), stops
+/// the environment whatever happened, then prints the report and writes it into BENCHMARKS.md as section `name`.
+pub async fn measure_in_env(
+    name: &str,
+    measure: impl AsyncFnOnce(&crate::TestEnv) -> Result<String>,
+) -> Result<()> {
+    let interrupted = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let env = crate::TestEnv::start_until(interrupted).await?;
+    let measured = tokio::select! {
+        result = measure(&env) => result,
+        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+    };
+    let stopped = env.stop().await;
+    let report = measured?;
+    stopped?;
+    println!("{report}");
+    write_section(name, &report)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

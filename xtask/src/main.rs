@@ -56,6 +56,9 @@ commands:
           run the rolling update benchmark (release build, real engines, as root): 10 replicas rolled to
           a new image one and three at a time, against stopping and starting them all; writes the table
           into BENCHMARKS.md
+  bench web
+          build the web app, then run the web app benchmark (chromium, as root): module and script sizes
+          and the time from navigation to an interactive login form; writes the table into BENCHMARKS.md
 ";
 
 fn main() {
@@ -229,10 +232,15 @@ fn test(root: &Path, extra: &[String]) -> Result<()> {
     let started = std::time::Instant::now();
     // The end-to-end tests start the server binary itself to kill it outright.
     sh(cargo().args(["build", "--locked", "-p", "berth", "--bin", "berth"]))?;
+    // The web app's own unit tests run natively (its GraphQL documents checked against the schema, its
+    // parsers); it is not a default member because it only makes sense for wasm32.
+    let (front_passed, front_failed, front_ok) =
+        run_counting(cargo().args(["test", "--locked", "-p", "berth-frontend", "--bins"]))?;
     let mut cmd = cargo();
-    // Default members: everything but the frontend, which only builds for wasm32 (checked by `lint`).
+    // Default members: everything but the frontend (above).
     cmd.args(["test", "--locked"]).args(extra);
     let (passed, failed, ok) = run_counting(&mut cmd)?;
+    let (passed, failed, ok) = (passed + front_passed, failed + front_failed, ok && front_ok);
     println!("tests: {passed} passed, {failed} failed");
     if !ok || failed > 0 {
         bail!("tests failed after {:.0?}", started.elapsed());
@@ -255,6 +263,7 @@ const BENCHMARKS: &[&str] = &[
     "updates",
     "rollouts",
     "cluster",
+    "web",
 ];
 
 fn bench(root: &Path, rest: &[String]) -> Result<()> {
@@ -271,8 +280,9 @@ fn bench(root: &Path, rest: &[String]) -> Result<()> {
         );
     }
     setup::test_packages()?;
-    // The Berth under test serves the web app; any build of it will do.
-    if !root.join("dist/index.html").is_file() {
+    // The Berth under test serves the web app; any build of it will do, but the web benchmark measures the
+    // current one.
+    if which == "web" || !root.join("dist/index.html").is_file() {
         setup::frontend_tools(root)?;
         build_spa(true)?;
     }

@@ -5,7 +5,7 @@
 use crate::bus::{Bus, Event};
 use crate::db::hosts as host_q;
 use crate::db::inventory::{self as q, InventoryRow};
-use crate::docker::{DockerError, Engine, ListedContainer, PublishedPort, RunState, status_words};
+use crate::docker::{DockerError, Engine, ListedContainer, RunState, status_words};
 use crate::engine::reconciler::{LABEL_CONTAINER, LABEL_INSTANCE, LABEL_OWNER};
 use crate::service::ServiceError;
 use crate::service::auth::User;
@@ -20,6 +20,7 @@ use std::time::Duration;
 use tokio::sync::OnceCell;
 
 pub use crate::db::inventory::{InventoryFilter, InventorySort};
+pub use crate::model::inventory::{DockerContainer, InventoryChange};
 
 /// Longest text a filter takes.
 pub const MAX_FILTER_TEXT: usize = 200;
@@ -41,48 +42,6 @@ const COMPOSE_SERVICE: &str = "com.docker.compose.service";
 const STOP_GRACE: Duration = Duration::from_secs(10);
 /// Inspects in flight at once while a host's listing is recorded.
 const INSPECTS_IN_FLIGHT: usize = 8;
-
-/// One Docker container as the inventory knows it.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct DockerContainer {
-    pub id: String,
-    pub host_id: String,
-    pub host_name: String,
-    pub docker_id: String,
-    pub name: String,
-    pub image: String,
-    pub image_id: String,
-    pub command: String,
-    pub state: String,
-    pub status: String,
-    pub health: Option<String>,
-    pub exit_code: Option<i64>,
-    pub created_at: DateTime<Utc>,
-    pub started_at: Option<DateTime<Utc>>,
-    pub ports: Vec<PublishedPort>,
-    pub labels: Vec<(String, String)>,
-    pub compose_project: Option<String>,
-    pub compose_service: Option<String>,
-    pub container_id: Option<String>,
-    pub instance_id: Option<String>,
-    pub search: String,
-    pub current: bool,
-    pub last_seen_at: DateTime<Utc>,
-}
-
-impl DockerContainer {
-    /// Created by this Berth.
-    pub fn managed(&self) -> bool {
-        self.container_id.is_some()
-    }
-}
-
-/// One change of the inventory: `before` absent = added, `after` absent = removed.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-pub struct InventoryChange {
-    pub before: Option<Arc<DockerContainer>>,
-    pub after: Option<Arc<DockerContainer>>,
-}
 
 /// What a change is for one subscriber's filter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -300,9 +300,12 @@ struct DockerContainerData {
 }
 
 /// One Docker container of the inventory; `None` when it is gone.
-#[expect(
-    dead_code,
-    reason = "the tables read pages and follow deltas; kept for a detail view and scripts' parity"
+#[cfg_attr(
+    not(test),
+    expect(
+        dead_code,
+        reason = "the tables read pages and follow deltas; kept for a detail view and scripts' parity"
+    )
 )]
 pub async fn docker_container(id: &str) -> Result<Option<DockerContainer>, ApiError> {
     let data: DockerContainerData = execute(

@@ -14,30 +14,31 @@ pub mod subscriptions;
 
 use std::{cell::RefCell, fmt, rc::Rc, time::Duration};
 
-pub use berth_shared::{DiskKind, HostStatus, InstanceStatus, RestartPolicy};
+pub use berth_shared::{
+    DiskKind, ErrorCode as ServerCode, HostStatus, InstanceStatus, RestartPolicy,
+};
 pub use containers::{Container, ContainerInstance, HostRef};
 pub use disks::Disk;
+#[cfg(not(test))]
 use gloo_net::http::Request;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::{Value, json};
 use subscriptions::SubscriptionEvent;
+#[cfg(not(test))]
 use web_sys::RequestCredentials;
 
 /// Where queries and mutations go (same origin as the app).
+#[cfg(not(test))]
 const ENDPOINT: &str = "/graphql";
 
 // ---------------------------------------------------------------- errors
 
-/// `extensions.code` of a GraphQL error, plus the client-side failures.
+/// `extensions.code` of a GraphQL error (the server's codes, as `shared` declares them), plus the client-side
+/// failures.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ErrorCode {
-    Unauthenticated,
-    Forbidden,
-    NotFound,
-    BadUserInput,
-    Conflict,
-    Unavailable,
-    Internal,
+    /// One of the codes the server answers with.
+    Server(ServerCode),
     /// The server could not be reached, or it answered something that is not GraphQL.
     Network,
     /// The answer was GraphQL but not the shape this client expects.
@@ -49,14 +50,9 @@ pub enum ErrorCode {
 impl ErrorCode {
     fn parse(code: Option<&str>) -> Self {
         match code {
-            Some("UNAUTHENTICATED") => Self::Unauthenticated,
-            Some("FORBIDDEN") => Self::Forbidden,
-            Some("NOT_FOUND") => Self::NotFound,
-            Some("BAD_USER_INPUT") => Self::BadUserInput,
-            Some("CONFLICT") => Self::Conflict,
-            Some("UNAVAILABLE") => Self::Unavailable,
-            Some("INTERNAL") => Self::Internal,
-            Some(other) => Self::Other(other.to_owned()),
+            Some(code) => ServerCode::parse(code)
+                .map(Self::Server)
+                .unwrap_or_else(|_| Self::Other(code.to_owned())),
             None => Self::Other(String::new()),
         }
     }
@@ -80,17 +76,22 @@ impl ApiError {
         }
     }
 
+    #[cfg_attr(
+        test,
+        expect(dead_code, reason = "tests record operations instead of sending them")
+    )]
     fn network(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::Network, message)
     }
 
     pub fn is_unauthenticated(&self) -> bool {
-        self.code == ErrorCode::Unauthenticated
+        self.code == ErrorCode::Server(ServerCode::Unauthenticated)
     }
 
     /// True when this error is about the input field `name`.
     pub fn is_about_field(&self, name: &str) -> bool {
-        self.code == ErrorCode::BadUserInput && self.field.as_deref() == Some(name)
+        self.code == ErrorCode::Server(ServerCode::BadUserInput)
+            && self.field.as_deref() == Some(name)
     }
 }
 
@@ -225,6 +226,13 @@ async fn execute_field<T: DeserializeOwned>(
 }
 
 /// Runs one operation without notifying anyone about `UNAUTHENTICATED`.
+#[cfg(test)]
+async fn execute_quiet<T: DeserializeOwned>(query: &str, variables: Value) -> Result<T, ApiError> {
+    Err(recorded::record(query, variables))
+}
+
+/// Runs one operation without notifying anyone about `UNAUTHENTICATED`.
+#[cfg(not(test))]
 async fn execute_quiet<T: DeserializeOwned>(query: &str, variables: Value) -> Result<T, ApiError> {
     let body = json!({ "query": query, "variables": variables });
     let response = Request::post(ENDPOINT)
@@ -247,7 +255,7 @@ async fn execute_quiet<T: DeserializeOwned>(query: &str, variables: Value) -> Re
     match serde_json::from_str::<Envelope>(&text) {
         Ok(envelope) => envelope.into_result(),
         Err(_) if status == 401 => Err(ApiError::new(
-            ErrorCode::Unauthenticated,
+            ErrorCode::Server(ServerCode::Unauthenticated),
             "Your session has ended. Please log in again.",
         )),
         Err(_) => Err(ApiError::network(format!(
@@ -256,6 +264,33 @@ async fn execute_quiet<T: DeserializeOwned>(query: &str, variables: Value) -> Re
         ))),
     }
 }
+
+/// Under `cargo test` (native, no browser) operations are recorded instead of sent, so that a test can check
+/// every document the app sends against the server's schema (`documents.rs`).
+#[cfg(test)]
+pub(crate) mod recorded {
+    use super::{ApiError, ErrorCode};
+    use serde_json::Value;
+    use std::cell::RefCell;
+
+    thread_local! {
+        static SENT: RefCell<Vec<(String, Value)>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// Records one operation; the error its caller answers with.
+    pub(crate) fn record(query: &str, variables: Value) -> ApiError {
+        SENT.with(|sent| sent.borrow_mut().push((query.to_owned(), variables)));
+        ApiError::new(ErrorCode::Network, "not sent: recorded by a test")
+    }
+
+    /// The operations recorded on this thread since the last call, in order.
+    pub(crate) fn take() -> Vec<(String, Value)> {
+        SENT.with(|sent| std::mem::take(&mut *sent.borrow_mut()))
+    }
+}
+
+#[cfg(test)]
+mod documents;
 
 // ---------------------------------------------------------------- types
 

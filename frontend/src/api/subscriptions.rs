@@ -23,7 +23,7 @@ use serde::Serialize;
 use serde_json::Value;
 use ws_stream_wasm::WsMeta;
 
-use super::{ApiError, ErrorCode};
+use super::{ApiError, ErrorCode, ServerCode};
 
 /// The WebSocket subprotocol the server speaks.
 const PROTOCOL: &str = "graphql-transport-ws";
@@ -75,6 +75,11 @@ pub fn subscribe_with_status(
     query: &str,
     variables: Value,
 ) -> Pin<Box<dyn Stream<Item = SubscriptionEvent>>> {
+    #[cfg(test)]
+    let variables = {
+        super::recorded::record(query, variables.clone());
+        variables
+    };
     let operation = Operation {
         query: query.to_owned(),
         variables,
@@ -97,6 +102,10 @@ pub fn subscribe_scoped(
     on_event: impl Fn(SubscriptionEvent) + 'static,
 ) {
     let mut events = subscribe_with_status(query, variables);
+    // Recorded, not run, under `cargo test` (there is no reactive owner to run it in).
+    if cfg!(test) {
+        return;
+    }
     leptos::task::spawn_local_scoped_with_cancellation(async move {
         while let Some(event) = events.next().await {
             on_event(event);
@@ -202,8 +211,10 @@ async fn step(operation: Operation, phase: Phase) -> Option<(SubscriptionEvent, 
                         if error.is_unauthenticated() {
                             super::notify_unauthenticated();
                             Some((SubscriptionEvent::Error(error), Phase::Done))
-                        } else if matches!(error.code, ErrorCode::Unavailable | ErrorCode::Internal)
-                        {
+                        } else if matches!(
+                            error.code,
+                            ErrorCode::Server(ServerCode::Unavailable | ServerCode::Internal)
+                        ) {
                             let failures = failures.saturating_add(1);
                             let delay = backoff(failures);
                             Some((

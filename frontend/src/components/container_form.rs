@@ -28,7 +28,7 @@ use super::{
     icons::{Icon, IconKind},
 };
 use crate::api::{
-    self, ApiError, Container, Disk, ErrorCode, Host, RestartPolicy,
+    self, ApiError, Container, Disk, ErrorCode, Host, RestartPolicy, ServerCode,
     containers::{ContainerInput, EnvVar, MountInput, PortMapping, ResourcesInput},
 };
 
@@ -1156,14 +1156,18 @@ fn show_error(
     stale: RwSignal<bool>,
 ) {
     let slot = match (&error.code, &error.field) {
-        (ErrorCode::Conflict, _) if error.message.contains("exists already") => {
+        (ErrorCode::Server(ServerCode::Conflict), _)
+            if error.message.contains("exists already") =>
+        {
             Some(NAME.to_owned())
         }
-        (ErrorCode::Conflict, _) if is_edit => {
+        (ErrorCode::Server(ServerCode::Conflict), _) if is_edit => {
             stale.set(true);
             return;
         }
-        (ErrorCode::BadUserInput, Some(field)) => sent.with_value(|sent| error_slot(field, sent)),
+        (ErrorCode::Server(ServerCode::BadUserInput), Some(field)) => {
+            sent.with_value(|sent| error_slot(field, sent))
+        }
         _ => None,
     };
     match slot {

@@ -31,7 +31,7 @@ use super::{
     virtual_table::VirtualTable,
 };
 use crate::api::{
-    ApiError, Container, ErrorCode, Host, Live, Role, SortDirection,
+    ApiError, Container, ErrorCode, Host, Live, Role, ServerCode, SortDirection,
     inventory::{
         ChangeKind, DockerAction, DockerContainer, DockerContainerFilter, DockerContainerSort,
         DockerContainerSortKey, DockerPort, docker_container_action, docker_container_count,
@@ -80,7 +80,10 @@ fn inventory_query(
                         host_docker_containers(&host, &filter, sort, first, after.as_deref())
                             .await?
                             .ok_or_else(|| {
-                                ApiError::new(ErrorCode::NotFound, "This host was removed.")
+                                ApiError::new(
+                                    ErrorCode::Server(ServerCode::NotFound),
+                                    "This host was removed.",
+                                )
                             })
                     }
                     None => docker_containers(&filter, sort, first, after.as_deref()).await,

@@ -175,13 +175,7 @@ pub struct Attempt {
     pub duration_ms: i64,
 }
 
-/// Why an alert changed, for `alertChanges`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum AlertChange {
-    Opened,
-    Acknowledged,
-    Resolved,
-}
+pub use crate::model::alerts::AlertChange;
 
 fn to_channel(r: ChannelRow) -> AlertChannel {
     AlertChannel {

@@ -1,0 +1,274 @@
+//! Web app delivery benchmark (`cargo xtask bench web`, i.e. `cargo bench -p berth-tests --bench web`): the
+//! built web app's size (module, glue script, styles, raw and as the server sends them) and the time from
+//! navigation to an interactive login form in headless Chromium, served by a Berth server (in process, SQLite)
+//! on loopback: with an empty cache, with the files cached, and with the network held to 10 Mbit/s. Goal
+//! (issue 19): module + script ≤ 400 KB gzip. Prints the table and writes it into BENCHMARKS.md. Needs root
+//! (the test environment). Not run by `cargo test`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use berth_tests::app::static_dir;
+use berth_tests::bench::{cores, fmt_duration, measure_in_env, median, percentile};
+use berth_tests::browser::Cdp;
+use berth_tests::process::{Probe, poll};
+use berth_tests::{TestEnv, spawn_app};
+use serde_json::{Value, json};
+
+const COMMAND: &str = "cargo xtask bench web";
+/// Navigations per condition.
+const ROUNDS: usize = 10;
+/// The goal for the module and its glue script, gzip.
+const GOAL_GZIP: u64 = 400 * 1000;
+/// The slow link: 10 Mbit/s down, 5 up, 40 ms latency.
+const SLOW_DOWN_BYTES_PER_SEC: u64 = 1_250_000;
+const SLOW_LATENCY_MS: u64 = 40;
+const PAGE: Duration = Duration::from_secs(60);
+
+fn main() -> std::process::ExitCode {
+    berth_tests::bench::run_main("web", measure_in_env("web", measure))
+}
+
+/// Runs in every page before the app's own scripts: stamps `performance.now()` at the animation frame after the
+/// login form's user field and submit button are in the document (the app renders client-side, so its handlers
+/// are attached when the elements are inserted).
+const STAMP_LOGIN_FORM: &str = r#"
+(() => {
+  const ready = () => document.querySelector('input#username') && document.querySelector('button#login-submit');
+  const obs = new MutationObserver(() => {
+    if (ready() && window.__berthLoginForm === undefined) {
+      window.__berthLoginForm = null;
+      obs.disconnect();
+      requestAnimationFrame(() => { window.__berthLoginForm = performance.now(); });
+    }
+  });
+  obs.observe(document, { childList: true, subtree: true });
+})();
+"#;
+
+/// What one navigation measured, read from the page.
+const READ_TIMINGS: &str = r#"
+const nav = performance.getEntriesByType('navigation')[0];
+const wasm = performance.getEntriesByType('resource').find(e => e.name.endsWith('.wasm'));
+return {
+  form: window.__berthLoginForm ?? null,
+  dcl: nav ? nav.domContentLoadedEventEnd : null,
+  wasmEnd: wasm ? wasm.responseEnd : null,
+  wasmTransfer: wasm ? wasm.transferSize : null,
+};
+"#;
+
+/// One navigation's figures.
+struct Sample {
+    form: Duration,
+    wasm_end: Duration,
+    /// Bytes fetched for the module, headers included; 0 when it came from the browser's cache.
+    wasm_transfer: u64,
+}
+
+/// The files of the built web app that a page load fetches.
+struct Files {
+    wasm: (u64, u64, u64),
+    js: (u64, u64, u64),
+    css: (u64, u64, u64),
+    other_js: (u64, u64, u64),
+}
+
+/// (raw, gzip, brotli) bytes of the files in `dist` whose names satisfy `pick`, from the `.gz`/`.br` copies
+/// `cargo xtask` writes beside them.
+fn sizes(dist: &Path, pick: impl Fn(&str) -> bool) -> Result<(u64, u64, u64)> {
+    let mut total = (0, 0, 0);
+    for entry in std::fs::read_dir(dist).with_context(|| format!("reading {}", dist.display()))? {
+        let path = entry?.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        if name.ends_with(".gz") || name.ends_with(".br") || !pick(name) {
+            continue;
+        }
+        let len = |p: &Path| std::fs::metadata(p).map(|m| m.len());
+        let gz = dist.join(format!("{name}.gz"));
+        let br = dist.join(format!("{name}.br"));
+        let (Ok(gz), Ok(br)) = (len(&gz), len(&br)) else {
+            bail!(
+                "{name} has no precompressed copies in {}: build the web app with `cargo xtask bench web`",
+                dist.display()
+            );
+        };
+        total.0 += len(&path)?;
+        total.1 += gz;
+        total.2 += br;
+    }
+    Ok(total)
+}
+
+fn files(dist: &Path) -> Result<Files> {
+    let app = |n: &str| n.starts_with("berth-frontend-");
+    Ok(Files {
+        wasm: sizes(dist, |n| app(n) && n.ends_with(".wasm"))?,
+        js: sizes(dist, |n| app(n) && n.ends_with(".js"))?,
+        css: sizes(dist, |n| n.ends_with(".css"))?,
+        other_js: sizes(dist, |n| !app(n) && n.ends_with(".js"))?,
+    })
+}
+
+async fn measure(env: &TestEnv) -> Result<String> {
+    let dist = static_dir()?;
+    let files = files(&dist)?;
+    let app = spawn_app(env).await?;
+    let outcome = async {
+        let url = app.url("/login");
+        let mut cold = Vec::new();
+        let mut warm = Vec::new();
+        let mut slow = Vec::new();
+        for round in 0..ROUNDS {
+            // A new browser profile each round: nothing cached.
+            let client = env.browser().await?;
+            let result = async {
+                stamp(&client).await?;
+                cold.push(navigate(&client, &url).await?);
+                // The same profile again: the files come from the browser's cache.
+                warm.push(navigate(&client, &url).await?);
+                Ok::<_, anyhow::Error>(())
+            }
+            .await;
+            let _ = client.close().await;
+            result.with_context(|| format!("round {round}"))?;
+        }
+        for round in 0..ROUNDS {
+            let client = env.browser().await?;
+            let result = async {
+                stamp(&client).await?;
+                client
+                    .issue_cmd(Cdp {
+                        cmd: "Network.enable",
+                        params: json!({}),
+                    })
+                    .await?;
+                client
+                    .issue_cmd(Cdp {
+                        cmd: "Network.emulateNetworkConditions",
+                        params: json!({
+                            "offline": false,
+                            "latency": SLOW_LATENCY_MS,
+                            "downloadThroughput": SLOW_DOWN_BYTES_PER_SEC,
+                            "uploadThroughput": SLOW_DOWN_BYTES_PER_SEC / 2,
+                        }),
+                    })
+                    .await
+                    .context("throttling the network through chromedriver's CDP endpoint")?;
+                slow.push(navigate(&client, &url).await?);
+                Ok::<_, anyhow::Error>(())
+            }
+            .await;
+            let _ = client.close().await;
+            result.with_context(|| format!("slow round {round}"))?;
+        }
+        Ok((cold, warm, slow))
+    }
+    .await;
+    let (cold, warm, slow) = app.finish(outcome).await?;
+    Ok(report(&files, &cold, &warm, &slow))
+}
+
+/// Installs the login form stamp in every document this browser opens.
+async fn stamp(client: &fantoccini::Client) -> Result<()> {
+    client
+        .issue_cmd(Cdp {
+            cmd: "Page.addScriptToEvaluateOnNewDocument",
+            params: json!({ "source": STAMP_LOGIN_FORM }),
+        })
+        .await
+        .context("injecting the login form stamp through chromedriver's CDP endpoint")?;
+    Ok(())
+}
+
+/// Navigates to `url` and waits for the stamp; the page's own figures.
+async fn navigate(client: &fantoccini::Client, url: &str) -> Result<Sample> {
+    client.goto(url).await?;
+    let v = poll(
+        "the login form",
+        PAGE,
+        Duration::from_millis(20),
+        || async {
+            let v = client.execute(READ_TIMINGS, vec![]).await?;
+            Ok(if v["form"].is_number() {
+                Probe::Ready(v)
+            } else {
+                Probe::NotYet(format!("{v}"))
+            })
+        },
+    )
+    .await?;
+    let ms = |v: &Value| Duration::from_secs_f64(v.as_f64().unwrap_or_default() / 1000.0);
+    Ok(Sample {
+        form: ms(&v["form"]),
+        wasm_end: ms(&v["wasmEnd"]),
+        wasm_transfer: v["wasmTransfer"].as_u64().unwrap_or_default(),
+    })
+}
+
+fn kb(bytes: u64) -> String {
+    format!("{:.0} KB", bytes as f64 / 1000.0)
+}
+
+fn triple((raw, gz, br): (u64, u64, u64)) -> String {
+    format!("{} | {} | {}", kb(raw), kb(gz), kb(br))
+}
+
+fn row(name: &str, samples: &[Sample]) -> String {
+    let form: Vec<Duration> = samples.iter().map(|s| s.form).collect();
+    let wasm: Vec<Duration> = samples.iter().map(|s| s.wasm_end).collect();
+    let transferred = samples
+        .iter()
+        .map(|s| s.wasm_transfer)
+        .max()
+        .unwrap_or_default();
+    format!(
+        "| {name} | {} | {} | {} | {} | {} |",
+        samples.len(),
+        fmt_duration(median(&form)),
+        fmt_duration(percentile(&form, 100.0)),
+        fmt_duration(median(&wasm)),
+        if transferred == 0 {
+            "0 (cached)".to_owned()
+        } else {
+            kb(transferred)
+        }
+    )
+}
+
+fn report(files: &Files, cold: &[Sample], warm: &[Sample], slow: &[Sample]) -> String {
+    let app_gzip = files.wasm.1 + files.js.1;
+    format!(
+        "### Web app size and first load (`{COMMAND}`)\n\n\
+Measured {} on a {}-core machine.\n\n\
+| file | raw | gzip | brotli |\n|---|---:|---:|---:|\n\
+| module (`*_bg.wasm`) | {} |\n| glue script | {} |\n| styles | {} |\n| xterm.js and its fit addon | {} |\n\n\
+Module + glue script, gzip: {} against the goal of ≤ {} (ratio {:.2}).\n\n\
+| navigation to `/login` → interactive login form | runs | median | max | module fetched at (median) | module bytes transferred |\n\
+|---|---:|---:|---:|---:|---:|\n{}\n{}\n{}\n\n\
+- Headless Chromium through chromedriver, a Berth server in the benchmark's process (SQLite) on loopback serving \
+the built `dist/` with the brotli copies `cargo xtask` writes. The time is the page's own `performance.now()` \
+(from the navigation's start) at the animation frame after `input#username` and `button#login-submit` are in \
+the document, stamped by a script injected before the app's own (`Page.addScriptToEvaluateOnNewDocument`); \
+the app renders client-side, so the form's handlers are attached when it is inserted. \"Module fetched at\" is \
+the module's `responseEnd` in the page's resource timing: what follows it is compiling the module, starting \
+the app and rendering.\n\
+- Empty cache: a new browser profile per run. Cached: the same profile navigating again. 10 Mbit/s: a new \
+profile with `Network.emulateNetworkConditions` (10 Mbit/s down, 5 up, {SLOW_LATENCY_MS} ms latency).\n",
+        chrono::Utc::now().format("%Y-%m-%d"),
+        cores(),
+        triple(files.wasm),
+        triple(files.js),
+        triple(files.css),
+        triple(files.other_js),
+        kb(app_gzip),
+        kb(GOAL_GZIP),
+        app_gzip as f64 / GOAL_GZIP as f64,
+        row("empty cache, loopback", cold),
+        row("cached, loopback", warm),
+        row("empty cache, 10 Mbit/s", slow),
+    )
+}
