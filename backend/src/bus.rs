@@ -13,8 +13,8 @@ use tokio::sync::{broadcast, mpsc};
 pub enum Event {
     HostStatus {
         host_id: String,
-        status: String,
-        previous: Option<String>,
+        status: berth_shared::HostStatus,
+        previous: Option<berth_shared::HostStatus>,
         at: DateTime<Utc>,
         message: Option<String>,
     },
@@ -38,8 +38,8 @@ pub enum Event {
     ContainerStatus {
         container_id: String,
         instance_id: Option<String>,
-        status: String,
-        previous: Option<String>,
+        status: berth_shared::InstanceStatus,
+        previous: Option<berth_shared::InstanceStatus>,
         at: DateTime<Utc>,
         message: Option<String>,
         /// The container and its instances right after the change (absent when it came from elsewhere).

@@ -7,6 +7,8 @@
 pub mod alerts;
 pub mod bytes;
 pub mod container;
+#[cfg(feature = "db")]
+pub mod db;
 pub mod endpoint;
 pub mod env;
 pub mod error_code;

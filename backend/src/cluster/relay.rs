@@ -238,8 +238,8 @@ mod tests {
         Arc::new(Event::ContainerStatus {
             container_id: format!("c{i}"),
             instance_id: Some(format!("i{i}")),
-            status: "RUNNING".into(),
-            previous: Some("STARTING".into()),
+            status: berth_shared::InstanceStatus::Running,
+            previous: Some(berth_shared::InstanceStatus::Creating),
             at: chrono::Utc::now(),
             message: Some("x".repeat(100)),
             snapshot: None,

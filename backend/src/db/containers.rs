@@ -323,7 +323,11 @@ pub async fn summary_inputs(
 ) -> Result<
     (
         Vec<(String, String, String, i32)>,
-        Vec<(String, String, Option<String>)>,
+        Vec<(
+            String,
+            berth_shared::InstanceStatus,
+            Option<berth_shared::Health>,
+        )>,
     ),
     DbErr,
 > {

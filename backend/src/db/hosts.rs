@@ -75,7 +75,7 @@ pub async fn set_maintenance(db: &DatabaseConnection, id: &str, on: bool) -> Res
 pub async fn set_status(
     db: &DatabaseConnection,
     id: &str,
-    status: &str,
+    status: berth_shared::HostStatus,
     error: Option<String>,
     seen_at: Option<DateTime<Utc>>,
 ) -> Result<(), DbErr> {

@@ -197,7 +197,7 @@ fn definition(
                 replica,
                 host_id: Some(host.clone()),
                 docker_id: Some(format!("{:016x}{:048x}", mix, k * 8 + r)),
-                status: status.as_str().to_owned(),
+                status,
                 exit_code,
                 error,
                 definition_version: 1,
@@ -266,10 +266,7 @@ mod tests {
             berth_shared::validate_container_name(&row.name).unwrap();
             assert!(names.insert(row.name.clone()), "unique names");
             assert_eq!(instances.len(), 2);
-            let statuses: Vec<InstanceStatus> = instances
-                .iter()
-                .map(|i| i.status.parse().unwrap())
-                .collect();
+            let statuses: Vec<InstanceStatus> = instances.iter().map(|i| i.status).collect();
             let desired: DesiredState = row.desired_state.parse().unwrap();
             assert_eq!(
                 row.status_summary,

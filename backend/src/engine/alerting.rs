@@ -96,9 +96,7 @@ pub fn spawn(
                     message,
                     ..
                 } => {
-                    let Ok(status) = status.parse::<HostStatus>() else {
-                        continue;
-                    };
+                    let status: HostStatus = *status;
                     let name = match hosts.get(host_id).await {
                         Ok(Some(h)) => h.name,
                         _ => host_id.clone(),

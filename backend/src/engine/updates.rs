@@ -127,7 +127,7 @@ pub fn spawn(
                     container_id,
                     status,
                     ..
-                } if status == berth_shared::InstanceStatus::Running.as_str() => {
+                } if *status == berth_shared::InstanceStatus::Running => {
                     watcher.replica_running(container_id).await
                 }
                 Event::ContainerChanged {

@@ -1049,12 +1049,6 @@ fn render_snapshot(snapshot: &Arc<svc::StatusSnapshot>) -> Arc<Rendered> {
     rendered
 }
 
-fn parse_status(s: &str) -> Option<InstanceStatus> {
-    s.parse::<berth_shared::InstanceStatus>()
-        .ok()
-        .map(Into::into)
-}
-
 #[Subscription]
 impl ContainerSubscription {
     /// Every instance status transition (of one container, or of all with no argument), and definition changes
@@ -1085,7 +1079,7 @@ impl ContainerSubscription {
                         container_id,
                         instance_id.as_deref(),
                         Some(status),
-                        previous.as_deref(),
+                        *previous,
                         *at,
                         message,
                         snapshot.as_ref(),
@@ -1110,7 +1104,7 @@ impl ContainerSubscription {
                     )),
                 };
                 let status = match status {
-                    Some(s) => parse_status(s)?,
+                    Some(s) => (*s).into(),
                     None => rendered.summary.into(),
                 };
                 let instance = instance_id
@@ -1119,7 +1113,7 @@ impl ContainerSubscription {
                     container: rendered.container.clone(),
                     instance,
                     status,
-                    previous_status: previous.and_then(parse_status),
+                    previous_status: previous.map(Into::into),
                     at,
                     message: message.clone(),
                 })

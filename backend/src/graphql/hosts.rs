@@ -315,10 +315,6 @@ pub struct ImagePullEvent {
 #[derive(Default)]
 pub struct HostSubscription;
 
-fn parse_status(s: &str) -> Option<HostStatus> {
-    s.parse::<berth_shared::HostStatus>().ok().map(Into::into)
-}
-
 #[Subscription]
 impl HostSubscription {
     /// Every host status transition (of one host, or of all with no argument).
@@ -348,8 +344,8 @@ impl HostSubscription {
                 let host = services.hosts.get(host_id).await.ok().flatten()?;
                 Some(HostStatusEvent {
                     host: host.into(),
-                    status: parse_status(status)?,
-                    previous_status: previous.as_deref().and_then(parse_status),
+                    status: (*status).into(),
+                    previous_status: previous.map(Into::into),
                     at: *at,
                     message: message.clone(),
                 })

@@ -5,6 +5,7 @@
 use crate::bus::{Bus, Event};
 use crate::db::audit::{self as q, AuditQuery, NewEntry};
 use crate::service::ServiceError;
+use berth_shared::HostStatus;
 use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
 
@@ -197,15 +198,15 @@ pub fn spawn_engine_auditor(audit: AuditService, bus: Bus) -> tokio::task::JoinH
                     previous,
                     message,
                     ..
-                } if matches!(status.as_str(), "UP" | "NON_RESPONSIVE") => {
-                    let action = if status == "UP" {
+                } if matches!(status, HostStatus::Up | HostStatus::NonResponsive) => {
+                    let action = if status == HostStatus::Up {
                         "host.up"
                     } else {
                         "host.down"
                     };
                     let detail = format!(
                         "{} → {status}{}",
-                        previous.unwrap_or_else(|| "—".into()),
+                        previous.map_or("—", HostStatus::as_str),
                         message.map(|m| format!(": {m}")).unwrap_or_default()
                     );
                     audit

@@ -258,7 +258,7 @@ fn to_revision(row: RevisionRow) -> Revision {
 
 fn to_instance(row: InstanceRow) -> Instance {
     Instance {
-        status: row.status.parse().unwrap_or(InstanceStatus::Unknown),
+        status: row.status,
         id: row.id,
         container_id: row.container_id,
         replica: row.replica,
@@ -272,7 +272,7 @@ fn to_instance(row: InstanceRow) -> Instance {
         started_at: row.started_at,
         finished_at: row.finished_at,
         updated_at: row.updated_at,
-        health: row.health.and_then(|h| h.parse().ok()),
+        health: row.health,
         health_output: row.health_output,
         unhealthy_since: row.unhealthy_since,
         image_digest: row.image_digest,
@@ -282,7 +282,7 @@ fn to_instance(row: InstanceRow) -> Instance {
 
 fn to_instance_row(i: Instance) -> InstanceRow {
     InstanceRow {
-        status: i.status.as_str().to_owned(),
+        status: i.status,
         id: i.id,
         container_id: i.container_id,
         replica: i.replica,
@@ -296,7 +296,7 @@ fn to_instance_row(i: Instance) -> InstanceRow {
         started_at: i.started_at,
         finished_at: i.finished_at,
         updated_at: i.updated_at,
-        health: i.health.map(|h| h.as_str().to_owned()),
+        health: i.health,
         health_output: i.health_output,
         unhealthy_since: i.unhealthy_since,
         image_digest: i.image_digest,
@@ -308,15 +308,8 @@ fn to_instance_row(i: Instance) -> InstanceRow {
 /// write of a definition's desired state, replicas or instances recomputes it with this (see `db::containers`).
 fn summarize(row: &ContainerRow, instances: &[InstanceRow]) -> String {
     let desired = row.desired_state.parse().unwrap_or(DesiredState::Stopped);
-    let statuses: Vec<(InstanceStatus, Option<Health>)> = instances
-        .iter()
-        .map(|i| {
-            (
-                i.status.parse().unwrap_or(InstanceStatus::Unknown),
-                i.health.as_deref().and_then(|h| h.parse().ok()),
-            )
-        })
-        .collect();
+    let statuses: Vec<(InstanceStatus, Option<Health>)> =
+        instances.iter().map(|i| (i.status, i.health)).collect();
     summary_with_health(
         desired,
         usize::try_from(row.replicas).unwrap_or(0),
@@ -797,10 +790,10 @@ impl ContainerService {
         let mut statuses: std::collections::HashMap<String, Vec<(InstanceStatus, Option<Health>)>> =
             std::collections::HashMap::new();
         for (container_id, status, health) in instances {
-            statuses.entry(container_id).or_default().push((
-                status.parse().unwrap_or(InstanceStatus::Unknown),
-                health.and_then(|h| h.parse().ok()),
-            ));
+            statuses
+                .entry(container_id)
+                .or_default()
+                .push((status, health));
         }
         let mut fixed = 0;
         for (id, stored, desired, replicas) in definitions {
@@ -1455,8 +1448,8 @@ impl InstanceWriter {
             self.bus.publish(Event::ContainerStatus {
                 container_id: instance.container_id.clone(),
                 instance_id: Some(instance.id.clone()),
-                status: instance.status.as_str().to_owned(),
-                previous: previous.map(|p| p.as_str().to_owned()),
+                status: instance.status,
+                previous,
                 at: instance.updated_at,
                 message: message.or_else(|| instance.error.clone()),
                 snapshot,

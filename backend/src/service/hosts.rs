@@ -94,7 +94,7 @@ const PROGRESS_EVERY: Duration = Duration::from_millis(100);
 
 fn to_host(row: HostRow) -> Host {
     Host {
-        status: row.status.parse().unwrap_or(HostStatus::Unknown),
+        status: row.status,
         capabilities: row
             .capabilities
             .as_deref()
@@ -293,9 +293,7 @@ impl HostService {
             tls_ca_pem: ca,
             tls_cert_pem: cert,
             tls_key_sealed: key,
-            status: existing
-                .map(|e| e.status.clone())
-                .unwrap_or_else(|| HostStatus::Unknown.as_str().to_owned()),
+            status: existing.map_or(HostStatus::Unknown, |e| e.status),
             last_seen_at: existing.and_then(|e| e.last_seen_at),
             last_error: existing.and_then(|e| e.last_error.clone()),
             capabilities: existing.and_then(|e| e.capabilities.clone()),
@@ -398,7 +396,7 @@ impl HostService {
         authz::require(actor, Action::ManageHosts)?;
         let row = self.require(id).await?;
         q::set_maintenance(&self.db, id, on).await?;
-        let current: HostStatus = row.status.parse().unwrap_or(HostStatus::Unknown);
+        let current: HostStatus = row.status;
         let next = match (current, on) {
             (HostStatus::Up, true) => Some(HostStatus::Maintenance),
             (HostStatus::Maintenance, false) => Some(HostStatus::Up),
@@ -500,12 +498,12 @@ impl HostService {
             return Ok(());
         };
         let seen = matches!(status, HostStatus::Up | HostStatus::Maintenance).then(Utc::now);
-        q::set_status(&self.db, id, status.as_str(), error.clone(), seen).await?;
-        if row.status != status.as_str() {
+        q::set_status(&self.db, id, status, error.clone(), seen).await?;
+        if row.status != status {
             tracing::info!(host = %row.name, from = %row.status, to = %status, error = ?error, "host status");
             self.bus.publish(Event::HostStatus {
                 host_id: id.to_owned(),
-                status: status.as_str().to_owned(),
+                status,
                 previous: Some(row.status),
                 at: Utc::now(),
                 message: error.or(message.map(str::to_owned)),

@@ -36,7 +36,7 @@ impl PassthroughService {
                 row.name
             )));
         }
-        let status: HostStatus = row.status.parse().unwrap_or(HostStatus::Unknown);
+        let status: HostStatus = row.status;
         if !matches!(status, HostStatus::Up | HostStatus::Maintenance) {
             return Err(ServiceError::Unavailable(format!(
                 "host {} is not up ({}){}",

@@ -11,7 +11,7 @@ pub struct Model {
     pub replica: i32,
     pub host_id: Option<String>,
     pub docker_id: Option<String>,
-    pub status: String,
+    pub status: berth_shared::InstanceStatus,
     pub exit_code: Option<i32>,
     #[sea_orm(column_type = "Text", nullable)]
     pub error: Option<String>,
@@ -24,7 +24,7 @@ pub struct Model {
     pub finished_at: Option<ChronoDateTimeUtc>,
     pub updated_at: ChronoDateTimeUtc,
     /// The engine's health of the replica (`berth_shared::Health` wire name); null = not known (not running).
-    pub health: Option<String>,
+    pub health: Option<berth_shared::Health>,
     /// The last probe's output, capped.
     #[sea_orm(column_type = "Text", nullable)]
     pub health_output: Option<String>,

@@ -19,7 +19,7 @@ pub struct Model {
     /// The client key, sealed by `secrets::SecretBox`.
     #[sea_orm(column_type = "Text", nullable)]
     pub tls_key_sealed: Option<String>,
-    pub status: String,
+    pub status: berth_shared::HostStatus,
     pub last_seen_at: Option<ChronoDateTimeUtc>,
     #[sea_orm(column_type = "Text", nullable)]
     pub last_error: Option<String>,
