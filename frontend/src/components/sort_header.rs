@@ -22,7 +22,7 @@ impl<K> Sort<K> {
     }
 }
 
-/// A `th` whose label is a button that sorts by `key` (ascending first, then toggles).
+/// A `th` whose label is a button that sorts by `key` (ascending first unless `descending_first`, then toggles).
 #[component]
 pub fn SortHeader<K>(
     label: &'static str,
@@ -31,6 +31,9 @@ pub fn SortHeader<K>(
     /// Extra classes for the cell (`numeric` right-aligns it).
     #[prop(optional)]
     class: &'static str,
+    /// Sort descending on the first click (newest first for dates).
+    #[prop(optional)]
+    descending_first: bool,
 ) -> impl IntoView
 where
     K: Copy + PartialEq + Send + Sync + 'static,
@@ -53,7 +56,7 @@ where
                         if current.key == key {
                             current.ascending = !current.ascending;
                         } else {
-                            *current = Sort { key, ascending: true };
+                            *current = Sort { key, ascending: !descending_first };
                         }
                     })
                 }

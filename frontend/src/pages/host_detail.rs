@@ -11,11 +11,10 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::{
     api::{
-        self, ApiError, Host, HostImage, HostStatus, Live, PullPhase, Role, bytes_u64,
+        self, Host, HostImage, HostStatus, Live, PullPhase, Role, bytes_u64,
         inventory::{DockerContainerFilter, DockerContainerSort, STATES},
     },
     components::{
-        alert::{Alert, AlertTone},
         container_stats::HostStats,
         dialog::ConfirmDialog,
         empty_state::EmptyState,
@@ -25,6 +24,7 @@ use crate::{
         icons::{Icon, IconKind},
         inventory_table::InventoryTable,
         live::{LiveIndicator, LiveState},
+        loading::{ItemPhase, ItemState, Latest, LoadFailed, LoadingCard},
         permission::{can, needs_title},
         sort_header::{Sort, SortHeader},
         table_tools::{ActionsHeader, SearchField},
@@ -37,24 +37,6 @@ use crate::{
 const FEED_WAIT: Duration = Duration::from_secs(8);
 /// Columns of the images table (for placeholder rows).
 const IMAGE_COLUMNS: &str = "6";
-
-/// The host as loaded.
-#[derive(Clone, Debug, PartialEq)]
-enum Loaded {
-    Loading,
-    Found(Host),
-    Missing,
-    Failed(ApiError),
-}
-
-/// What the page shows; changes only when the host appears, disappears or fails to load.
-#[derive(Clone, Debug, PartialEq)]
-enum Phase {
-    Loading,
-    Found,
-    Missing,
-    Failed(ApiError),
-}
 
 /// Where the current pull stands. `reference` is normalised, as the server reports it.
 #[derive(Clone, Debug, PartialEq)]
@@ -224,30 +206,16 @@ fn compare_images(sort: Sort<ImageSortKey>, a: &HostImage, b: &HostImage) -> Ord
 #[component]
 fn HostDetail(id: String) -> impl IntoView {
     let host_id = StoredValue::new(id.clone());
-    let state = RwSignal::new(Loaded::Loading);
+    let state = RwSignal::new(ItemState::<Host>::Loading);
     let live = RwSignal::new(LiveState::Connecting);
     let pull_live = RwSignal::new(LiveState::Connecting);
     let pull = RwSignal::new(Pull::Idle);
 
-    let generation = StoredValue::new(0_u64);
+    let latest = Latest::new();
     let load = move || {
-        let this = generation.get_value().wrapping_add(1);
-        generation.set_value(this);
         let id = host_id.get_value();
-        spawn_local(async move {
-            let result = api::host(&id).await;
-            if generation.try_get_value() != Some(this) {
-                return;
-            }
-            match result {
-                Ok(Some(host)) => state.set(Loaded::Found(host)),
-                Ok(None) => state.set(Loaded::Missing),
-                Err(error) => state.update(|state| {
-                    if !matches!(state, Loaded::Found(_)) {
-                        *state = Loaded::Failed(error);
-                    }
-                }),
-            }
+        latest.run(async move { api::host(&id).await }, move |result| {
+            state.update(|state| state.settle(result));
         });
     };
     load();
@@ -257,7 +225,7 @@ fn HostDetail(id: String) -> impl IntoView {
         match event {
             Live::Event(change) => {
                 state.update(|state| {
-                    if let Loaded::Found(host) = state {
+                    if let ItemState::Found(host) = state {
                         host.status = change.status;
                         host.last_error = change.host.last_error.clone();
                         host.last_seen_at = change.host.last_seen_at.clone();
@@ -283,27 +251,15 @@ fn HostDetail(id: String) -> impl IntoView {
         }
     });
 
-    let phase = Memo::new(move |_| {
-        state.with(|state| match state {
-            Loaded::Loading => Phase::Loading,
-            Loaded::Found(_) => Phase::Found,
-            Loaded::Missing => Phase::Missing,
-            Loaded::Failed(error) => Phase::Failed(error.clone()),
-        })
-    });
+    let phase = Memo::new(move |_| state.with(ItemState::phase));
 
     move || match phase.get() {
-        Phase::Loading => view! {
+        ItemPhase::Loading => view! {
             <BackLink />
-            <div class="card">
-                <div class="loading-block" aria-busy="true">
-                    <span class="spinner" aria-hidden="true"></span>
-                    <span class="muted">"Loading the host…"</span>
-                </div>
-            </div>
+            <LoadingCard text="Loading the host…" />
         }
         .into_any(),
-        Phase::Missing => view! {
+        ItemPhase::Missing => view! {
             <BackLink />
             <div class="card">
                 <EmptyState icon=IconKind::Hosts title="Host not found">
@@ -317,36 +273,25 @@ fn HostDetail(id: String) -> impl IntoView {
             </div>
         }
         .into_any(),
-        Phase::Failed(error) => view! {
+        ItemPhase::Failed(error) => view! {
             <BackLink />
-            <Alert tone=AlertTone::Error>
-                "The host could not be loaded: " {error.message} " "
-                <button
-                    type="button"
-                    class="btn btn-secondary btn-sm"
-                    on:click=move |_| {
-                        state.set(Loaded::Loading);
-                        load();
-                    }
-                >
-                    "Retry"
-                </button>
-            </Alert>
+            <LoadFailed
+                what="The host"
+                error=error
+                on_retry=Callback::new(move |()| {
+                    state.set(ItemState::Loading);
+                    load();
+                })
+            />
         }
         .into_any(),
-        Phase::Found => {
-            let Some(initial) = state.with_untracked(|state| match state {
-                Loaded::Found(host) => Some(host.clone()),
-                _ => None,
-            }) else {
+        ItemPhase::Found => {
+            let Some(initial) = state.with_untracked(|state| state.found().cloned()) else {
                 return ().into_any();
             };
             let host = Memo::new(move |previous: Option<&Host>| {
                 state
-                    .with(|state| match state {
-                        Loaded::Found(host) => Some(host.clone()),
-                        _ => None,
-                    })
+                    .with(|state| state.found().cloned())
                     .or_else(|| previous.cloned())
                     .unwrap_or_else(|| initial.clone())
             });
@@ -537,7 +482,7 @@ fn BackLink() -> impl IntoView {
 fn HostHeader(
     host: Memo<Host>,
     live: RwSignal<LiveState>,
-    state: RwSignal<Loaded>,
+    state: RwSignal<ItemState<Host>>,
     reload: Callback<()>,
 ) -> impl IntoView {
     let toasts = use_toasts();
@@ -579,7 +524,7 @@ fn HostHeader(
             saved.status.label().to_lowercase()
         ));
         state.update(|state| {
-            if let Loaded::Found(host) = state {
+            if let ItemState::Found(host) = state {
                 let images = std::mem::take(&mut host.images);
                 *host = Host { images, ..saved };
             }

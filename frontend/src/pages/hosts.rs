@@ -7,9 +7,8 @@ use berth_shared::format_bytes;
 use leptos::{prelude::*, task::spawn_local};
 
 use crate::{
-    api::{self, ApiError, Host, HostStatus, Live, Role, bytes_u64},
+    api::{self, Host, HostStatus, Live, Role, bytes_u64},
     components::{
-        alert::{Alert, AlertTone},
         badge::{Badge, Tone},
         dialog::ConfirmDialog,
         empty_state::EmptyState,
@@ -18,6 +17,7 @@ use crate::{
         host_status::HostStatusBadge,
         icons::{Icon, IconKind},
         live::{LiveIndicator, LiveState},
+        loading::{Latest, ListPhase, ListState, LoadFailed, LoadingCard},
         page_header::PageHeader,
         permission::{can, needs_title},
         sort_header::{Sort, SortHeader},
@@ -30,23 +30,6 @@ use crate::{
 const ERROR_PREVIEW: usize = 60;
 /// Columns of the hosts table (for placeholder rows).
 const COLUMNS: &str = "9";
-
-/// The list as loaded.
-#[derive(Clone, Debug, PartialEq)]
-enum Hosts {
-    Loading,
-    Loaded(Vec<Host>),
-    Failed(ApiError),
-}
-
-/// What the page shows under its header; changes only when the list appears, empties or fails.
-#[derive(Clone, Debug, PartialEq)]
-enum Phase {
-    Loading,
-    Failed(ApiError),
-    Empty,
-    List,
-}
 
 /// Which host dialog is open.
 #[derive(Clone, Debug, PartialEq)]
@@ -130,21 +113,15 @@ fn matches(host: &Host, query: &str) -> bool {
 }
 
 /// Puts a host as the server returned it into the list (or appends it).
-fn put_host(hosts: RwSignal<Hosts>, host: Host) {
-    hosts.update(|state| match state {
-        Hosts::Loaded(list) => match list.iter_mut().find(|h| h.id == host.id) {
-            Some(slot) => *slot = host,
-            None => list.push(host),
-        },
-        _ => *state = Hosts::Loaded(vec![host]),
-    });
+fn put_host(hosts: RwSignal<ListState<Host>>, host: Host) {
+    hosts.update(|state| state.put(host, |a, b| a.id == b.id));
 }
 
 /// The Hosts page.
 #[component]
 pub fn HostsPage() -> impl IntoView {
     let toasts = use_toasts();
-    let hosts = RwSignal::new(Hosts::Loading);
+    let hosts = RwSignal::new(ListState::<Host>::Loading);
     let live = RwSignal::new(LiveState::Connecting);
     let filter = RwSignal::new(String::new());
     let sort = RwSignal::new(Sort {
@@ -155,24 +132,10 @@ pub fn HostsPage() -> impl IntoView {
     let add_refused = needs_title(Role::Admin);
 
     // Only the newest request may write the list (events can trigger several in a row).
-    let generation = StoredValue::new(0_u64);
+    let latest = Latest::new();
     let load = move || {
-        let this = generation.get_value().wrapping_add(1);
-        generation.set_value(this);
-        spawn_local(async move {
-            let result = api::hosts().await;
-            if generation.try_get_value() != Some(this) {
-                return;
-            }
-            match result {
-                Ok(list) => hosts.set(Hosts::Loaded(list)),
-                // A failed re-fetch keeps the list on screen; the live indicator tells about outages.
-                Err(error) => hosts.update(|state| {
-                    if !matches!(state, Hosts::Loaded(_)) {
-                        *state = Hosts::Failed(error);
-                    }
-                }),
-            }
+        latest.run(api::hosts(), move |result| {
+            hosts.update(|state| state.settle(result));
         });
     };
     load();
@@ -182,7 +145,7 @@ pub fn HostsPage() -> impl IntoView {
         match event {
             Live::Event(change) => {
                 // Update the row at once; the re-fetch then brings everything else (it is cheap).
-                if hosts.with_untracked(|state| matches!(state, Hosts::Loaded(_))) {
+                if hosts.with_untracked(|state| matches!(state, ListState::Loaded(_))) {
                     put_host(
                         hosts,
                         Host {
@@ -198,41 +161,26 @@ pub fn HostsPage() -> impl IntoView {
         }
     });
 
-    let phase = Memo::new(move |_| {
-        hosts.with(|state| match state {
-            Hosts::Loading => Phase::Loading,
-            Hosts::Failed(error) => Phase::Failed(error.clone()),
-            Hosts::Loaded(list) if list.is_empty() => Phase::Empty,
-            Hosts::Loaded(_) => Phase::List,
-        })
-    });
+    let phase = Memo::new(move |_| hosts.with(ListState::phase));
 
     let visible = move || {
         let query = filter.get();
         let sort = sort.get();
-        let mut list: Vec<Host> = hosts.with(|state| match state {
-            Hosts::Loaded(list) => list
+        let mut list: Vec<Host> = hosts.with(|state| {
+            state
+                .items()
                 .iter()
                 .filter(|h| matches(h, &query))
                 .cloned()
-                .collect(),
-            _ => Vec::new(),
+                .collect()
         });
         list.sort_by(|a, b| compare(sort, a, b));
         list
     };
-    let total = move || {
-        hosts.with(|state| match state {
-            Hosts::Loaded(list) => list.len(),
-            _ => 0,
-        })
-    };
+    let total = move || hosts.with(|state| state.items().len());
     let shown = Memo::new(move |_| {
         let query = filter.get();
-        hosts.with(|state| match state {
-            Hosts::Loaded(list) => list.iter().filter(|h| matches(h, &query)).count(),
-            _ => 0,
-        })
+        hosts.with(|state| state.items().iter().filter(|h| matches(h, &query)).count())
     });
 
     // Removing: the host waiting for confirmation, and the request's state.
@@ -252,7 +200,7 @@ pub fn HostsPage() -> impl IntoView {
             match api::remove_host(&host.id).await {
                 Ok(()) => {
                     hosts.update(|state| {
-                        if let Hosts::Loaded(list) = state {
+                        if let ListState::Loaded(list) = state {
                             list.retain(|h| h.id != host.id);
                         }
                     });
@@ -367,32 +315,19 @@ pub fn HostsPage() -> impl IntoView {
             </button>
         </PageHeader>
         {move || match phase.get() {
-            Phase::Loading => view! {
-                <div class="card">
-                    <div class="loading-block" aria-busy="true">
-                        <span class="spinner" aria-hidden="true"></span>
-                        <span class="muted">"Loading hosts…"</span>
-                    </div>
-                </div>
+            ListPhase::Loading => view! { <LoadingCard text="Loading hosts…" /> }.into_any(),
+            ListPhase::Failed(error) => view! {
+                <LoadFailed
+                    what="The hosts"
+                    error=error
+                    on_retry=Callback::new(move |()| {
+                        hosts.set(ListState::Loading);
+                        load();
+                    })
+                />
             }
             .into_any(),
-            Phase::Failed(error) => view! {
-                <Alert tone=AlertTone::Error>
-                    "The hosts could not be loaded: " {error.message} " "
-                    <button
-                        type="button"
-                        class="btn btn-secondary btn-sm"
-                        on:click=move |_| {
-                            hosts.set(Hosts::Loading);
-                            load();
-                        }
-                    >
-                        "Retry"
-                    </button>
-                </Alert>
-            }
-            .into_any(),
-            Phase::Empty => view! {
+            ListPhase::Empty => view! {
                 <div class="card">
                     <EmptyState icon=IconKind::Hosts title="No hosts yet">
                         <p>
@@ -423,7 +358,7 @@ pub fn HostsPage() -> impl IntoView {
                 </div>
             }
             .into_any(),
-            Phase::List => table().into_any(),
+            ListPhase::List => table().into_any(),
         }}
         {move || {
             editing
@@ -467,7 +402,7 @@ pub fn HostsPage() -> impl IntoView {
 #[component]
 fn HostRow(
     host: Host,
-    hosts: RwSignal<Hosts>,
+    hosts: RwSignal<ListState<Host>>,
     editing: RwSignal<Option<Editing>>,
     to_remove: RwSignal<Option<Host>>,
 ) -> impl IntoView {
@@ -477,10 +412,7 @@ fn HostRow(
         let id = id.clone();
         Memo::new(move |previous: Option<&Host>| {
             hosts
-                .with(|state| match state {
-                    Hosts::Loaded(list) => list.iter().find(|h| h.id == id).cloned(),
-                    _ => None,
-                })
+                .with(|state| state.items().iter().find(|h| h.id == id).cloned())
                 .or_else(|| previous.cloned())
                 .unwrap_or_else(|| host.clone())
         })

@@ -11,8 +11,7 @@ use leptos_router::hooks::use_params_map;
 
 use crate::{
     api::{
-        self, ApiError, ImageTag, Live, RefreshPhase, Registry, RegistryStatus, Repository, Role,
-        bytes_u64,
+        self, ImageTag, Live, RefreshPhase, Registry, RegistryStatus, Repository, Role, bytes_u64,
     },
     components::{
         alert::{Alert, AlertTone},
@@ -21,6 +20,7 @@ use crate::{
         format::{sentence, short_digest},
         icons::{Icon, IconKind},
         live::{LiveIndicator, LiveState},
+        loading::{ItemPhase, ItemState, Latest, LoadFailed, LoadingCard},
         permission::{can, needs_title},
         registry_form::{RegistryDialog, describe_interval},
         registry_status::{RefreshProgress, RefreshProgressBar, RegistryStatusBadge},
@@ -35,24 +35,6 @@ const PAGE_SIZE: i64 = 50;
 /// How long the filter waits for typing to pause before asking the server.
 const FILTER_DEBOUNCE: Duration = Duration::from_millis(300);
 
-/// The registry as loaded.
-#[derive(Clone, Debug, PartialEq)]
-enum Loaded {
-    Loading,
-    Found(Registry),
-    Missing,
-    Failed(ApiError),
-}
-
-/// What the page shows; changes only when the registry appears, disappears or fails to load.
-#[derive(Clone, Debug, PartialEq)]
-enum Phase {
-    Loading,
-    Found,
-    Missing,
-    Failed(ApiError),
-}
-
 /// The `/storage/registries/:id` page; a new id renders a fresh page.
 #[component]
 pub fn RegistryDetailPage() -> impl IntoView {
@@ -65,36 +47,22 @@ pub fn RegistryDetailPage() -> impl IntoView {
 #[component]
 fn RegistryDetail(id: String) -> impl IntoView {
     let registry_id = StoredValue::new(id.clone());
-    let state = RwSignal::new(Loaded::Loading);
+    let state = RwSignal::new(ItemState::<Registry>::Loading);
     let live = RwSignal::new(LiveState::Connecting);
     let progress = RwSignal::new(None::<RefreshProgress>);
     // Bumped when a refresh ends: the repositories are listed again.
     let listing = RwSignal::new(0_u64);
 
-    let generation = StoredValue::new(0_u64);
+    let latest = Latest::new();
     let load = move || {
-        let this = generation.get_value().wrapping_add(1);
-        generation.set_value(this);
         let id = registry_id.get_value();
-        spawn_local(async move {
-            let result = api::registry(&id).await;
-            if generation.try_get_value() != Some(this) {
-                return;
+        latest.run(async move { api::registry(&id).await }, move |result| {
+            if let Ok(Some(registry)) = &result
+                && registry.status != RegistryStatus::Refreshing
+            {
+                progress.set(None);
             }
-            match result {
-                Ok(Some(registry)) => {
-                    if registry.status != RegistryStatus::Refreshing {
-                        progress.set(None);
-                    }
-                    state.set(Loaded::Found(registry));
-                }
-                Ok(None) => state.set(Loaded::Missing),
-                Err(error) => state.update(|state| {
-                    if !matches!(state, Loaded::Found(_)) {
-                        *state = Loaded::Failed(error);
-                    }
-                }),
-            }
+            state.update(|state| state.settle(result));
         });
     };
     load();
@@ -106,7 +74,7 @@ fn RegistryDetail(id: String) -> impl IntoView {
                 progress.set(RefreshProgress::from_event(&change));
                 let ended = matches!(change.phase, RefreshPhase::Finished | RefreshPhase::Failed);
                 state.update(|state| {
-                    if let Loaded::Found(registry) = state {
+                    if let ItemState::Found(registry) = state {
                         *registry = change.registry;
                     }
                 });
@@ -123,27 +91,15 @@ fn RegistryDetail(id: String) -> impl IntoView {
         }
     });
 
-    let phase = Memo::new(move |_| {
-        state.with(|state| match state {
-            Loaded::Loading => Phase::Loading,
-            Loaded::Found(_) => Phase::Found,
-            Loaded::Missing => Phase::Missing,
-            Loaded::Failed(error) => Phase::Failed(error.clone()),
-        })
-    });
+    let phase = Memo::new(move |_| state.with(ItemState::phase));
 
     move || match phase.get() {
-        Phase::Loading => view! {
+        ItemPhase::Loading => view! {
             <BackLink />
-            <div class="card">
-                <div class="loading-block" aria-busy="true">
-                    <span class="spinner" aria-hidden="true"></span>
-                    <span class="muted">"Loading the registry…"</span>
-                </div>
-            </div>
+            <LoadingCard text="Loading the registry…" />
         }
         .into_any(),
-        Phase::Missing => view! {
+        ItemPhase::Missing => view! {
             <BackLink />
             <div class="card">
                 <EmptyState icon=IconKind::Storage title="Registry not found">
@@ -157,36 +113,25 @@ fn RegistryDetail(id: String) -> impl IntoView {
             </div>
         }
         .into_any(),
-        Phase::Failed(error) => view! {
+        ItemPhase::Failed(error) => view! {
             <BackLink />
-            <Alert tone=AlertTone::Error>
-                "The registry could not be loaded: " {error.message} " "
-                <button
-                    type="button"
-                    class="btn btn-secondary btn-sm"
-                    on:click=move |_| {
-                        state.set(Loaded::Loading);
-                        load();
-                    }
-                >
-                    "Retry"
-                </button>
-            </Alert>
+            <LoadFailed
+                what="The registry"
+                error=error
+                on_retry=Callback::new(move |()| {
+                    state.set(ItemState::Loading);
+                    load();
+                })
+            />
         }
         .into_any(),
-        Phase::Found => {
-            let Some(initial) = state.with_untracked(|state| match state {
-                Loaded::Found(registry) => Some(registry.clone()),
-                _ => None,
-            }) else {
+        ItemPhase::Found => {
+            let Some(initial) = state.with_untracked(|state| state.found().cloned()) else {
                 return ().into_any();
             };
             let registry = Memo::new(move |previous: Option<&Registry>| {
                 state
-                    .with(|state| match state {
-                        Loaded::Found(registry) => Some(registry.clone()),
-                        _ => None,
-                    })
+                    .with(|state| state.found().cloned())
                     .or_else(|| previous.cloned())
                     .unwrap_or_else(|| initial.clone())
             });
@@ -223,7 +168,7 @@ fn RegistryDetail(id: String) -> impl IntoView {
 /// The push hook: off (pushes are seen at the next refresh) or on (the registry tells Berth of each push). A new
 /// secret is shown once, with the registry configuration that uses it.
 #[component]
-fn PushHookCard(registry: Memo<Registry>, state: RwSignal<Loaded>) -> impl IntoView {
+fn PushHookCard(registry: Memo<Registry>, state: RwSignal<ItemState<Registry>>) -> impl IntoView {
     let toasts = use_toasts();
     let refused = needs_title(Role::Admin);
     let allowed = refused.is_none();
@@ -233,7 +178,7 @@ fn PushHookCard(registry: Memo<Registry>, state: RwSignal<Loaded>) -> impl IntoV
     let snippet_ref = NodeRef::<html::Pre>::new();
     let set_hook = move |on: bool| {
         state.update(|state| {
-            if let Loaded::Found(r) = state {
+            if let ItemState::Found(r) = state {
                 r.has_hook = on;
             }
         });
@@ -405,7 +350,7 @@ fn BackLink() -> impl IntoView {
 fn RegistryHeader(
     registry: Memo<Registry>,
     live: RwSignal<LiveState>,
-    state: RwSignal<Loaded>,
+    state: RwSignal<ItemState<Registry>>,
     progress: RwSignal<Option<RefreshProgress>>,
     reload: Callback<()>,
 ) -> impl IntoView {
@@ -427,7 +372,7 @@ fn RegistryHeader(
                 Ok(updated) => {
                     toasts.success(format!("Refreshing “{}”…", updated.name));
                     state.update(|state| {
-                        if let Loaded::Found(registry) = state {
+                        if let ItemState::Found(registry) = state {
                             *registry = updated;
                         }
                     });
@@ -448,7 +393,7 @@ fn RegistryHeader(
             "Registry “{}” saved; Berth is listing its repositories.",
             saved.name
         ));
-        state.set(Loaded::Found(saved));
+        state.set(ItemState::Found(saved));
         reload.run(());
     });
     let on_close = Callback::new(move |()| editing.set(false));

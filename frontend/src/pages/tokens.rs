@@ -5,14 +5,16 @@ use std::cmp::Ordering;
 use leptos::{ev::SubmitEvent, html, prelude::*, task::spawn_local};
 
 use crate::{
-    api::{self, ApiError, ApiToken, CreatedApiToken, CurrentUser},
+    api::{self, ApiToken, CreatedApiToken, CurrentUser},
     components::{
         alert::{Alert, AlertTone},
         clipboard::copy_text,
         dialog::ConfirmDialog,
         format::sentence,
         icons::{Icon, IconKind},
+        loading::{Latest, ListPhase, ListState, LoadFailed},
         page_header::PageHeader,
+        sort_header::{Sort, SortHeader},
         table_tools::ActionsHeader,
         time::Timestamp,
         toast::use_toasts,
@@ -33,14 +35,6 @@ fn validate_name(name: &str) -> Result<(), String> {
     }
 }
 
-/// The list as loaded.
-#[derive(Clone, Debug, PartialEq)]
-enum Tokens {
-    Loading,
-    Loaded(Vec<ApiToken>),
-    Failed(ApiError),
-}
-
 /// Sortable columns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum SortKey {
@@ -49,47 +43,31 @@ enum SortKey {
     LastUsed,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Sort {
-    key: SortKey,
-    ascending: bool,
-}
-
-impl Sort {
-    fn compare(self, a: &ApiToken, b: &ApiToken) -> Ordering {
-        let ordering = match self.key {
-            SortKey::Name => a.name.to_lowercase().cmp(&b.name.to_lowercase()),
-            // RFC 3339 timestamps from one server sort as text; "never used" sorts before any use.
-            SortKey::Created => a.created_at.cmp(&b.created_at),
-            SortKey::LastUsed => a.last_used_at.cmp(&b.last_used_at),
-        };
-        let ordering = ordering.then_with(|| a.id.cmp(&b.id));
-        if self.ascending {
-            ordering
-        } else {
-            ordering.reverse()
-        }
-    }
+fn compare(sort: Sort<SortKey>, a: &ApiToken, b: &ApiToken) -> Ordering {
+    let ordering = match sort.key {
+        SortKey::Name => a.name.to_lowercase().cmp(&b.name.to_lowercase()),
+        // RFC 3339 timestamps from one server sort as text; "never used" sorts before any use.
+        SortKey::Created => a.created_at.cmp(&b.created_at),
+        SortKey::LastUsed => a.last_used_at.cmp(&b.last_used_at),
+    };
+    sort.direct(ordering.then_with(|| a.id.cmp(&b.id)))
 }
 
 /// The tokens page.
 #[component]
 pub fn TokensPage() -> impl IntoView {
     let toasts = use_toasts();
-    let tokens = RwSignal::new(Tokens::Loading);
+    let tokens = RwSignal::new(ListState::<ApiToken>::Loading);
     let sort = RwSignal::new(Sort {
         key: SortKey::Created,
         ascending: false,
     });
     let created = RwSignal::new(None::<CreatedApiToken>);
 
+    let latest = Latest::new();
     let load = move || {
-        spawn_local(async move {
-            let result = api::api_tokens().await;
-            tokens.set(match result {
-                Ok(list) => Tokens::Loaded(list),
-                Err(error) => Tokens::Failed(error),
-            });
+        latest.run(api::api_tokens(), move |result| {
+            tokens.update(|state| state.settle(result));
         });
     };
     load();
@@ -111,7 +89,7 @@ pub fn TokensPage() -> impl IntoView {
             match api::revoke_api_token(&token.id).await {
                 Ok(found) => {
                     tokens.update(|state| {
-                        if let Tokens::Loaded(list) = state {
+                        if let ListState::Loaded(list) = state {
                             list.retain(|t| t.id != token.id);
                         }
                     });
@@ -140,20 +118,15 @@ pub fn TokensPage() -> impl IntoView {
     });
 
     let on_created = Callback::new(move |new: CreatedApiToken| {
-        tokens.update(|state| match state {
-            Tokens::Loaded(list) => list.push(new.token.clone()),
-            _ => *state = Tokens::Loaded(vec![new.token.clone()]),
-        });
+        tokens.update(|state| state.put(new.token.clone(), |a, b| a.id == b.id));
         created.set(Some(new));
     });
 
-    let sorted = move || match tokens.get() {
-        Tokens::Loaded(mut list) => {
-            let sort = sort.get();
-            list.sort_by(|a, b| sort.compare(a, b));
-            list
-        }
-        _ => Vec::new(),
+    let sorted = move || {
+        let sort = sort.get();
+        let mut list = tokens.with(|state| state.items().to_vec());
+        list.sort_by(|a, b| compare(sort, a, b));
+        list
     };
 
     view! {
@@ -185,8 +158,8 @@ pub fn TokensPage() -> impl IntoView {
                     <thead>
                         <tr>
                             <SortHeader label="Name" key=SortKey::Name sort=sort />
-                            <SortHeader label="Created" key=SortKey::Created sort=sort />
-                            <SortHeader label="Last used" key=SortKey::LastUsed sort=sort />
+                            <SortHeader label="Created" key=SortKey::Created sort=sort descending_first=true />
+                            <SortHeader label="Last used" key=SortKey::LastUsed sort=sort descending_first=true />
                             <ActionsHeader label="Actions" />
                         </tr>
                     </thead>
@@ -194,8 +167,8 @@ pub fn TokensPage() -> impl IntoView {
                         <For each=sorted key=|token| token.clone() let:token>
                             <TokenRow token=token to_revoke=to_revoke />
                         </For>
-                        {move || match tokens.get() {
-                            Tokens::Loading => Some(view! {
+                        {move || match tokens.with(ListState::phase) {
+                            ListPhase::Loading => Some(view! {
                                 <tr class="placeholder-row">
                                     <td colspan="4">
                                         <span class="spinner" aria-hidden="true"></span>
@@ -203,20 +176,21 @@ pub fn TokensPage() -> impl IntoView {
                                     </td>
                                 </tr>
                             }.into_any()),
-                            Tokens::Failed(error) => Some(view! {
+                            ListPhase::Failed(error) => Some(view! {
                                 <tr class="placeholder-row">
                                     <td colspan="4">
-                                        <Alert tone=AlertTone::Error>
-                                            "The tokens could not be loaded: " {error.message} " "
-                                            <button type="button" class="btn btn-secondary btn-sm" on:click=move |_| {
-                                                tokens.set(Tokens::Loading);
+                                        <LoadFailed
+                                            what="The tokens"
+                                            error=error
+                                            on_retry=Callback::new(move |()| {
+                                                tokens.set(ListState::Loading);
                                                 load();
-                                            }>"Retry"</button>
-                                        </Alert>
+                                            })
+                                        />
                                     </td>
                                 </tr>
                             }.into_any()),
-                            Tokens::Loaded(list) if list.is_empty() => Some(view! {
+                            ListPhase::Empty => Some(view! {
                                 <tr class="placeholder-row empty-row">
                                     <td colspan="4">
                                         <div class="table-empty">
@@ -229,7 +203,7 @@ pub fn TokensPage() -> impl IntoView {
                                     </td>
                                 </tr>
                             }.into_any()),
-                            Tokens::Loaded(_) => None,
+                            ListPhase::List => None,
                         }}
                     </tbody>
                 </table>
@@ -257,39 +231,6 @@ pub fn TokensPage() -> impl IntoView {
                     }
                 })
         }}
-    }
-}
-
-/// A column header that sorts the table (click again to reverse).
-#[component]
-fn SortHeader(label: &'static str, key: SortKey, sort: RwSignal<Sort>) -> impl IntoView {
-    let state = move || {
-        let current = sort.get();
-        match (current.key == key, current.ascending) {
-            (false, _) => "none",
-            (true, true) => "ascending",
-            (true, false) => "descending",
-        }
-    };
-    view! {
-        <th aria-sort=state class="sortable">
-            <button
-                type="button"
-                class="sort-button"
-                on:click=move |_| {
-                    sort.update(|current| {
-                        if current.key == key {
-                            current.ascending = !current.ascending;
-                        } else {
-                            *current = Sort { key, ascending: key == SortKey::Name };
-                        }
-                    })
-                }
-            >
-                {label}
-                <span class="sort-indicator" aria-hidden="true"></span>
-            </button>
-        </th>
     }
 }
 
