@@ -1,11 +1,11 @@
-//! With the `db` feature (the server only): the status enums as database columns. Each is stored as its wire
+//! With the `db` feature (the server only): the status and kind enums as database columns. Each is stored as its wire
 //! name in a text column and read back strictly: an unknown word is a read error naming the column's type and
 //! the word, never a silent fallback.
 
 use sea_orm::sea_query::{ArrayType, ColumnType, Nullable, Value, ValueType, ValueTypeErr};
 use sea_orm::{ColIdx, DbErr, QueryResult, TryGetError, TryGetable};
 
-use crate::{Health, HostStatus, InstanceStatus};
+use crate::{Health, HostStatus, InstanceStatus, RegistryKind, RegistryStatus};
 
 macro_rules! text_column {
     ($($name:ident),+ $(,)?) => {$(
@@ -56,4 +56,10 @@ macro_rules! text_column {
     )+};
 }
 
-text_column!(InstanceStatus, HostStatus, Health);
+text_column!(
+    InstanceStatus,
+    HostStatus,
+    Health,
+    RegistryKind,
+    RegistryStatus
+);

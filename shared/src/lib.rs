@@ -6,6 +6,7 @@
 
 pub mod alerts;
 pub mod bytes;
+#[macro_use]
 pub mod container;
 #[cfg(feature = "db")]
 pub mod db;
@@ -16,6 +17,7 @@ pub mod health;
 pub mod image_ref;
 pub mod names;
 pub mod port;
+pub mod registry;
 pub mod role;
 pub mod status;
 
@@ -46,5 +48,6 @@ pub use names::{
     USER_NAME_MAX, validate_name, validate_registry_url_text,
 };
 pub use port::{PortError, PortSpec, Protocol};
+pub use registry::{RegistryKind, RegistryStatus};
 pub use role::{Role, UnknownRole};
 pub use status::{HostStatus, UnknownHostStatus};

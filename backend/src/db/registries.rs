@@ -50,7 +50,7 @@ pub async fn update_settings(
         id: Set(row.id.clone()),
         name: Set(row.name.clone()),
         url: Set(row.url.clone()),
-        kind: Set(row.kind.clone()),
+        kind: Set(row.kind),
         namespace: Set(row.namespace.clone()),
         username: Set(row.username.clone()),
         password_sealed: Set(row.password_sealed.clone()),
@@ -65,7 +65,7 @@ pub async fn update_settings(
 pub async fn set_status(
     db: &DatabaseConnection,
     id: &str,
-    status: &str,
+    status: berth_shared::RegistryStatus,
     error: Option<String>,
     refreshed_at: Option<DateTime<Utc>>,
 ) -> Result<(), DbErr> {

@@ -16,14 +16,14 @@ use futures::{Stream, StreamExt};
 /// Page size of `repositories` when `first` is not given, and the largest one.
 
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-#[graphql(remote = "crate::service::registries::RegistryKind")]
+#[graphql(remote = "berth_shared::RegistryKind")]
 pub enum RegistryKind {
     V2,
     DockerHub,
 }
 
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-#[graphql(remote = "crate::service::registries::RegistryStatus")]
+#[graphql(remote = "berth_shared::RegistryStatus")]
 pub enum RegistryStatus {
     NeverRefreshed,
     Refreshing,

@@ -19,57 +19,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum RegistryKind {
-    #[default]
-    V2,
-    DockerHub,
-}
-
-impl RegistryKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::V2 => "V2",
-            Self::DockerHub => "DOCKER_HUB",
-        }
-    }
-
-    fn parse(s: &str) -> Self {
-        if s == "DOCKER_HUB" {
-            Self::DockerHub
-        } else {
-            Self::V2
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RegistryStatus {
-    NeverRefreshed,
-    Refreshing,
-    Ok,
-    Error,
-}
-
-impl RegistryStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::NeverRefreshed => "NEVER_REFRESHED",
-            Self::Refreshing => "REFRESHING",
-            Self::Ok => "OK",
-            Self::Error => "ERROR",
-        }
-    }
-
-    fn parse(s: &str) -> Self {
-        match s {
-            "REFRESHING" => Self::Refreshing,
-            "OK" => Self::Ok,
-            "ERROR" => Self::Error,
-            _ => Self::NeverRefreshed,
-        }
-    }
-}
+pub use berth_shared::{RegistryKind, RegistryStatus};
 
 /// What a user submits to add or edit a registry.
 #[derive(Clone, Debug, Default)]
@@ -199,7 +149,7 @@ impl RegistryCredentials {
     pub async fn for_domain(&self, domain: &str) -> Result<Option<(String, String)>, ServiceError> {
         let domain = domain.to_ascii_lowercase();
         for row in q::all(&self.db).await? {
-            let kind = RegistryKind::parse(&row.kind);
+            let kind = row.kind;
             if domain_of(kind, &row.url).as_deref() != Some(domain.as_str()) {
                 continue;
             }
@@ -271,7 +221,7 @@ fn unlisted_url(domain: &str) -> String {
 /// The stored settings a registry client depends on.
 type ClientFingerprint = (
     String,
-    String,
+    RegistryKind,
     Option<String>,
     Option<String>,
     Option<String>,
@@ -337,8 +287,8 @@ struct Scanned {
 
 fn to_registry(row: RegistryRow) -> Registry {
     Registry {
-        kind: RegistryKind::parse(&row.kind),
-        status: RegistryStatus::parse(&row.status),
+        kind: row.kind,
+        status: row.status,
         has_password: row.password_sealed.is_some(),
         has_hook: row.hook_secret_hash.is_some(),
         id: row.id,
@@ -407,7 +357,7 @@ fn diff_repository(
 
 /// The prefix of a registry's pullable references: `127.0.0.1:5000/`, `docker.io/NAMESPACE/`.
 fn reference_prefix(row: &RegistryRow) -> String {
-    let kind = RegistryKind::parse(&row.kind);
+    let kind = row.kind;
     let domain = domain_of(kind, &row.url).unwrap_or_default();
     match (kind, &row.namespace) {
         (RegistryKind::DockerHub, Some(ns)) => format!("{domain}/{ns}/"),
@@ -565,15 +515,13 @@ impl RegistryService {
                 .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
             name,
             url,
-            kind: settings.kind.as_str().to_owned(),
+            kind: settings.kind,
             namespace,
             username,
             password_sealed,
             insecure: settings.insecure,
             refresh_interval_seconds: settings.refresh_interval_seconds,
-            status: existing
-                .map(|e| e.status.clone())
-                .unwrap_or_else(|| RegistryStatus::NeverRefreshed.as_str().to_owned()),
+            status: existing.map_or(RegistryStatus::NeverRefreshed, |e| e.status),
             last_refreshed_at: existing.and_then(|e| e.last_refreshed_at),
             last_error: existing.and_then(|e| e.last_error.clone()),
             created_at: existing.map(|e| e.created_at).unwrap_or_else(Utc::now),
@@ -759,7 +707,7 @@ impl RegistryService {
         let registries = q::all(&self.db).await?;
         let mut by_domain: HashMap<String, Vec<String>> = HashMap::new();
         for row in &registries {
-            if let Some(d) = domain_of(RegistryKind::parse(&row.kind), &row.url) {
+            if let Some(d) = domain_of(row.kind, &row.url) {
                 by_domain.entry(d).or_default().push(row.id.clone());
             }
         }
@@ -816,7 +764,7 @@ impl RegistryService {
         let registries = q::all(&self.db).await?;
         let listed: std::collections::HashSet<String> = registries
             .iter()
-            .filter_map(|row| domain_of(RegistryKind::parse(&row.kind), &row.url))
+            .filter_map(|row| domain_of(row.kind, &row.url))
             .collect();
         let mut changed = Vec::new();
         let mut first = true;
@@ -898,7 +846,7 @@ impl RegistryService {
         let Some(row) = q::by_id(&self.db, registry_id).await? else {
             return Ok(Vec::new());
         };
-        let Some(domain) = domain_of(RegistryKind::parse(&row.kind), &row.url) else {
+        let Some(domain) = domain_of(row.kind, &row.url) else {
             return Ok(Vec::new());
         };
         let mut names = vec![format!("{domain}/{repository}")];
@@ -945,7 +893,7 @@ impl RegistryService {
         q::set_status(
             &self.db,
             id,
-            RegistryStatus::Refreshing.as_str(),
+            RegistryStatus::Refreshing,
             row.last_error.clone(),
             None,
         )
@@ -966,7 +914,7 @@ impl RegistryService {
                 if let Err(e) = q::set_status(
                     &service.db,
                     &row.id,
-                    RegistryStatus::Refreshing.as_str(),
+                    RegistryStatus::Refreshing,
                     row.last_error.clone(),
                     None,
                 )
@@ -1004,7 +952,7 @@ impl RegistryService {
     fn client_for(&self, row: &RegistryRow) -> Result<RegistryClient, RegistryError> {
         let fingerprint = (
             row.url.clone(),
-            row.kind.clone(),
+            row.kind,
             row.namespace.clone(),
             row.username.clone(),
             row.password_sealed.clone(),
@@ -1035,7 +983,7 @@ impl RegistryService {
         };
         RegistryClient::new(registry::Settings {
             url: row.url.clone(),
-            kind: match RegistryKind::parse(&row.kind) {
+            kind: match row.kind {
                 RegistryKind::V2 => registry::Kind::V2,
                 RegistryKind::DockerHub => registry::Kind::DockerHub,
             },
@@ -1103,14 +1051,8 @@ impl RegistryService {
                 match stored {
                     Ok(()) => {
                         tracing::info!(registry = %row.name, repositories = total, tags, written, deleted, took = ?started.elapsed(), "registry refreshed");
-                        let set = q::set_status(
-                            &self.db,
-                            &id,
-                            RegistryStatus::Ok.as_str(),
-                            None,
-                            Some(now),
-                        )
-                        .await;
+                        let set =
+                            q::set_status(&self.db, &id, RegistryStatus::Ok, None, Some(now)).await;
                         self.publish(
                             &id,
                             RefreshPhase::Finished,
@@ -1128,7 +1070,7 @@ impl RegistryService {
                 let set = q::set_status(
                     &self.db,
                     &id,
-                    RegistryStatus::Error.as_str(),
+                    RegistryStatus::Error,
                     Some(message.clone()),
                     Some(now),
                 )
@@ -1142,7 +1084,7 @@ impl RegistryService {
             let _ = q::set_status(
                 &self.db,
                 &id,
-                RegistryStatus::Error.as_str(),
+                RegistryStatus::Error,
                 Some(format!("storing the refresh failed: {e}")),
                 Some(now),
             )

@@ -6,70 +6,7 @@ use serde_json::json;
 
 use super::{ApiError, Live, PageInfoData, execute, execute_field, watch};
 
-/// What kind of registry: any Registry v2 / OCI registry, or one Docker Hub namespace.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize, Serialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum RegistryKind {
-    V2,
-    DockerHub,
-}
-
-impl RegistryKind {
-    /// The enum value as the API spells it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::V2 => "V2",
-            Self::DockerHub => "DOCKER_HUB",
-        }
-    }
-
-    /// From the API spelling (`V2` for anything unknown).
-    pub fn parse(value: &str) -> Self {
-        if value == "DOCKER_HUB" {
-            Self::DockerHub
-        } else {
-            Self::V2
-        }
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::V2 => "Registry v2",
-            Self::DockerHub => "Docker Hub",
-        }
-    }
-}
-
-/// Where a registry's listing stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum RegistryStatus {
-    NeverRefreshed,
-    Refreshing,
-    Ok,
-    Error,
-}
-
-impl RegistryStatus {
-    /// The enum value as the API spells it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::NeverRefreshed => "NEVER_REFRESHED",
-            Self::Refreshing => "REFRESHING",
-            Self::Ok => "OK",
-            Self::Error => "ERROR",
-        }
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::NeverRefreshed => "Never refreshed",
-            Self::Refreshing => "Refreshing",
-            Self::Ok => "OK",
-            Self::Error => "Error",
-        }
-    }
-}
+pub use berth_shared::{RegistryKind, RegistryStatus};
 
 /// An image registry as Berth records it (the password itself is never returned).
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]

@@ -431,7 +431,7 @@ pub fn RegistryDialog(
                         class="input select"
                         prop:value=move || kind.get().as_str()
                         on:change=move |event| {
-                            let chosen = RegistryKind::parse(&event_target_value(&event));
+                            let chosen: RegistryKind = event_target_value(&event).parse().unwrap_or_default();
                             kind.set(chosen);
                             if chosen == RegistryKind::DockerHub
                                 && url.with_untracked(|u| u.trim().is_empty())

@@ -11,7 +11,7 @@ pub struct Model {
     pub name: String,
     pub url: String,
     /// `V2` or `DOCKER_HUB`.
-    pub kind: String,
+    pub kind: berth_shared::RegistryKind,
     pub namespace: Option<String>,
     pub username: Option<String>,
     /// The password, sealed by `secrets::SecretBox`.
@@ -19,7 +19,7 @@ pub struct Model {
     pub password_sealed: Option<String>,
     pub insecure: bool,
     pub refresh_interval_seconds: i32,
-    pub status: String,
+    pub status: berth_shared::RegistryStatus,
     pub last_refreshed_at: Option<ChronoDateTimeUtc>,
     #[sea_orm(column_type = "Text", nullable)]
     pub last_error: Option<String>,
