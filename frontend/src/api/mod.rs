@@ -557,10 +557,10 @@ pub fn bytes_u64(value: i64) -> u64 {
 /// `pageInfo` of a connection.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct PageInfoData {
-    pub(crate) has_next_page: bool,
+struct PageInfoData {
+    has_next_page: bool,
     #[serde(default)]
-    pub(crate) end_cursor: Option<String>,
+    end_cursor: Option<String>,
 }
 
 // ---------------------------------------------------------------- live feeds

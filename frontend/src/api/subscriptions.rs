@@ -76,10 +76,7 @@ pub fn subscribe_with_status(
     variables: Value,
 ) -> Pin<Box<dyn Stream<Item = SubscriptionEvent>>> {
     #[cfg(test)]
-    let variables = {
-        super::recorded::record(query, variables.clone());
-        variables
-    };
+    super::recorded::record(query, variables.clone());
     let operation = Operation {
         query: query.to_owned(),
         variables,
