@@ -133,7 +133,8 @@ pub async fn viewer_sees_no_actions(env: &TestEnv) -> Result<()> {
     .await
 }
 
-/// Events arrive live; users are created in the dialog; the last admin stays an admin.
+/// Events arrive live and come 50 at a time with "Load more"; users are created in the dialog; the last admin
+/// stays an admin.
 pub async fn events_live_and_users_page(env: &TestEnv) -> Result<()> {
     with_browser(env, "browser-admin", async |client, app| {
         log_in(client, app, ADMIN_USERNAME, ADMIN_PASSWORD).await?;
@@ -189,6 +190,45 @@ pub async fn events_live_and_users_page(env: &TestEnv) -> Result<()> {
         )
         .await?;
         screenshot(client, "events-filtered.png").await?;
+
+        // Paging: 55 entries under a filter come 50 at a time, the rest with "Load more", none twice.
+        for n in 0..55 {
+            app.graphql(
+                "mutation D($id: ID!) { deleteContainer(id: $id) }",
+                json!({ "id": format!("paging-probe-{n}") }),
+            )
+            .await?;
+        }
+        type_into(client, &[("#events-target", "paging-probe")]).await?;
+        let probes = r#"tr.event-row[data-action="deleteContainer"]"#;
+        let count_is = |want: &'static str| async move {
+            poll(
+                &format!("the count {want:?}"),
+                PAGE,
+                Duration::from_millis(100),
+                || async {
+                    let text = wait_for(client, "#events-count", PAGE)
+                        .await?
+                        .text()
+                        .await?;
+                    Ok(if text == want {
+                        Probe::Ready(())
+                    } else {
+                        Probe::NotYet(text)
+                    })
+                },
+            )
+            .await
+        };
+        count_is("50 of 55 entries").await?;
+        let shown = client.find_all(Locator::Css(probes)).await?.len();
+        ensure!(shown == 50, "{shown} rows on the first page");
+        click(client, "button#events-more", PAGE).await?;
+        count_is("55 entries").await?;
+        wait_gone(client, "button#events-more", PAGE).await?;
+        let shown = client.find_all(Locator::Css(probes)).await?.len();
+        ensure!(shown == 55, "{shown} rows after Load more");
+        screenshot(client, "events-paged.png").await?;
 
         // Users: a new operator from the dialog.
         click(client, "a#tab-users", PAGE).await?;

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{ApiError, Live, PageInfoData, Role, USER_FIELDS, User, execute_field, watch};
+use super::{ApiError, ConnectionData, Live, Page, Role, USER_FIELDS, User, execute_field, watch};
 
 /// Every user, by name (ADMIN).
 pub async fn users() -> Result<Vec<User>, ApiError> {
@@ -131,28 +131,6 @@ impl AuditFilter {
     }
 }
 
-/// One page of the audit log, newest first.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AuditPage {
-    pub entries: Vec<AuditEntry>,
-    pub has_next_page: bool,
-    pub end_cursor: Option<String>,
-    pub total_count: i64,
-}
-
-#[derive(Deserialize)]
-struct AuditEdge {
-    node: AuditEntry,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct AuditConnection {
-    edges: Vec<AuditEdge>,
-    page_info: PageInfoData,
-    total_count: i64,
-}
-
 const AUDIT_FIELDS: &str = "id at user action target result detail";
 
 /// One page of the audit log (ADMIN), newest first, after the cursor `after`.
@@ -160,8 +138,8 @@ pub async fn audit_log(
     filter: &AuditFilter,
     first: i64,
     after: Option<&str>,
-) -> Result<AuditPage, ApiError> {
-    let connection: AuditConnection = execute_field(
+) -> Result<Page<AuditEntry>, ApiError> {
+    let connection: ConnectionData<AuditEntry> = execute_field(
         &format!(
             "query AuditLog($filter: AuditFilter, $first: Int, $after: String) {{ \
              auditLog(filter: $filter, first: $first, after: $after) {{ \
@@ -171,12 +149,7 @@ pub async fn audit_log(
         "auditLog",
     )
     .await?;
-    Ok(AuditPage {
-        entries: connection.edges.into_iter().map(|edge| edge.node).collect(),
-        has_next_page: connection.page_info.has_next_page,
-        end_cursor: connection.page_info.end_cursor,
-        total_count: connection.total_count,
-    })
+    Ok(connection.into())
 }
 
 #[derive(Deserialize)]

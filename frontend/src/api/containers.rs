@@ -661,7 +661,7 @@ pub async fn image_suggestions() -> Result<Vec<String>, ApiError> {
         }
         if let Ok(Some(page)) = super::registry_repositories(&registry.id, None, 500, None).await {
             references.extend(
-                page.repositories
+                page.items
                     .into_iter()
                     .flat_map(|repository| repository.tags)
                     .map(|tag| tag.reference),

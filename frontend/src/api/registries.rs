@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{ApiError, Live, PageInfoData, execute, execute_field, watch};
+use super::{ApiError, ConnectionData, Live, Page, execute, execute_field, watch};
 
 pub use berth_shared::{RegistryKind, RegistryStatus};
 
@@ -76,15 +76,6 @@ pub struct Repository {
     pub tags: Vec<ImageTag>,
 }
 
-/// One page of a registry's repositories.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RepositoryPage {
-    pub repositories: Vec<Repository>,
-    pub has_next_page: bool,
-    pub end_cursor: Option<String>,
-    pub total_count: i64,
-}
-
 const REGISTRY_FIELDS: &str = "id name url kind namespace username hasPassword insecure refreshIntervalSeconds \
      status lastRefreshedAt lastError repositoryCount tagCount hasHook";
 const TAG_FIELDS: &str = "name reference digest sizeBytes architectures createdAt";
@@ -120,21 +111,8 @@ pub async fn registry(id: &str) -> Result<Option<Registry>, ApiError> {
 }
 
 #[derive(Deserialize)]
-struct RepositoryEdgeData {
-    node: Repository,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RepositoryConnectionData {
-    edges: Vec<RepositoryEdgeData>,
-    page_info: PageInfoData,
-    total_count: i64,
-}
-
-#[derive(Deserialize)]
 struct RegistryRepositoriesInner {
-    repositories: RepositoryConnectionData,
+    repositories: ConnectionData<Repository>,
 }
 
 #[derive(Deserialize)]
@@ -149,7 +127,7 @@ pub async fn registry_repositories(
     filter: Option<&str>,
     first: i64,
     after: Option<&str>,
-) -> Result<Option<RepositoryPage>, ApiError> {
+) -> Result<Option<Page<Repository>>, ApiError> {
     let data: RegistryRepositoriesData = execute(
         &format!(
             "query RegistryRepositories($id: ID!, $filter: String, $first: Int, $after: String) {{ \
@@ -160,15 +138,7 @@ pub async fn registry_repositories(
         json!({ "id": id, "filter": filter, "first": first, "after": after }),
     )
     .await?;
-    Ok(data.registry.map(|registry| {
-        let connection = registry.repositories;
-        RepositoryPage {
-            repositories: connection.edges.into_iter().map(|edge| edge.node).collect(),
-            has_next_page: connection.page_info.has_next_page,
-            end_cursor: connection.page_info.end_cursor,
-            total_count: connection.total_count,
-        }
-    }))
+    Ok(data.registry.map(|registry| registry.repositories.into()))
 }
 
 /// Saves a new registry; the server starts its first refresh and answers at once.

@@ -31,6 +31,7 @@ pub mod live;
 pub mod loading;
 pub mod menu;
 pub mod page_header;
+pub mod paged;
 pub mod permission;
 pub mod registry_form;
 pub mod registry_status;

@@ -53,6 +53,7 @@ use crate::{
         live::{LiveIndicator, LiveState},
         loading::{Latest, ListPhase, ListState, LoadFailed, LoadingCard},
         page_header::PageHeader,
+        paged::{LoadMore, Paged, PagedState, Pages},
         permission::{can, needs_title},
         table_tools::ActionsHeader,
         time::{Countdown, Timestamp, absolute, clock},
@@ -580,56 +581,18 @@ pub fn AlertsPage() -> impl IntoView {
 
 // ---------------------------------------------------------------- alerts
 
-/// The alerts as loaded: the rows shown and where the next page starts.
-#[derive(Clone, Debug, PartialEq)]
-struct Loaded {
-    alerts: Vec<Alert>,
-    end_cursor: Option<String>,
-    has_next_page: bool,
-    total: i64,
-}
-
-impl Loaded {
-    /// Puts an alert that is not listed yet where it belongs in the newest-first order, unless it is older than
-    /// every loaded row while more pages follow (it arrives with "Load more").
-    fn place(&mut self, alert: Alert) {
-        let at = millis(&alert.opened_at);
-        let index = self
-            .alerts
-            .iter()
-            .position(|a| millis(&a.opened_at) < at)
-            .unwrap_or(self.alerts.len());
-        if index < self.alerts.len() || !self.has_next_page {
-            self.alerts.insert(index, alert);
-        }
+/// Puts an alert that is not listed yet where it belongs in the newest-first order, unless it is older than every
+/// loaded row while more pages follow (it arrives with "Load more").
+fn place(pages: &mut Pages<Alert>, alert: Alert) {
+    let at = millis(&alert.opened_at);
+    let index = pages
+        .items
+        .iter()
+        .position(|a| millis(&a.opened_at) < at)
+        .unwrap_or(pages.items.len());
+    if index < pages.items.len() || !pages.has_next_page {
+        pages.items.insert(index, alert);
     }
-}
-
-#[derive(Clone, Debug, PartialEq)]
-enum AlertList {
-    Loading,
-    Loaded(Loaded),
-    Failed(ApiError),
-}
-
-/// What the alerts section shows; changes only when the list appears, empties or fails.
-#[derive(Clone, Debug, PartialEq)]
-enum AlertPhase {
-    Loading,
-    Failed(ApiError),
-    Empty,
-    List,
-}
-
-/// Replaces a listed alert by its newer self (nothing when it is not listed).
-fn put_alert(list: RwSignal<AlertList>, alert: Alert) {
-    list.update(|state| {
-        if let AlertList::Loaded(loaded) = state
-            && let Some(slot) = loaded.alerts.iter_mut().find(|a| a.id == alert.id)
-        {
-            *slot = alert;
-        }
-    });
 }
 
 #[component]
@@ -638,105 +601,44 @@ fn AlertsSection(
     filter: Memo<StateFilter>,
     set_filter: Callback<StateFilter>,
 ) -> impl IntoView {
-    let toasts = use_toasts();
-    let list = RwSignal::new(AlertList::Loading);
-    let more_loading = RwSignal::new(false);
+    let list = Paged::new(
+        move |after| {
+            let states = filter.get_untracked().states();
+            Box::pin(async move { alerts(&states, PAGE_SIZE, after.as_deref()).await })
+        },
+        |alert: &Alert| &alert.id,
+    );
     let live = RwSignal::new(LiveState::Connecting);
-    let latest = Latest::new();
-
-    let reload = move || {
-        let states = filter.get_untracked().states();
-        latest.run(
-            async move { alerts(&states, PAGE_SIZE, None).await },
-            move |result| {
-                list.update(|state| match result {
-                    Ok(page) => {
-                        *state = AlertList::Loaded(Loaded {
-                            alerts: page.items,
-                            end_cursor: page.end_cursor,
-                            has_next_page: page.has_next_page,
-                            total: page.total_count,
-                        })
-                    }
-                    // A failed re-fetch keeps the list on screen; the live indicator tells about outages.
-                    Err(error) => {
-                        if !matches!(state, AlertList::Loaded(_)) {
-                            *state = AlertList::Failed(error);
-                        }
-                    }
-                });
-            },
-        );
-    };
     Effect::new(move |previous: Option<StateFilter>| {
         let now = filter.get();
         if previous.is_some_and(|p| p != now) {
-            list.set(AlertList::Loading);
+            list.restart();
+        } else {
+            list.reload();
         }
-        reload();
         now
     });
-
-    let load_more = move |_| {
-        let Some(cursor) = list.with_untracked(|state| match state {
-            AlertList::Loaded(Loaded {
-                end_cursor: Some(cursor),
-                has_next_page: true,
-                ..
-            }) => Some(cursor.clone()),
-            _ => None,
-        }) else {
-            return;
-        };
-        if more_loading.get_untracked() {
-            return;
-        }
-        more_loading.set(true);
-        let states = filter.get_untracked().states();
-        latest.run(
-            async move { alerts(&states, PAGE_SIZE, Some(&cursor)).await },
-            move |result| {
-                more_loading.set(false);
-                match result {
-                    Ok(page) => list.update(|state| {
-                        if let AlertList::Loaded(loaded) = state {
-                            for alert in page.items {
-                                if !loaded.alerts.iter().any(|a| a.id == alert.id) {
-                                    loaded.alerts.push(alert);
-                                }
-                            }
-                            loaded.end_cursor = page.end_cursor;
-                            loaded.has_next_page = page.has_next_page;
-                            loaded.total = page.total_count;
-                        }
-                    }),
-                    Err(error) => toasts.error(format!(
-                        "More alerts could not be loaded: {}",
-                        error.message
-                    )),
-                }
-            },
-        );
-    };
 
     watch_alert_changes(move |event| {
         LiveState::follow(live, &event);
         match event {
             Live::Event(change) => {
-                let loading = list.with_untracked(|state| matches!(state, AlertList::Loading));
+                let loading = list
+                    .state
+                    .with_untracked(|state| matches!(state, PagedState::Loading));
                 if loading {
                     // The page being loaded may or may not have it: ask again.
-                    reload();
+                    list.reload();
                     return;
                 }
                 let filter_now = filter.get_untracked();
                 let admitted = filter_now.admits(change.alert.state);
-                list.update(|state| {
-                    let AlertList::Loaded(loaded) = state else {
+                list.state.update(|state| {
+                    let PagedState::Loaded(loaded) = state else {
                         return;
                     };
                     // Whether the alert counted in the filter before this change.
-                    let before = match loaded.alerts.iter().find(|a| a.id == change.alert.id) {
+                    let before = match loaded.items.iter().find(|a| a.id == change.alert.id) {
                         Some(old) => filter_now.admits(old.state),
                         None => match change.kind {
                             AlertChangeKind::Opened => false,
@@ -748,48 +650,24 @@ fn AlertsSection(
                         },
                     };
                     loaded.total += i64::from(admitted) - i64::from(before);
-                    if let Some(slot) = loaded.alerts.iter_mut().find(|a| a.id == change.alert.id) {
+                    if let Some(slot) = loaded.items.iter_mut().find(|a| a.id == change.alert.id) {
                         // In place, even when it left the filter: the row says what happened.
                         *slot = change.alert;
                     } else if admitted {
                         // Among the loaded rows, unless older than all of them (then "Load more" brings it).
-                        loaded.place(change.alert);
+                        place(loaded, change.alert);
                     }
                 });
             }
             // Changes were missed while the feed was down.
-            Live::Connected { reconnect: true } => reload(),
+            Live::Connected { reconnect: true } => list.reload(),
             _ => {}
         }
     });
 
-    let phase = Memo::new(move |_| {
-        list.with(|state| match state {
-            AlertList::Loading => AlertPhase::Loading,
-            AlertList::Failed(error) => AlertPhase::Failed(error.clone()),
-            AlertList::Loaded(loaded) if loaded.alerts.is_empty() => AlertPhase::Empty,
-            AlertList::Loaded(_) => AlertPhase::List,
-        })
-    });
-    let rows = move || {
-        list.with(|state| match state {
-            AlertList::Loaded(loaded) => loaded.alerts.clone(),
-            _ => Vec::new(),
-        })
-    };
-    let count = move || {
-        list.with(|state| match state {
-            AlertList::Loaded(loaded) => {
-                let noun = if loaded.total == 1 { "alert" } else { "alerts" };
-                if loaded.alerts.len() as i64 >= loaded.total {
-                    format!("{} {noun}", loaded.total)
-                } else {
-                    format!("{} of {} {noun}", loaded.alerts.len(), loaded.total)
-                }
-            }
-            _ => String::new(),
-        })
-    };
+    let phase = Memo::new(move |_| list.state.with(PagedState::phase));
+    let rows = move || list.state.with(|state| state.items().to_vec());
+    let count = move || list.state.with(|state| state.count_text("alert", "alerts"));
 
     let empty = move || {
         let filter_now = filter.get();
@@ -872,19 +750,7 @@ fn AlertsSection(
                     </tbody>
                 </table>
             </div>
-            <Show when=move || list.with(|s| matches!(s, AlertList::Loaded(Loaded { has_next_page: true, .. })))>
-                <div class="load-more">
-                    <button
-                        id="alerts-more"
-                        type="button"
-                        class="btn btn-secondary"
-                        disabled=move || more_loading.get()
-                        on:click=load_more
-                    >
-                        {move || if more_loading.get() { "Loading…" } else { "Load more" }}
-                    </button>
-                </div>
-            </Show>
+            <LoadMore paged=list id="alerts-more" failed="More alerts could not be loaded" />
         }
     };
 
@@ -917,20 +783,13 @@ fn AlertsSection(
                 </span>
             </div>
             {move || match phase.get() {
-                AlertPhase::Loading => view! { <LoadingCard text="Loading alerts…" /> }.into_any(),
-                AlertPhase::Failed(error) => view! {
-                    <LoadFailed
-                        what="The alerts"
-                        error=error
-                        on_retry=Callback::new(move |()| {
-                            list.set(AlertList::Loading);
-                            reload();
-                        })
-                    />
+                ListPhase::Loading => view! { <LoadingCard text="Loading alerts…" /> }.into_any(),
+                ListPhase::Failed(error) => view! {
+                    <LoadFailed what="The alerts" error=error on_retry=Callback::new(move |()| list.restart()) />
                 }
                 .into_any(),
-                AlertPhase::Empty => empty().into_any(),
-                AlertPhase::List => table().into_any(),
+                ListPhase::Empty => empty().into_any(),
+                ListPhase::List => table().into_any(),
             }}
         </section>
     }
@@ -982,18 +841,15 @@ fn subject_view(subject: &AlertSubject) -> impl IntoView + use<> {
 /// One `tr.alert-row` and, when opened, its `tr.alert-detail-row`. The row stays in place while its alert
 /// changes: every cell reads the alert from the list.
 #[component]
-fn AlertRow(alert: Alert, list: RwSignal<AlertList>, shared: Shared) -> impl IntoView {
+fn AlertRow(alert: Alert, list: Paged<Alert>, shared: Shared) -> impl IntoView {
     let toasts = use_toasts();
     let id = alert.id.clone();
     let current = {
         let id = id.clone();
         Memo::new(move |previous: Option<&Alert>| {
-            list.with(|state| match state {
-                AlertList::Loaded(loaded) => loaded.alerts.iter().find(|a| a.id == id).cloned(),
-                _ => None,
-            })
-            .or_else(|| previous.cloned())
-            .unwrap_or_else(|| alert.clone())
+            list.find(&id)
+                .or_else(|| previous.cloned())
+                .unwrap_or_else(|| alert.clone())
         })
     };
     let expanded = RwSignal::new(false);
@@ -1010,7 +866,7 @@ fn AlertRow(alert: Alert, list: RwSignal<AlertList>, shared: Shared) -> impl Int
         spawn_local(async move {
             match acknowledge_alert(&id).await {
                 Ok(alert) => {
-                    put_alert(list, alert);
+                    list.replace(alert);
                     toasts.success(
                         "Alert acknowledged: no more reminders. It still resolves by itself.",
                     );

@@ -7,8 +7,8 @@ use wasm_bindgen::JsValue;
 
 use crate::{
     api::{
-        ApiError, Live, Role,
-        admin::{AuditEntry, AuditFilter, AuditPage, audit_log, watch_audit_events},
+        Live, Role,
+        admin::{AuditEntry, AuditFilter, audit_log, watch_audit_events},
     },
     components::{
         badge::{Badge, Tone},
@@ -16,8 +16,9 @@ use crate::{
         format::truncate,
         icons::IconKind,
         live::{LiveIndicator, LiveState},
-        loading::{Latest, LoadFailed},
+        loading::{ListPhase, LoadFailed},
         page_header::PageHeader,
+        paged::{LoadMore, Paged, PagedState},
         permission::{can, role_needed},
         time::{Timestamp, absolute},
     },
@@ -29,19 +30,6 @@ const PAGE_SIZE: i64 = 50;
 const DETAIL_PREVIEW: usize = 80;
 /// Columns of the table (for placeholder rows).
 const COLUMNS: &str = "6";
-
-/// The log as loaded: the entries shown and where the next page starts.
-#[derive(Clone, Debug, PartialEq)]
-enum Log {
-    Loading,
-    Loaded {
-        entries: Vec<AuditEntry>,
-        end_cursor: Option<String>,
-        has_next_page: bool,
-        total: i64,
-    },
-    Failed(ApiError),
-}
 
 /// A `datetime-local` value as RFC 3339 (UTC), `None` when empty or not a date.
 fn local_to_rfc3339(value: &str) -> Option<String> {
@@ -93,76 +81,19 @@ fn EventsLog() -> impl IntoView {
         since: local_to_rfc3339(&since.get()),
         until: local_to_rfc3339(&until.get()),
     });
-    let log = RwSignal::new(Log::Loading);
-    let more_loading = RwSignal::new(false);
+    let log = Paged::new(
+        move |after| {
+            let filter = filter.get_untracked();
+            Box::pin(async move { audit_log(&filter, PAGE_SIZE, after.as_deref()).await })
+        },
+        |entry: &AuditEntry| &entry.id,
+    );
     let live = RwSignal::new(LiveState::Connecting);
-    let latest = Latest::new();
-
     // The first page, again whenever the filters change.
-    let reload = move || {
-        let filter = filter.get_untracked();
-        latest.run(
-            async move { audit_log(&filter, PAGE_SIZE, None).await },
-            move |result: Result<AuditPage, ApiError>| {
-                log.set(match result {
-                    Ok(page) => Log::Loaded {
-                        entries: page.entries,
-                        end_cursor: page.end_cursor,
-                        has_next_page: page.has_next_page,
-                        total: page.total_count,
-                    },
-                    Err(error) => Log::Failed(error),
-                });
-            },
-        );
-    };
     Effect::new(move |_| {
         filter.track();
-        reload();
+        log.reload();
     });
-
-    let load_more = move |_| {
-        let Log::Loaded {
-            end_cursor: Some(cursor),
-            has_next_page: true,
-            ..
-        } = log.get_untracked()
-        else {
-            return;
-        };
-        if more_loading.get_untracked() {
-            return;
-        }
-        more_loading.set(true);
-        let filter = filter.get_untracked();
-        latest.run(
-            async move { audit_log(&filter, PAGE_SIZE, Some(&cursor)).await },
-            move |result| {
-                more_loading.set(false);
-                match result {
-                    Ok(page) => log.update(|state| {
-                        if let Log::Loaded {
-                            entries,
-                            end_cursor,
-                            has_next_page,
-                            total,
-                        } = state
-                        {
-                            for entry in page.entries {
-                                if !entries.iter().any(|e| e.id == entry.id) {
-                                    entries.push(entry);
-                                }
-                            }
-                            *end_cursor = page.end_cursor;
-                            *has_next_page = page.has_next_page;
-                            *total = page.total_count;
-                        }
-                    }),
-                    Err(error) => log.set(Log::Failed(error)),
-                }
-            },
-        );
-    };
 
     watch_audit_events(move |event| {
         LiveState::follow(live, &event);
@@ -171,17 +102,11 @@ fn EventsLog() -> impl IntoView {
                 if !filter.with_untracked(|f| f.admits(&entry)) {
                     return;
                 }
-                log.update(|state| {
-                    if let Log::Loaded { entries, total, .. } = state
-                        && !entries.iter().any(|e| e.id == entry.id)
-                    {
-                        entries.insert(0, entry);
-                        *total += 1;
-                    }
-                });
+                log.state
+                    .update(|state| state.prepend(entry, |entry| &entry.id));
             }
             // Entries were missed while the feed was down.
-            Live::Connected { reconnect: true } => reload(),
+            Live::Connected { reconnect: true } => log.reload(),
             _ => {}
         }
     });
@@ -216,17 +141,9 @@ fn EventsLog() -> impl IntoView {
         }
     };
 
-    let count = move || match log.get() {
-        Log::Loaded { entries, total, .. } => {
-            let noun = if total == 1 { "entry" } else { "entries" };
-            format!("{} of {total} {noun}", entries.len())
-        }
-        _ => String::new(),
-    };
-    let entries = move || match log.get() {
-        Log::Loaded { entries, .. } => entries,
-        _ => Vec::new(),
-    };
+    let count = move || log.state.with(|state| state.count_text("entry", "entries"));
+    let entries = move || log.state.with(|state| state.items().to_vec());
+    let phase = Memo::new(move |_| log.state.with(PagedState::phase));
 
     view! {
         <PageHeader
@@ -247,9 +164,9 @@ fn EventsLog() -> impl IntoView {
                 </button>
             </Show>
         </div>
-        {move || match log.get() {
-            Log::Failed(error) => view! {
-                <LoadFailed what="The audit log" error=error on_retry=Callback::new(move |()| reload()) />
+        {move || match phase.get() {
+            ListPhase::Failed(error) => view! {
+                <LoadFailed what="The audit log" error=error on_retry=Callback::new(move |()| log.restart()) />
             }
             .into_any(),
             _ => ().into_any(),
@@ -271,8 +188,8 @@ fn EventsLog() -> impl IntoView {
                     <For each=entries key=|entry| entry.id.clone() let:entry>
                         <EventRow entry=entry />
                     </For>
-                    {move || match log.get() {
-                        Log::Loading => Some(view! {
+                    {move || match phase.get() {
+                        ListPhase::Loading => Some(view! {
                             <tr class="placeholder-row">
                                 <td colspan=COLUMNS>
                                     <div class="loading-block" aria-busy="true">
@@ -283,7 +200,7 @@ fn EventsLog() -> impl IntoView {
                             </tr>
                         }
                         .into_any()),
-                        Log::Loaded { entries, .. } if entries.is_empty() => Some(view! {
+                        ListPhase::Empty => Some(view! {
                             <tr class="placeholder-row empty-row">
                                 <td colspan=COLUMNS>
                                     <div class="table-empty muted">
@@ -298,19 +215,7 @@ fn EventsLog() -> impl IntoView {
                 </tbody>
             </table>
         </div>
-        <Show when=move || matches!(log.get(), Log::Loaded { has_next_page: true, .. })>
-            <div class="load-more">
-                <button
-                    id="events-more"
-                    type="button"
-                    class="btn btn-secondary"
-                    disabled=move || more_loading.get()
-                    on:click=load_more
-                >
-                    {move || if more_loading.get() { "Loading…" } else { "Load more" }}
-                </button>
-            </div>
-        </Show>
+        <LoadMore paged=log id="events-more" failed="More entries could not be loaded" />
     }
 }
 

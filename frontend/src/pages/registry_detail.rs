@@ -5,26 +5,26 @@
 use std::{collections::HashSet, time::Duration};
 
 use berth_shared::format_bytes;
-use gloo_timers::future::sleep;
 use leptos::{html, prelude::*, task::spawn_local};
 use leptos_router::hooks::use_params_map;
 
 use crate::{
     api::{
-        self, ImageTag, Live, RefreshPhase, Registry, RegistryStatus, Repository, Role, bytes_u64,
+        self, ApiError, ErrorCode, ImageTag, Live, RefreshPhase, Registry, RegistryStatus,
+        Repository, Role, ServerCode, bytes_u64,
     },
     components::{
-        alert::{Alert, AlertTone},
         clipboard::copy_text,
         empty_state::EmptyState,
         format::{sentence, short_digest},
         icons::{Icon, IconKind},
         live::{LiveIndicator, LiveState},
-        loading::{ItemPhase, ItemState, Latest, LoadFailed, LoadingCard},
+        loading::{ItemPhase, ItemState, Latest, ListPhase, LoadFailed, LoadingCard},
+        paged::{LoadMore, Paged, PagedState},
         permission::{can, needs_title},
         registry_form::{RegistryDialog, describe_interval},
         registry_status::{RefreshProgress, RefreshProgressBar, RegistryStatusBadge},
-        table_tools::ActionsHeader,
+        table_tools::{ActionsHeader, SearchField},
         time::Timestamp,
         toast::use_toasts,
     },
@@ -32,8 +32,6 @@ use crate::{
 
 /// Repositories per page.
 const PAGE_SIZE: i64 = 50;
-/// How long the filter waits for typing to pause before asking the server.
-const FILTER_DEBOUNCE: Duration = Duration::from_millis(300);
 
 /// The `/storage/registries/:id` page; a new id renders a fresh page.
 #[component]
@@ -546,110 +544,38 @@ fn RegistryHeader(
     }
 }
 
-/// The repositories as loaded so far (pages appended by "Load more").
-#[derive(Clone, Debug, PartialEq, Default)]
-struct Listing {
-    repositories: Vec<Repository>,
-    end_cursor: Option<String>,
-    has_next_page: bool,
-    total_count: i64,
-    /// A first page was answered (for the current filter).
-    loaded: bool,
-}
-
 /// The filter box, the repositories (expandable to their tags) and "Load more".
 #[component]
 fn RepositoriesPanel(registry: Memo<Registry>, listing: RwSignal<u64>) -> impl IntoView {
-    let typed = RwSignal::new(String::new());
     let query = RwSignal::new(String::new());
-    let repos = RwSignal::new(Listing::default());
-    let loading = RwSignal::new(false);
-    let error = RwSignal::new(None::<String>);
     let expanded = RwSignal::new(HashSet::<String>::new());
-    let typing = StoredValue::new(0_u64);
-    let generation = StoredValue::new(0_u64);
-    let registry_id = registry.with_untracked(|r| r.id.clone());
-    let registry_id = StoredValue::new(registry_id);
-
-    // Loads the first page (`after: None`, replacing the list) or the next one (appending).
-    let fetch = move |more: bool| {
-        let this = generation.get_value().wrapping_add(1);
-        generation.set_value(this);
-        let id = registry_id.get_value();
-        let filter = query.get_untracked().trim().to_owned();
-        let after = if more {
-            repos.with_untracked(|r| r.end_cursor.clone())
-        } else {
-            None
-        };
-        loading.set(true);
-        error.set(None);
-        spawn_local(async move {
-            let filter = (!filter.is_empty()).then_some(filter);
-            let result =
+    let registry_id = StoredValue::new(registry.with_untracked(|r| r.id.clone()));
+    let repos = Paged::new(
+        move |after| {
+            let id = registry_id.get_value();
+            let filter = query.with_untracked(|q| q.trim().to_owned());
+            Box::pin(async move {
+                let filter = (!filter.is_empty()).then_some(filter);
                 api::registry_repositories(&id, filter.as_deref(), PAGE_SIZE, after.as_deref())
-                    .await;
-            if generation.try_get_value() != Some(this) {
-                return;
-            }
-            loading.set(false);
-            match result {
-                Ok(Some(page)) => repos.update(|listing| {
-                    if more {
-                        listing.repositories.extend(page.repositories);
-                    } else {
-                        listing.repositories = page.repositories;
-                    }
-                    listing.end_cursor = page.end_cursor;
-                    listing.has_next_page = page.has_next_page;
-                    listing.total_count = page.total_count;
-                    listing.loaded = true;
-                }),
-                Ok(None) => error.set(Some("The registry is gone.".to_owned())),
-                Err(failure) => error.set(Some(failure.message)),
-            }
-        });
-    };
-    // A new filter, or a finished refresh: start again from the first page.
+                    .await?
+                    .ok_or_else(|| {
+                        ApiError::new(
+                            ErrorCode::Server(ServerCode::NotFound),
+                            "The registry is gone.",
+                        )
+                    })
+            })
+        },
+        |repo: &Repository| &repo.name,
+    );
+    // A new filter, or a finished refresh: start again from the first page (the old rows stay until it is here).
     Effect::new(move |_| {
         query.track();
         listing.track();
-        fetch(false);
+        repos.reload();
     });
+    let phase = Memo::new(move |_| repos.state.with(PagedState::phase));
 
-    let on_input = move |value: String| {
-        typed.set(value);
-        let this = typing.get_value().wrapping_add(1);
-        typing.set_value(this);
-        spawn_local(async move {
-            sleep(FILTER_DEBOUNCE).await;
-            if typing.try_get_value() == Some(this)
-                && let Some(text) = typed.try_get_untracked()
-                && query.get_untracked() != text
-            {
-                query.set(text);
-            }
-        });
-    };
-
-    let shown = move || repos.with(|r| r.repositories.len());
-    let count_text = move || {
-        repos.with(|r| {
-            let total = r.total_count;
-            let noun = if total == 1 {
-                "repository"
-            } else {
-                "repositories"
-            };
-            if !r.loaded {
-                String::new()
-            } else if (r.repositories.len() as i64) < total {
-                format!("{} of {total} {noun}", r.repositories.len())
-            } else {
-                format!("{total} {noun}")
-            }
-        })
-    };
     // Why the list is empty when no filter is set.
     let empty_reason = move || {
         registry.with(|r| match r.status {
@@ -667,59 +593,39 @@ fn RepositoriesPanel(registry: Memo<Registry>, listing: RwSignal<u64>) -> impl I
 
     view! {
         <div class="toolbar">
-            <div class="search-field">
-                <Icon kind=IconKind::Search />
-                <input
-                    id="repo-filter"
-                    class="input"
-                    type="search"
-                    placeholder="Filter repositories by name"
-                    aria-label="Filter repositories"
-                    autocomplete="off"
-                    spellcheck="false"
-                    prop:value=move || typed.get()
-                    on:input=move |event| on_input(event_target_value(&event))
-                    on:change=move |event| on_input(event_target_value(&event))
-                />
-            </div>
+            <SearchField
+                id="repo-filter"
+                placeholder="Filter repositories by name"
+                label="Filter repositories"
+                value=query
+                on_change=Callback::new(move |text: String| query.set(text.trim().to_owned()))
+            />
             <span class="toolbar-count muted" aria-live="polite">
                 {move || {
-                    if loading.get() && !repos.with(|r| r.loaded) {
+                    if phase.get() == ListPhase::Loading {
                         "Loading…".to_owned()
                     } else {
-                        count_text()
+                        repos.state.with(|state| state.count_text("repository", "repositories"))
                     }
                 }}
             </span>
         </div>
-        {move || {
-            error
-                .get()
-                .map(|message| {
-                    view! {
-                        <Alert tone=AlertTone::Error>
-                            "The repositories could not be loaded: " {message} " "
-                            <button
-                                type="button"
-                                class="btn btn-secondary btn-sm"
-                                on:click=move |_| fetch(repos.with_untracked(|r| r.loaded && r.has_next_page))
-                            >
-                                "Retry"
-                            </button>
-                        </Alert>
-                    }
-                })
+        {move || match phase.get() {
+            ListPhase::Failed(error) => Some(view! {
+                <LoadFailed what="The repositories" error=error on_retry=Callback::new(move |()| repos.restart()) />
+            }),
+            _ => None,
         }}
-        <div id="repo-list" class="card repo-list" aria-busy=move || loading.get().to_string()>
+        <div id="repo-list" class="card repo-list" aria-busy=move || repos.loading.get().to_string()>
             <For
-                each=move || repos.with(|r| r.repositories.clone())
+                each=move || repos.state.with(|state| state.items().to_vec())
                 key=|repo| repo.clone()
                 let:repo
             >
                 <RepoItem repo=repo expanded=expanded />
             </For>
             {move || {
-                (repos.with(|r| r.loaded) && shown() == 0)
+                (phase.get() == ListPhase::Empty)
                     .then(|| {
                         let filtered = !query.with(|q| q.trim().is_empty());
                         if filtered {
@@ -731,10 +637,7 @@ fn RepositoriesPanel(registry: Memo<Registry>, listing: RwSignal<u64>) -> impl I
                                         <button
                                             type="button"
                                             class="btn btn-ghost btn-sm"
-                                            on:click=move |_| {
-                                                typed.set(String::new());
-                                                query.set(String::new());
-                                            }
+                                            on:click=move |_| query.set(String::new())
                                         >
                                             "Clear filter"
                                         </button>
@@ -756,7 +659,7 @@ fn RepositoriesPanel(registry: Memo<Registry>, listing: RwSignal<u64>) -> impl I
                     })
             }}
             {move || {
-                (loading.get() && !repos.with(|r| r.loaded))
+                (phase.get() == ListPhase::Loading)
                     .then(|| {
                         view! {
                             <div class="loading-block" aria-busy="true">
@@ -767,36 +670,7 @@ fn RepositoriesPanel(registry: Memo<Registry>, listing: RwSignal<u64>) -> impl I
                     })
             }}
         </div>
-        {move || {
-            repos
-                .with(|r| r.loaded && r.has_next_page)
-                .then(|| {
-                    view! {
-                        <div class="load-more">
-                            <button
-                                id="repo-more"
-                                type="button"
-                                class="btn btn-secondary"
-                                disabled=move || loading.get()
-                                aria-busy=move || loading.get().to_string()
-                                on:click=move |_| fetch(true)
-                            >
-                                {move || {
-                                    if loading.get() {
-                                        view! {
-                                            <span class="spinner spinner-sm" aria-hidden="true"></span>
-                                            <span>"Loading…"</span>
-                                        }
-                                            .into_any()
-                                    } else {
-                                        view! { <span>"Load more"</span> }.into_any()
-                                    }
-                                }}
-                            </button>
-                        </div>
-                    }
-                })
-        }}
+        <LoadMore paged=repos id="repo-more" failed="More repositories could not be loaded" />
     }
 }
 
