@@ -8,16 +8,15 @@ use leptos::{prelude::*, task::spawn_local};
 
 use super::storage_disks::DisksSection;
 use crate::{
-    api::{self, ApiError, Disk, Live, RefreshPhase, Registry, RegistryStatus, Role},
+    api::{self, Disk, Live, RefreshPhase, Registry, RegistryStatus, Role},
     components::{
-        alert::{Alert, AlertTone},
         badge::{Badge, Tone},
         dialog::ConfirmDialog,
         empty_state::EmptyState,
         format::{sentence, truncate},
         icons::{Icon, IconKind},
         live::{LiveIndicator, LiveState},
-        loading::{ListPhase, ListState},
+        loading::{Latest, ListPhase, ListState, LoadFailed, LoadingCard},
         page_header::PageHeader,
         permission::{can, needs_title},
         registry_form::RegistryDialog,
@@ -33,23 +32,6 @@ use crate::{
 const ERROR_PREVIEW: usize = 60;
 /// Columns of the registries table (for placeholder rows).
 const COLUMNS: &str = "9";
-
-/// The list as loaded.
-#[derive(Clone, Debug, PartialEq)]
-enum Registries {
-    Loading,
-    Loaded(Vec<Registry>),
-    Failed(ApiError),
-}
-
-/// What the registries section shows; changes only when the list appears, empties or fails.
-#[derive(Clone, Debug, PartialEq)]
-enum Phase {
-    Loading,
-    Failed(ApiError),
-    Empty,
-    List,
-}
 
 /// Which registry dialog is open.
 #[derive(Clone, Debug, PartialEq)]
@@ -125,21 +107,15 @@ fn matches(registry: &Registry, query: &str) -> bool {
 }
 
 /// Puts a registry as the server returned it into the list (or appends it).
-fn put_registry(registries: RwSignal<Registries>, registry: Registry) {
-    registries.update(|state| match state {
-        Registries::Loaded(list) => match list.iter_mut().find(|r| r.id == registry.id) {
-            Some(slot) => *slot = registry,
-            None => list.push(registry),
-        },
-        _ => *state = Registries::Loaded(vec![registry]),
-    });
+fn put_registry(registries: RwSignal<ListState<Registry>>, registry: Registry) {
+    registries.update(|state| state.put(registry, |a, b| a.id == b.id));
 }
 
 /// The Storage page: registries, then disks.
 #[component]
 pub fn StoragePage() -> impl IntoView {
     let toasts = use_toasts();
-    let registries = RwSignal::new(Registries::Loading);
+    let registries = RwSignal::new(ListState::<Registry>::Loading);
     let live = RwSignal::new(LiveState::Connecting);
     let filter = RwSignal::new(String::new());
     let sort = RwSignal::new(Sort {
@@ -152,33 +128,19 @@ pub fn StoragePage() -> impl IntoView {
     let progress = RwSignal::new(HashMap::<String, RefreshProgress>::new());
 
     // Only the newest request may write the list (events can trigger several in a row).
-    let generation = StoredValue::new(0_u64);
+    let latest = Latest::new();
     let load = move || {
-        let this = generation.get_value().wrapping_add(1);
-        generation.set_value(this);
-        spawn_local(async move {
-            let result = api::registries().await;
-            if generation.try_get_value() != Some(this) {
-                return;
-            }
-            match result {
-                Ok(list) => {
-                    // Forget the progress of refreshes that ended while the feed was away.
-                    progress.update(|running| {
-                        running.retain(|id, _| {
-                            list.iter()
-                                .any(|r| &r.id == id && r.status == RegistryStatus::Refreshing)
-                        });
+        latest.run(api::registries(), move |result| {
+            if let Ok(list) = &result {
+                // Forget the progress of refreshes that ended while the feed was away.
+                progress.update(|running| {
+                    running.retain(|id, _| {
+                        list.iter()
+                            .any(|r| &r.id == id && r.status == RegistryStatus::Refreshing)
                     });
-                    registries.set(Registries::Loaded(list));
-                }
-                // A failed re-fetch keeps the list on screen; the live indicator tells about outages.
-                Err(error) => registries.update(|state| {
-                    if !matches!(state, Registries::Loaded(_)) {
-                        *state = Registries::Failed(error);
-                    }
-                }),
+                });
             }
+            registries.update(|state| state.settle(result));
         });
     };
     load();
@@ -197,7 +159,7 @@ pub fn StoragePage() -> impl IntoView {
                     }),
                 }
                 let ended = matches!(change.phase, RefreshPhase::Finished | RefreshPhase::Failed);
-                if registries.with_untracked(|state| matches!(state, Registries::Loaded(_))) {
+                if registries.with_untracked(|state| matches!(state, ListState::Loaded(_))) {
                     put_registry(registries, change.registry);
                 }
                 if ended {
@@ -209,41 +171,26 @@ pub fn StoragePage() -> impl IntoView {
         }
     });
 
-    let phase = Memo::new(move |_| {
-        registries.with(|state| match state {
-            Registries::Loading => Phase::Loading,
-            Registries::Failed(error) => Phase::Failed(error.clone()),
-            Registries::Loaded(list) if list.is_empty() => Phase::Empty,
-            Registries::Loaded(_) => Phase::List,
-        })
-    });
+    let phase = Memo::new(move |_| registries.with(ListState::phase));
 
     let visible = move || {
         let query = filter.get();
         let sort = sort.get();
-        let mut list: Vec<Registry> = registries.with(|state| match state {
-            Registries::Loaded(list) => list
+        let mut list: Vec<Registry> = registries.with(|state| {
+            state
+                .items()
                 .iter()
                 .filter(|r| matches(r, &query))
                 .cloned()
-                .collect(),
-            _ => Vec::new(),
+                .collect()
         });
         list.sort_by(|a, b| compare(sort, a, b));
         list
     };
-    let total = move || {
-        registries.with(|state| match state {
-            Registries::Loaded(list) => list.len(),
-            _ => 0,
-        })
-    };
+    let total = move || registries.with(|state| state.items().len());
     let shown = Memo::new(move |_| {
         let query = filter.get();
-        registries.with(|state| match state {
-            Registries::Loaded(list) => list.iter().filter(|r| matches(r, &query)).count(),
-            _ => 0,
-        })
+        registries.with(|state| state.items().iter().filter(|r| matches(r, &query)).count())
     });
 
     // Removing: the registry waiting for confirmation, and the request's state.
@@ -263,7 +210,7 @@ pub fn StoragePage() -> impl IntoView {
             match api::remove_registry(&registry.id).await {
                 Ok(()) => {
                     registries.update(|state| {
-                        if let Registries::Loaded(list) = state {
+                        if let ListState::Loaded(list) = state {
                             list.retain(|r| r.id != registry.id);
                         }
                     });
@@ -371,32 +318,19 @@ pub fn StoragePage() -> impl IntoView {
 
     let registries_section = move || {
         match phase.get() {
-        Phase::Loading => view! {
-            <div class="card">
-                <div class="loading-block" aria-busy="true">
-                    <span class="spinner" aria-hidden="true"></span>
-                    <span class="muted">"Loading registries…"</span>
-                </div>
-            </div>
+        ListPhase::Loading => view! { <LoadingCard text="Loading registries…" /> }.into_any(),
+        ListPhase::Failed(error) => view! {
+            <LoadFailed
+                what="The registries"
+                error=error
+                on_retry=Callback::new(move |()| {
+                    registries.set(ListState::Loading);
+                    load();
+                })
+            />
         }
         .into_any(),
-        Phase::Failed(error) => view! {
-            <Alert tone=AlertTone::Error>
-                "The registries could not be loaded: " {error.message} " "
-                <button
-                    type="button"
-                    class="btn btn-secondary btn-sm"
-                    on:click=move |_| {
-                        registries.set(Registries::Loading);
-                        load();
-                    }
-                >
-                    "Retry"
-                </button>
-            </Alert>
-        }
-        .into_any(),
-        Phase::Empty => view! {
+        ListPhase::Empty => view! {
             <div class="card">
                 <EmptyState icon=IconKind::Storage title="No registries yet">
                     <p>
@@ -427,14 +361,14 @@ pub fn StoragePage() -> impl IntoView {
             </div>
         }
         .into_any(),
-        Phase::List => table().into_any(),
+        ListPhase::List => table().into_any(),
     }
     };
     let disks = RwSignal::new(ListState::<Disk>::Loading);
     let disks_phase = Memo::new(move |_| disks.with(ListState::phase));
     // Side by side while both sections are empty states; a table takes the full width.
     let layout = move || {
-        if matches!(phase.get(), Phase::List) || matches!(disks_phase.get(), ListPhase::List) {
+        if matches!(phase.get(), ListPhase::List) || matches!(disks_phase.get(), ListPhase::List) {
             "storage-sections stacked"
         } else {
             "storage-sections grid-2"
@@ -508,7 +442,7 @@ pub fn StoragePage() -> impl IntoView {
 #[component]
 fn RegistryRow(
     registry: Registry,
-    registries: RwSignal<Registries>,
+    registries: RwSignal<ListState<Registry>>,
     progress: RwSignal<HashMap<String, RefreshProgress>>,
     editing: RwSignal<Option<Editing>>,
     to_remove: RwSignal<Option<Registry>>,
@@ -520,10 +454,7 @@ fn RegistryRow(
         let id = id.clone();
         Memo::new(move |previous: Option<&Registry>| {
             registries
-                .with(|state| match state {
-                    Registries::Loaded(list) => list.iter().find(|r| r.id == id).cloned(),
-                    _ => None,
-                })
+                .with(|state| state.items().iter().find(|r| r.id == id).cloned())
                 .or_else(|| previous.cloned())
                 .unwrap_or_else(|| registry.clone())
         })
