@@ -17,6 +17,7 @@ pub mod container_revisions;
 pub mod container_scale;
 pub mod container_stats;
 pub mod container_status;
+pub mod data_table;
 pub mod dialog;
 pub mod disk_form;
 pub mod empty_state;

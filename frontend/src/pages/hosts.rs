@@ -10,6 +10,7 @@ use crate::{
     api::{self, Host, HostStatus, Live, Role, bytes_u64},
     components::{
         badge::{Badge, Tone},
+        data_table::{DataTable, TableRules, TableWords},
         dialog::ConfirmDialog,
         empty_state::EmptyState,
         format::truncate,
@@ -21,7 +22,7 @@ use crate::{
         page_header::PageHeader,
         permission::{can, needs_title},
         sort_header::{Sort, SortHeader},
-        table_tools::{ActionsHeader, FilterField, count_text},
+        table_tools::ActionsHeader,
         toast::use_toasts,
     },
 };
@@ -94,12 +95,8 @@ fn compare(sort: Sort<SortKey>, a: &Host, b: &Host) -> Ordering {
         .then_with(|| a.id.cmp(&b.id))
 }
 
-/// Whether a host matches the filter text (name, endpoint, or status label / enum name), case-insensitively.
+/// Whether a host matches the filter text (lowercased): name, endpoint, or status label / enum name.
 fn matches(host: &Host, query: &str) -> bool {
-    let query = query.trim().to_lowercase();
-    if query.is_empty() {
-        return true;
-    }
     let status = host.status.as_str().to_lowercase();
     [
         host.name.to_lowercase(),
@@ -109,7 +106,7 @@ fn matches(host: &Host, query: &str) -> bool {
         status,
     ]
     .iter()
-    .any(|text| text.contains(&query))
+    .any(|text| text.contains(query))
 }
 
 /// Puts a host as the server returned it into the list (or appends it).
@@ -162,26 +159,6 @@ pub fn HostsPage() -> impl IntoView {
     });
 
     let phase = Memo::new(move |_| hosts.with(ListState::phase));
-
-    let visible = move || {
-        let query = filter.get();
-        let sort = sort.get();
-        let mut list: Vec<Host> = hosts.with(|state| {
-            state
-                .items()
-                .iter()
-                .filter(|h| matches(h, &query))
-                .cloned()
-                .collect()
-        });
-        list.sort_by(|a, b| compare(sort, a, b));
-        list
-    };
-    let total = move || hosts.with(|state| state.items().len());
-    let shown = Memo::new(move |_| {
-        let query = filter.get();
-        hosts.with(|state| state.items().iter().filter(|h| matches(h, &query)).count())
-    });
 
     // Removing: the host waiting for confirmation, and the request's state.
     let to_remove = RwSignal::new(None::<Host>);
@@ -236,63 +213,33 @@ pub fn HostsPage() -> impl IntoView {
 
     let table = move || {
         view! {
-            <div class="toolbar">
-                <FilterField
-                    id="hosts-filter"
-                    placeholder="Filter by name, endpoint or status"
-                    label="Filter hosts"
-                    filter=filter
-                />
-                <span class="toolbar-count muted" aria-live="polite">
-                    {move || count_text(shown.get(), total(), "host", "hosts")}
-                </span>
-            </div>
-            <div class="card table-card table-scroll">
-                <table id="hosts-table" class="table hosts-table">
-                    <thead>
-                        <tr>
-                            <SortHeader label="Name" key=SortKey::Name sort=sort />
-                            <SortHeader label="Endpoint" key=SortKey::Endpoint sort=sort />
-                            <SortHeader label="Status" key=SortKey::Status sort=sort />
-                            <SortHeader label="Docker" key=SortKey::Docker sort=sort />
-                            <SortHeader label="CPUs" key=SortKey::Cpus sort=sort class="numeric" />
-                            <SortHeader label="Memory" key=SortKey::Memory sort=sort class="numeric" />
-                            <SortHeader label="Images" key=SortKey::Images sort=sort class="numeric" />
-                            <SortHeader label="Last error" key=SortKey::LastError sort=sort />
-                            <ActionsHeader label="Actions" />
-                        </tr>
-                    </thead>
-                    <tbody>
-                        <For each=visible key=|host| host.id.clone() let:host>
-                            <HostRow host=host hosts=hosts editing=editing to_remove=to_remove />
-                        </For>
-                        {move || {
-                            (shown.get() == 0)
-                                .then(|| {
-                                    view! {
-                                        <tr class="placeholder-row empty-row">
-                                            <td colspan=COLUMNS>
-                                                <div class="table-empty">
-                                                    <Icon kind=IconKind::Search />
-                                                    <div>
-                                                        "No host matches “" <strong>{move || filter.get()}</strong> "”. "
-                                                        <button
-                                                            type="button"
-                                                            class="btn btn-ghost btn-sm"
-                                                            on:click=move |_| filter.set(String::new())
-                                                        >
-                                                            "Clear filter"
-                                                        </button>
-                                                    </div>
-                                                </div>
-                                            </td>
-                                        </tr>
-                                    }
-                                })
-                        }}
-                    </tbody>
-                </table>
-            </div>
+            <DataTable
+                list=hosts
+                filter=filter
+                sort=sort
+                rules=TableRules { matches, compare, key: |host: &Host| host.id.clone() }
+                words=TableWords {
+                    filter_id: "hosts-filter",
+                    filter_placeholder: "Filter by name, endpoint or status",
+                    filter_label: "Filter hosts",
+                    one: "host",
+                    many: "hosts",
+                }
+                table_id="hosts-table"
+                class="hosts-table"
+                columns=COLUMNS
+                row=move |host| view! { <HostRow host=host hosts=hosts editing=editing to_remove=to_remove /> }
+            >
+                <SortHeader label="Name" key=SortKey::Name sort=sort />
+                <SortHeader label="Endpoint" key=SortKey::Endpoint sort=sort />
+                <SortHeader label="Status" key=SortKey::Status sort=sort />
+                <SortHeader label="Docker" key=SortKey::Docker sort=sort />
+                <SortHeader label="CPUs" key=SortKey::Cpus sort=sort class="numeric" />
+                <SortHeader label="Memory" key=SortKey::Memory sort=sort class="numeric" />
+                <SortHeader label="Images" key=SortKey::Images sort=sort class="numeric" />
+                <SortHeader label="Last error" key=SortKey::LastError sort=sort />
+                <ActionsHeader label="Actions" />
+            </DataTable>
         }
     };
 

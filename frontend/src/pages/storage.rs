@@ -11,6 +11,7 @@ use crate::{
     api::{self, Disk, Live, RefreshPhase, Registry, RegistryStatus, Role},
     components::{
         badge::{Badge, Tone},
+        data_table::{DataTable, TableRules, TableWords},
         dialog::ConfirmDialog,
         empty_state::EmptyState,
         format::{sentence, truncate},
@@ -22,7 +23,7 @@ use crate::{
         registry_form::RegistryDialog,
         registry_status::{RefreshProgress, RefreshProgressBar, RegistryStatusBadge},
         sort_header::{Sort, SortHeader},
-        table_tools::{ActionsHeader, FilterField, count_text},
+        table_tools::ActionsHeader,
         time::Timestamp,
         toast::use_toasts,
     },
@@ -81,12 +82,8 @@ fn compare(sort: Sort<SortKey>, a: &Registry, b: &Registry) -> Ordering {
         .then_with(|| a.id.cmp(&b.id))
 }
 
-/// Whether a registry matches the filter text (name, URL, kind, namespace, status), case-insensitively.
+/// Whether a registry matches the filter text (lowercased): name, URL, kind, namespace, status.
 fn matches(registry: &Registry, query: &str) -> bool {
-    let query = query.trim().to_lowercase();
-    if query.is_empty() {
-        return true;
-    }
     let status = registry.status.as_str().to_lowercase();
     [
         registry.name.to_lowercase(),
@@ -103,7 +100,7 @@ fn matches(registry: &Registry, query: &str) -> bool {
         status,
     ]
     .iter()
-    .any(|text| text.contains(&query))
+    .any(|text| text.contains(query))
 }
 
 /// Puts a registry as the server returned it into the list (or appends it).
@@ -173,26 +170,6 @@ pub fn StoragePage() -> impl IntoView {
 
     let phase = Memo::new(move |_| registries.with(ListState::phase));
 
-    let visible = move || {
-        let query = filter.get();
-        let sort = sort.get();
-        let mut list: Vec<Registry> = registries.with(|state| {
-            state
-                .items()
-                .iter()
-                .filter(|r| matches(r, &query))
-                .cloned()
-                .collect()
-        });
-        list.sort_by(|a, b| compare(sort, a, b));
-        list
-    };
-    let total = move || registries.with(|state| state.items().len());
-    let shown = Memo::new(move |_| {
-        let query = filter.get();
-        registries.with(|state| state.items().iter().filter(|r| matches(r, &query)).count())
-    });
-
     // Removing: the registry waiting for confirmation, and the request's state.
     let to_remove = RwSignal::new(None::<Registry>);
     let removing = RwSignal::new(false);
@@ -249,70 +226,42 @@ pub fn StoragePage() -> impl IntoView {
 
     let table = move || {
         view! {
-            <div class="toolbar">
-                <FilterField
-                    id="registries-filter"
-                    placeholder="Filter by name, URL, kind or status"
-                    label="Filter registries"
-                    filter=filter
-                />
-                <span class="toolbar-count muted" aria-live="polite">
-                    {move || count_text(shown.get(), total(), "registry", "registries")}
-                </span>
-            </div>
-            <div class="card table-card table-scroll">
-                <table id="registries-table" class="table registries-table">
-                    <thead>
-                        <tr>
-                            <SortHeader label="Name" key=SortKey::Name sort=sort />
-                            <SortHeader label="URL" key=SortKey::Url sort=sort />
-                            <SortHeader label="Kind" key=SortKey::Kind sort=sort />
-                            <SortHeader label="Status" key=SortKey::Status sort=sort />
-                            <SortHeader label="Repos" key=SortKey::Repositories sort=sort class="numeric" />
-                            <SortHeader label="Tags" key=SortKey::Tags sort=sort class="numeric" />
-                            <SortHeader label="Refreshed" key=SortKey::LastRefreshed sort=sort />
-                            <SortHeader label="Last error" key=SortKey::LastError sort=sort />
-                            <ActionsHeader label="Actions" />
-                        </tr>
-                    </thead>
-                    <tbody>
-                        <For each=visible key=|registry| registry.id.clone() let:registry>
-                            <RegistryRow
-                                registry=registry
-                                registries=registries
-                                progress=progress
-                                editing=editing
-                                to_remove=to_remove
-                                refreshed=refreshed
-                            />
-                        </For>
-                        {move || {
-                            (shown.get() == 0)
-                                .then(|| {
-                                    view! {
-                                        <tr class="placeholder-row empty-row">
-                                            <td colspan=COLUMNS>
-                                                <div class="table-empty">
-                                                    <Icon kind=IconKind::Search />
-                                                    <div>
-                                                        "No registry matches “" <strong>{move || filter.get()}</strong> "”. "
-                                                        <button
-                                                            type="button"
-                                                            class="btn btn-ghost btn-sm"
-                                                            on:click=move |_| filter.set(String::new())
-                                                        >
-                                                            "Clear filter"
-                                                        </button>
-                                                    </div>
-                                                </div>
-                                            </td>
-                                        </tr>
-                                    }
-                                })
-                        }}
-                    </tbody>
-                </table>
-            </div>
+            <DataTable
+                list=registries
+                filter=filter
+                sort=sort
+                rules=TableRules { matches, compare, key: |registry: &Registry| registry.id.clone() }
+                words=TableWords {
+                    filter_id: "registries-filter",
+                    filter_placeholder: "Filter by name, URL, kind or status",
+                    filter_label: "Filter registries",
+                    one: "registry",
+                    many: "registries",
+                }
+                table_id="registries-table"
+                class="registries-table"
+                columns=COLUMNS
+                row=move |registry| view! {
+                    <RegistryRow
+                        registry=registry
+                        registries=registries
+                        progress=progress
+                        editing=editing
+                        to_remove=to_remove
+                        refreshed=refreshed
+                    />
+                }
+            >
+                <SortHeader label="Name" key=SortKey::Name sort=sort />
+                <SortHeader label="URL" key=SortKey::Url sort=sort />
+                <SortHeader label="Kind" key=SortKey::Kind sort=sort />
+                <SortHeader label="Status" key=SortKey::Status sort=sort />
+                <SortHeader label="Repos" key=SortKey::Repositories sort=sort class="numeric" />
+                <SortHeader label="Tags" key=SortKey::Tags sort=sort class="numeric" />
+                <SortHeader label="Refreshed" key=SortKey::LastRefreshed sort=sort />
+                <SortHeader label="Last error" key=SortKey::LastError sort=sort />
+                <ActionsHeader label="Actions" />
+            </DataTable>
         }
     };
 

@@ -11,6 +11,7 @@ use leptos::prelude::*;
 use crate::{
     api::{self, Disk, DiskKind, Host, Live, Role},
     components::{
+        data_table::{DataTable, TableRules, TableWords},
         dialog::{ConfirmDialog, Pending},
         disk_form::DiskDialog,
         empty_state::EmptyState,
@@ -18,7 +19,7 @@ use crate::{
         loading::{Latest, ListPhase, ListState, LoadFailed, LoadingCard},
         permission::{can, needs_title},
         sort_header::{Sort, SortHeader},
-        table_tools::{ActionsHeader, FilterField, NoMatchRow, count_text},
+        table_tools::ActionsHeader,
         toast::use_toasts,
     },
 };
@@ -58,12 +59,8 @@ fn compare(sort: Sort<SortKey>, a: &Disk, b: &Disk) -> Ordering {
         .then_with(|| a.id.cmp(&b.id))
 }
 
-/// Whether a disk matches the filter text (name, kind, host, path, mounting containers), case-insensitively.
+/// Whether a disk matches the filter text (lowercased): name, kind, host, path, mounting containers.
 fn matches(disk: &Disk, query: &str) -> bool {
-    let query = query.trim().to_lowercase();
-    if query.is_empty() {
-        return true;
-    }
     let mut texts = vec![
         disk.name.to_lowercase(),
         disk.kind.label().to_lowercase(),
@@ -71,7 +68,7 @@ fn matches(disk: &Disk, query: &str) -> bool {
         disk.path.clone().unwrap_or_default().to_lowercase(),
     ];
     texts.extend(disk.attached_to.iter().map(|c| c.name.to_lowercase()));
-    texts.iter().any(|text| text.contains(&query))
+    texts.iter().any(|text| text.contains(query))
 }
 
 /// The disks section; `disks` is the page's, which lays the sections out by it.
@@ -86,26 +83,6 @@ pub fn DisksSection(disks: RwSignal<ListState<Disk>>) -> impl IntoView {
         key: SortKey::Name,
         ascending: true,
     });
-    let visible = move || {
-        let query = filter.get();
-        let sort = sort.get();
-        let mut list: Vec<Disk> = disks.with(|state| {
-            state
-                .items()
-                .iter()
-                .filter(|d| matches(d, &query))
-                .cloned()
-                .collect()
-        });
-        list.sort_by(|a, b| compare(sort, a, b));
-        list
-    };
-    let shown = Memo::new(move |_| {
-        let query = filter.get();
-        disks.with(|state| state.items().iter().filter(|d| matches(d, &query)).count())
-    });
-    let total = move || disks.with(|state| state.items().len());
-
     let latest = Latest::new();
     let load = move || {
         latest.run(api::disks::disks(), move |result| {
@@ -182,51 +159,31 @@ pub fn DisksSection(disks: RwSignal<ListState<Disk>>) -> impl IntoView {
         }
         .into_any(),
         ListPhase::List => view! {
-            <div class="toolbar">
-                <FilterField
-                    id="disks-filter"
-                    placeholder="Filter by name, kind, host or path"
-                    label="Filter disks"
-                    filter=filter
-                />
-                <span class="toolbar-count muted" aria-live="polite">
-                    {move || count_text(shown.get(), total(), "disk", "disks")}
-                </span>
-            </div>
-            <div class="card table-card table-scroll">
-                <table id="disks-table" class="table disks-table">
-                    <thead>
-                        <tr>
-                            <SortHeader label="Name" key=SortKey::Name sort=sort />
-                            <SortHeader label="Kind" key=SortKey::Kind sort=sort />
-                            <SortHeader label="Host" key=SortKey::Host sort=sort />
-                            <SortHeader label="Path" key=SortKey::Path sort=sort />
-                            <SortHeader label="Size" key=SortKey::Size sort=sort class="numeric" />
-                            <SortHeader label="Mounted by" key=SortKey::Mounts sort=sort />
-                            <ActionsHeader label="Actions" />
-                        </tr>
-                    </thead>
-                    <tbody>
-                        <For each=visible key=|disk| disk.clone() let:disk>
-                            <DiskRow disk=disk to_delete=pending.item />
-                        </For>
-                        {move || {
-                            (shown.get() == 0)
-                                .then(|| {
-                                    view! {
-                                        <NoMatchRow
-                                            columns=COLUMNS
-                                            message=Signal::derive(move || {
-                                                format!("No disk matches “{}”.", filter.get())
-                                            })
-                                            on_clear=Callback::new(move |()| filter.set(String::new()))
-                                        />
-                                    }
-                                })
-                        }}
-                    </tbody>
-                </table>
-            </div>
+            <DataTable
+                list=disks
+                filter=filter
+                sort=sort
+                rules=TableRules { matches, compare, key: |disk: &Disk| disk.clone() }
+                words=TableWords {
+                    filter_id: "disks-filter",
+                    filter_placeholder: "Filter by name, kind, host or path",
+                    filter_label: "Filter disks",
+                    one: "disk",
+                    many: "disks",
+                }
+                table_id="disks-table"
+                class="disks-table"
+                columns=COLUMNS
+                row=move |disk| view! { <DiskRow disk=disk to_delete=pending.item /> }
+            >
+                <SortHeader label="Name" key=SortKey::Name sort=sort />
+                <SortHeader label="Kind" key=SortKey::Kind sort=sort />
+                <SortHeader label="Host" key=SortKey::Host sort=sort />
+                <SortHeader label="Path" key=SortKey::Path sort=sort />
+                <SortHeader label="Size" key=SortKey::Size sort=sort class="numeric" />
+                <SortHeader label="Mounted by" key=SortKey::Mounts sort=sort />
+                <ActionsHeader label="Actions" />
+            </DataTable>
         }
         .into_any(),
     }
