@@ -143,9 +143,13 @@ fn locked_version(root: &Path, package: &str) -> Result<String> {
     bail!("{package} is not in Cargo.lock")
 }
 
+/// `cargo install` of a tool: without LTO and in parallel codegen units whatever the tool's own release profile
+/// says (Trunk's asks for fat LTO in one unit: minutes of one core for a tool whose speed does not matter here).
 fn cargo_install(args: &[&str]) -> Result<()> {
     sh(
         Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .env("CARGO_PROFILE_RELEASE_LTO", "false")
+            .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16")
             .arg("install")
             .args(args),
     )

@@ -15,6 +15,7 @@
 //! Viewers read everything; operators acknowledge; admins manage channels, rules and silences. The top bar's
 //! count of open alerts is kept by [`watch_open_alert_count`].
 
+mod channel_dialog;
 mod channels;
 mod count;
 mod list;
