@@ -19,6 +19,7 @@ mod channel_dialog;
 mod channels;
 mod count;
 mod list;
+mod rule_dialog;
 mod rules;
 mod silences;
 mod words;
