@@ -461,3 +461,63 @@ pub fn AdoptDialog(
         </FormDialog>
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_preview_reads_ports_env_and_args_as_the_form_writes_them() {
+        let input = json!({
+            "command": ["sh", "-c", "echo hi"],
+            "entrypoint": [],
+            "env": [{ "name": "A", "value": "1" }, { "name": "B", "value": "" }],
+            "ports": [
+                { "containerPort": 80, "hostPort": 8080, "hostIp": "127.0.0.1", "protocol": "TCP" },
+                { "containerPort": 53, "hostPort": 5353, "protocol": "UDP" },
+                { "containerPort": 9000 }
+            ],
+            "restartPolicy": "ALWAYS"
+        });
+        assert_eq!(
+            args_of(&input, "command").as_deref(),
+            Some("sh -c 'echo hi'")
+        );
+        assert_eq!(args_of(&input, "entrypoint"), None);
+        assert_eq!(args_of(&input, "missing"), None);
+        assert_eq!(env_of(&input), ["A=1", "B="]);
+        assert_eq!(
+            ports_of(&input),
+            [
+                "127.0.0.1:8080 → 80/tcp",
+                "5353 → 53/udp",
+                "(any) → 9000/tcp"
+            ]
+        );
+        assert_eq!(restart_of(&input), RestartPolicy::Always.label());
+        assert_eq!(restart_of(&json!({})), "No");
+    }
+
+    #[test]
+    fn limits_read_in_words_whether_memory_comes_as_text_or_bytes() {
+        let text = json!({ "resources": { "cpus": 0.5, "memory": "256m" } });
+        assert_eq!(limits_of(&text).as_deref(), Some("0.5 CPU · 256 MiB"));
+        let bytes =
+            json!({ "resources": { "cpus": 2.0, "memoryBytes": 268_435_456, "cpuShares": 512 } });
+        assert_eq!(
+            limits_of(&bytes).as_deref(),
+            Some("2 CPUs · 256 MiB · 512 CPU shares")
+        );
+        assert_eq!(limits_of(&json!({ "resources": {} })), None);
+        assert_eq!(limits_of(&json!({})), None);
+    }
+
+    #[test]
+    fn a_server_error_is_about_its_row_and_its_children() {
+        assert!(about(Some("ports"), "ports"));
+        assert!(about(Some("ports.0.hostPort"), "ports"));
+        assert!(!about(Some("portsExtra"), "ports"));
+        assert!(!about(None, "ports"));
+    }
+}

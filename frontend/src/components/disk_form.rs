@@ -281,3 +281,45 @@ pub fn DiskDialog(
         </FormDialog>
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_volume_needs_a_host_and_a_host_path_needs_a_clean_directory() {
+        assert!(check_host(DiskKind::Volume, "").is_err());
+        assert_eq!(
+            check_host(DiskKind::Volume, "h1"),
+            Ok(Some("h1".to_owned()))
+        );
+        assert_eq!(check_host(DiskKind::HostPath, ""), Ok(None));
+        assert_eq!(check_path(DiskKind::Volume, "anything"), Ok(None));
+        assert_eq!(
+            check_path(DiskKind::HostPath, " //srv/./data/ "),
+            Ok(Some("/srv/data".to_owned()))
+        );
+        assert!(check_path(DiskKind::HostPath, "").is_err());
+        assert!(check_path(DiskKind::HostPath, "srv/data").is_err());
+        assert!(check_path(DiskKind::HostPath, "/srv/../etc").is_err());
+        assert!(check_path(DiskKind::HostPath, "/etc").is_err());
+    }
+
+    #[test]
+    fn a_size_is_optional_and_more_than_nothing() {
+        assert_eq!(check_size(""), Ok(None));
+        assert_eq!(check_size("10g"), Ok(Some(10 << 30)));
+        assert_eq!(
+            check_size("0"),
+            Err("More than 0 bytes, e.g. 10g.".to_owned())
+        );
+        assert!(check_size("ten").is_err());
+    }
+
+    #[test]
+    fn a_disk_name_error_speaks_of_a_disk() {
+        assert_eq!(check_name(" db-data "), Ok("db-data".to_owned()));
+        let error = check_name("no spaces").expect_err("a space in a name");
+        assert!(!error.contains("container"), "{error}");
+    }
+}

@@ -40,3 +40,36 @@ pub fn short_digest(digest: &str) -> String {
         _ => digest.to_owned(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_becomes_a_sentence_once() {
+        assert_eq!(sentence(" name is taken "), "Name is taken.");
+        assert_eq!(sentence("Done!"), "Done!");
+        assert_eq!(sentence("é est pris."), "É est pris.");
+        assert_eq!(sentence(""), "");
+    }
+
+    #[test]
+    fn long_texts_are_cut_at_characters_with_an_ellipsis() {
+        assert_eq!(truncate("short", 10), "short");
+        assert_eq!(truncate("exactly10!", 10), "exactly10!");
+        assert_eq!(truncate("a long message here", 8), "a long…");
+        assert_eq!(truncate("ééééé", 3), "éé…");
+    }
+
+    #[test]
+    fn ids_and_digests_are_shortened_like_docker_shows_them() {
+        let hex = "0123456789abcdef0123";
+        assert_eq!(short_image_id(&format!("sha256:{hex}")), "0123456789ab");
+        assert_eq!(short_image_id("0123456789abcdef"), "0123456789ab");
+        assert_eq!(
+            short_digest(&format!("sha256:{hex}")),
+            "sha256:0123456789ab…"
+        );
+        assert_eq!(short_digest("sha256:abc"), "sha256:abc");
+    }
+}

@@ -560,3 +560,67 @@ pub fn RegistryDialog(
         </FormDialog>
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_url_is_https_unless_the_registry_is_marked_insecure() {
+        assert_eq!(check_url(" https://registry.example.com ", false), Ok(()));
+        assert_eq!(check_url("https://[::1]:5000/v2", false), Ok(()));
+        assert!(check_url("http://localhost:5000", false).is_err());
+        assert_eq!(check_url("http://localhost:5000", true), Ok(()));
+        assert_eq!(
+            check_url("ftp://example.com", true),
+            Err("The URL must start with https:// or http://, not ftp://.".to_owned())
+        );
+        assert!(check_url("registry.example.com", false).is_err());
+        assert!(check_url("", false).is_err());
+    }
+
+    #[test]
+    fn a_url_has_a_host_a_numeric_port_and_no_credentials_or_query() {
+        assert_eq!(
+            check_url("https://user:secret@registry.example.com", false),
+            Err("Put credentials in the username and password fields, not in the URL.".to_owned())
+        );
+        assert_eq!(
+            check_url("https://registry.example.com:http", false),
+            Err("The port must be a number.".to_owned())
+        );
+        assert_eq!(
+            check_url("https://:5000", false),
+            Err("The URL has no host.".to_owned())
+        );
+        assert!(check_url("https://[::1:5000", false).is_err());
+        assert!(check_url("https://registry.example.com/?page=2", false).is_err());
+        assert!(check_url("https://registry example.com", false).is_err());
+    }
+
+    #[test]
+    fn names_namespaces_and_intervals_are_checked() {
+        assert_eq!(check_name("local"), Ok(()));
+        assert_eq!(
+            check_name("  "),
+            Err("Give the registry a name.".to_owned())
+        );
+        assert!(check_name(&"r".repeat(NAME_MAX + 1)).is_err());
+        assert_eq!(check_namespace("library"), Ok(()));
+        assert!(check_namespace("").is_err());
+        assert!(check_namespace("Library").is_err());
+        assert_eq!(check_interval(" 3600 "), Ok(3600));
+        assert_eq!(check_interval("0"), Ok(0));
+        assert!(check_interval("-1").is_err());
+        assert!(check_interval("1h").is_err());
+        assert!(check_interval("99999999999").is_err());
+    }
+
+    #[test]
+    fn an_interval_reads_in_units() {
+        assert_eq!(describe_interval(0), "only on demand");
+        assert_eq!(describe_interval(3600), "every 1 h");
+        assert_eq!(describe_interval(5400), "every 1 h 30 min");
+        assert_eq!(describe_interval(90_061), "every 1 d 1 h 1 min 1 s");
+    }
+}
