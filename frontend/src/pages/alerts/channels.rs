@@ -14,13 +14,13 @@ use crate::components::empty_state::EmptyState;
 use crate::components::format::{sentence, truncate};
 use crate::components::icons::{Icon, IconKind};
 use crate::components::loading::{ListPhase, ListState, LoadFailed, LoadingCard};
-use crate::components::permission::{can, needs_title};
+use crate::components::permission::can;
 use crate::components::table_tools::ActionsHeader;
 use crate::components::toast::use_toasts;
 
 use super::channel_dialog::ChannelDialog;
 use super::list::{delivery_tone, status_text};
-use super::{ERROR_PREVIEW, Shared};
+use super::{AddButton, ERROR_PREVIEW, Shared};
 
 /// Where a channel sends: its URL as shown, or its SMTP server and recipients.
 fn destination(channel: &AlertChannel) -> String {
@@ -58,7 +58,6 @@ pub(super) fn ChannelsSection(shared: Shared) -> impl IntoView {
     let editing = RwSignal::new(None::<EditingChannel>);
     let pending = Pending::<AlertChannel>::new();
     let tests = RwSignal::new(HashMap::<String, TestState>::new());
-    let add_refused = needs_title(Role::Admin);
     let channels = shared.channels;
 
     let on_saved = Callback::new(move |channel: AlertChannel| {
@@ -112,27 +111,13 @@ pub(super) fn ChannelsSection(shared: Shared) -> impl IntoView {
         list.sort_by_key(|c| c.name.to_lowercase());
         list
     };
-    let new_button = move |id: &'static str, label: &'static str, primary: bool| {
-        view! {
-            <button
-                id=id
-                type="button"
-                class=if primary { "btn btn-primary" } else { "btn btn-secondary" }
-                disabled=add_refused.is_some()
-                title=add_refused
-                on:click=move |_| editing.set(Some(EditingChannel::New))
-            >
-                <Icon kind=IconKind::Plus />
-                <span>{label}</span>
-            </button>
-        }
-    };
+    let open_new = Callback::new(move |()| editing.set(Some(EditingChannel::New)));
 
     view! {
         <section id="channels-section" class="section" role="tabpanel" aria-labelledby="alerts-subtab-channels">
             <div class="section-head">
                 <h2 class="section-title">"Where notifications go"</h2>
-                {new_button("channel-add", "New channel", false)}
+                <AddButton id="channel-add" label="New channel" on_click=open_new />
             </div>
             {move || match phase.get() {
                 ListPhase::Loading => view! { <LoadingCard text="Loading channels…" /> }.into_any(),
@@ -156,7 +141,7 @@ pub(super) fn ChannelsSection(shared: Shared) -> impl IntoView {
                                 "say which alerts go to which channels."
                             </p>
                             <div class="empty-state-actions">
-                                {new_button("channel-add-first", "Create your first channel", true)}
+                                <AddButton id="channel-add-first" label="Create your first channel" primary=true on_click=open_new />
                             </div>
                         </EmptyState>
                     </div>

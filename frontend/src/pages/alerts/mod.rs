@@ -33,10 +33,11 @@ use leptos_router::{
 };
 
 use crate::api::alerts::{AlertChannel, AlertRule, Silence, alert_channels, alert_rules, silences};
-use crate::api::{self, Host};
+use crate::api::{self, Host, Role};
 use crate::components::icons::{Icon, IconKind};
 use crate::components::loading::{Latest, ListState};
 use crate::components::page_header::PageHeader;
+use crate::components::permission::needs_title;
 
 use channels::ChannelsSection;
 use list::{AlertsSection, StateFilter};
@@ -291,5 +292,31 @@ pub fn AlertsPage() -> impl IntoView {
             Section::Rules => view! { <RulesSection shared=shared /> }.into_any(),
             Section::Silences => view! { <SilencesSection shared=shared /> }.into_any(),
         }}
+    }
+}
+
+/// The button that opens a section's new-item dialog (admins only; others see why it is disabled).
+#[component]
+fn AddButton(
+    id: &'static str,
+    label: &'static str,
+    /// The empty state's call to action rather than the section head's button.
+    #[prop(optional)]
+    primary: bool,
+    on_click: Callback<()>,
+) -> impl IntoView {
+    let refused = needs_title(Role::Admin);
+    view! {
+        <button
+            id=id
+            type="button"
+            class=if primary { "btn btn-primary" } else { "btn btn-secondary" }
+            disabled=refused.is_some()
+            title=refused
+            on:click=move |_| on_click.run(())
+        >
+            <Icon kind=IconKind::Plus />
+            <span>{label}</span>
+        </button>
     }
 }

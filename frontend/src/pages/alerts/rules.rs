@@ -10,13 +10,13 @@ use crate::components::dialog::{ConfirmDialog, Pending};
 use crate::components::empty_state::EmptyState;
 use crate::components::icons::{Icon, IconKind};
 use crate::components::loading::{ListPhase, ListState, LoadFailed, LoadingCard};
-use crate::components::permission::{can, needs_title};
+use crate::components::permission::can;
 use crate::components::table_tools::ActionsHeader;
 use crate::components::toast::use_toasts;
 
-use super::Shared;
 use super::rule_dialog::{RESTART_COUNT_DEFAULT, RESTART_WINDOW_DEFAULT, RuleDialog};
 use super::words::duration_text;
+use super::{AddButton, Shared};
 
 /// Which rule dialog is open.
 #[derive(Clone, Debug, PartialEq)]
@@ -50,7 +50,6 @@ pub(super) fn RulesSection(shared: Shared) -> impl IntoView {
     let toasts = use_toasts();
     let editing = RwSignal::new(None::<EditingRule>);
     let pending = Pending::<AlertRule>::new();
-    let add_refused = needs_title(Role::Admin);
     let rules = shared.rules;
 
     let on_saved = Callback::new(move |rule: AlertRule| {
@@ -86,27 +85,13 @@ pub(super) fn RulesSection(shared: Shared) -> impl IntoView {
         list.sort_by_key(|r| r.name.to_lowercase());
         list
     };
-    let new_button = move |id: &'static str, label: &'static str, primary: bool| {
-        view! {
-            <button
-                id=id
-                type="button"
-                class=if primary { "btn btn-primary" } else { "btn btn-secondary" }
-                disabled=add_refused.is_some()
-                title=add_refused
-                on:click=move |_| editing.set(Some(EditingRule::New))
-            >
-                <Icon kind=IconKind::Plus />
-                <span>{label}</span>
-            </button>
-        }
-    };
+    let open_new = Callback::new(move |()| editing.set(Some(EditingRule::New)));
 
     view! {
         <section id="rules-section" class="section" role="tabpanel" aria-labelledby="alerts-subtab-rules">
             <div class="section-head">
                 <h2 class="section-title">"What raises alerts"</h2>
-                {new_button("rule-add", "New rule", false)}
+                <AddButton id="rule-add" label="New rule" on_click=open_new />
             </div>
             {move || match phase.get() {
                 ListPhase::Loading => view! { <LoadingCard text="Loading rules…" /> }.into_any(),
@@ -130,7 +115,7 @@ pub(super) fn RulesSection(shared: Shared) -> impl IntoView {
                                 "on every host or one, and tells its channels when an alert opens and resolves."
                             </p>
                             <div class="empty-state-actions">
-                                {new_button("rule-add-first", "Create your first rule", true)}
+                                <AddButton id="rule-add-first" label="Create your first rule" primary=true on_click=open_new />
                             </div>
                         </EmptyState>
                     </div>

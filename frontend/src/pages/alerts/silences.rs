@@ -13,13 +13,13 @@ use crate::components::field::{FieldErrors, HostOptions, SelectField, TextField}
 use crate::components::format::truncate;
 use crate::components::icons::{Icon, IconKind};
 use crate::components::loading::{ListPhase, ListState, LoadFailed, LoadingCard};
-use crate::components::permission::{can, needs_title};
+use crate::components::permission::can;
 use crate::components::table_tools::ActionsHeader;
 use crate::components::time::{Timestamp, absolute};
 use crate::components::toast::use_toasts;
 
 use super::words::{base_field, check_label, filled, in_secs, millis};
-use super::{COMMENT_MAX, ERROR_PREVIEW, Shared};
+use super::{AddButton, COMMENT_MAX, ERROR_PREVIEW, Shared};
 
 /// What a silence matches, in words: "Rule exits · Container exited · h2 · label app=web", or "Every alert".
 fn silence_matches(shared: Shared, silence: &Silence) -> String {
@@ -60,7 +60,6 @@ pub(super) fn SilencesSection(shared: Shared) -> impl IntoView {
     let toasts = use_toasts();
     let adding = RwSignal::new(false);
     let pending = Pending::<Silence>::new();
-    let add_refused = needs_title(Role::Admin);
     let list = shared.silences;
 
     let on_saved = Callback::new(move |silence: Silence| {
@@ -99,27 +98,13 @@ pub(super) fn SilencesSection(shared: Shared) -> impl IntoView {
         });
         items
     };
-    let new_button = move |id: &'static str, label: &'static str, primary: bool| {
-        view! {
-            <button
-                id=id
-                type="button"
-                class=if primary { "btn btn-primary" } else { "btn btn-secondary" }
-                disabled=add_refused.is_some()
-                title=add_refused
-                on:click=move |_| adding.set(true)
-            >
-                <Icon kind=IconKind::Plus />
-                <span>{label}</span>
-            </button>
-        }
-    };
+    let open_new = Callback::new(move |()| adding.set(true));
 
     view! {
         <section id="silences-section" class="section" role="tabpanel" aria-labelledby="alerts-subtab-silences">
             <div class="section-head">
                 <h2 class="section-title">"What is muted"</h2>
-                {new_button("silence-add", "New silence", false)}
+                <AddButton id="silence-add" label="New silence" on_click=open_new />
             </div>
             {move || match phase.get() {
                 ListPhase::Loading => view! { <LoadingCard text="Loading silences…" /> }.into_any(),
@@ -143,7 +128,7 @@ pub(super) fn SilencesSection(shared: Shared) -> impl IntoView {
                                 "but nobody is told."
                             </p>
                             <div class="empty-state-actions">
-                                {new_button("silence-add-first", "Create a silence", true)}
+                                <AddButton id="silence-add-first" label="Create a silence" primary=true on_click=open_new />
                             </div>
                         </EmptyState>
                     </div>
