@@ -2,7 +2,7 @@
 
 use leptos::{html, prelude::*, task::spawn_local};
 use leptos_router::{
-    NavigateOptions,
+    Lazy, NavigateOptions,
     components::{Outlet, ParentRoute, Redirect, Route, Router, Routes},
     hooks::{use_location, use_navigate},
     path,
@@ -18,20 +18,10 @@ use crate::{
         toast::{ToastRegion, Toasts, use_toasts},
     },
     pages::{
-        account::ChangePasswordDialog,
-        alerts::{AlertsPage, watch_open_alert_count},
-        container_detail::ContainerDetailPage,
-        containers::ContainersPage,
-        events::EventsPage,
-        host_detail::HostDetailPage,
-        hosts::HostsPage,
-        login::LoginPage,
+        account::ChangePasswordDialog, alerts::watch_open_alert_count, login::LoginPage,
         not_found::NotFoundPage,
-        registry_detail::RegistryDetailPage,
-        storage::StoragePage,
-        tokens::TokensPage,
-        users::UsersPage,
     },
+    routes,
 };
 
 /// Where the app goes after login and from `/`.
@@ -72,16 +62,16 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/login") view=LoginPage />
                 <ParentRoute path=path!("") view=Shell>
                     <Route path=path!("") view=|| view! { <Redirect path=HOME options=replace() /> } />
-                    <Route path=path!("containers") view=ContainersPage />
-                    <Route path=path!("containers/:id") view=ContainerDetailPage />
-                    <Route path=path!("storage") view=StoragePage />
-                    <Route path=path!("storage/registries/:id") view=RegistryDetailPage />
-                    <Route path=path!("hosts") view=HostsPage />
-                    <Route path=path!("hosts/:id") view=HostDetailPage />
-                    <Route path=path!("alerts") view=AlertsPage />
-                    <Route path=path!("tokens") view=TokensPage />
-                    <Route path=path!("users") view=UsersPage />
-                    <Route path=path!("events") view=EventsPage />
+                    <Route path=path!("containers") view={Lazy::<routes::Containers>::new()} />
+                    <Route path=path!("containers/:id") view={Lazy::<routes::ContainerDetail>::new()} />
+                    <Route path=path!("storage") view={Lazy::<routes::Storage>::new()} />
+                    <Route path=path!("storage/registries/:id") view={Lazy::<routes::RegistryDetail>::new()} />
+                    <Route path=path!("hosts") view={Lazy::<routes::Hosts>::new()} />
+                    <Route path=path!("hosts/:id") view={Lazy::<routes::HostDetail>::new()} />
+                    <Route path=path!("alerts") view={Lazy::<routes::Alerts>::new()} />
+                    <Route path=path!("tokens") view={Lazy::<routes::Tokens>::new()} />
+                    <Route path=path!("users") view={Lazy::<routes::Users>::new()} />
+                    <Route path=path!("events") view={Lazy::<routes::Events>::new()} />
                     <Route path=path!("*any") view=NotFoundPage />
                 </ParentRoute>
             </Routes>
@@ -171,6 +161,9 @@ fn Layout(user: CurrentUser) -> impl IntoView {
     provide_role(user.role());
     let admin = can(Role::Admin);
     let open_alerts = watch_open_alert_count();
+    // The other pages' files, fetched in the background once the browser is idle (the current page's are
+    // already on their way and are not fetched twice).
+    request_idle_callback(|| spawn_local(routes::preload_all()));
     view! {
         <div class="app">
             <header class="topbar">

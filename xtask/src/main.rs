@@ -8,6 +8,7 @@
 mod setup;
 
 mod wasm_size;
+mod wasm_split;
 
 use anyhow::{Context as _, Result, bail};
 use std::path::{Path, PathBuf};
@@ -133,6 +134,10 @@ fn build_spa(release: bool) -> Result<()> {
     // Trunk runs cargo with --offline: make sure every crate is in the local registry first.
     sh(cargo().args(["fetch", "--locked"]))?;
     sh(&mut cmd)?;
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from("target"), PathBuf::from);
+    let linked = target.join("wasm32-unknown-unknown/wasm-release/berth-frontend.wasm");
+    wasm_split::split(Path::new("dist"), &linked)?;
     wasm_size::strip_names(Path::new("dist"))?;
     precompress(Path::new("dist"))
 }

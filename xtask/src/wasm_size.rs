@@ -31,25 +31,27 @@ pub fn strip_names(dist: &Path) -> Result<()> {
     if after.len() == before.len() {
         return Ok(());
     }
-    let index = dist.join("index.html");
-    let html =
-        std::fs::read_to_string(&index).with_context(|| format!("reading {}", index.display()))?;
-    let (old, new) = (integrity(&before), integrity(&after));
-    if !html.contains(&old) {
-        bail!(
-            "{} does not name the module's integrity {old}",
-            index.display()
-        );
-    }
+    rehash(dist, &before, &after)?;
     std::fs::write(module, &after).with_context(|| format!("writing {}", module.display()))?;
-    std::fs::write(&index, html.replace(&old, &new))
-        .with_context(|| format!("writing {}", index.display()))?;
     println!(
         "xtask: web app module {} → {} bytes (name section dropped)",
         before.len(),
         after.len()
     );
     Ok(())
+}
+
+/// Rewrites the integrity hash of a file in `dist/index.html` from its `before` content to its `after`.
+pub fn rehash(dist: &Path, before: &[u8], after: &[u8]) -> Result<()> {
+    let index = dist.join("index.html");
+    let html =
+        std::fs::read_to_string(&index).with_context(|| format!("reading {}", index.display()))?;
+    let (old, new) = (integrity(before), integrity(after));
+    if !html.contains(&old) {
+        bail!("{} does not name the integrity {old}", index.display());
+    }
+    std::fs::write(&index, html.replace(&old, &new))
+        .with_context(|| format!("writing {}", index.display()))
 }
 
 /// `sha384-…` as Trunk writes it.
@@ -77,7 +79,7 @@ fn leb128(bytes: &[u8], mut at: usize) -> Result<(usize, usize)> {
 }
 
 /// The module without its custom sections called `name`; every other section as it was.
-fn without_section(module: &[u8], name: &str) -> Result<Vec<u8>> {
+pub fn without_section(module: &[u8], name: &str) -> Result<Vec<u8>> {
     if module.get(..4) != Some(b"\0asm".as_slice()) || module.len() < 8 {
         bail!("not a WebAssembly module");
     }

@@ -1,0 +1,65 @@
+//! The pages loaded on demand: each logged-in page is a split point, so the module the browser fetches first
+//! holds the login form and the frame, and a page's code arrives the first time someone opens it.
+//!
+//! `#[lazy_route]` turns each `view` below into an import the build (`cargo xtask`, `xtask/src/wasm_split.rs`)
+//! cuts out into its own WebAssembly file, with the code only that page uses; code two pages share goes into a
+//! chunk both load. The router awaits the page's file before it renders the route.
+
+use leptos::prelude::*;
+use leptos_router::{LazyRoute, lazy_route};
+
+use crate::pages::{
+    alerts::AlertsPage, container_detail::ContainerDetailPage, containers::ContainersPage,
+    events::EventsPage, host_detail::HostDetailPage, hosts::HostsPage,
+    registry_detail::RegistryDetailPage, storage::StoragePage, tokens::TokensPage,
+    users::UsersPage,
+};
+
+/// Declares a route type whose view is the given page component, loaded from its own file.
+macro_rules! on_demand {
+    ($($(#[$doc:meta])* $route:ident => $page:ident;)*) => {
+        /// Fetches every page's files, one page after the other (files already loaded or on their way are not
+        /// fetched again): started once the frame is up, so that the first click on a tab does not wait.
+        pub async fn preload_all() {
+            $(<$route as LazyRoute>::preload().await;)*
+        }
+        $(
+        $(#[$doc])*
+        pub struct $route;
+
+        #[lazy_route]
+        impl LazyRoute for $route {
+            fn data() -> Self {
+                Self
+            }
+
+            fn view(this: Self) -> AnyView {
+                let _ = this;
+                view! { <$page /> }.into_any()
+            }
+        }
+    )*};
+}
+
+on_demand! {
+    /// `/containers`.
+    Containers => ContainersPage;
+    /// `/containers/:id`.
+    ContainerDetail => ContainerDetailPage;
+    /// `/storage`.
+    Storage => StoragePage;
+    /// `/storage/registries/:id`.
+    RegistryDetail => RegistryDetailPage;
+    /// `/hosts`.
+    Hosts => HostsPage;
+    /// `/hosts/:id`.
+    HostDetail => HostDetailPage;
+    /// `/alerts`.
+    Alerts => AlertsPage;
+    /// `/tokens`.
+    Tokens => TokensPage;
+    /// `/users`.
+    Users => UsersPage;
+    /// `/events`.
+    Events => EventsPage;
+}
