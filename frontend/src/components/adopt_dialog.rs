@@ -284,77 +284,23 @@ pub fn AdoptDialog(
 
     let host_name = container.host_name.clone();
     let image_fallback = container.image.clone();
-    let row = move |key: &'static str,
-                    label: &'static str,
-                    value: Option<String>,
-                    lines: Vec<String>| {
-        let marked = server_field.with(|field| about(field.as_deref(), key));
-        let body = if !lines.is_empty() {
-            view! {
-                <ul class="adopt-lines">
-                    {lines.into_iter().map(|line| view! { <li class="mono">{line}</li> }).collect_view()}
-                </ul>
-            }
-            .into_any()
-        } else {
-            match value {
-                Some(text) => view! { <span class="mono">{text}</span> }.into_any(),
-                None => view! { <span class="muted">"None"</span> }.into_any(),
-            }
-        };
-        view! {
-            <div class="adopt-setting" class:invalid=marked data-field=key>
-                <dt>{label}</dt>
-                <dd>{body}</dd>
-            </div>
-        }
-    };
     let settings = move || {
         adoption().map(|adoption| {
-            let input = adoption.input.clone();
-            let image = text_of(&input, "image").map(str::to_owned).or_else(|| Some(image_fallback.clone()));
-            let replicas = input.get("replicas").and_then(Value::as_i64).unwrap_or(1);
             view! {
-                <section class="adopt-section" aria-labelledby="adopt-settings-title">
-                    <h3 id="adopt-settings-title" class="form-section-title">"The definition it creates"</h3>
-                    <dl class="adopt-settings">
-                        {row("hostId", "Host", Some(format!("{} (pinned)", host_name.clone())), Vec::new())}
-                        {row("image", "Image", image, Vec::new())}
-                        {row("command", "Command", args_of(&input, "command"), Vec::new())}
-                        {row("entrypoint", "Entrypoint", args_of(&input, "entrypoint"), Vec::new())}
-                        {row("env", "Environment", None, env_of(&input))}
-                        {row("ports", "Ports", None, ports_of(&input))}
-                        {row("resources", "Limits", limits_of(&input), Vec::new())}
-                        {row("restartPolicy", "Restart policy", Some(restart_of(&input)), Vec::new())}
-                        {row("mounts", "Mounts", None, known_disks.with(|list| mounts_of(&input, list)))}
-                        {row("replicas", "Replicas", Some(replicas.to_string()), Vec::new())}
-                    </dl>
-                </section>
+                <AdoptSettings
+                    input=adoption.input
+                    host_name=host_name.clone()
+                    image_fallback=image_fallback.clone()
+                    known_disks=known_disks
+                    server_field=server_field
+                />
             }
         })
     };
     let compose_warning = move || {
         adoption().and_then(|adoption| {
-            adoption.compose_project.clone().map(|project| {
-                let service = adoption
-                    .compose_service
-                    .clone()
-                    .map(|service| format!(", service “{service}”"))
-                    .unwrap_or_default();
-                view! {
-                    <div class="alert alert-warn adopt-compose-warning" role="note">
-                        <Icon kind=IconKind::AlertCircle />
-                        <div>
-                            <strong>{format!("Part of the compose project “{project}”{service}.")}</strong>
-                            " Berth takes it over, but Compose still thinks it owns it: "
-                            <code>"docker compose up"</code>
-                            " or "
-                            <code>"down"</code>
-                            " for that project may recreate or remove it behind Berth's back. "
-                            "Take the service out of the compose file first."
-                        </div>
-                    </div>
-                }
+            adoption.compose_project.map(|project| {
+                view! { <ComposeWarning project=project service=adoption.compose_service /> }
             })
         })
     };
@@ -362,34 +308,15 @@ pub fn AdoptDialog(
         let list = unsupported.get();
         (!list.is_empty()).then(|| {
             view! {
-                <div class="adopt-unsupported" role="alert">
-                    <p class="adopt-unsupported-title">
-                        <Icon kind=IconKind::AlertCircle />
-                        <strong>
-                            {format!(
-                                "{} setting{} cannot be kept: a definition has no place for {}.",
-                                list.len(),
-                                if list.len() == 1 { "" } else { "s" },
-                                if list.len() == 1 { "it" } else { "them" },
-                            )}
-                        </strong>
-                    </p>
-                    <ul class="adopt-unsupported-list">
-                        {list.into_iter().map(|item| view! { <li>{item}</li> }).collect_view()}
-                    </ul>
-                    <CheckRow
-                        id="adopt-confirm-unsupported"
-                        checked=confirmed
-                        on_change=Callback::new(move |checked| {
-                            confirmed.set(checked);
-                            errors.edited(CONFIRM);
-                        })
-                        label=|| "I understand these are dropped"
-                        help=|| "When Berth starts it again (after an edit, a restart by Berth, a move), it runs without them."
-                    >
-                        {move || confirm_error().map(|message| view! { <span class="field-error">{message}</span> })}
-                    </CheckRow>
-                </div>
+                <UnsupportedSettings
+                    list=list
+                    confirmed=confirmed
+                    error=Signal::derive(confirm_error)
+                    on_change=Callback::new(move |checked| {
+                        confirmed.set(checked);
+                        errors.edited(CONFIRM);
+                    })
+                />
             }
         })
     };
@@ -415,23 +342,23 @@ pub fn AdoptDialog(
             on_submit=Callback::new(on_submit)
             on_close=on_close
         >
-            {move || match preview.get() {
-                None => view! {
+            {move || preview.with(|p| match p {
+                None => Some(view! {
                     <div class="loading-block adopt-loading" aria-busy="true">
                         <span class="spinner" aria-hidden="true"></span>
                         <span class="muted">"Reading its settings…"</span>
                     </div>
                 }
-                .into_any(),
-                Some(Err(error)) => view! {
+                .into_any()),
+                Some(Err(error)) => Some(view! {
                     <p id="adopt-preview-error" class="form-error" role="alert">
                         <Icon kind=IconKind::AlertCircle />
                         <span>{format!("Its settings could not be read: {}", sentence(&error.message))}</span>
                     </p>
                 }
-                .into_any(),
-                Some(Ok(_)) => ().into_any(),
-            }}
+                .into_any()),
+                Some(Ok(_)) => None,
+            })}
             <TextField
                 id="adopt-name"
                 label="Name of the new container"
@@ -459,6 +386,135 @@ pub fn AdoptDialog(
                     })
             }}
         </FormDialog>
+    }
+}
+
+/// One line of the preview: its label and value, or its list of values; marked when the last server error named
+/// it (`key`, or a field under it such as `ports.0.hostPort`).
+#[component]
+fn SettingRow(
+    key: &'static str,
+    label: &'static str,
+    value: Option<String>,
+    #[prop(optional)] lines: Vec<String>,
+    server_field: RwSignal<Option<String>>,
+) -> impl IntoView {
+    let body = if !lines.is_empty() {
+        view! {
+            <ul class="adopt-lines">
+                {lines.into_iter().map(|line| view! { <li class="mono">{line}</li> }).collect_view()}
+            </ul>
+        }
+        .into_any()
+    } else {
+        match value {
+            Some(text) => view! { <span class="mono">{text}</span> }.into_any(),
+            None => view! { <span class="muted">"None"</span> }.into_any(),
+        }
+    };
+    view! {
+        <div
+            class="adopt-setting"
+            class:invalid=move || server_field.with(|field| about(field.as_deref(), key))
+            data-field=key
+        >
+            <dt>{label}</dt>
+            <dd>{body}</dd>
+        </div>
+    }
+}
+
+/// The definition the adoption creates, read from the preview's `input`.
+#[component]
+fn AdoptSettings(
+    input: Value,
+    host_name: String,
+    image_fallback: String,
+    known_disks: RwSignal<Vec<Disk>>,
+    server_field: RwSignal<Option<String>>,
+) -> impl IntoView {
+    let image = text_of(&input, "image").map_or(image_fallback, str::to_owned);
+    let replicas = input.get("replicas").and_then(Value::as_i64).unwrap_or(1);
+    let mounts = {
+        let input = input.clone();
+        move || known_disks.with(|list| mounts_of(&input, list))
+    };
+    view! {
+        <section class="adopt-section" aria-labelledby="adopt-settings-title">
+            <h3 id="adopt-settings-title" class="form-section-title">"The definition it creates"</h3>
+            <dl class="adopt-settings">
+                <SettingRow key="hostId" label="Host" value=Some(format!("{host_name} (pinned)")) server_field=server_field />
+                <SettingRow key="image" label="Image" value=Some(image) server_field=server_field />
+                <SettingRow key="command" label="Command" value=args_of(&input, "command") server_field=server_field />
+                <SettingRow key="entrypoint" label="Entrypoint" value=args_of(&input, "entrypoint") server_field=server_field />
+                <SettingRow key="env" label="Environment" value=None lines=env_of(&input) server_field=server_field />
+                <SettingRow key="ports" label="Ports" value=None lines=ports_of(&input) server_field=server_field />
+                <SettingRow key="resources" label="Limits" value=limits_of(&input) server_field=server_field />
+                <SettingRow key="restartPolicy" label="Restart policy" value=Some(restart_of(&input)) server_field=server_field />
+                {move || view! { <SettingRow key="mounts" label="Mounts" value=None lines=mounts() server_field=server_field /> }}
+                <SettingRow key="replicas" label="Replicas" value=Some(replicas.to_string()) server_field=server_field />
+            </dl>
+        </section>
+    }
+}
+
+/// The warning for a container a compose project owns.
+#[component]
+fn ComposeWarning(project: String, service: Option<String>) -> impl IntoView {
+    let service = service
+        .map(|service| format!(", service “{service}”"))
+        .unwrap_or_default();
+    view! {
+        <div class="alert alert-warn adopt-compose-warning" role="note">
+            <Icon kind=IconKind::AlertCircle />
+            <div>
+                <strong>{format!("Part of the compose project “{project}”{service}.")}</strong>
+                " Berth takes it over, but Compose still thinks it owns it: "
+                <code>"docker compose up"</code>
+                " or "
+                <code>"down"</code>
+                " for that project may recreate or remove it behind Berth's back. "
+                "Take the service out of the compose file first."
+            </div>
+        </div>
+    }
+}
+
+/// The settings a definition cannot keep, and the box that confirms dropping them.
+#[component]
+fn UnsupportedSettings(
+    list: Vec<String>,
+    confirmed: RwSignal<bool>,
+    error: Signal<Option<String>>,
+    on_change: Callback<bool>,
+) -> impl IntoView {
+    let one = list.len() == 1;
+    view! {
+        <div class="adopt-unsupported" role="alert">
+            <p class="adopt-unsupported-title">
+                <Icon kind=IconKind::AlertCircle />
+                <strong>
+                    {format!(
+                        "{} setting{} cannot be kept: a definition has no place for {}.",
+                        list.len(),
+                        if one { "" } else { "s" },
+                        if one { "it" } else { "them" },
+                    )}
+                </strong>
+            </p>
+            <ul class="adopt-unsupported-list">
+                {list.into_iter().map(|item| view! { <li>{item}</li> }).collect_view()}
+            </ul>
+            <CheckRow
+                id="adopt-confirm-unsupported"
+                checked=confirmed
+                on_change=on_change
+                label=|| "I understand these are dropped"
+                help=|| "When Berth starts it again (after an edit, a restart by Berth, a move), it runs without them."
+            >
+                {move || error.get().map(|message| view! { <span class="field-error">{message}</span> })}
+            </CheckRow>
+        </div>
     }
 }
 

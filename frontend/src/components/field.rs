@@ -55,10 +55,15 @@ impl FieldErrors {
         self.touched.update(|t| {
             t.insert(field);
         });
+        self.forget(field);
+        self.form.set(None);
+    }
+
+    /// Drops the server's word on `field` (something it depends on changed) without counting it as touched.
+    pub fn forget(&self, field: &'static str) {
         self.server.update(|errors| {
             errors.remove(field);
         });
-        self.form.set(None);
     }
 
     /// A save attempt: every check shows, earlier server errors go.

@@ -3,17 +3,15 @@
 //! and the refresh interval. Server errors that name a field (`extensions.field`) appear under it, others at the
 //! top (`#registry-form-error`).
 
-use std::collections::BTreeMap;
-
 use berth_shared::{NameKind, REGISTRY_NAME_MAX, validate_name, validate_registry_url_text};
 use leptos::{ev::SubmitEvent, html, prelude::*, task::spawn_local};
 
 use super::{
     dialog::FormDialog,
-    field::{CheckRow, TextField},
+    field::{CheckRow, FieldErrors, TextField},
     format::sentence,
 };
-use crate::api::{self, Registry, RegistryInput, RegistryKind};
+use crate::api::{self, ApiError, Registry, RegistryInput, RegistryKind};
 
 /// Longest registry name the server accepts.
 const NAME_MAX: usize = REGISTRY_NAME_MAX;
@@ -152,6 +150,163 @@ fn filled(text: &str) -> Option<String> {
     (!text.is_empty()).then(|| text.to_owned())
 }
 
+/// The dialog's values (one signal per field, and the inputs they come from), what the stored registry had, and
+/// the errors shown.
+#[derive(Clone, Copy)]
+struct RegistryForm {
+    name: RwSignal<String>,
+    url: RwSignal<String>,
+    kind: RwSignal<RegistryKind>,
+    namespace: RwSignal<String>,
+    username: RwSignal<String>,
+    password: RwSignal<String>,
+    clear_password: RwSignal<bool>,
+    insecure: RwSignal<bool>,
+    interval: RwSignal<String>,
+    inputs: [(NodeRef<html::Input>, RwSignal<String>); 6],
+    is_edit: bool,
+    has_password: bool,
+    errors: FieldErrors,
+}
+
+impl RegistryForm {
+    /// The fields of `registry` (a new v2 registry refreshed hourly without one).
+    fn new(registry: Option<&Registry>) -> Self {
+        let text = |read: fn(&Registry) -> Option<String>| {
+            RwSignal::new(registry.and_then(read).unwrap_or_default())
+        };
+        let name = text(|r| Some(r.name.clone()));
+        let url = text(|r| Some(r.url.clone()));
+        let namespace = text(|r| r.namespace.clone());
+        let username = text(|r| r.username.clone());
+        let password = RwSignal::new(String::new());
+        let interval = RwSignal::new(
+            registry
+                .map_or(DEFAULT_INTERVAL, |r| r.refresh_interval_seconds)
+                .to_string(),
+        );
+        let input = NodeRef::<html::Input>::new;
+        Self {
+            name,
+            url,
+            kind: RwSignal::new(registry.map_or(RegistryKind::V2, |r| r.kind)),
+            namespace,
+            username,
+            password,
+            clear_password: RwSignal::new(false),
+            insecure: RwSignal::new(registry.is_some_and(|r| r.insecure)),
+            interval,
+            inputs: [
+                (input(), name),
+                (input(), url),
+                (input(), namespace),
+                (input(), username),
+                (input(), password),
+                (input(), interval),
+            ],
+            is_edit: registry.is_some(),
+            has_password: registry.is_some_and(|r| r.has_password),
+            errors: FieldErrors::new(),
+        }
+    }
+
+    /// The input element of `field`'s text box and its value (the interval for a field that has none).
+    fn text_box(self, field: &'static str) -> (NodeRef<html::Input>, RwSignal<String>) {
+        let at = match field {
+            NAME => 0,
+            URL => 1,
+            NAMESPACE => 2,
+            USERNAME => 3,
+            PASSWORD => 4,
+            _ => 5,
+        };
+        self.inputs[at]
+    }
+
+    fn is_hub(self) -> bool {
+        self.kind.get() == RegistryKind::DockerHub
+    }
+
+    /// What the checks as you type say about `field` (the namespace only for Docker Hub).
+    fn client_error(self, field: &'static str) -> Option<String> {
+        match field {
+            NAME => check_name(&self.name.get()).err(),
+            URL => check_url(&self.url.get(), self.insecure.get()).err(),
+            NAMESPACE if self.is_hub() => check_namespace(&self.namespace.get()).err(),
+            INTERVAL => check_interval(&self.interval.get()).err(),
+            _ => None,
+        }
+    }
+
+    /// What is shown under a field: the server's word first, then ours ("required" once it is fair to say);
+    /// a filled-in field that is wrong shows at once ("validate as you type").
+    fn field_error(self, field: &'static str) -> Option<String> {
+        let empty = match field {
+            NAME => self.name.with(|v| v.trim().is_empty()),
+            URL => self.url.with(|v| v.trim().is_empty()),
+            NAMESPACE => self.namespace.with(|v| v.trim().is_empty()),
+            INTERVAL => self.interval.with(|v| v.trim().is_empty()),
+            _ => true,
+        };
+        self.errors.shown(field, self.client_error(field), empty)
+    }
+
+    fn invalid(self) -> bool {
+        FIELDS
+            .iter()
+            .any(|field| self.client_error(field).is_some())
+    }
+
+    /// Reads the inputs themselves, so autofill and scripted input count too.
+    fn read_inputs(self) {
+        for (node, signal) in self.inputs {
+            if let Some(input) = node.get_untracked() {
+                signal.set(input.value());
+            }
+        }
+    }
+
+    /// What is sent, or `None` while a check fails. The password is write-only: typed → replaced, cleared →
+    /// removed, empty → kept (none on add).
+    fn input(self) -> Option<RegistryInput> {
+        if self.invalid() {
+            return None;
+        }
+        let refresh_interval_seconds = check_interval(&self.interval.get_untracked()).ok()?;
+        let kind = self.kind.get_untracked();
+        let typed = self.password.get_untracked();
+        let password = if self.is_edit && self.has_password && self.clear_password.get_untracked() {
+            Some(String::new())
+        } else if typed.is_empty() {
+            None
+        } else {
+            Some(typed)
+        };
+        Some(RegistryInput {
+            name: self.name.get_untracked().trim().to_owned(),
+            url: self.url.get_untracked().trim().to_owned(),
+            kind,
+            namespace: if kind == RegistryKind::DockerHub {
+                filled(&self.namespace.get_untracked())
+            } else {
+                None
+            },
+            username: filled(&self.username.get_untracked()),
+            password,
+            insecure: self.insecure.get_untracked(),
+            refresh_interval_seconds,
+        })
+    }
+
+    /// A failed save: under the field a bad-input error names, else at the top.
+    fn put(self, error: &ApiError) {
+        match FIELDS.into_iter().find(|field| error.is_about_field(field)) {
+            Some(field) => self.errors.put(error, &[field]),
+            None => self.errors.form.set(Some(error.message.clone())),
+        }
+    }
+}
+
 /// The add (`registry: None`) or edit dialog. Calls `on_saved` with the registry as the server saved it.
 #[component]
 pub fn RegistryDialog(
@@ -161,154 +316,29 @@ pub fn RegistryDialog(
     on_close: Callback<()>,
 ) -> impl IntoView {
     let registry_id = registry.as_ref().map(|r| r.id.clone());
-    let is_edit = registry.is_some();
-    let has_password = registry.as_ref().is_some_and(|r| r.has_password);
     let title = match &registry {
         Some(registry) => format!("Edit registry “{}”", registry.name),
         None => "Add a registry".to_owned(),
     };
-
-    let name = RwSignal::new(
-        registry
-            .as_ref()
-            .map(|r| r.name.clone())
-            .unwrap_or_default(),
-    );
-    let url = RwSignal::new(registry.as_ref().map(|r| r.url.clone()).unwrap_or_default());
-    let kind = RwSignal::new(registry.as_ref().map_or(RegistryKind::V2, |r| r.kind));
-    let namespace = RwSignal::new(
-        registry
-            .as_ref()
-            .and_then(|r| r.namespace.clone())
-            .unwrap_or_default(),
-    );
-    let username = RwSignal::new(
-        registry
-            .as_ref()
-            .and_then(|r| r.username.clone())
-            .unwrap_or_default(),
-    );
-    let password = RwSignal::new(String::new());
-    let clear_password = RwSignal::new(false);
-    let insecure = RwSignal::new(registry.as_ref().is_some_and(|r| r.insecure));
-    let interval = RwSignal::new(
-        registry
-            .as_ref()
-            .map_or(DEFAULT_INTERVAL, |r| r.refresh_interval_seconds)
-            .to_string(),
-    );
-    // "Required" messages wait until the user touched the field or tried to save.
-    let touched = RwSignal::new(BTreeMap::<&'static str, bool>::new());
-    let submitted = RwSignal::new(false);
-    let server_errors = RwSignal::new(BTreeMap::<&'static str, String>::new());
-    let form_error = RwSignal::new(None::<String>);
+    let form = RegistryForm::new(registry.as_ref());
+    let is_edit = form.is_edit;
     let saving = RwSignal::new(false);
 
-    let name_ref = NodeRef::<html::Input>::new();
-    let url_ref = NodeRef::<html::Input>::new();
-    let namespace_ref = NodeRef::<html::Input>::new();
-    let username_ref = NodeRef::<html::Input>::new();
-    let password_ref = NodeRef::<html::Input>::new();
-    let interval_ref = NodeRef::<html::Input>::new();
-
     Effect::new(move |_| {
-        if let Some(input) = name_ref.get() {
+        if let Some(input) = form.text_box(NAME).0.get() {
             let _ = input.focus();
         }
     });
-
-    let shown = move |field: &'static str| {
-        submitted.get() || touched.with(|t| t.get(field).copied().unwrap_or(false))
-    };
-    let is_hub = move || kind.get() == RegistryKind::DockerHub;
-
-    // Client-side problems of each field (whether shown yet or not).
-    let client_error = move |field: &'static str| -> Option<String> {
-        match field {
-            NAME => check_name(&name.get()).err(),
-            URL => check_url(&url.get(), insecure.get()).err(),
-            NAMESPACE if is_hub() => check_namespace(&namespace.get()).err(),
-            INTERVAL => check_interval(&interval.get()).err(),
-            _ => None,
-        }
-    };
-    // What is shown under a field: the server's word first, then ours (once it is fair to show it). A URL that
-    // is filled in but wrong is shown at once ("validate as you type").
-    let field_error = move |field: &'static str| -> Option<String> {
-        if let Some(message) = server_errors.with(|errors| errors.get(field).cloned()) {
-            return Some(message);
-        }
-        let value_empty = match field {
-            NAME => name.with(|v| v.trim().is_empty()),
-            URL => url.with(|v| v.trim().is_empty()),
-            NAMESPACE => namespace.with(|v| v.trim().is_empty()),
-            INTERVAL => interval.with(|v| v.trim().is_empty()),
-            _ => true,
-        };
-        client_error(field).filter(|_| !value_empty || shown(field))
-    };
-    let invalid = move || FIELDS.iter().any(|field| client_error(field).is_some());
-
-    let edited = move |field: &'static str| {
-        touched.update(|t| {
-            t.insert(field, true);
-        });
-        server_errors.update(|errors| {
-            errors.remove(field);
-        });
-        form_error.set(None);
-    };
 
     let on_submit = move |event: SubmitEvent| {
         event.prevent_default();
         if saving.get_untracked() {
             return;
         }
-        // Read the fields themselves, so autofill and scripted input count too.
-        for (node, signal) in [
-            (name_ref, name),
-            (url_ref, url),
-            (namespace_ref, namespace),
-            (username_ref, username),
-            (password_ref, password),
-            (interval_ref, interval),
-        ] {
-            if let Some(input) = node.get_untracked() {
-                signal.set(input.value());
-            }
-        }
-        submitted.set(true);
-        form_error.set(None);
-        server_errors.set(BTreeMap::new());
-        if FIELDS.iter().any(|field| client_error(field).is_some()) {
+        form.read_inputs();
+        form.errors.submitting();
+        let Some(input) = form.input() else {
             return;
-        }
-        let Ok(refresh_interval_seconds) = check_interval(&interval.get_untracked()) else {
-            return;
-        };
-        let kind_now = kind.get_untracked();
-        let password_now = password.get_untracked();
-        let password = if is_edit && has_password && clear_password.get_untracked() {
-            Some(String::new())
-        } else if password_now.is_empty() {
-            // Add: no password. Edit: keep the stored one.
-            None
-        } else {
-            Some(password_now)
-        };
-        let input = RegistryInput {
-            name: name.get_untracked().trim().to_owned(),
-            url: url.get_untracked().trim().to_owned(),
-            kind: kind_now,
-            namespace: if kind_now == RegistryKind::DockerHub {
-                filled(&namespace.get_untracked())
-            } else {
-                None
-            },
-            username: filled(&username.get_untracked()),
-            password,
-            insecure: insecure.get_untracked(),
-            refresh_interval_seconds,
         };
         saving.set(true);
         let registry_id = registry_id.clone();
@@ -323,79 +353,27 @@ pub fn RegistryDialog(
             }
             match result {
                 Ok(registry) => on_saved.run(registry),
-                Err(error) => match FIELDS.into_iter().find(|field| error.is_about_field(field)) {
-                    Some(field) => server_errors.update(|errors| {
-                        errors.insert(field, sentence(&error.message));
-                    }),
-                    None => form_error.set(Some(error.message)),
-                },
+                Err(error) => form.put(&error),
             }
         });
     };
 
-    let name_length = move || name.with(|n| n.trim().chars().count());
     let url_hint = move || {
-        if is_hub() {
-            "Docker Hub: https://hub.docker.com.".to_owned()
-        } else if insecure.get() {
-            "https://registry.example.com, or http://host:5000 (insecure).".to_owned()
+        if form.is_hub() {
+            "Docker Hub: https://hub.docker.com."
+        } else if form.insecure.get() {
+            "https://registry.example.com, or http://host:5000 (insecure)."
         } else {
-            "https://registry.example.com; plain http only when marked insecure.".to_owned()
+            "https://registry.example.com; plain http only when marked insecure."
         }
+        .to_owned()
     };
-    let interval_hint = move || match check_interval(&interval.get()) {
+    let interval_hint = move || match check_interval(&form.interval.get()) {
         Ok(seconds) => format!(
             "Seconds; 0 = only on demand. Now: {}.",
             describe_interval(seconds)
         ),
         Err(_) => "Seconds; 0 = only on demand.".to_owned(),
-    };
-    let password_hint = move || {
-        if clear_password.get() {
-            "Saving removes the stored password.".to_owned()
-        } else if has_password {
-            "A password is stored. Write-only: leave empty to keep it, or type a new one."
-                .to_owned()
-        } else {
-            "Optional. Write-only: stored encrypted, never shown again.".to_owned()
-        }
-    };
-
-    // One text input with its label, hint and error (and the name's length).
-    let text_field = move |id: &'static str,
-                           label: &'static str,
-                           field: &'static str,
-                           input_type: &'static str,
-                           placeholder: &'static str,
-                           mono: bool,
-                           value: RwSignal<String>,
-                           node_ref: NodeRef<html::Input>,
-                           hint: Signal<String>| {
-        view! {
-            <TextField
-                id=id
-                label=label
-                field=field
-                input_type=input_type
-                placeholder=placeholder
-                mono=mono
-                value=value
-                node_ref=node_ref
-                disabled=Signal::derive(move || field == PASSWORD && clear_password.get())
-                error=Signal::derive(move || field_error(field))
-                hint=hint
-                on_edit=Callback::new(move |()| edited(field))
-            >
-                {(field == NAME)
-                    .then(|| {
-                        view! {
-                            <span class="counter" class:over=move || { name_length() > NAME_MAX }>
-                                {move || format!("{}/{NAME_MAX}", name_length())}
-                            </span>
-                        }
-                    })}
-            </TextField>
-        }
     };
 
     view! {
@@ -403,161 +381,180 @@ pub fn RegistryDialog(
             id="registry"
             title=title
             saving=saving
-            form_error=form_error
+            form_error=form.errors.form
             note=Signal::derive(move || if saving.get() { "Saving…" } else { "Saving starts a refresh of the listing." }.to_owned())
             save_label=Signal::derive(move || if is_edit { "Save changes" } else { "Add registry" }.to_owned())
             busy_label="Saving…"
-            save_disabled=Signal::derive(invalid)
+            save_disabled=Signal::derive(move || form.invalid())
             on_submit=Callback::new(on_submit)
             on_close=on_close
         >
-            {text_field(
-                "registry-name",
-                "Name",
-                NAME,
-                "text",
-                "team-registry",
-                false,
-                name,
-                name_ref,
-                Signal::derive(|| "Unique; shown in lists.".to_owned()),
-            )}
-            <div class="field-pair">
-                <div class="field" data-field=KIND>
-                    <label for="registry-kind">"Kind"</label>
-                    <select
-                        id="registry-kind"
-                        name="kind"
-                        class="input select"
-                        prop:value=move || kind.get().as_str()
-                        on:change=move |event| {
-                            let chosen: RegistryKind = event_target_value(&event).parse().unwrap_or_default();
-                            kind.set(chosen);
-                            if chosen == RegistryKind::DockerHub
-                                && url.with_untracked(|u| u.trim().is_empty())
-                            {
-                                url.set(DOCKER_HUB_URL.to_owned());
-                            }
-                            edited(KIND);
-                        }
-                    >
-                        <option value="V2">"Registry v2 / OCI"</option>
-                        <option value="DOCKER_HUB">"Docker Hub namespace"</option>
-                    </select>
-                    <div class="field-foot">
-                        <span class=move || {
-                            if field_error(KIND).is_some() { "field-error" } else { "field-hint" }
-                        }>
-                            {move || {
-                                field_error(KIND)
-                                    .unwrap_or_else(|| {
-                                        if is_hub() {
-                                            "Lists one user's or organisation's repositories.".to_owned()
-                                        } else {
-                                            "Any registry speaking the v2 API.".to_owned()
-                                        }
-                                    })
-                            }}
-                        </span>
-                    </div>
-                </div>
-                <Show when=is_hub>
-                    {text_field(
-                        "registry-namespace",
-                        "Namespace",
-                        NAMESPACE,
-                        "text",
-                        "library",
-                        true,
-                        namespace,
-                        namespace_ref,
-                        Signal::derive(|| "The Docker Hub user or organisation.".to_owned()),
-                    )}
-                </Show>
-            </div>
-            {text_field(
-                "registry-url",
-                "URL",
-                URL,
-                "url",
-                "https://registry.example.com",
-                true,
-                url,
-                url_ref,
-                Signal::derive(url_hint),
-            )}
-            <div class="field-pair">
-                {text_field(
-                    "registry-username",
-                    "Username",
-                    USERNAME,
-                    "text",
-                    "optional",
-                    false,
-                    username,
-                    username_ref,
-                    Signal::derive(|| "Leave empty for anonymous access.".to_owned()),
-                )}
-                {text_field(
-                    "registry-password",
-                    "Password or token",
-                    PASSWORD,
-                    "password",
-                    if has_password { "•••••••• (stored)" } else { "optional" },
-                    false,
-                    password,
-                    password_ref,
-                    Signal::derive(password_hint),
-                )}
-            </div>
-            {(is_edit && has_password)
-                .then(|| {
-                    view! {
-                        <CheckRow
-                            id="registry-clear-password"
-                            checked=clear_password
-                            on_change=Callback::new(move |on| {
-                                clear_password.set(on);
-                                if on {
-                                    password.set(String::new());
-                                }
-                                edited(PASSWORD);
-                            })
-                            label=|| "Clear the stored password"
-                            help=|| "Berth forgets the password and logs in without one."
-                        />
-                    }
-                })}
+            <RegistryText form=form id="registry-name" label="Name" field=NAME placeholder="team-registry"
+                hint=Signal::derive(|| "Unique; shown in lists.".to_owned()) />
+            <KindAndNamespace form=form />
+            <RegistryText form=form id="registry-url" label="URL" field=URL input_type="url"
+                placeholder="https://registry.example.com" mono=true hint=Signal::derive(url_hint) />
+            <Credentials form=form />
             <CheckRow
                 id="registry-insecure"
-                checked=insecure
+                checked=form.insecure
                 on_change=Callback::new(move |on| {
-                    insecure.set(on);
-                    edited(INSECURE);
-                    server_errors.update(|errors| {
-                        errors.remove(URL);
-                    });
+                    form.insecure.set(on);
+                    form.errors.edited(INSECURE);
+                    // The URL's check depends on it: the server's word on the URL no longer holds.
+                    form.errors.forget(URL);
                 })
                 label=|| "Insecure"
                 help=|| "Allow plain http and unverified TLS certificates (a test or local registry)."
             >
                 {move || {
-                    field_error(INSECURE)
+                    form.field_error(INSECURE)
                         .map(|message| view! { <span class="field-error check-error">{message}</span> })
                 }}
             </CheckRow>
-            {text_field(
-                "registry-interval",
-                "Refresh interval",
-                INTERVAL,
-                "number",
-                "3600",
-                false,
-                interval,
-                interval_ref,
-                Signal::derive(interval_hint),
-            )}
+            <RegistryText form=form id="registry-interval" label="Refresh interval" field=INTERVAL
+                input_type="number" placeholder="3600" hint=Signal::derive(interval_hint) />
         </FormDialog>
+    }
+}
+
+/// One text field of the dialog with its label, hint and error (and, for the name, its length).
+#[component]
+fn RegistryText(
+    form: RegistryForm,
+    id: &'static str,
+    label: &'static str,
+    field: &'static str,
+    #[prop(optional)] input_type: Option<&'static str>,
+    placeholder: &'static str,
+    #[prop(optional)] mono: bool,
+    hint: Signal<String>,
+) -> impl IntoView {
+    let (node_ref, value) = form.text_box(field);
+    let name_length = move || form.name.with(|n| n.trim().chars().count());
+    view! {
+        <TextField
+            id=id
+            label=label
+            field=field
+            input_type=input_type.unwrap_or("text")
+            placeholder=placeholder
+            mono=mono
+            value=value
+            node_ref=node_ref
+            disabled=Signal::derive(move || field == PASSWORD && form.clear_password.get())
+            error=Signal::derive(move || form.field_error(field))
+            hint=hint
+            on_edit=Callback::new(move |()| form.errors.edited(field))
+        >
+            {(field == NAME)
+                .then(|| {
+                    view! {
+                        <span class="counter" class:over=move || { name_length() > NAME_MAX }>
+                            {move || format!("{}/{NAME_MAX}", name_length())}
+                        </span>
+                    }
+                })}
+        </TextField>
+    }
+}
+
+/// The kind (Registry v2 or a Docker Hub namespace; choosing Docker Hub fills an empty URL) and, for Docker Hub,
+/// the namespace.
+#[component]
+fn KindAndNamespace(form: RegistryForm) -> impl IntoView {
+    let kind = form.kind;
+    view! {
+        <div class="field-pair">
+            <div class="field" data-field=KIND>
+                <label for="registry-kind">"Kind"</label>
+                <select
+                    id="registry-kind"
+                    name="kind"
+                    class="input select"
+                    prop:value=move || kind.get().as_str()
+                    on:change=move |event| {
+                        let chosen: RegistryKind = event_target_value(&event).parse().unwrap_or_default();
+                        kind.set(chosen);
+                        if chosen == RegistryKind::DockerHub
+                            && form.url.with_untracked(|u| u.trim().is_empty())
+                        {
+                            form.url.set(DOCKER_HUB_URL.to_owned());
+                        }
+                        form.errors.edited(KIND);
+                    }
+                >
+                    <option value="V2">"Registry v2 / OCI"</option>
+                    <option value="DOCKER_HUB">"Docker Hub namespace"</option>
+                </select>
+                <div class="field-foot">
+                    <span class=move || {
+                        if form.field_error(KIND).is_some() { "field-error" } else { "field-hint" }
+                    }>
+                        {move || {
+                            form.field_error(KIND)
+                                .unwrap_or_else(|| {
+                                    if form.is_hub() {
+                                        "Lists one user's or organisation's repositories.".to_owned()
+                                    } else {
+                                        "Any registry speaking the v2 API.".to_owned()
+                                    }
+                                })
+                        }}
+                    </span>
+                </div>
+            </div>
+            <Show when=move || form.is_hub()>
+                <RegistryText form=form id="registry-namespace" label="Namespace" field=NAMESPACE
+                    placeholder="library" mono=true
+                    hint=Signal::derive(|| "The Docker Hub user or organisation.".to_owned()) />
+            </Show>
+        </div>
+    }
+}
+
+/// Username and the write-only password (a stored one can be cleared).
+#[component]
+fn Credentials(form: RegistryForm) -> impl IntoView {
+    let has_password = form.has_password;
+    let password_hint = move || {
+        if form.clear_password.get() {
+            "Saving removes the stored password."
+        } else if has_password {
+            "A password is stored. Write-only: leave empty to keep it, or type a new one."
+        } else {
+            "Optional. Write-only: stored encrypted, never shown again."
+        }
+        .to_owned()
+    };
+    view! {
+        <div class="field-pair">
+            <RegistryText form=form id="registry-username" label="Username" field=USERNAME
+                placeholder="optional"
+                hint=Signal::derive(|| "Leave empty for anonymous access.".to_owned()) />
+            <RegistryText form=form id="registry-password" label="Password or token" field=PASSWORD
+                input_type="password"
+                placeholder=if has_password { "•••••••• (stored)" } else { "optional" }
+                hint=Signal::derive(password_hint) />
+        </div>
+        {(form.is_edit && has_password)
+            .then(|| {
+                view! {
+                    <CheckRow
+                        id="registry-clear-password"
+                        checked=form.clear_password
+                        on_change=Callback::new(move |on| {
+                            form.clear_password.set(on);
+                            if on {
+                                form.password.set(String::new());
+                            }
+                            form.errors.edited(PASSWORD);
+                        })
+                        label=|| "Clear the stored password"
+                        help=|| "Berth forgets the password and logs in without one."
+                    />
+                }
+            })}
     }
 }
 
@@ -614,6 +611,52 @@ mod tests {
         assert!(check_interval("-1").is_err());
         assert!(check_interval("1h").is_err());
         assert!(check_interval("99999999999").is_err());
+    }
+
+    fn stored(has_password: bool) -> Registry {
+        serde_json::from_value(serde_json::json!({
+            "id": "r1", "name": "team", "url": "https://registry.example.com", "kind": "V2",
+            "hasPassword": has_password, "insecure": false, "refreshIntervalSeconds": 60,
+            "status": "OK", "repositoryCount": 0, "tagCount": 0
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_password_is_write_only() {
+        // Edit, a password stored: empty keeps it, typed replaces it, "clear" removes it.
+        let form = RegistryForm::new(Some(&stored(true)));
+        assert_eq!(form.input().unwrap().password, None);
+        form.password.set("new".to_owned());
+        assert_eq!(form.input().unwrap().password.as_deref(), Some("new"));
+        form.clear_password.set(true);
+        assert_eq!(form.input().unwrap().password.as_deref(), Some(""));
+        // Add: an empty password is none at all.
+        let form = RegistryForm::new(None);
+        form.name.set("local".to_owned());
+        form.url.set("https://registry.example.com".to_owned());
+        let input = form.input().unwrap();
+        assert_eq!(
+            (input.password, input.refresh_interval_seconds),
+            (None, DEFAULT_INTERVAL)
+        );
+    }
+
+    #[test]
+    fn nothing_is_sent_while_a_check_fails_and_the_namespace_only_for_docker_hub() {
+        let form = RegistryForm::new(Some(&stored(false)));
+        form.namespace.set("acme".to_owned());
+        assert_eq!(form.input().unwrap().namespace, None);
+        form.kind.set(RegistryKind::DockerHub);
+        assert_eq!(form.input().unwrap().namespace.as_deref(), Some("acme"));
+        form.namespace.set("Acme".to_owned());
+        assert!(form.invalid());
+        assert!(form.input().is_none());
+        form.namespace.set("acme".to_owned());
+        form.url.set("http://registry.example.com".to_owned());
+        assert!(form.input().is_none());
+        form.insecure.set(true);
+        assert!(form.input().unwrap().insecure);
     }
 
     #[test]
