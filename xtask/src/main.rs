@@ -131,6 +131,15 @@ fn build_spa(release: bool) -> Result<()> {
     if release {
         cmd.arg("--release");
     }
+    // The module must be linked with `.cargo/config.toml`'s wasm32 flags (type-erased views, and the relocations
+    // the split needs); a RUSTFLAGS in the environment would replace them, and flags meant for this machine do
+    // not fit the browser's target anyway.
+    for var in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS"] {
+        if std::env::var_os(var).is_some() {
+            eprintln!("xtask: {var} is not passed to the web app's build (.cargo/config.toml sets its flags)");
+            cmd.env_remove(var);
+        }
+    }
     // Trunk runs cargo with --offline: make sure every crate is in the local registry first.
     sh(cargo().args(["fetch", "--locked"]))?;
     sh(&mut cmd)?;
