@@ -161,9 +161,6 @@ fn Layout(user: CurrentUser) -> impl IntoView {
     provide_role(user.role());
     let admin = can(Role::Admin);
     let open_alerts = watch_open_alert_count();
-    // The other pages' files, fetched in the background once the browser is idle (the current page's are
-    // already on their way and are not fetched twice).
-    request_idle_callback(|| spawn_local(routes::preload_all()));
     view! {
         <div class="app">
             <header class="topbar">

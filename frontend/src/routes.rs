@@ -18,9 +18,8 @@ use crate::pages::{
 /// Declares a route type whose view is the given page component, loaded from its own file.
 macro_rules! on_demand {
     ($($(#[$doc:meta])* $route:ident => $page:ident;)*) => {
-        /// Fetches every page's files, one page after the other (files already loaded or on their way are not
-        /// fetched again): started once the frame is up, so that the first click on a tab does not wait.
-        pub async fn preload_all() {
+        /// Fetches every page's files, one page after the other (files already loaded are not fetched again).
+        async fn preload_all() {
             $(<$route as LazyRoute>::preload().await;)*
         }
         $(
@@ -35,10 +34,23 @@ macro_rules! on_demand {
 
             fn view(this: Self) -> AnyView {
                 let _ = this;
+                preload_the_others();
                 view! { <$page /> }.into_any()
             }
         }
     )*};
+}
+
+/// Once the first page opened has its files (this runs in its view), fetches the other pages' files in the
+/// background when the browser is next idle, so that the first click on a tab does not wait; before that they
+/// would compete with the page being opened for the network.
+fn preload_the_others() {
+    thread_local! {
+        static STARTED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+    if !STARTED.replace(true) {
+        request_idle_callback(|| leptos::task::spawn_local(preload_all()));
+    }
 }
 
 on_demand! {

@@ -11,8 +11,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use berth_tests::app::static_dir;
+use berth_tests::app::{ADMIN_PASSWORD, ADMIN_USERNAME};
 use berth_tests::bench::{cores, fmt_duration, measure_in_env, median, percentile};
-use berth_tests::browser::Cdp;
+use berth_tests::browser::{Cdp, fill};
 use berth_tests::process::{Probe, poll};
 use berth_tests::{TestEnv, spawn_app};
 use serde_json::{Value, json};
@@ -46,6 +47,38 @@ const STAMP_LOGIN_FORM: &str = r#"
   });
   obs.observe(document, { childList: true, subtree: true });
 })();
+"#;
+
+/// Runs in every page before the app's own scripts: stamps `performance.now()` at the animation frame after the
+/// containers page's view switch is in the document (the page's own code, from its own files, has rendered).
+const STAMP_CONTAINERS_PAGE: &str = r#"
+(() => {
+  const obs = new MutationObserver(() => {
+    if (document.querySelector('#containers-view-managed') && window.__berthContainers === undefined) {
+      window.__berthContainers = null;
+      obs.disconnect();
+      requestAnimationFrame(() => { window.__berthContainers = performance.now(); });
+    }
+  });
+  obs.observe(document, { childList: true, subtree: true });
+})();
+"#;
+
+/// Fills nothing: stamps the moment of the login click and clicks (the fields are filled through WebDriver).
+const CLICK_LOGIN: &str = r#"
+window.__berthSubmit = performance.now();
+document.querySelector('button#login-submit').click();
+"#;
+
+/// What the login → containers page measurement read from the page.
+const READ_PAGE_TIMINGS: &str = r#"
+const files = performance.getEntriesByType('resource').filter(e => e.name.endsWith('.wasm'));
+return {
+  page: window.__berthContainers ?? null,
+  submit: window.__berthSubmit ?? null,
+  wasmFiles: files.length,
+  wasmTransfer: files.reduce((sum, e) => sum + e.transferSize, 0),
+};
 "#;
 
 /// What one navigation measured, read from the page.
@@ -146,6 +179,8 @@ async fn measure(env: &TestEnv) -> Result<String> {
         let mut cold = Vec::new();
         let mut warm = Vec::new();
         let mut slow = Vec::new();
+        let mut first_page = Vec::new();
+        let mut first_page_slow = Vec::new();
         for round in 0..ROUNDS {
             // A new browser profile each round: nothing cached.
             let client = env.browser().await?;
@@ -164,24 +199,7 @@ async fn measure(env: &TestEnv) -> Result<String> {
             let client = env.browser().await?;
             let result = async {
                 stamp(&client).await?;
-                client
-                    .issue_cmd(Cdp {
-                        cmd: "Network.enable",
-                        params: json!({}),
-                    })
-                    .await?;
-                client
-                    .issue_cmd(Cdp {
-                        cmd: "Network.emulateNetworkConditions",
-                        params: json!({
-                            "offline": false,
-                            "latency": SLOW_LATENCY_MS,
-                            "downloadThroughput": SLOW_DOWN_BYTES_PER_SEC,
-                            "uploadThroughput": SLOW_DOWN_BYTES_PER_SEC / 2,
-                        }),
-                    })
-                    .await
-                    .context("throttling the network through chromedriver's CDP endpoint")?;
+                throttle(&client).await?;
                 slow.push(navigate(&client, &url).await?);
                 Ok::<_, anyhow::Error>(())
             }
@@ -189,14 +207,97 @@ async fn measure(env: &TestEnv) -> Result<String> {
             let _ = client.close().await;
             result.with_context(|| format!("slow round {round}"))?;
         }
-        Ok((cold, warm, slow))
+        for round in 0..2 * ROUNDS {
+            let throttled = round % 2 == 1;
+            let client = env.browser().await?;
+            let result = async {
+                stamp(&client).await?;
+                if throttled {
+                    throttle(&client).await?;
+                }
+                navigate(&client, &url).await?;
+                let sample = open_containers(&client).await?;
+                if throttled {
+                    first_page_slow.push(sample);
+                } else {
+                    first_page.push(sample);
+                }
+                Ok::<_, anyhow::Error>(())
+            }
+            .await;
+            let _ = client.close().await;
+            result.with_context(|| format!("login round {round}"))?;
+        }
+        Ok((cold, warm, slow, first_page, first_page_slow))
     }
     .await;
-    let (cold, warm, slow) = app.finish(outcome).await?;
-    Ok(report(&files, &cold, &warm, &slow))
+    let (cold, warm, slow, first_page, first_page_slow) = app.finish(outcome).await?;
+    Ok(report(
+        &files,
+        &[&cold, &warm, &slow],
+        &[&first_page, &first_page_slow],
+    ))
 }
 
-/// Installs the login form stamp in every document this browser opens.
+/// Holds this browser's network to the slow link.
+async fn throttle(client: &fantoccini::Client) -> Result<()> {
+    client
+        .issue_cmd(Cdp {
+            cmd: "Network.enable",
+            params: json!({}),
+        })
+        .await?;
+    client
+        .issue_cmd(Cdp {
+            cmd: "Network.emulateNetworkConditions",
+            params: json!({
+                "offline": false,
+                "latency": SLOW_LATENCY_MS,
+                "downloadThroughput": SLOW_DOWN_BYTES_PER_SEC,
+                "uploadThroughput": SLOW_DOWN_BYTES_PER_SEC / 2,
+            }),
+        })
+        .await
+        .context("throttling the network through chromedriver's CDP endpoint")?;
+    Ok(())
+}
+
+/// On the login form: logs in as the admin and waits for the containers page (opened for the first time in
+/// this browser, so its files are fetched); the time from the click.
+async fn open_containers(client: &fantoccini::Client) -> Result<PageSample> {
+    fill(client, "input#username", ADMIN_USERNAME, PAGE).await?;
+    fill(client, "input#password", ADMIN_PASSWORD, PAGE).await?;
+    client.execute(CLICK_LOGIN, vec![]).await?;
+    let v = poll(
+        "the containers page",
+        PAGE,
+        Duration::from_millis(20),
+        || async {
+            let v = client.execute(READ_PAGE_TIMINGS, vec![]).await?;
+            Ok(if v["page"].is_number() {
+                Probe::Ready(v)
+            } else {
+                Probe::NotYet(format!("{v}"))
+            })
+        },
+    )
+    .await?;
+    let at = |key: &str| v[key].as_f64().unwrap_or_default();
+    Ok(PageSample {
+        page: Duration::from_secs_f64((at("page") - at("submit")).max(0.0) / 1000.0),
+        wasm_files: v["wasmFiles"].as_u64().unwrap_or_default(),
+        wasm_transfer: v["wasmTransfer"].as_u64().unwrap_or_default(),
+    })
+}
+
+/// Login click → containers page rendered, and the WebAssembly the page had fetched by then.
+struct PageSample {
+    page: Duration,
+    wasm_files: u64,
+    wasm_transfer: u64,
+}
+
+/// Installs the login form and containers page stamps in every document this browser opens.
 async fn stamp(client: &fantoccini::Client) -> Result<()> {
     client
         .issue_cmd(Cdp {
@@ -205,6 +306,13 @@ async fn stamp(client: &fantoccini::Client) -> Result<()> {
         })
         .await
         .context("injecting the login form stamp through chromedriver's CDP endpoint")?;
+    client
+        .issue_cmd(Cdp {
+            cmd: "Page.addScriptToEvaluateOnNewDocument",
+            params: json!({ "source": STAMP_CONTAINERS_PAGE }),
+        })
+        .await
+        .context("injecting the containers page stamp through chromedriver's CDP endpoint")?;
     Ok(())
 }
 
@@ -269,7 +377,22 @@ fn row(name: &str, samples: &[Sample]) -> String {
     )
 }
 
-fn report(files: &Files, cold: &[Sample], warm: &[Sample], slow: &[Sample]) -> String {
+fn page_row(name: &str, samples: &[PageSample]) -> String {
+    let times: Vec<Duration> = samples.iter().map(|s| s.page).collect();
+    let most = |read: fn(&PageSample) -> u64| samples.iter().map(read).max().unwrap_or_default();
+    format!(
+        "| {name} | {} | {} | {} | {} | {} |",
+        samples.len(),
+        fmt_duration(median(&times)),
+        fmt_duration(percentile(&times, 100.0)),
+        most(|s| s.wasm_files),
+        kb(most(|s| s.wasm_transfer)),
+    )
+}
+
+fn report(files: &Files, form: &[&[Sample]; 3], page: &[&[PageSample]; 2]) -> String {
+    let [cold, warm, slow] = *form;
+    let [first_page, first_page_slow] = *page;
     let app_gzip = files.wasm.1 + files.js.1;
     format!(
         "### Web app size and first load (`{COMMAND}`)\n\n\
@@ -282,6 +405,8 @@ What the first load fetches of the app (main module + scripts), gzip: {} against
 {:.2}); with every page file: {}.\n\n\
 | navigation to `/login` → interactive login form | runs | median | max | module fetched at (median) | module bytes transferred | `.wasm` files fetched |\n\
 |---|---:|---:|---:|---:|---:|---:|\n{}\n{}\n{}\n\n\
+| login click → containers page rendered (its files fetched for the first time) | runs | median | max | `.wasm` files fetched by then | `.wasm` bytes transferred |\n\
+|---|---:|---:|---:|---:|---:|\n{}\n{}\n\n\
 - Headless Chromium through chromedriver, a Berth server in the benchmark's process (SQLite) on loopback serving \
 the built `dist/` with the brotli copies `cargo xtask` writes. The time is the page's own `performance.now()` \
 (from the navigation's start) at the animation frame after `input#username` and `button#login-submit` are in \
@@ -292,7 +417,10 @@ the app and rendering.\n\
 - Empty cache: a new browser profile per run. Cached: the same profile navigating again. 10 Mbit/s: a new \
 profile with `Network.emulateNetworkConditions` (10 Mbit/s down, 5 up, {SLOW_LATENCY_MS} ms latency).\n\
 - The module is split at the logged-in pages (`frontend/src/routes.rs`, cut by `xtask/src/wasm_split.rs`): \
-`/login` fetches the main module only (last column), a page's files come when it is first opened.\n",
+`/login` fetches the main module only (last column), a page's files come when it is first opened. The second \
+table logs in from the form of a new profile (fields filled through WebDriver, the click stamped in the page) \
+and stamps the animation frame after the containers page's view switch is in the document: the login request, \
+the session check, the page's files and its first render; the bytes include the main module.\n",
         chrono::Utc::now().format("%Y-%m-%d"),
         cores(),
         triple(files.wasm),
@@ -308,5 +436,7 @@ profile with `Network.emulateNetworkConditions` (10 Mbit/s down, 5 up, {SLOW_LAT
         row("empty cache, loopback", cold),
         row("cached, loopback", warm),
         row("empty cache, 10 Mbit/s", slow),
+        page_row("empty cache, loopback", first_page),
+        page_row("empty cache, 10 Mbit/s", first_page_slow),
     )
 }

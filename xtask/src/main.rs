@@ -136,7 +136,9 @@ fn build_spa(release: bool) -> Result<()> {
     // not fit the browser's target anyway.
     for var in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS"] {
         if std::env::var_os(var).is_some() {
-            eprintln!("xtask: {var} is not passed to the web app's build (.cargo/config.toml sets its flags)");
+            eprintln!(
+                "xtask: {var} is not passed to the web app's build (.cargo/config.toml sets its flags)"
+            );
             cmd.env_remove(var);
         }
     }
