@@ -18,7 +18,8 @@ use crate::pages::{
 /// Declares a route type whose view is the given page component, loaded from its own file.
 macro_rules! on_demand {
     ($($(#[$doc:meta])* $route:ident => $page:ident;)*) => {
-        /// Fetches every page's files, one page after the other (files already loaded are not fetched again).
+        /// Fetches every page's files, one page after the other in the order below, the home page's first (files
+        /// already loaded are not fetched again).
         async fn preload_all() {
             $(<$route as LazyRoute>::preload().await;)*
         }
@@ -34,17 +35,18 @@ macro_rules! on_demand {
 
             fn view(this: Self) -> AnyView {
                 let _ = this;
-                preload_the_others();
+                preload_pages();
                 view! { <$page /> }.into_any()
             }
         }
     )*};
 }
 
-/// Once the first page opened has its files (this runs in its view), fetches the other pages' files in the
-/// background when the browser is next idle, so that the first click on a tab does not wait; before that they
-/// would compete with the page being opened for the network.
-fn preload_the_others() {
+/// Fetches every page's files in the background when the browser is next idle (once per app start), so that
+/// neither logging in nor the first click on a tab waits for them. Called by the login form (the user types
+/// meanwhile) and by the first page opened, once its own files are there (before that the others would compete
+/// with it for the network).
+pub fn preload_pages() {
     thread_local! {
         static STARTED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     }

@@ -30,6 +30,9 @@ pub fn LoginPage() -> impl IntoView {
     let session = use_session();
     let navigate = use_navigate();
     let next = safe_next(use_query_map().with_untracked(|query| query.get("next")));
+    // While the user types, the pages' files arrive (the first page's first), so logging in does not wait for
+    // them; the form itself came with the main module only.
+    crate::routes::preload_pages();
 
     let username_ref = NodeRef::<html::Input>::new();
     let password_ref = NodeRef::<html::Input>::new();
