@@ -289,20 +289,7 @@ async fn open_containers(client: &fantoccini::Client) -> Result<PageSample> {
     fill(client, "input#username", ADMIN_USERNAME, PAGE).await?;
     fill(client, "input#password", ADMIN_PASSWORD, PAGE).await?;
     client.execute(CLICK_LOGIN, vec![]).await?;
-    let v = poll(
-        "the containers page",
-        PAGE,
-        Duration::from_millis(20),
-        || async {
-            let v = client.execute(READ_PAGE_TIMINGS, vec![]).await?;
-            Ok(if v["page"].is_number() {
-                Probe::Ready(v)
-            } else {
-                Probe::NotYet(format!("{v}"))
-            })
-        },
-    )
-    .await?;
+    let v = read_once_stamped(client, "the containers page", READ_PAGE_TIMINGS, "page").await?;
     let at = |key: &str| v[key].as_f64().unwrap_or_default();
     Ok(PageSample {
         page: Duration::from_secs_f64((at("page") - at("submit")).max(0.0) / 1000.0),
@@ -320,40 +307,45 @@ struct PageSample {
 
 /// Installs the login form and containers page stamps in every document this browser opens.
 async fn stamp(client: &fantoccini::Client) -> Result<()> {
-    client
-        .issue_cmd(Cdp {
-            cmd: "Page.addScriptToEvaluateOnNewDocument",
-            params: json!({ "source": STAMP_LOGIN_FORM }),
-        })
-        .await
-        .context("injecting the login form stamp through chromedriver's CDP endpoint")?;
-    client
-        .issue_cmd(Cdp {
-            cmd: "Page.addScriptToEvaluateOnNewDocument",
-            params: json!({ "source": STAMP_CONTAINERS_PAGE }),
-        })
-        .await
-        .context("injecting the containers page stamp through chromedriver's CDP endpoint")?;
+    for (what, source) in [
+        ("login form", STAMP_LOGIN_FORM),
+        ("containers page", STAMP_CONTAINERS_PAGE),
+    ] {
+        client
+            .issue_cmd(Cdp {
+                cmd: "Page.addScriptToEvaluateOnNewDocument",
+                params: json!({ "source": source }),
+            })
+            .await
+            .with_context(|| {
+                format!("injecting the {what} stamp through chromedriver's CDP endpoint")
+            })?;
+    }
     Ok(())
+}
+
+/// Runs `script` until the figure `key` of what it returns is a number (the page stamped it); what it returned.
+async fn read_once_stamped(
+    client: &fantoccini::Client,
+    what: &str,
+    script: &str,
+    key: &str,
+) -> Result<Value> {
+    poll(what, PAGE, Duration::from_millis(20), || async {
+        let v = client.execute(script, vec![]).await?;
+        Ok(if v[key].is_number() {
+            Probe::Ready(v)
+        } else {
+            Probe::NotYet(format!("{v}"))
+        })
+    })
+    .await
 }
 
 /// Navigates to `url` and waits for the stamp; the page's own figures.
 async fn navigate(client: &fantoccini::Client, url: &str) -> Result<Sample> {
     client.goto(url).await?;
-    let v = poll(
-        "the login form",
-        PAGE,
-        Duration::from_millis(20),
-        || async {
-            let v = client.execute(READ_TIMINGS, vec![]).await?;
-            Ok(if v["form"].is_number() {
-                Probe::Ready(v)
-            } else {
-                Probe::NotYet(format!("{v}"))
-            })
-        },
-    )
-    .await?;
+    let v = read_once_stamped(client, "the login form", READ_TIMINGS, "form").await?;
     let ms = |v: &Value| Duration::from_secs_f64(v.as_f64().unwrap_or_default() / 1000.0);
     Ok(Sample {
         form: ms(&v["form"]),

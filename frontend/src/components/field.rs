@@ -73,6 +73,16 @@ impl FieldErrors {
         self.form.set(None);
     }
 
+    /// Puts a failed save's error under the field it names when it is bad input about one of `fields`; any other
+    /// error (a conflict, an engine that does not answer) at the top, as the server wrote it.
+    pub fn put_bad_input(&self, error: &ApiError, fields: &[&'static str]) {
+        if fields.iter().any(|field| error.is_about_field(field)) {
+            self.put(error, fields);
+        } else {
+            self.form.set(Some(error.message.clone()));
+        }
+    }
+
     /// Puts a failed save's error under the field it names (one of `fields`), or at the top.
     pub fn put(&self, error: &ApiError, fields: &[&'static str]) {
         let field = fields

@@ -10,7 +10,7 @@ use super::{
     format::sentence,
     icons::{Icon, IconKind},
 };
-use crate::api::{self, ApiError, Host, HostInput};
+use crate::api::{self, Host, HostInput};
 
 /// Longest host name the server accepts.
 const NAME_MAX: usize = HOST_NAME_MAX;
@@ -198,14 +198,6 @@ impl HostForm {
             tls_key_pem,
         })
     }
-
-    /// A failed save: under the field a bad-input error names, else at the top.
-    fn put(self, error: &ApiError) {
-        match FIELDS.into_iter().find(|field| error.is_about_field(field)) {
-            Some(field) => self.errors.put(error, &[field]),
-            None => self.errors.form.set(Some(error.message.clone())),
-        }
-    }
 }
 
 /// The add (`host: None`) or edit dialog. Calls `on_saved` with the host as the server saved and checked it.
@@ -251,7 +243,7 @@ pub fn HostDialog(
             saving.set(false);
             match result {
                 Ok(host) => on_saved.run(host),
-                Err(error) => form.put(&error),
+                Err(error) => form.errors.put_bad_input(&error, &FIELDS),
             }
         });
     };

@@ -11,7 +11,7 @@ use super::{
     field::{CheckRow, FieldErrors, TextField},
     format::sentence,
 };
-use crate::api::{self, ApiError, Registry, RegistryInput, RegistryKind};
+use crate::api::{self, Registry, RegistryInput, RegistryKind};
 
 /// Longest registry name the server accepts.
 const NAME_MAX: usize = REGISTRY_NAME_MAX;
@@ -297,14 +297,6 @@ impl RegistryForm {
             refresh_interval_seconds,
         })
     }
-
-    /// A failed save: under the field a bad-input error names, else at the top.
-    fn put(self, error: &ApiError) {
-        match FIELDS.into_iter().find(|field| error.is_about_field(field)) {
-            Some(field) => self.errors.put(error, &[field]),
-            None => self.errors.form.set(Some(error.message.clone())),
-        }
-    }
 }
 
 /// The add (`registry: None`) or edit dialog. Calls `on_saved` with the registry as the server saved it.
@@ -353,7 +345,7 @@ pub fn RegistryDialog(
             }
             match result {
                 Ok(registry) => on_saved.run(registry),
-                Err(error) => form.put(&error),
+                Err(error) => form.errors.put_bad_input(&error, &FIELDS),
             }
         });
     };
